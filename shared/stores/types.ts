@@ -1,0 +1,57 @@
+import type { Readable } from "node:stream";
+
+/** The store protocols a cloud can use. Only `fs` exists in the walking skeleton. */
+export type StoreKind = "fs" | "s3" | "gcs" | "azblob";
+
+/** Where an object lives: enough to find it again from any process. */
+export interface ObjectLocation {
+  cloud: string;
+  store: StoreKind;
+  /** Bucket or container; for `fs`, the store's name. */
+  bucket: string;
+  key: string;
+}
+
+export interface PutOptions {
+  /** When given, the store refuses (and leaves nothing visible) unless the bytes hash to it. */
+  expectedSha256?: string;
+  /**
+   * Replace an existing object atomically instead of failing with ObjectExistsError.
+   * @default false (create-only)
+   */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  size: number;
+  sha256: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+/**
+ * A blob store. Keys are built by the project from ids and hashes (never from user file names):
+ * `[A-Za-z0-9._-]` segments separated by `/`.
+ * A put is all or nothing: a reader never sees a partial object under the key.
+ */
+export interface BlobStore {
+  readonly cloud: string;
+  readonly kind: StoreKind;
+  readonly bucket: string;
+  /** Streams `body` into `key`; throws ObjectExistsError (create-only), ChecksumMismatchError, StoreUnavailableError. */
+  put(key: string, body: Readable | AsyncIterable<Uint8Array>, options?: PutOptions): Promise<PutResult>;
+  /** A stream of the object's bytes; throws ObjectNotFoundError. */
+  get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  /** Size of the object, or undefined when there is none. */
+  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
+  /** Releases connections; idempotent. */
+  close(): Promise<void>;
+}
