@@ -1,0 +1,65 @@
+import { join } from "node:path";
+import type { Deployment } from "../topology/deployment.ts";
+import { writeServerConfigs } from "../topology/nats-config.ts";
+import { NatsServer, waitForLeafLinks, type StartOptions } from "./nats-server.ts";
+
+/** The running hub and leaf servers of one deployment. */
+export interface NatsTopology {
+  hub: NatsServer;
+  /** Keyed by cloud name. */
+  leaves: Record<string, NatsServer>;
+  /** Stops the leaves, then the hub. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface NatsTopologyOptions {
+  /** Folder for `<server>.log` files. @default <dataDir>/logs */
+  logDir?: string;
+  /** nats-server binary. @default resolveNatsServerBinary() */
+  binary?: string;
+  /** Per-server readiness deadline. @default 15000 */
+  readyTimeoutMs?: number;
+  /** How long to wait for every leaf to link to the hub. @default 15000 */
+  linkTimeoutMs?: number;
+}
+
+/** Writes the server configs, starts the hub and every leaf, and waits until every leaf is linked. */
+export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions = {}): Promise<NatsTopology> {
+  writeServerConfigs(d);
+  const logDir = opts.logDir ?? join(d.dataDir, "logs");
+  const startOpts = (name: string): StartOptions => ({
+    logFile: join(logDir, `${name}.log`),
+    ...(opts.binary === undefined ? {} : { binary: opts.binary }),
+    ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
+  });
+
+  let hub: NatsServer | undefined;
+  const started: NatsServer[] = [];
+  const stopAll = async (): Promise<void> => {
+    // Leaves first, so they do not log a burst of reconnect errors against a vanished hub.
+    await Promise.all(started.filter((s) => s !== hub).map((s) => s.stop()));
+    if (hub) await hub.stop();
+  };
+  try {
+    hub = await NatsServer.start(d.hub, startOpts(d.hub.name));
+    started.push(hub);
+    const clouds = Object.keys(d.leaves);
+    const results = await Promise.allSettled(clouds.map((c) => NatsServer.start(d.leaves[c]!, startOpts(c))));
+    const leaves: Record<string, NatsServer> = {};
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") {
+        started.push(r.value);
+        leaves[clouds[i]!] = r.value;
+      }
+    });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    await waitForLeafLinks(d.hub, clouds, opts.linkTimeoutMs ?? 15_000);
+
+    let stopping: Promise<void> | undefined;
+    return { hub, leaves, stop: () => (stopping ??= stopAll()) };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

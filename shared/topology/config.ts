@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.ts";
+import { parseDuration, parseSize } from "../units.ts";
+import type { StoreKind } from "../stores/types.ts";
+
+/** The stages that run as workers in every cloud. */
+export const STAGES = ["ingest", "process", "place", "verify"] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface StoreSpec {
+  kind: StoreKind;
+  /** For `fs`: the folder; relative paths are under the deployment's data folder. @default stores/<cloud> */
+  root?: string;
+}
+
+export interface CloudSpec {
+  /** Lower-case name, used as JetStream domain and as the last subject token. */
+  name: string;
+  store: StoreSpec;
+}
+
+/** The compiled topology: defaults filled, units turned into bytes and milliseconds. */
+export interface Topology {
+  hubDomain: string;
+  clouds: CloudSpec[];
+  /** Replicas wanted per chunk, on distinct clouds. @default 3 */
+  replicas: number;
+  /** @default 8 MiB */
+  chunkSizeBytes: number;
+  /** How long a consumer waits for an ack before redelivering. @default 30s */
+  ackWaitMs: number;
+  /** Deliveries of one message before it goes to the dead-letter stream. @default 10 */
+  maxAttempts: number;
+  /** How long cloud event streams keep events (longer than the worst partition survived). @default 7d */
+  eventMaxAgeMs: number;
+  /** Messages a worker handles at once, per stage. */
+  concurrency: Record<Stage, number>;
+}
+
+const NAME = /^[a-z][a-z0-9]{0,30}$/;
+const DEFAULT_CONCURRENCY: Record<Stage, number> = { ingest: 1, process: 2, place: 2, verify: 4 };
+
+/** Fills defaults and validates a raw topology (as read from topology.json). Errors name the key. */
+export function compileTopology(raw: unknown): Topology {
+  const r = asObject("topology", raw);
+  const hub = r.hub === undefined ? {} : asObject("hub", r.hub);
+  const hubDomain = hub.domain === undefined ? "hub" : asName("hub.domain", hub.domain);
+  if (!Array.isArray(r.clouds) || r.clouds.length === 0) {
+    throw new ConfigError(`clouds: expected a non-empty list of clouds such as [{"name":"aws","store":{"kind":"fs"}}]`);
+  }
+  const clouds = r.clouds.map((c, i) => compileCloud(`clouds[${i}]`, c));
+  const seen = new Set<string>([hubDomain]);
+  for (const [i, c] of clouds.entries()) {
+    if (seen.has(c.name)) throw new ConfigError(`clouds[${i}].name: "${c.name}" is used twice (cloud names and hub.domain must differ)`);
+    seen.add(c.name);
+  }
+  const replicas = r.replicas === undefined ? 3 : asPositiveInt("replicas", r.replicas);
+  const concurrency = { ...DEFAULT_CONCURRENCY };
+  if (r.concurrency !== undefined) {
+    for (const [stage, n] of Object.entries(asObject("concurrency", r.concurrency))) {
+      if (!(stage in concurrency)) throw new ConfigError(`concurrency.${stage}: unknown stage (expected one of ${Object.keys(concurrency).join(", ")})`);
+      concurrency[stage as Stage] = asPositiveInt(`concurrency.${stage}`, n);
+    }
+  }
+  const chunkSizeBytes = parseSize("chunkSize", r.chunkSize ?? "8MiB");
+  if (chunkSizeBytes < 1) throw new ConfigError(`chunkSize: must be at least 1 byte`);
+  return {
+    hubDomain,
+    clouds,
+    replicas,
+    chunkSizeBytes,
+    ackWaitMs: parseDuration("ackWait", r.ackWait ?? "30s"),
+    maxAttempts: r.maxAttempts === undefined ? 10 : asPositiveInt("maxAttempts", r.maxAttempts),
+    eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
+    concurrency,
+  };
+}
+
+/** Reads and compiles a topology file. */
+export function loadTopology(path: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read topology config ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`topology config ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return compileTopology(raw);
+}
+
+function compileCloud(key: string, raw: unknown): CloudSpec {
+  const c = asObject(key, raw);
+  const name = asName(`${key}.name`, c.name);
+  const store = c.store === undefined ? { kind: "fs" } : asObject(`${key}.store`, c.store);
+  if (store.kind !== "fs") {
+    throw new ConfigError(`${key}.store.kind: ${JSON.stringify(store.kind)} is not supported yet (use "fs")`);
+  }
+  const spec: StoreSpec = { kind: "fs" };
+  if (store.root !== undefined) {
+    if (typeof store.root !== "string" || store.root === "") throw new ConfigError(`${key}.store.root: expected a folder path`);
+    spec.root = store.root;
+  }
+  return { name, store: spec };
+}
+
+function asObject(key: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`${key}: expected an object, got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function asName(key: string, v: unknown): string {
+  if (typeof v !== "string" || !NAME.test(v)) {
+    throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a valid name (lower-case letters and digits, starting with a letter)`);
+  }
+  return v;
+}
+
+function asPositiveInt(key: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a positive integer`);
+  return v;
+}
