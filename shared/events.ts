@@ -1,0 +1,118 @@
+/**
+ * The events that travel through the streams. They carry references to chunk bytes (claim check),
+ * never the bytes: a few hundred bytes each.
+ */
+import { PoisonMessageError } from "./errors.ts";
+import type { ObjectLocation } from "./stores/types.ts";
+
+/** What every chunk event says about its chunk. */
+export interface ChunkRef {
+  fileId: string;
+  index: number;
+  offset: number;
+  size: number;
+  /** SHA-256 (hex) of the chunk's bytes. */
+  sha256: string;
+}
+
+/** Fields every event carries: who published it, when, and how long the work took. */
+export interface EventMeta {
+  cloud: string;
+  worker: string;
+  at: string;
+  durationMs: number;
+}
+
+/** A pipeline option chosen at ingest that later stages act on. */
+export type Transform = "validate-jsonl";
+export const TRANSFORMS: readonly Transform[] = ["validate-jsonl"];
+
+export interface FileAccepted extends EventMeta {
+  fileId: string;
+  name: string;
+  size: number;
+  chunkSize: number;
+  replicas: number;
+}
+
+export interface FileIngested extends EventMeta {
+  fileId: string;
+  name: string;
+  size: number;
+  sha256: string;
+  chunkCount: number;
+}
+
+export interface ChunkIngested extends ChunkRef, EventMeta {
+  staging: ObjectLocation;
+  transforms: Transform[];
+  replicas: number;
+}
+
+export interface ChunkProcessed extends ChunkRef, EventMeta {
+  staging: ObjectLocation;
+  replicas: number;
+  /** How many times a bad replica sent this chunk back to placement. */
+  repairs: number;
+}
+
+export interface ChunkPlaced extends ChunkRef, EventMeta {
+  replica: ObjectLocation;
+  /** Where the bytes were copied from, so a bad replica can be placed again. */
+  staging: ObjectLocation;
+  replicas: number;
+  repairs: number;
+}
+
+export interface ChunkVerified extends ChunkRef, EventMeta {
+  replica: ObjectLocation;
+}
+
+export interface DeadLetter extends EventMeta {
+  stage: string;
+  reason: string;
+  error: string;
+  subject: string;
+  stream: string;
+  streamSeq: number;
+  deliveryCount: number;
+  fileId?: string;
+  index?: number;
+  /** The original payload (truncated), so it can be inspected and replayed. */
+  payload: string;
+}
+
+export interface FileCompleted {
+  fileId: string;
+  at: string;
+}
+
+/** Parses a JSON payload into an object or throws PoisonMessageError naming the subject. */
+export function parseJsonObject(data: Uint8Array, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data));
+  } catch (err) {
+    throw new PoisonMessageError(`${what} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new PoisonMessageError(`${what} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Checks the fields every chunk event must have; throws PoisonMessageError naming the missing field. */
+export function parseChunkEvent<T extends ChunkRef>(data: Uint8Array, what: string, extra: string[] = []): T {
+  const o = parseJsonObject(data, what);
+  requireFields(o, what, { fileId: "string", index: "number", offset: "number", size: "number", sha256: "string" });
+  for (const f of extra) if (o[f] === undefined) throw new PoisonMessageError(`${what} lacks field "${f}"`);
+  return o as unknown as T;
+}
+
+/** Throws PoisonMessageError unless each field has the given typeof. */
+export function requireFields(o: Record<string, unknown>, what: string, fields: Record<string, string>): void {
+  for (const [name, type] of Object.entries(fields)) {
+    if (o[name] === undefined) throw new PoisonMessageError(`${what} lacks field "${name}"`);
+    if (typeof o[name] !== type) throw new PoisonMessageError(`${what} field "${name}" must be a ${type}, got ${JSON.stringify(o[name])}`);
+  }
+}
+
+export const encodeEvent = (e: object): Uint8Array => new TextEncoder().encode(JSON.stringify(e));

@@ -1,0 +1,96 @@
+/**
+ * The file manifest in NATS KV (hub domain). The orchestrator is its only writer; everything else reads.
+ * Keys: `file.<fileId>` -> FileRecord, `chunk.<fileId>.<index>` -> ChunkRecord.
+ */
+import { Kvm, type KV } from "@nats-io/kv";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { MANIFEST_BUCKET } from "../streams/definitions.ts";
+import type { ObjectLocation } from "./stores/types.ts";
+
+export type FileState = "ingesting" | "processing" | "complete" | "failed";
+export type StageTimes = { ingest: number; process: number; place: number; verify: number };
+
+export interface FileRecord {
+  fileId: string;
+  /** The user's file name, for display only. */
+  name: string;
+  size: number;
+  state: FileState;
+  /** Why the file failed (stage, cloud and cause). */
+  reason?: string;
+  /** Clouds whose staging area holds chunks of this file. */
+  stagingClouds: string[];
+  replicas: number;
+  chunkSize: number;
+  sha256?: string;
+  /** Known once the whole source has been read. */
+  chunkCount?: number;
+  chunksIngested: number;
+  chunksComplete: number;
+  /** Bit i set once chunk i has all its replicas verified (base64). */
+  completeBitmap: string;
+  /** Work time per stage summed over complete chunks, in milliseconds. */
+  stageMs: StageTimes;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+export interface ReplicaRecord extends ObjectLocation {
+  verified: boolean;
+  verifiedAt?: string;
+}
+
+export interface ChunkRecord {
+  fileId: string;
+  index: number;
+  offset: number;
+  size: number;
+  sha256: string;
+  staging: ObjectLocation[];
+  replicas: ReplicaRecord[];
+  stageMs: StageTimes;
+}
+
+export const fileKey = (fileId: string): string => `file.${fileId}`;
+export const chunkKey = (fileId: string, index: number): string => `chunk.${fileId}.${index}`;
+export const emptyStageTimes = (): StageTimes => ({ ingest: 0, process: 0, place: 0, verify: 0 });
+
+/** Opens the manifest bucket through a hub-domain JetStream client. */
+export function openManifest(js: JetStreamClient): Promise<KV> {
+  return new Kvm(js).open(MANIFEST_BUCKET);
+}
+
+/** Reads a JSON value, or undefined when the key is absent or deleted. */
+export async function readJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
+  const e = await kv.get(key);
+  if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
+  return { value: e.json<T>(), revision: e.revision };
+}
+
+export async function readFileRecord(kv: KV, fileId: string): Promise<FileRecord | undefined> {
+  return (await readJson<FileRecord>(kv, fileKey(fileId)))?.value;
+}
+
+/** Every chunk record of a file in index order (reads `chunkCount` keys). */
+export async function readChunkRecords(kv: KV, file: FileRecord): Promise<ChunkRecord[]> {
+  const count = file.chunkCount ?? file.chunksIngested;
+  const out: ChunkRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = await readJson<ChunkRecord>(kv, chunkKey(file.fileId, i));
+    if (c) out.push(c.value);
+  }
+  return out;
+}
+
+/** Every file record (for status and the demo summary). */
+export async function listFileRecords(kv: KV): Promise<FileRecord[]> {
+  const keys: string[] = [];
+  for await (const k of await kv.keys("file.*")) keys.push(k);
+  const files: FileRecord[] = [];
+  for (const k of keys.sort()) {
+    const r = await readJson<FileRecord>(kv, k);
+    if (r) files.push(r.value);
+  }
+  return files;
+}

@@ -1,0 +1,12 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+
+/** Connects with the settings every ferry process needs: never give up reconnecting. */
+export function connectNats(url: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 10_000,
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * Subject names and message ids. Subjects carry the publishing cloud as their last token and are
+ * built only from ids and fixed words, never from a user's file name.
+ */
+import type { Stage } from "./topology/config.ts";
+
+export type ChunkEventKind = "ingested" | "processed" | "placed" | "verified";
+export type FileEventKind = "accepted" | "ingested";
+
+/** Ingest requests from the CLI or any NATS client (captured by the hub's FILES stream). */
+export const INGEST_REQUESTS = "files.ingest";
+/** Published by the orchestrator when a file has all its replicas verified. */
+export const FILES_COMPLETED = "files.completed";
+/** Core-NATS request that every worker answers with who it is (for `ferry status`). */
+export const WORKER_PING = "ferry.workers.ping";
+
+export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `chunks.${kind}.${cloud}`;
+export const fileSubject = (kind: FileEventKind, cloud: string): string => `files.${kind}.${cloud}`;
+export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string => `deadletter.${stage}.${cloud}`;
+
+/** Every subject a cloud's own event stream captures. */
+export const cloudStreamSubjects = (cloud: string): string[] => [`chunks.*.${cloud}`, `files.*.${cloud}`, `deadletter.*.${cloud}`];
+
+/** The kind word of an event subject: `chunks.placed.aws` -> `chunks.placed`. */
+export function eventType(subject: string): string {
+  const parts = subject.split(".");
+  return parts.length >= 3 ? `${parts[0]}.${parts[1]}` : subject;
+}
+
+/** Deterministic Nats-Msg-Id: a retried publish of the same fact is dropped by the stream. */
+export const msgId = (...parts: Array<string | number>): string => parts.join(":");

@@ -1,0 +1,46 @@
+/** Applies the declared streams, consumers and buckets idempotently: create when missing, update when changed. */
+import { jetstreamManager, StorageType, type JetStreamManager, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Topology } from "../shared/topology/config.ts";
+import {
+  cloudEventsStream, eventsStream, EVENTS_STREAM, filesStream, FILES_STREAM, ingestConsumer, LEAF_CONSUMERS,
+  leafConsumer, MANIFEST_BUCKET, orchestratorConsumer, cloudStream,
+} from "./definitions.ts";
+
+/** Declares everything a cloud's leaf needs. `nc` is connected to that leaf. */
+export async function applyLeafStreams(nc: NatsConnection, t: Topology, cloud: string): Promise<void> {
+  const jsm = await jetstreamManager(nc, { domain: cloud });
+  const stream = cloudStream(cloud);
+  await ensureStream(jsm, cloudEventsStream(t, cloud));
+  for (const stage of LEAF_CONSUMERS) await ensureConsumer(jsm, stream, leafConsumer(t, cloud, stage));
+}
+
+/** Declares everything the hub needs. `nc` is connected to the hub. */
+export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<void> {
+  const jsm = await jetstreamManager(nc, { domain: t.hubDomain });
+  await ensureStream(jsm, filesStream(t));
+  await ensureStream(jsm, eventsStream(t));
+  await ensureConsumer(jsm, FILES_STREAM, ingestConsumer(t));
+  await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
+  await new Kvm(jsm.jetstream()).create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File });
+}
+
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const existing = await jsm.streams.info(cfg.name).catch(() => undefined);
+  if (!existing) {
+    await jsm.streams.add(cfg);
+    return;
+  }
+  await jsm.streams.update(cfg.name, cfg);
+}
+
+async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+  const existing = await jsm.consumers.info(stream, cfg.durable_name).catch(() => undefined);
+  if (!existing) {
+    await jsm.consumers.add(stream, cfg);
+    return;
+  }
+  const { durable_name: _name, deliver_policy: _deliver, ...mutable } = cfg;
+  await jsm.consumers.update(stream, cfg.durable_name, mutable);
+}

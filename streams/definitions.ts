@@ -1,0 +1,72 @@
+/**
+ * Every stream, consumer and KV bucket, declared as code from the topology.
+ * Hub: FILES (ingest requests, completions), EVENTS (sources every cloud's stream), the manifest KV.
+ * Each leaf: CLOUD_<NAME> with what its cloud publishes, and one durable consumer per stage.
+ */
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { Topology } from "../shared/topology/config.ts";
+import { chunkSubject, cloudStreamSubjects, FILES_COMPLETED, INGEST_REQUESTS } from "../shared/subjects.ts";
+
+export const FILES_STREAM = "FILES";
+export const EVENTS_STREAM = "EVENTS";
+export const MANIFEST_BUCKET = "ferry_manifest";
+export const INGEST_CONSUMER = "ingest";
+export const ORCHESTRATOR_CONSUMER = "orchestrator";
+
+/** The stream on a cloud's leaf holding everything that cloud publishes. */
+export const cloudStream = (cloud: string): string => `CLOUD_${cloud.toUpperCase()}`;
+
+/** The stages that consume their cloud's stream, and the event kind each one takes. */
+export const LEAF_CONSUMERS = [
+  { stage: "process", takes: "ingested" },
+  { stage: "place", takes: "processed" },
+  { stage: "verify", takes: "placed" },
+] as const;
+
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+function limitsStream(name: string, topology: Topology): Partial<StreamConfig> & { name: string } {
+  return {
+    name,
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(topology.eventMaxAgeMs),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: 1,
+  };
+}
+
+export function filesStream(t: Topology): Partial<StreamConfig> & { name: string } {
+  return { ...limitsStream(FILES_STREAM, t), subjects: [INGEST_REQUESTS, FILES_COMPLETED] };
+}
+
+/** The hub's copy of every cloud's events: sourced, so a cut-off cloud's events arrive when the link returns. */
+export function eventsStream(t: Topology): Partial<StreamConfig> & { name: string } {
+  return {
+    ...limitsStream(EVENTS_STREAM, t),
+    sources: t.clouds.map((c) => ({ name: cloudStream(c.name), domain: c.name })),
+  };
+}
+
+export function cloudEventsStream(t: Topology, cloud: string): Partial<StreamConfig> & { name: string } {
+  return { ...limitsStream(cloudStream(cloud), t), subjects: cloudStreamSubjects(cloud) };
+}
+
+/** A durable pull consumer; ack_wait comes from the topology, redelivery limits are enforced by the worker. */
+export function durable(t: Topology, name: string, filter?: string): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(t.ackWaitMs),
+    max_deliver: -1,
+    max_ack_pending: 1000,
+    ...(filter ? { filter_subject: filter } : {}),
+  };
+}
+
+export const ingestConsumer = (t: Topology) => durable(t, INGEST_CONSUMER, INGEST_REQUESTS);
+export const orchestratorConsumer = (t: Topology) => durable(t, ORCHESTRATOR_CONSUMER);
+export const leafConsumer = (t: Topology, cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>
+  durable(t, stage.stage, chunkSubject(stage.takes, cloud));
