@@ -1,0 +1,47 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { stagingPrefix } from "../shared/chunk-keys.ts";
+import { encodeEvent, type FileCompleted } from "../shared/events.ts";
+import { fileKey, readFileRecord, type FileRecord } from "../shared/manifest.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
+import { FILES_COMPLETED, msgId } from "../shared/subjects.ts";
+import { updateJson } from "./kv-update.ts";
+import { isReady } from "./projection.ts";
+
+export interface Finalizer {
+  kv: KV;
+  hubJs: JetStreamClient;
+  stores: Map<string, BlobStore>;
+}
+
+/**
+ * Finishes a file whose chunks all have their replicas: removes its staging objects, marks it
+ * complete, announces `files.completed`. Safe to repeat: each step checks before it acts.
+ * Returns the number of staging objects removed.
+ */
+export async function finalizeFile(f: Finalizer, fileId: string, signal?: AbortSignal): Promise<number> {
+  const file = await readFileRecord(f.kv, fileId);
+  if (!file || !isReady(file)) return 0;
+  const removed = await collectStaging(f, file, signal);
+  const at = new Date().toISOString();
+  await updateJson<FileRecord>(f.kv, fileKey(fileId), (cur) => {
+    if (!cur || !isReady(cur)) return undefined;
+    return { ...cur, state: "complete", completedAt: at, updatedAt: at };
+  });
+  const done: FileCompleted = { fileId, at };
+  await f.hubJs.publish(FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
+  return removed;
+}
+
+async function collectStaging(f: Finalizer, file: FileRecord, signal?: AbortSignal): Promise<number> {
+  let removed = 0;
+  for (const cloud of file.stagingClouds) {
+    const store = f.stores.get(cloud);
+    if (!store) continue;
+    for await (const obj of store.list(stagingPrefix(file.fileId), { signal })) {
+      await store.delete(obj.key, { signal });
+      removed++;
+    }
+  }
+  return removed;
+}

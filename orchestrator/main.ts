@@ -1,0 +1,48 @@
+/**
+ * Entry of the orchestrator process: `node orchestrator/main.ts <dataDir>`. Connects to the hub,
+ * projects every cloud's events into the manifest and finishes complete files.
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { describeError } from "../shared/errors.ts";
+import { openManifest } from "../shared/manifest.ts";
+import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
+import { makeWorkerId } from "../shared/worker/context.ts";
+import { startWorkerRuntime } from "../shared/worker/runtime.ts";
+import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
+import { createOrchestratorHandler } from "./dispatch.ts";
+
+async function main(argv: string[]): Promise<void> {
+  const [dataDir] = argv;
+  if (!dataDir) throw new Error("usage: orchestrator/main.ts <dataDir>");
+  const workerId = makeWorkerId("orchestrator", "hub");
+  const rt = await startWorkerRuntime({ dataDir, stage: "orchestrator", cloud: "hub", worker: workerId, url: (d) => d.hub.url });
+  const t = rt.deployment.topology;
+  const hubJs = jetstream(rt.nc, { domain: t.hubDomain });
+  const kv = await openManifest(hubJs);
+  const handle = createOrchestratorHandler(
+    { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
+    { kv, hubJs, stores: rt.stores },
+  );
+  rt.log.info("orchestrator started");
+  await runConsumeLoop({
+    getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
+    // One event at a time keeps the projection simple; it is a few KV writes per event.
+    concurrency: 1,
+    maxAttempts: t.maxAttempts,
+    ackWaitMs: t.ackWaitMs,
+    handle,
+    deadLetter: async (msg, err) => {
+      rt.log.error({ subject: msg.subject, seq: msg.info.streamSequence, err: describeError(err) }, "event cannot be projected; skipped");
+    },
+    log: rt.log,
+    signal: rt.stopping,
+    stats: rt.stats,
+  });
+  rt.log.info("orchestrator stopped");
+  await rt.close();
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`ferry orchestrator: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+/**
+ * Projects cloud events into the manifest. Every change is idempotent: a redelivered or duplicated
+ * event finds the fact already recorded and changes nothing, so the manifest can be rebuilt by replay.
+ */
+import type { KV } from "@nats-io/kv";
+import type { ChunkIngested, ChunkPlaced, ChunkProcessed, ChunkVerified, DeadLetter, FileAccepted, FileIngested } from "../shared/events.ts";
+import { chunkKey, emptyStageTimes, fileKey, type ChunkRecord, type FileRecord } from "../shared/manifest.ts";
+import { hasBit, setBit } from "./bitmap.ts";
+import { updateJson } from "./kv-update.ts";
+
+export interface Projection {
+  kv: KV;
+  /** Replicas wanted when an event does not say. */
+  defaultReplicas: number;
+}
+
+/** What the caller must do next for the file, if anything. */
+export type Outcome = { fileId: string; ready: boolean } | undefined;
+
+export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Outcome> {
+  await updateFile(p, e.fileId, e.at, (f) => {
+    f.name = e.name;
+    f.size = e.size;
+    f.chunkSize = e.chunkSize;
+    f.replicas = e.replicas;
+    addOnce(f.stagingClouds, e.cloud);
+  });
+  return undefined;
+}
+
+export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<Outcome> {
+  await updateChunk(p, e, (c) => {
+    if (!c.staging.some((s) => s.cloud === e.staging.cloud && s.key === e.staging.key)) c.staging.push(e.staging);
+    c.stageMs.ingest = e.durationMs;
+  });
+  await updateFile(p, e.fileId, e.at, (f) => {
+    f.chunksIngested = Math.max(f.chunksIngested, e.index + 1);
+    addOnce(f.stagingClouds, e.staging.cloud);
+  });
+  return undefined;
+}
+
+export async function onFileIngested(p: Projection, e: FileIngested): Promise<Outcome> {
+  const f = await updateFile(p, e.fileId, e.at, (f) => {
+    f.name = e.name;
+    f.size = e.size;
+    f.sha256 = e.sha256;
+    f.chunkCount = e.chunkCount;
+    f.chunksIngested = e.chunkCount;
+    if (f.state === "ingesting") f.state = "processing";
+  });
+  return { fileId: e.fileId, ready: isReady(f) };
+}
+
+export async function onChunkProcessed(p: Projection, e: ChunkProcessed): Promise<Outcome> {
+  await updateChunk(p, e, (c) => {
+    c.stageMs.process = Math.max(c.stageMs.process, e.durationMs);
+  });
+  return undefined;
+}
+
+export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<Outcome> {
+  await updateChunk(p, e, (c) => {
+    if (!c.replicas.some((r) => r.cloud === e.replica.cloud)) c.replicas.push({ ...e.replica, verified: false });
+    c.stageMs.place = Math.max(c.stageMs.place, e.durationMs);
+  });
+  return undefined;
+}
+
+export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<Outcome> {
+  const chunk = await updateChunk(p, e, (c) => {
+    const r = c.replicas.find((x) => x.cloud === e.replica.cloud);
+    if (r && r.verified) return;
+    if (r) Object.assign(r, e.replica, { verified: true, verifiedAt: e.at });
+    else c.replicas.push({ ...e.replica, verified: true, verifiedAt: e.at });
+    c.stageMs.verify = Math.max(c.stageMs.verify, e.durationMs);
+  });
+  const file = await updateFile(p, e.fileId, e.at, (f) => {
+    const verified = chunk.replicas.filter((r) => r.verified).length;
+    if (verified < f.replicas || hasBit(f.completeBitmap, e.index)) return;
+    // The bit and the stage times change in one write, so a redelivered event cannot count twice.
+    f.completeBitmap = setBit(f.completeBitmap, e.index);
+    f.chunksComplete++;
+    for (const s of ["ingest", "process", "place", "verify"] as const) f.stageMs[s] += chunk.stageMs[s];
+  });
+  return { fileId: e.fileId, ready: isReady(file) };
+}
+
+/** A dead letter that names a file fails it, unless the file already completed (a late redelivery). */
+export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<Outcome> {
+  if (!e.fileId) return undefined;
+  await updateFile(p, e.fileId, e.at, (f) => {
+    if (f.state === "complete" || f.state === "failed") return;
+    f.state = "failed";
+    f.reason = `${e.stage} on ${e.cloud}${e.index === undefined ? "" : ` (chunk ${e.index})`}: ${e.reason}`;
+  });
+  return undefined;
+}
+
+/** Every chunk has its replicas and the file is not finished yet. */
+export function isReady(f: FileRecord): boolean {
+  return f.state === "processing" && f.chunkCount !== undefined && f.chunksComplete >= f.chunkCount;
+}
+
+function addOnce(list: string[], v: string): void {
+  if (!list.includes(v)) list.push(v);
+}
+
+function newFile(p: Projection, fileId: string, at: string): FileRecord {
+  return {
+    fileId, name: "", size: 0, state: "ingesting", stagingClouds: [], replicas: p.defaultReplicas, chunkSize: 0,
+    chunksIngested: 0, chunksComplete: 0, completeBitmap: "", stageMs: emptyStageTimes(), createdAt: at, updatedAt: at,
+  };
+}
+
+async function updateFile(p: Projection, fileId: string, at: string, change: (f: FileRecord) => void): Promise<FileRecord> {
+  const stored = await updateJson<FileRecord>(p.kv, fileKey(fileId), (cur) => {
+    const f = cur ?? newFile(p, fileId, at);
+    const before = JSON.stringify(f);
+    change(f);
+    if (cur && JSON.stringify(f) === before) return undefined;
+    f.updatedAt = at > f.updatedAt ? at : f.updatedAt;
+    return f;
+  });
+  return stored as FileRecord;
+}
+
+type AnyChunkEvent = { fileId: string; index: number; offset: number; size: number; sha256: string };
+
+async function updateChunk(p: Projection, e: AnyChunkEvent, change: (c: ChunkRecord) => void): Promise<ChunkRecord> {
+  const stored = await updateJson<ChunkRecord>(p.kv, chunkKey(e.fileId, e.index), (cur) => {
+    const c = cur ?? { fileId: e.fileId, index: e.index, offset: e.offset, size: e.size, sha256: e.sha256, staging: [], replicas: [], stageMs: emptyStageTimes() };
+    const before = JSON.stringify(c);
+    change(c);
+    return cur && JSON.stringify(c) === before ? undefined : c;
+  });
+  return stored as ChunkRecord;
+}

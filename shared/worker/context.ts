@@ -1,0 +1,80 @@
+import { hostname } from "node:os";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { describeError } from "../errors.ts";
+import { encodeEvent, type DeadLetter, type EventMeta } from "../events.ts";
+import type { Logger } from "../log.ts";
+import type { BlobStore } from "../stores/types.ts";
+import { deadLetterSubject, msgId } from "../subjects.ts";
+import type { Stage, Topology } from "../topology/config.ts";
+
+/** Everything a stage handler may use: its identity, its cloud's connection, the stores. */
+export interface WorkerContext {
+  stage: Stage;
+  cloud: string;
+  /** Unique per process: `<stage>-<cloud>-<host>-<pid>`. */
+  workerId: string;
+  topology: Topology;
+  nc: NatsConnection;
+  /** Publishes into this cloud's leaf (its stream captures the cloud's subjects). */
+  js: JetStreamClient;
+  /** The store of every cloud, by name. */
+  stores: Map<string, BlobStore>;
+  log: Logger;
+}
+
+export const makeWorkerId = (stage: string, cloud: string): string => `${stage}-${cloud}-${hostname()}-${process.pid}`;
+
+/** Common fields of an event published by this worker. */
+export function meta(ctx: WorkerContext, startedAt: number): EventMeta {
+  return { cloud: ctx.cloud, worker: ctx.workerId, at: new Date().toISOString(), durationMs: Date.now() - startedAt };
+}
+
+/** Publishes an event with a deterministic message id; a repeat inside the duplicate window is dropped. */
+export async function publishEvent(ctx: WorkerContext, subject: string, event: object, id: string): Promise<void> {
+  await ctx.js.publish(subject, encodeEvent(event), { msgID: id });
+}
+
+/** The store of `cloud`, or a clear error when the topology has none. */
+export function storeOf(ctx: WorkerContext, cloud: string): BlobStore {
+  const s = ctx.stores.get(cloud);
+  if (!s) throw new Error(`no store configured for cloud "${cloud}"`);
+  return s;
+}
+
+const MAX_PAYLOAD_IN_DEAD_LETTER = 4096;
+
+/** Records a message that can never pass, with its reason, in this cloud's stream. */
+export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unknown): Promise<void> {
+  const payload = new TextDecoder().decode(msg.data.subarray(0, MAX_PAYLOAD_IN_DEAD_LETTER));
+  const ids = peekIds(payload);
+  const dl: DeadLetter = {
+    cloud: ctx.cloud,
+    worker: ctx.workerId,
+    at: new Date().toISOString(),
+    durationMs: 0,
+    stage: ctx.stage,
+    reason: err instanceof Error ? err.message : String(err),
+    error: describeError(err),
+    subject: msg.subject,
+    stream: msg.info.stream,
+    streamSeq: msg.info.streamSequence,
+    deliveryCount: msg.info.deliveryCount,
+    ...ids,
+    payload,
+  };
+  await publishEvent(ctx, deadLetterSubject(ctx.stage, ctx.cloud), dl, msgId("dead", msg.info.stream, msg.info.streamSequence));
+}
+
+/** The file id and chunk index of a payload, when it is JSON that has them. */
+function peekIds(payload: string): { fileId?: string; index?: number } {
+  try {
+    const o = JSON.parse(payload) as { fileId?: unknown; index?: unknown };
+    return {
+      ...(typeof o.fileId === "string" ? { fileId: o.fileId } : {}),
+      ...(typeof o.index === "number" ? { index: o.index } : {}),
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,68 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { createLogger, type Logger } from "../log.ts";
+import { openStore } from "../stores/open-store.ts";
+import type { BlobStore } from "../stores/types.ts";
+import { connectNats } from "../nats/connect.ts";
+import { WORKER_PING } from "../subjects.ts";
+import type { Deployment } from "../topology/deployment.ts";
+import { readDeployment } from "../topology/plan.ts";
+import type { LoopStats } from "./consume-loop.ts";
+
+/** What `ferry status` learns from a worker answering a ping. */
+export interface WorkerInfo {
+  stage: string;
+  cloud: string;
+  worker: string;
+  pid: number;
+  startedAt: string;
+  stats: LoopStats;
+}
+
+export interface WorkerRuntime {
+  deployment: Deployment;
+  nc: NatsConnection;
+  stores: Map<string, BlobStore>;
+  log: Logger;
+  stats: LoopStats;
+  /** Aborts when the process is asked to stop (SIGTERM, SIGINT). */
+  stopping: AbortSignal;
+  close(): Promise<void>;
+}
+
+/**
+ * Sets up a worker process: reads the deployment, connects to `url`, opens every cloud's store,
+ * answers status pings, and turns SIGTERM/SIGINT into an orderly stop.
+ */
+export async function startWorkerRuntime(o: { dataDir: string; stage: string; cloud: string; worker: string; url: (d: Deployment) => string }): Promise<WorkerRuntime> {
+  const deployment = readDeployment(o.dataDir);
+  const log = createLogger({ stage: o.stage, cloud: o.cloud, worker: o.worker });
+  const nc = await connectNats(o.url(deployment), o.worker);
+  const stores = openStores(deployment);
+  const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
+  const info: Omit<WorkerInfo, "stats"> = { stage: o.stage, cloud: o.cloud, worker: o.worker, pid: process.pid, startedAt: new Date().toISOString() };
+  nc.subscribe(WORKER_PING, { callback: (_err, m) => {
+    m.respond(JSON.stringify({ ...info, stats }));
+  } });
+  const stop = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
+  let closed: Promise<void> | undefined;
+  return {
+    deployment, nc, stores, log, stats, stopping: stop.signal,
+    close: () => (closed ??= (async () => {
+      await nc.drain().catch(() => undefined);
+      await Promise.all([...stores.values()].map((s) => s.close()));
+    })()),
+  };
+}
+
+/** Opens the store of every cloud in the deployment. `FERRY_FS_THROTTLE_BPS` slows fs writes for chaos drills. */
+export function openStores(d: Deployment): Map<string, BlobStore> {
+  const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
+  const stores = new Map<string, BlobStore>();
+  for (const c of d.topology.clouds) {
+    const root = d.storeRoots[c.name];
+    if (!root) throw new Error(`deployment has no store root for cloud "${c.name}"`);
+    stores.set(c.name, openStore({ cloud: c.name, kind: "fs", root, ...(throttle > 0 ? { throttleBytesPerSec: throttle } : {}) }));
+  }
+  return stores;
+}

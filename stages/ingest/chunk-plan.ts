@@ -1,0 +1,40 @@
+import type { FileHandle } from "node:fs/promises";
+
+export interface ChunkSpan {
+  index: number;
+  offset: number;
+  size: number;
+}
+
+const SCAN_BLOCK = 64 * 1024;
+
+/**
+ * Cuts a file of `size` bytes into chunks of at most `chunkSize`. With `recordBoundaries`, each chunk
+ * ends just after its last newline, so every chunk is a usable shard of whole records; a record longer
+ * than a chunk is cut where it must be. Reads only the bytes it scans, never the whole file.
+ */
+export async function* planChunks(fh: FileHandle, size: number, chunkSize: number, recordBoundaries: boolean): AsyncGenerator<ChunkSpan> {
+  let offset = 0;
+  let index = 0;
+  while (offset < size) {
+    let end = Math.min(size, offset + chunkSize);
+    if (recordBoundaries && end < size) end = (await lastNewlineBefore(fh, offset, end)) ?? end;
+    yield { index, offset, size: end - offset };
+    offset = end;
+    index++;
+  }
+}
+
+/** Position just after the last `\n` in [from, to), or undefined when there is none. */
+async function lastNewlineBefore(fh: FileHandle, from: number, to: number): Promise<number | undefined> {
+  const buf = Buffer.allocUnsafe(SCAN_BLOCK);
+  let hi = to;
+  while (hi > from) {
+    const lo = Math.max(from, hi - SCAN_BLOCK);
+    const { bytesRead } = await fh.read(buf, 0, hi - lo, lo);
+    const at = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (at >= 0) return lo + at + 1;
+    hi = lo;
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import type { JsMsg } from "@nats-io/jetstream";
+import { stagingKey } from "../../shared/chunk-keys.ts";
+import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
+import { tap } from "../../shared/hashing.ts";
+import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
+import { planChunks } from "./chunk-plan.ts";
+import { parseIngestRequest, type IngestRequest } from "./request.ts";
+import { openSource } from "./source.ts";
+
+/**
+ * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is
+ * hashed while it streams into this cloud's staging area, then announced on `chunks.ingested.<cloud>`.
+ * A redelivered request repeats the same cuts, keys and message ids, so it changes nothing.
+ */
+export function createIngestHandler(ctx: WorkerContext) {
+  return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
+    const req = parseIngestRequest(msg.data, msg.info.streamSequence, ctx.topology.chunkSizeBytes);
+    await ingestFile(ctx, req, msg, signal);
+  };
+}
+
+async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, signal: AbortSignal): Promise<void> {
+  const started = Date.now();
+  const log = ctx.log.child({ fileId: req.fileId });
+  const { fh, size } = await openSource(req.path);
+  const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
+  try {
+    const accepted: FileAccepted = { ...meta(ctx, started), fileId: req.fileId, name: req.name, size, chunkSize: req.chunkSize, replicas };
+    await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
+    log.info({ size, chunkSize: req.chunkSize }, "ingest started");
+    const staging = storeOf(ctx, ctx.cloud);
+    const whole = createHash("sha256");
+    let chunkCount = 0;
+    for await (const span of planChunks(fh, size, req.chunkSize, req.recordBoundaries)) {
+      const chunkStarted = Date.now();
+      const key = stagingKey(req.fileId, span.index);
+      const bytes = createReadStream(req.path, { start: span.offset, end: span.offset + span.size - 1, highWaterMark: 1024 * 1024 });
+      const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
+      const ev: ChunkIngested = {
+        ...meta(ctx, chunkStarted),
+        fileId: req.fileId, index: span.index, offset: span.offset, size: put.size, sha256: put.sha256,
+        staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
+        transforms: req.transforms, replicas,
+      };
+      await publishEvent(ctx, chunkSubject("ingested", ctx.cloud), ev, msgId(req.fileId, span.index, "ingested", ctx.cloud));
+      msg.working();
+      chunkCount++;
+    }
+    const done: FileIngested = { ...meta(ctx, started), fileId: req.fileId, name: req.name, size, sha256: whole.digest("hex"), chunkCount };
+    await publishEvent(ctx, fileSubject("ingested", ctx.cloud), done, msgId(req.fileId, "ingested", ctx.cloud));
+    log.info({ chunkCount, durationMs: done.durationMs }, "ingest complete");
+  } finally {
+    await fh.close();
+  }
+}

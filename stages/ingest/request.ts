@@ -1,0 +1,74 @@
+import { isAbsolute, basename } from "node:path";
+import { ConfigError, PoisonMessageError } from "../../shared/errors.ts";
+import { TRANSFORMS, parseJsonObject, type Transform } from "../../shared/events.ts";
+import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
+import { parseSize } from "../../shared/units.ts";
+
+/**
+ * An ingest request, as published to `files.ingest` by the CLI or any NATS client:
+ * `{"path": "/data/train.jsonl"}` at least; see the README for every field.
+ */
+export interface IngestRequest {
+  fileId: string;
+  /** Absolute path of the source file, readable by the ingest workers. */
+  path: string;
+  /** Shown to people only; never used in a key or subject. @default the path's base name */
+  name: string;
+  chunkSize: number;
+  /** Cut chunks after a newline so each chunk holds whole records. @default true for .jsonl/.ndjson/.csv/.tsv/.txt */
+  recordBoundaries: boolean;
+  transforms: Transform[];
+}
+
+const LINE_FORMATS = /\.(jsonl|ndjson|csv|tsv|txt)$/i;
+export const MAX_CHUNK_SIZE = 1024 ** 3;
+
+/** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
+export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
+  const o = parseJsonObject(data, "ingest request");
+  if (o.path === undefined) throw new PoisonMessageError(`ingest request lacks field "path" (the absolute path of the file to ingest)`);
+  if (typeof o.path !== "string" || !isAbsolute(o.path)) {
+    throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${JSON.stringify(o.path)}`);
+  }
+  const fileId = o.fileId === undefined ? fileIdFromSequence("FILES", streamSeq) : o.fileId;
+  try {
+    assertFileId(fileId);
+  } catch (err) {
+    throw new PoisonMessageError(`ingest request: ${(err as Error).message}`);
+  }
+  const name = o.name === undefined ? basename(o.path) : o.name;
+  if (typeof name !== "string") throw new PoisonMessageError(`ingest request field "name" must be a string`);
+  return {
+    fileId,
+    path: o.path,
+    name,
+    chunkSize: chunkSizeOf(o.chunkSize, defaultChunkSize),
+    recordBoundaries: o.recordBoundaries === undefined ? LINE_FORMATS.test(name) : bool("recordBoundaries", o.recordBoundaries),
+    transforms: transformsOf(o.transforms),
+  };
+}
+
+function chunkSizeOf(v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  let n: number;
+  try {
+    n = parseSize("chunkSize", v);
+  } catch (err) {
+    throw new PoisonMessageError(`ingest request field ${(err as ConfigError).message}`);
+  }
+  if (n < 1 || n > MAX_CHUNK_SIZE) throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 B and 1 GiB, got ${n}`);
+  return n;
+}
+
+function bool(field: string, v: unknown): boolean {
+  if (typeof v !== "boolean") throw new PoisonMessageError(`ingest request field "${field}" must be true or false`);
+  return v;
+}
+
+function transformsOf(v: unknown): Transform[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((t) => !TRANSFORMS.includes(t as Transform))) {
+    throw new PoisonMessageError(`ingest request field "transforms" must be a list of ${JSON.stringify(TRANSFORMS)}, got ${JSON.stringify(v)}`);
+  }
+  return v as Transform[];
+}

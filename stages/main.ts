@@ -1,0 +1,65 @@
+/**
+ * Entry of a stage worker process: `node stages/main.ts <stage> <cloud> <dataDir>`.
+ * It connects only to its own cloud's leaf and pulls from its stage's durable consumer.
+ */
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import { FILES_STREAM, INGEST_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import { STAGES, type Stage } from "../shared/topology/config.ts";
+import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
+import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../shared/worker/context.ts";
+import { startWorkerRuntime } from "../shared/worker/runtime.ts";
+import { createIngestHandler } from "./ingest/handler.ts";
+import { createPlaceHandler } from "./place/handler.ts";
+import { createProcessHandler } from "./process/handler.ts";
+import { createVerifyHandler } from "./verify/handler.ts";
+
+type Handler = (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+const HANDLERS: Record<Stage, (ctx: WorkerContext) => Handler> = {
+  ingest: createIngestHandler,
+  process: createProcessHandler,
+  place: createPlaceHandler,
+  verify: createVerifyHandler,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [stage, cloud, dataDir] = argv;
+  if (!stage || !STAGES.includes(stage as Stage) || !cloud || !dataDir) {
+    throw new Error(`usage: stages/main.ts <${STAGES.join("|")}> <cloud> <dataDir>`);
+  }
+  const workerId = makeWorkerId(stage, cloud);
+  const rt = await startWorkerRuntime({
+    dataDir, stage, cloud, worker: workerId,
+    url: (d) => {
+      const leaf = d.leaves[cloud];
+      if (!leaf) throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
+      return leaf.url;
+    },
+  });
+  const t = rt.deployment.topology;
+  const ctx: WorkerContext = {
+    stage: stage as Stage, cloud, workerId, topology: t, nc: rt.nc, js: jetstream(rt.nc), stores: rt.stores, log: rt.log,
+  };
+  // Ingest requests live on the hub; every other stage reads its own cloud's stream.
+  const source = stage === "ingest"
+    ? { js: jetstream(rt.nc, { domain: t.hubDomain }), stream: FILES_STREAM, consumer: INGEST_CONSUMER }
+    : { js: jetstream(rt.nc, { domain: cloud }), stream: cloudStream(cloud), consumer: stage };
+  rt.log.info({ stream: source.stream, consumer: source.consumer }, "worker started");
+  await runConsumeLoop({
+    getConsumer: () => source.js.consumers.get(source.stream, source.consumer),
+    concurrency: t.concurrency[stage as Stage],
+    maxAttempts: t.maxAttempts,
+    ackWaitMs: t.ackWaitMs,
+    handle: HANDLERS[stage as Stage](ctx),
+    deadLetter: (msg, err) => publishDeadLetter(ctx, msg, err),
+    log: rt.log,
+    signal: rt.stopping,
+    stats: rt.stats,
+  });
+  rt.log.info("worker stopped");
+  await rt.close();
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`ferry worker: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+import { createHash } from "node:crypto";
+import type { JsMsg } from "@nats-io/jetstream";
+import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
+import { parseChunkEvent, type ChunkIngested, type ChunkProcessed } from "../../shared/events.ts";
+import { chunkSubject, msgId } from "../../shared/subjects.ts";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
+import { JsonlValidator } from "./validate-jsonl.ts";
+
+/**
+ * Handles `chunks.ingested.<cloud>`: re-reads the staged chunk, checks its SHA-256 against the event,
+ * runs the chunk's transforms (validation), and announces it on `chunks.processed.<cloud>`.
+ * Transforms here only validate, so the staged bytes are the processed bytes.
+ */
+export function createProcessHandler(ctx: WorkerContext) {
+  return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
+    const started = Date.now();
+    const ev = parseChunkEvent<ChunkIngested>(msg.data, "chunks.ingested event", ["staging"]);
+    const store = storeOf(ctx, ev.staging.cloud);
+    let body;
+    try {
+      body = await store.get(ev.staging.key, { signal });
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw new PoisonMessageError(`staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`);
+      throw err;
+    }
+    const hash = createHash("sha256");
+    const validator = ev.transforms?.includes("validate-jsonl") ? new JsonlValidator(ev.index) : undefined;
+    for await (const piece of body as AsyncIterable<Uint8Array>) {
+      hash.update(piece);
+      validator?.update(piece);
+    }
+    validator?.end();
+    const actual = hash.digest("hex");
+    if (actual !== ev.sha256) {
+      throw new PoisonMessageError(new ChecksumMismatchError(`staged chunk ${ev.index} of file ${ev.fileId} is corrupt`, ev.sha256, actual).message);
+    }
+    const out: ChunkProcessed = {
+      ...meta(ctx, started),
+      fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256,
+      staging: ev.staging, replicas: ev.replicas, repairs: 0,
+    };
+    await publishEvent(ctx, chunkSubject("processed", ctx.cloud), out, msgId(ev.fileId, ev.index, "processed", ctx.cloud));
+  };
+}

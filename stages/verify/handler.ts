@@ -1,0 +1,54 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
+import { parseChunkEvent, type ChunkPlaced, type ChunkProcessed, type ChunkVerified } from "../../shared/events.ts";
+import { hashStream } from "../../shared/hashing.ts";
+import { chunkSubject, msgId } from "../../shared/subjects.ts";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
+
+/** Bad replicas of one chunk sent back to placement before the chunk is dead-lettered. */
+export const MAX_REPAIRS = 3;
+
+/**
+ * Handles `chunks.placed.<cloud>`: reads the replica back from its store and checks its SHA-256.
+ * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted and
+ * the chunk goes back to placement (a fresh `chunks.processed` with `repairs + 1`).
+ */
+export function createVerifyHandler(ctx: WorkerContext) {
+  return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
+    const started = Date.now();
+    const ev = parseChunkEvent<ChunkPlaced>(msg.data, "chunks.placed event", ["replica", "staging"]);
+    const store = storeOf(ctx, ev.replica.cloud);
+    const problem = await checkReplica(store, ev, signal);
+    if (!problem) {
+      const ok: ChunkVerified = {
+        ...meta(ctx, started),
+        fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256, replica: ev.replica,
+      };
+      await publishEvent(ctx, chunkSubject("verified", ctx.cloud), ok, msgId(ev.fileId, ev.index, "verified", ev.replica.cloud, ctx.cloud, ev.repairs ?? 0));
+      return;
+    }
+    const repairs = (ev.repairs ?? 0) + 1;
+    if (repairs > MAX_REPAIRS) throw new PoisonMessageError(`${problem}; gave up after ${MAX_REPAIRS} repairs`);
+    ctx.log.warn({ fileId: ev.fileId, index: ev.index, replica: ev.replica.cloud, repairs }, problem);
+    await store.delete(ev.replica.key, { signal });
+    const again: ChunkProcessed = {
+      ...meta(ctx, started),
+      fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256,
+      staging: ev.staging, replicas: ev.replicas, repairs,
+    };
+    await publishEvent(ctx, chunkSubject("processed", ctx.cloud), again, msgId(ev.fileId, ev.index, "processed", ctx.cloud, "repair", repairs));
+  };
+}
+
+/** Undefined when the replica holds exactly the chunk's bytes, else what is wrong with it. */
+async function checkReplica(store: ReturnType<typeof storeOf>, ev: ChunkPlaced, signal: AbortSignal): Promise<string | undefined> {
+  const where = `replica ${ev.replica.cloud}:${ev.replica.key} of chunk ${ev.index} of file ${ev.fileId}`;
+  try {
+    const { sha256, size } = await hashStream(await store.get(ev.replica.key, { signal }));
+    if (sha256 !== ev.sha256 || size !== ev.size) return `${where} is corrupt (sha256 ${sha256}, ${size} bytes)`;
+    return undefined;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return `${where} is missing`;
+    throw err;
+  }
+}
