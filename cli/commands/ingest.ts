@@ -1,0 +1,104 @@
+import type { Transform } from "../../shared/events.ts";
+import { checkSource, type CheckedSource } from "../../shared/client/preflight.ts";
+import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
+import { InputError } from "../../shared/errors.ts";
+import type { FileRecord } from "../../shared/manifest.ts";
+import { parseDuration, parseSize } from "../../shared/units.ts";
+import { parseCommand } from "../args.ts";
+import { openSession, resolveHome } from "../home.ts";
+import { LiveBlock, progressLine } from "../progress.ts";
+
+export const INGEST_HELP = `Usage: ferry ingest <file...> [options]
+
+Publishes each file into the pipeline (one request on files.ingest per file).
+Every file is checked first; if any cannot be read, nothing is published.
+
+Options:
+  --wait              wait until every file is complete (or failed); progress bars on a terminal
+  --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state
+  --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
+  --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
+  --validate jsonl    dead-letter the file if a line is not valid JSON
+  --timeout <d>       with --wait, give up after this long, e.g. 10m
+  --home <dir>        the deployment's folder (default: FERRY_HOME or .ferry)
+
+Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input.`;
+
+/** `ferry ingest`: check, submit, optionally wait and report. */
+export async function ingestCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    wait: { type: "boolean" }, json: { type: "boolean" }, "chunk-size": { type: "string" },
+    "no-record-boundaries": { type: "boolean" }, validate: { type: "string" }, timeout: { type: "string" }, home: { type: "string" },
+  });
+  if (values.help) return help();
+  if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
+  const transforms: Transform[] = [];
+  if (values.validate !== undefined) {
+    if (values.validate !== "jsonl") throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
+    transforms.push("validate-jsonl");
+  }
+  const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
+  const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
+  const sources = await checkAll(positionals);
+  const session = await openSession(resolveHome(values.home));
+  try {
+    const ids: string[] = [];
+    for (const src of sources) {
+      ids.push(await submitIngest(session.hubJs, src, {
+        ...(chunkSize === undefined ? {} : { chunkSize }),
+        ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
+        transforms,
+      }));
+    }
+    if (!values.wait) {
+      for (const [i, id] of ids.entries()) report(values.json, id, sources[i]!, undefined);
+      return 0;
+    }
+    const live = process.stderr.isTTY && !values.json ? new LiveBlock(process.stderr) : undefined;
+    const names = sources.map((s) => s.path.split("/").pop() ?? s.path);
+    const files = await waitForFiles(session.kv, ids, (latest) => live?.render(ids.map((id, i) => progressLine(names[i]!, latest.get(id)))), timeoutMs);
+    let failed = 0;
+    for (const [i, id] of ids.entries()) {
+      const f = files.get(id);
+      if (f?.state !== "complete") failed++;
+      report(values.json, id, sources[i]!, f);
+    }
+    return failed > 0 ? 1 : 0;
+  } finally {
+    await session.close();
+  }
+}
+
+async function checkAll(paths: string[]): Promise<CheckedSource[]> {
+  const problems: string[] = [];
+  const ok: CheckedSource[] = [];
+  for (const p of paths) {
+    try {
+      ok.push(await checkSource(p));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new InputError(`nothing was ingested:\n  ${problems.join("\n  ")}`);
+  return ok;
+}
+
+function report(json: boolean | undefined, fileId: string, src: CheckedSource, f: FileRecord | undefined): void {
+  const name = src.path.split("/").pop() ?? src.path;
+  if (json) {
+    const line = {
+      fileId, name, size: src.size, sha256: f?.sha256 ?? null, chunkCount: f?.chunkCount ?? null,
+      state: f?.state ?? "submitted", ...(f?.reason ? { reason: f.reason } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  } else if (f?.state === "failed") {
+    process.stdout.write(`${fileId}  ${name}  failed: ${f.reason ?? "unknown reason"}\n`);
+  } else {
+    process.stdout.write(`${fileId}  ${name}  ${f?.state ?? "submitted"}\n`);
+  }
+}
+
+function help(): number {
+  process.stdout.write(`${INGEST_HELP}\n`);
+  return 0;
+}

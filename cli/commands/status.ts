@@ -1,0 +1,92 @@
+import { InputError } from "../../shared/errors.ts";
+import { leafLinks } from "../../shared/launcher/nats-server.ts";
+import { pingWorkers } from "../../shared/launcher/ping.ts";
+import { listFileRecords, readChunkRecords, readFileRecord, type FileRecord } from "../../shared/manifest.ts";
+import { formatBytes } from "../../shared/units.ts";
+import { parseCommand } from "../args.ts";
+import { openSession, resolveHome, type Session } from "../home.ts";
+import { progressLine } from "../progress.ts";
+
+export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
+
+Without a file id: the hub, each cloud's leaf and whether it is linked to the hub, every worker
+(stage, cloud, pid, messages handled) and the files not yet complete.
+With a file id: the file's state and every chunk with its replicas (cloud, store, key, verified).
+
+Options:
+  --json        machine-readable output
+  --home <dir>  the deployment's folder (default: FERRY_HOME or .ferry)`;
+
+/** `ferry status`: the topology and files in flight, or one file in detail. */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { json: { type: "boolean" }, home: { type: "string" } });
+  if (values.help) {
+    process.stdout.write(`${STATUS_HELP}\n`);
+    return 0;
+  }
+  const session = await openSession(resolveHome(values.home));
+  try {
+    const [fileId] = positionals;
+    if (fileId) return await fileStatus(session, fileId, values.json ?? false);
+    return await overview(session, values.json ?? false);
+  } finally {
+    await session.close();
+  }
+}
+
+async function fileStatus(s: Session, fileId: string, json: boolean): Promise<number> {
+  const file = await readFileRecord(s.kv, fileId);
+  if (!file) throw new InputError(`no file with id ${fileId}: run ./ferry status to list files`);
+  const chunks = (await readChunkRecords(s.kv, file)).map((c) => ({
+    index: c.index, offset: c.offset, size: c.size, sha256: c.sha256,
+    replicas: c.replicas.map((r) => ({ cloud: r.cloud, store: r.store, bucket: r.bucket, key: r.key, verified: r.verified })),
+  }));
+  const { completeBitmap: _bits, ...rest } = file;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...rest, chunks })}\n`);
+    return 0;
+  }
+  const lines = [
+    `${file.fileId}  ${file.name}`,
+    `  state    ${file.state}${file.reason ? `: ${file.reason}` : ""}`,
+    `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
+    `  sha256   ${file.sha256 ?? "(not yet known)"}`,
+    `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
+    ...chunks.map((c) => `  chunk ${String(c.index).padStart(5)}  ${formatBytes(c.size).padStart(10)}  ${c.replicas.map((r) => `${r.cloud}:${r.verified ? "verified" : "placed"}`).join("  ")}`),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+async function overview(s: Session, json: boolean): Promise<number> {
+  const d = s.deployment;
+  const clouds = d.topology.clouds.map((c) => c.name);
+  const [links, workers, files] = await Promise.all([leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>), pingWorkers(s.nc, 500), listFileRecords(s.kv)]);
+  const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
+  const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
+  const failed = files.filter((f) => f.state === "failed");
+  if (json) {
+    process.stdout.write(`${JSON.stringify({
+      hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
+      leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
+      workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
+      files: { total: files.length, complete: count("complete"), failed: failed.map(brief), inFlight: inFlight.map(brief) },
+    })}\n`);
+    return 0;
+  }
+  const lines = [
+    `hub     ${d.hub.url}  up`,
+    ...clouds.map((c) => `leaf    ${c.padEnd(8)}${d.leaves[c]?.url ?? "?"}  ${links[c] ? "linked to hub" : "NOT LINKED"}`),
+    `workers (${workers.length})`,
+    ...workers.map((w) => `  ${w.cloud.padEnd(8)}${w.stage.padEnd(13)}pid ${String(w.pid).padEnd(8)}handled ${w.stats.handled}, retried ${w.stats.retried}, dead-lettered ${w.stats.deadLettered}`),
+    `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${failed.length} failed`,
+    ...inFlight.map((f) => `  ${f.fileId}  ${progressLine(f.name, f)}`),
+    ...failed.map((f) => `  ${f.fileId}  ${f.name}  failed: ${f.reason ?? "unknown reason"}`),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+function brief(f: FileRecord) {
+  return { fileId: f.fileId, name: f.name, state: f.state, size: f.size, chunkCount: f.chunkCount ?? null, chunksComplete: f.chunksComplete, ...(f.reason ? { reason: f.reason } : {}) };
+}

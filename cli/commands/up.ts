@@ -1,0 +1,115 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../../shared/errors.ts";
+import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
+import { SUPERVISOR_MARKER, isOurProcess, readRunState, removeRunState, writeRunState, type RunState } from "../../shared/launcher/run-state.ts";
+import { loadTopology } from "../../shared/topology/config.ts";
+import { parseCommand } from "../args.ts";
+import { REPO_ROOT, resolveHome, resolveTopologyPath } from "../home.ts";
+
+export const UP_HELP = `Usage: ferry up [--detach] [options]
+
+Starts the local deployment described by topology.json: a hub nats-server, one leaf nats-server per
+cloud, the streams, the orchestrator and the four stage workers of every cloud (restarted if they die).
+Prints where everything is. Without --detach it runs until Ctrl-C and then stops everything.
+
+Options:
+  --detach           start in the background and return; stop it with ./ferry down
+  --port <n>         the hub's client port (default 4222; 0 picks a free port)
+  --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)
+  --home <dir>       where servers, stores and logs live (default: FERRY_HOME or .ferry)`;
+
+/** `ferry up`: run the deployment in the foreground, or hand it to a background supervisor. */
+export async function upCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, {
+    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" },
+  }, false);
+  if (values.help) {
+    process.stdout.write(`${UP_HELP}\n`);
+    return 0;
+  }
+  const home = resolveHome(values.home);
+  const running = readRunState(home);
+  if (running && isOurProcess(running.supervisorPid, SUPERVISOR_MARKER)) {
+    throw new ConfigError(`ferry is already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`);
+  }
+  const port = values.port === undefined ? 4222 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: "${values.port}" is not a port number`);
+  const topologyPath = resolveTopologyPath(values.topology);
+  loadTopology(topologyPath); // fail here, in the foreground, on a bad config
+  if (values.detach) return detach(home, topologyPath, port);
+  return runForeground(home, topologyPath, port);
+}
+
+async function runForeground(home: string, topologyPath: string, port: number): Promise<number> {
+  mkdirSync(home, { recursive: true });
+  const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
+  writeRunState(home, state);
+  let pipeline: Pipeline;
+  try {
+    pipeline = await startPipeline({
+      topology: loadTopology(topologyPath), dataDir: home, ...(port === 0 ? {} : { ports: { hub: port } }),
+      onWorkerStart: (name, pid) => {
+        state.pids[name] = pid;
+        writeRunState(home, state);
+      },
+    });
+  } catch (err) {
+    removeRunState(home);
+    throw err;
+  }
+  state.pids.hub = pipeline.nats.hub.pid ?? 0;
+  for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
+  state.ready = true;
+  writeRunState(home, state);
+  process.stdout.write(describe(pipeline));
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  process.stderr.write("ferry: stopping…\n");
+  await pipeline.stop();
+  removeRunState(home);
+  process.stderr.write("ferry: stopped\n");
+  return 0;
+}
+
+/** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */
+async function detach(home: string, topologyPath: string, port: number): Promise<number> {
+  mkdirSync(join(home, "logs"), { recursive: true });
+  const logPath = join(home, "logs", "supervisor.log");
+  const log = openSync(logPath, "a");
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port)], {
+    detached: true, stdio: ["ignore", log, log], cwd: REPO_ROOT,
+  });
+  closeSync(log);
+  child.unref();
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !exited) {
+    const s = readRunState(home);
+    if (s?.ready && s.supervisorPid === child.pid) {
+      process.stdout.write(readFileSync(logPath, "utf8").split("ferry is up").pop()?.replace(/^/, "ferry is up") ?? "ferry is up\n");
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const tail = readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
+  throw new ConfigError(`ferry up did not become ready; the supervisor's log ${logPath} ends with:\n${tail}`);
+}
+
+function describe(p: Pipeline): string {
+  const d = p.deployment;
+  const lines = [
+    `ferry is up (supervisor pid ${process.pid})`,
+    `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
+    ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${d.storeRoots[l.name]})`),
+    `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x 4 stages), logs in ${join(d.dataDir, "logs")}`,
+    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
+    `  watch      ./ferry status`,
+    `  stop       ./ferry down`,
+  ];
+  return `${lines.join("\n")}\n`;
+}

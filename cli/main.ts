@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * The ferry command line. `./ferry` (the wrapper at the repository root) sets up Node 24, the npm
+ * dependencies and nats-server, then runs this file.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FerryError, InputError } from "../shared/errors.ts";
+import { UsageError } from "./args.ts";
+import { demoCommand } from "./commands/demo.ts";
+import { downCommand } from "./commands/down.ts";
+import { getCommand } from "./commands/get.ts";
+import { ingestCommand } from "./commands/ingest.ts";
+import { statusCommand } from "./commands/status.ts";
+import { runTestCommand } from "./commands/test.ts";
+import { upCommand } from "./commands/up.ts";
+import { REPO_ROOT } from "./home.ts";
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
+  demo: { run: demoCommand, summary: "run the whole pipeline on a generated dataset and check every byte" },
+  up: { run: upCommand, summary: "start the local deployment (hub, leaves, workers); --detach to background it" },
+  down: { run: downCommand, summary: "stop everything ./ferry up started" },
+  ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
+  status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
+  get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
+  test: { run: runTestCommand, summary: "typecheck and run the whole test suite" },
+};
+
+const HELP = `ferry — moves training data into several clouds at once over NATS JetStream, verified byte for byte.
+
+Usage: ./ferry <command> [options]      (./ferry <command> --help for details)
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+
+Quick start:  ./ferry demo        ./ferry test`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (name === "--version" || name === "version") {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+    process.stdout.write(`ferry ${pkg.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})`);
+  return command.run(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  // Errors we raise on purpose carry their own explanation; anything else is a bug worth its stack.
+  process.stderr.write(err instanceof FerryError ? `ferry: ${err.message}\n` : `ferry: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = err instanceof InputError ? 2 : 1;
+}

@@ -1,0 +1,36 @@
+import type { FileRecord } from "../shared/manifest.ts";
+import { formatBytes } from "../shared/units.ts";
+
+const WIDTH = 28;
+
+/** One line per file: a bar of chunks with all replicas verified, and the state. */
+export function progressLine(name: string, f: FileRecord | undefined): string {
+  if (!f) return `${pad(name)} [${" ".repeat(WIDTH)}]   0%  queued`;
+  const total = f.chunkCount ?? Math.max(1, Math.ceil(f.size / Math.max(1, f.chunkSize)));
+  const ratio = f.state === "complete" ? 1 : total === 0 ? 0 : Math.min(1, f.chunksComplete / total);
+  const filled = Math.round(ratio * WIDTH);
+  const pct = `${Math.floor(ratio * 100)}`.padStart(3);
+  const detail = f.state === "failed" ? `failed: ${f.reason ?? "unknown reason"}` : `${f.state} ${f.chunksComplete}/${f.chunkCount ?? "?"} chunks, ${formatBytes(f.size)}`;
+  return `${pad(name)} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${pct}%  ${detail}`;
+}
+
+function pad(name: string): string {
+  const n = name.length > 24 ? `…${name.slice(-23)}` : name;
+  return n.padEnd(24);
+}
+
+/** Redraws a block of lines in place on a terminal. */
+export class LiveBlock {
+  #lines = 0;
+  readonly #out: NodeJS.WriteStream;
+
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+  }
+
+  render(lines: string[]): void {
+    if (this.#lines > 0) this.#out.write(`\x1b[${this.#lines}A`);
+    for (const l of lines) this.#out.write(`\x1b[2K${l}\n`);
+    this.#lines = lines.length;
+  }
+}

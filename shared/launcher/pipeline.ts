@@ -1,0 +1,115 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { applyHubStreams, applyLeafStreams } from "../../streams/apply.ts";
+import { connectNats } from "../nats/connect.ts";
+import { STAGES, type Stage, type Topology } from "../topology/config.ts";
+import type { Deployment } from "../topology/deployment.ts";
+import { planDeployment, writeDeployment, type PinnedPorts } from "../topology/plan.ts";
+import { startNatsTopology, type NatsTopology } from "./nats-topology.ts";
+import { pingWorkers } from "./ping.ts";
+import { WorkerProcess } from "./worker-process.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface PipelineOptions {
+  topology: Topology;
+  dataDir: string;
+  ports?: PinnedPorts;
+  /** Extra environment for the worker processes (e.g. FERRY_FS_THROTTLE_BPS for chaos drills). */
+  workerEnv?: NodeJS.ProcessEnv;
+  /** Restart a worker that dies. @default true */
+  restartWorkers?: boolean;
+  /** How long to wait for every worker to answer a ping. @default 30000 */
+  readyTimeoutMs?: number;
+  /** Called with each worker's pid at every (re)start. */
+  onWorkerStart?: (name: string, pid: number) => void;
+}
+
+/** A whole local deployment: the nats servers, the streams, the orchestrator and every stage worker. */
+export interface Pipeline {
+  deployment: Deployment;
+  nats: NatsTopology;
+  /** Keyed `orchestrator` or `<stage>-<cloud>`. */
+  workers: Map<string, WorkerProcess>;
+  worker(stage: Stage, cloud: string): WorkerProcess;
+  /** Stops workers (orderly), then servers. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const workerName = (stage: Stage, cloud: string): string => `${stage}-${cloud}`;
+
+/**
+ * Starts everything a deployment needs and waits until every worker answers.
+ * On any failure, whatever was started is stopped before the error is rethrown.
+ */
+export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
+  const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
+  const logDir = join(d.dataDir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  writeDeployment(d);
+  const nats = await startNatsTopology(d, { logDir });
+  const workers = new Map<string, WorkerProcess>();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= (async () => {
+    await Promise.all([...workers.values()].map((w) => w.stop()));
+    await nats.stop();
+  })());
+  try {
+    await applyAllStreams(d);
+    const add = (name: string, args: string[]) => {
+      const w = new WorkerProcess({ name, args, logFile: join(logDir, `${name}.log`), env: o.workerEnv ?? {}, restart: o.restartWorkers ?? true,
+        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}) });
+      workers.set(name, w);
+      w.start();
+    };
+    add("orchestrator", [join(ROOT, "orchestrator/main.ts"), d.dataDir]);
+    for (const c of d.topology.clouds) {
+      for (const stage of STAGES) add(workerName(stage, c.name), [join(ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+    }
+    await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    deployment: d, nats, workers, stop,
+    worker(stage, cloud) {
+      const w = workers.get(workerName(stage, cloud));
+      if (!w) throw new Error(`no worker ${workerName(stage, cloud)}`);
+      return w;
+    },
+  };
+}
+
+/** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */
+export async function applyAllStreams(d: Deployment): Promise<void> {
+  const conns: NatsConnection[] = [];
+  try {
+    for (const [cloud, leaf] of Object.entries(d.leaves)) {
+      const nc = await connectNats(leaf.url, `ferry-setup-${cloud}`);
+      conns.push(nc);
+      await applyLeafStreams(nc, d.topology, cloud);
+    }
+    const hub = await connectNats(d.hub.url, "ferry-setup-hub");
+    conns.push(hub);
+    await applyHubStreams(hub, d.topology);
+  } finally {
+    await Promise.all(conns.map((nc) => nc.close()));
+  }
+}
+
+async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
+  const nc = await connectNats(d.hub.url, "ferry-ready-check");
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    while (Date.now() < deadline) {
+      seen = (await pingWorkers(nc, 500)).length;
+      if (seen >= expected) return;
+    }
+    throw new Error(`only ${seen} of ${expected} workers answered within ${timeoutMs} ms; see the logs in ${join(d.dataDir, "logs")}`);
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+
+/** What `ferry up` records so that `ferry down` and `ferry status` can find what it started. */
+export interface RunState {
+  supervisorPid: number;
+  startedAt: string;
+  ready: boolean;
+  /** Keyed by process name (`hub`, `aws`, `orchestrator`, `ingest-aws`, ...). */
+  pids: Record<string, number>;
+}
+
+export const runStatePath = (dataDir: string): string => join(dataDir, "run.json");
+
+export function writeRunState(dataDir: string, s: RunState): void {
+  const tmp = `${runStatePath(dataDir)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(s, null, 2));
+  renameSync(tmp, runStatePath(dataDir));
+}
+
+export function readRunState(dataDir: string): RunState | undefined {
+  try {
+    return JSON.parse(readFileSync(runStatePath(dataDir), "utf8")) as RunState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeRunState(dataDir: string): void {
+  rmSync(runStatePath(dataDir), { force: true });
+}
+
+/** The text in the supervisor's command line (it need not mention the home folder). */
+export const SUPERVISOR_MARKER = "cli/main.ts";
+
+/**
+ * Whether `pid` is a live process of ours: alive, and its command line contains `marker` — the
+ * deployment's folder for servers and workers — so a recycled pid of another process is never signalled.
+ */
+export function isOurProcess(pid: number, marker: string): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
+  } catch {
+    return false;
+  }
+}
