@@ -1,0 +1,189 @@
+/**
+ * The product as a user drives it: `ferry up --detach`, `ingest --wait --json`, `status`, `get`, `down`,
+ * against real nats-server processes (hub + three leaves) and real worker processes.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readDeployment } from "../../shared/topology/plan.ts";
+import type { Deployment } from "../../shared/topology/deployment.ts";
+import { readRunState } from "../../shared/launcher/run-state.ts";
+import { jsonLines, runCli } from "../helpers/cli.ts";
+import { isRunning, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+
+const CHUNK = 64 * 1024;
+
+interface IngestLine { fileId: string; name: string; size: number; sha256: string | null; chunkCount: number | null; state: string; reason?: string }
+interface FileStatus {
+  fileId: string; state: string; size: number; sha256: string; chunkCount: number;
+  chunks: Array<{ index: number; offset: number; size: number; sha256: string; replicas: Array<{ cloud: string; store: string; key: string; verified: boolean }> }>;
+}
+
+let work: string;
+let home: string;
+let env: NodeJS.ProcessEnv;
+let deployment: Deployment;
+let pids: number[] = [];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "ferry-e2e-"));
+  home = join(work, "home");
+  const topology = join(work, "topology.json");
+  writeFileSync(topology, JSON.stringify({
+    clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], replicas: 3, chunkSize: CHUNK, ackWait: "5s", maxAttempts: 3,
+  }));
+  env = { FERRY_HOME: home, FERRY_TOPOLOGY: topology };
+  const up = await runCli(["up", "--detach", "--port", "0"], { env });
+  expect(up.code, up.stderr).toBe(0);
+  expect(up.stdout).toContain("ferry is up");
+  deployment = readDeployment(home);
+  const run = readRunState(home);
+  pids = [run!.supervisorPid, ...Object.values(run!.pids)];
+  expect(pids.length).toBe(1 + 4 + 13); // supervisor, hub + 3 leaves, orchestrator + 12 stage workers
+});
+
+afterAll(async () => {
+  const down = await runCli(["down"], { env });
+  expect(down.code, down.stderr).toBe(0);
+  const alive = pids.filter(isRunning);
+  rmSync(work, { recursive: true, force: true });
+  expect(alive).toEqual([]);
+});
+
+describe("ingest, status and get through the CLI", () => {
+  const cases = [
+    { name: "empty.bin", size: 0, chunks: 0 },
+    { name: "one-byte.bin", size: 1, chunks: 1 },
+    { name: "exactly-one-chunk.bin", size: CHUNK, chunks: 1 },
+    { name: "one-byte-over.bin", size: CHUNK + 1, chunks: 2 },
+    { name: "many chunks ünïcode.bin", size: 20 * CHUNK + 123, chunks: 21 },
+  ];
+  let results: IngestLine[];
+  const sources = new Map<string, { path: string; sha256: string }>();
+
+  beforeAll(async () => {
+    const dir = join(work, "in");
+    mkdirSync(dir, { recursive: true });
+    for (const c of cases) {
+      const path = join(dir, c.name);
+      sources.set(c.name, { path, sha256: writeRandomFile(path, c.size) });
+    }
+    const r = await runCli(["ingest", ...cases.map((c) => sources.get(c.name)!.path), "--wait", "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    results = jsonLines<IngestLine>(r.stdout);
+  });
+
+  it("reports every file complete with its size, SHA-256 and chunk count", () => {
+    expect(results.map((r) => [r.name, r.size, r.sha256, r.chunkCount, r.state])).toEqual(
+      cases.map((c) => [c.name, c.size, sources.get(c.name)!.sha256, c.chunks, "complete"]),
+    );
+  });
+
+  it("gives back every file byte-identical, from the nearest replica and from each cloud alone", async () => {
+    for (const r of results) {
+      for (const from of [undefined, "aws", "gcp", "azure"]) {
+        const out = join(work, `out-${r.fileId}-${from ?? "any"}`);
+        const got = await runCli(["get", r.fileId, "-o", out, ...(from ? ["--from", from] : [])], { env });
+        expect(got.code, got.stderr).toBe(0);
+        expect(sha256File(out)).toBe(sources.get(r.name)!.sha256);
+        expect(statSync(out).size).toBe(r.size);
+      }
+    }
+  });
+
+  it("records three verified replicas per chunk, one per cloud, each present in its store with the right size", async () => {
+    for (const r of results) {
+      const s = await runCli(["status", r.fileId, "--json"], { env });
+      expect(s.code, s.stderr).toBe(0);
+      const st = JSON.parse(s.stdout) as FileStatus;
+      expect(st.state).toBe("complete");
+      expect(st.chunks.length).toBe(st.chunkCount);
+      expect(st.chunks.reduce((n, c) => n + c.size, 0)).toBe(r.size);
+      for (const c of st.chunks) {
+        expect(c.replicas.map((x) => x.cloud).sort()).toEqual(["aws", "azure", "gcp"]);
+        for (const rep of c.replicas) {
+          expect(rep.verified).toBe(true);
+          expect(rep.store).toBe("fs");
+          expect(rep.key).toMatch(/^[A-Za-z0-9/._-]+$/);
+          expect(statSync(join(deployment.storeRoots[rep.cloud]!, rep.key)).size).toBe(c.size);
+        }
+      }
+      // Exactly one object per chunk in every store: nothing duplicated.
+      for (const cloud of ["aws", "gcp", "azure"]) {
+        expect(listFiles(join(deployment.storeRoots[cloud]!, "chunks", r.fileId)).length).toBe(st.chunkCount);
+      }
+    }
+  });
+
+  it("leaves every staging area empty once files are complete", () => {
+    for (const cloud of ["aws", "gcp", "azure"]) expect(listFiles(join(deployment.storeRoots[cloud]!, "staging"))).toEqual([]);
+  });
+
+  it("cuts JSONL on record boundaries so every chunk holds whole lines", async () => {
+    const path = join(work, "in", "corpus.jsonl");
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: i, text: "x".repeat(i % 97) }));
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const r = await runCli(["ingest", path, "--wait", "--json", "--validate", "jsonl"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const [line] = jsonLines<IngestLine>(r.stdout);
+    expect(line!.state).toBe("complete");
+    const st = JSON.parse((await runCli(["status", line!.fileId, "--json"], { env })).stdout) as FileStatus;
+    expect(st.chunks.length).toBeGreaterThan(1);
+    const bytes = readFileSync(path);
+    for (const c of st.chunks) expect(bytes[c.offset + c.size - 1]).toBe(0x0a);
+  });
+});
+
+describe("status", () => {
+  it("shows the hub, every leaf linked, and every worker with stage, cloud and pid", async () => {
+    const r = await runCli(["status", "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { hub: { url: string }; leaves: Array<{ cloud: string; linked: boolean }>; workers: Array<{ stage: string; cloud: string; pid: number }> };
+    expect(s.hub.url).toBe(deployment.hub.url);
+    expect(s.leaves).toEqual([
+      expect.objectContaining({ cloud: "aws", linked: true }),
+      expect.objectContaining({ cloud: "gcp", linked: true }),
+      expect.objectContaining({ cloud: "azure", linked: true }),
+    ]);
+    const stages = s.workers.map((w) => `${w.cloud}/${w.stage}`).sort();
+    expect(stages).toEqual(["aws/ingest", "aws/place", "aws/process", "aws/verify", "azure/ingest", "azure/place", "azure/process", "azure/verify",
+      "gcp/ingest", "gcp/place", "gcp/process", "gcp/verify", "hub/orchestrator"]);
+    expect(s.workers.every((w) => pids.includes(w.pid))).toBe(true);
+    const text = await runCli(["status"], { env });
+    expect(text.stdout).toContain("linked to hub");
+  });
+});
+
+describe("bad input through the CLI", () => {
+  it("refuses a missing file, a directory and an unreadable file, naming the problem, and publishes nothing", async () => {
+    const before = JSON.parse((await runCli(["status", "--json"], { env })).stdout).files.total as number;
+    const good = join(work, "good.bin");
+    writeRandomFile(good, 10);
+    const missing = await runCli(["ingest", join(work, "nope.bin"), good], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.bin does not exist/);
+    const dir = await runCli(["ingest", work], { env });
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toMatch(/is a directory/);
+    const locked = join(work, "locked.bin");
+    writeRandomFile(locked, 10);
+    chmodSync(locked, 0o000);
+    // root reads anything, so the unreadable case runs as an unprivileged user when we are root.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const unreadable = await runCli(["ingest", locked], { env, ...asNobody });
+    expect(unreadable.code, unreadable.stderr).toBe(2);
+    expect(unreadable.stderr).toMatch(/locked\.bin is not readable: permission denied/);
+    const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout).files.total as number;
+    expect(after).toBe(before);
+  });
+
+  it("explains an unknown command and a missing argument", async () => {
+    const r = await runCli(["inject"], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "inject"');
+    const g = await runCli(["get"], { env });
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain("-o <path>");
+  });
+});

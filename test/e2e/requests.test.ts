@@ -1,0 +1,133 @@
+/**
+ * The pipeline as any NATS client sees it: raw ingest requests, malformed ones, repeated publishes
+ * and redelivered events, on real servers and worker processes.
+ */
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForFiles } from "../../shared/client/ingest.ts";
+import { reassemble } from "../../shared/client/reassemble.ts";
+import { listFileRecords, readChunkRecords, readFileRecord, type FileRecord } from "../../shared/manifest.ts";
+import { EVENTS_STREAM } from "../../streams/definitions.ts";
+import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+
+let t: TestPipeline;
+const CLOUDS = ["aws", "gcp", "azure"];
+
+beforeAll(async () => {
+  t = await startTestPipeline();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const byName = async (name: string): Promise<FileRecord | undefined> => (await listFileRecords(t.kv)).find((f) => f.name === name);
+const complete = (name: string) => eventually(async () => {
+  const f = await byName(name);
+  return f?.state === "complete" || f?.state === "failed" ? f : undefined;
+}, 60_000, `${name} to finish`);
+
+async function readBack(f: FileRecord): Promise<string> {
+  const out = join(t.dir, `back-${f.fileId}`);
+  await reassemble(t.kv, t.stores, f.fileId, out, { preference: CLOUDS });
+  return sha256File(out);
+}
+
+async function deadLetters(): Promise<Array<{ eventSubject: string; reason: string; fileId?: string }>> {
+  const jsm = await jetstream(t.nc, { domain: "hub" }).jetstreamManager();
+  const out: Array<{ eventSubject: string; reason: string; fileId?: string }> = [];
+  const info = await jsm.streams.info(EVENTS_STREAM);
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
+    if (m?.subject.startsWith("deadletter.")) out.push({ ...m.json<{ reason: string; fileId?: string }>(), eventSubject: m.subject });
+  }
+  return out;
+}
+
+describe("any NATS client can ingest", () => {
+  it("processes a plain JSON request published to files.ingest like one from the CLI", async () => {
+    const path = join(t.dir, "raw-request.bin");
+    const sha = writeRandomFile(path, 3 * 64 * 1024 + 5);
+    t.nc.publish("files.ingest", JSON.stringify({ path }));
+    const f = await complete("raw-request.bin");
+    expect(f.state).toBe("complete");
+    expect(f.sha256).toBe(sha);
+    expect(f.chunkCount).toBe(4);
+    expect(await readBack(f)).toBe(sha);
+  });
+});
+
+describe("malformed requests", () => {
+  it("dead-letters requests that are not JSON, lack fields or name a missing file, and keeps working", async () => {
+    t.nc.publish("files.ingest", "this is not json");
+    t.nc.publish("files.ingest", JSON.stringify({ name: "no-path" }));
+    t.nc.publish("files.ingest", JSON.stringify({ fileId: "missing-source-1", path: join(t.dir, "does-not-exist.bin") }));
+    const failed = await eventually(async () => {
+      const f = await readFileRecord(t.kv, "missing-source-1");
+      return f?.state === "failed" ? f : undefined;
+    }, 30_000, "the missing-source file to fail");
+    expect(failed.reason).toMatch(/does-not-exist\.bin does not exist/);
+    const letters = await eventually(async () => {
+      const dl = await deadLetters();
+      return dl.length >= 3 ? dl : undefined;
+    }, 30_000, "three dead letters");
+    const reasons = letters.map((l) => l.reason).join("\n");
+    expect(reasons).toMatch(/ingest request is not JSON/);
+    expect(reasons).toMatch(/ingest request lacks field "path"/);
+    expect(letters.filter((l) => !l.eventSubject.startsWith("deadletter.ingest."))).toEqual([]);
+    // The pipeline is unharmed: a good file still goes through.
+    const path = join(t.dir, "after-bad-input.bin");
+    const sha = writeRandomFile(path, 1000);
+    t.nc.publish("files.ingest", JSON.stringify({ path }));
+    const f = await complete("after-bad-input.bin");
+    expect(f.state).toBe("complete");
+    expect(await readBack(f)).toBe(sha);
+  });
+});
+
+describe("idempotency", () => {
+  it("treats a request published twice with the same message id as one file", async () => {
+    const path = join(t.dir, "twice.bin");
+    writeRandomFile(path, 70_000);
+    const req = JSON.stringify({ fileId: "published-twice", path });
+    const a = await t.hubJs.publish("files.ingest", req, { msgID: "ingest:published-twice" });
+    const b = await t.hubJs.publish("files.ingest", req, { msgID: "ingest:published-twice" });
+    expect(a.duplicate).toBe(false);
+    expect(b.duplicate).toBe(true);
+    await waitForFiles(t.kv, ["published-twice"], () => undefined, 60_000);
+    const files = (await listFileRecords(t.kv)).filter((f) => f.name === "twice.bin");
+    expect(files.map((f) => f.state)).toEqual(["complete"]);
+  });
+
+  it("changes nothing when a file's events are delivered again after it completed", async () => {
+    const path = join(t.dir, "redelivered.bin");
+    const sha = writeRandomFile(path, 5 * 64 * 1024);
+    t.nc.publish("files.ingest", JSON.stringify({ fileId: "redelivered-1", path }));
+    await waitForFiles(t.kv, ["redelivered-1"], () => undefined, 60_000);
+    const before = await readFileRecord(t.kv, "redelivered-1");
+    const chunksBefore = await readChunkRecords(t.kv, before!);
+    const objectsBefore = CLOUDS.map((c) => listFiles(join(t.pipeline.deployment.storeRoots[c]!, "chunks", "redelivered-1")));
+    // Replay every event of the file into its cloud with fresh message ids: what a redelivery
+    // beyond the duplicate window looks like to every stage and to the orchestrator.
+    const jsm = await t.hubJs.jetstreamManager();
+    const info = await jsm.streams.info(EVENTS_STREAM);
+    const replayed: string[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
+      if (!m || !m.subject.startsWith("chunks.") || m.json<{ fileId: string }>().fileId !== "redelivered-1") continue;
+      const cloud = m.subject.split(".")[2]!;
+      const leaf = jetstream(await t.leaf(cloud));
+      await leaf.publish(m.subject, m.data, { msgID: `replay-${seq}` });
+      replayed.push(m.subject);
+    }
+    expect(replayed.filter((s) => s.startsWith("chunks.verified.")).length).toBe(5 * 3);
+    // Let every stage and the orchestrator work through the replayed events.
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await readFileRecord(t.kv, "redelivered-1");
+    expect({ ...after, updatedAt: "" }).toEqual({ ...before, updatedAt: "" });
+    expect((await readChunkRecords(t.kv, after!)).map((c) => c.replicas.length)).toEqual(chunksBefore.map((c) => c.replicas.length));
+    expect(CLOUDS.map((c) => listFiles(join(t.pipeline.deployment.storeRoots[c]!, "chunks", "redelivered-1")))).toEqual(objectsBefore);
+    expect(await readBack(after!)).toBe(sha);
+  });
+});

@@ -1,0 +1,37 @@
+import { spawn, type SpawnOptions } from "node:child_process";
+import { resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the ferry CLI as a user would (a separate process), with its output captured. */
+export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+  const opts: SpawnOptions = {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...o.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(o.uid === undefined ? {} : { uid: o.uid }),
+    ...(o.gid === undefined ? {} : { gid: o.gid }),
+  };
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", resolve(REPO_ROOT, "cli/main.ts"), ...args], opts);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 120_000);
+    child.once("error", fail);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Parses one JSON object per line. */
+export const jsonLines = <T>(text: string): T[] => text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);

@@ -1,0 +1,51 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+
+/** Writes `size` random bytes to `path` and returns their SHA-256. */
+export function writeRandomFile(path: string, size: number): string {
+  const data = randomBytes(size);
+  writeFileSync(path, data);
+  return sha256(data);
+}
+
+export const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
+export const sha256File = (path: string): string => sha256(readFileSync(path));
+
+/** Every regular file under `dir` (recursively), as paths relative to it; [] when it does not exist. */
+export function listFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p).map((x) => join(e, x)));
+    else out.push(relative(dir, p));
+  }
+  return out.sort();
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Whether a process is running (a zombie waiting to be reaped by init counts as gone). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
+import { openManifest } from "../../shared/manifest.ts";
+import { connectNats } from "../../shared/nats/connect.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
+import { compileTopology } from "../../shared/topology/config.ts";
+import { openStores } from "../../shared/worker/runtime.ts";
+
+/** A running pipeline in a temporary folder, and a client connected to its hub. */
+export interface TestPipeline {
+  dir: string;
+  pipeline: Pipeline;
+  nc: NatsConnection;
+  hubJs: JetStreamClient;
+  kv: KV;
+  stores: Map<string, BlobStore>;
+  /** A connection to a cloud's leaf, as that cloud's workers have. */
+  leaf(cloud: string): Promise<NatsConnection>;
+  stop(): Promise<void>;
+}
+
+/** Starts hub, three leaves and every worker with small chunks and a short ack wait. */
+export async function startTestPipeline(o: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {}): Promise<TestPipeline> {
+  const dir = mkdtempSync(join(tmpdir(), "ferry-test-"));
+  const topology = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "64KiB", ackWait: "5s", maxAttempts: 3, ...o.topology });
+  const pipeline = await startPipeline({ topology, dataDir: join(dir, "deploy"), ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}) });
+  const conns: NatsConnection[] = [];
+  try {
+    const nc = await connectNats(pipeline.deployment.hub.url, "test-client");
+    conns.push(nc);
+    const hubJs = jetstream(nc, { domain: "hub" });
+    const kv = await openManifest(hubJs);
+    const stores = openStores(pipeline.deployment);
+    return {
+      dir, pipeline, nc, hubJs, kv, stores,
+      async leaf(cloud) {
+        const c = await connectNats(pipeline.deployment.leaves[cloud]!.url, `test-${cloud}`);
+        conns.push(c);
+        return c;
+      },
+      async stop() {
+        await Promise.all(conns.map((c) => c.close()));
+        await pipeline.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await Promise.all(conns.map((c) => c.close()));
+    await pipeline.stop();
+    throw err;
+  }
+}

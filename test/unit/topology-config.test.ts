@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../shared/errors.ts";
+import { compileTopology } from "../../shared/topology/config.ts";
+
+describe("compileTopology", () => {
+  it("fills documented defaults and turns units into bytes and milliseconds", () => {
+    const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }] });
+    expect(t).toMatchObject({ hubDomain: "hub", replicas: 3, chunkSizeBytes: 8 * 1024 * 1024, ackWaitMs: 30_000, maxAttempts: 10, eventMaxAgeMs: 7 * 86_400_000 });
+    expect(t.clouds).toEqual([{ name: "aws", store: { kind: "fs" } }, { name: "gcp", store: { kind: "fs" } }]);
+  });
+
+  it("adds a cloud with one config entry", () => {
+    const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }, { name: "onprem" }] });
+    expect(t.clouds.map((c) => c.name)).toEqual(["aws", "gcp", "azure", "onprem"]);
+  });
+
+  it.each([
+    [{}, /clouds: expected a non-empty list/],
+    [{ clouds: [{ name: "AWS" }] }, /clouds\[0\]\.name: "AWS" is not a valid name/],
+    [{ clouds: [{ name: "aws" }, { name: "aws" }] }, /clouds\[1\]\.name: "aws" is used twice/],
+    [{ clouds: [{ name: "hub" }] }, /is used twice/],
+    [{ clouds: [{ name: "aws" }], chunkSize: "big" }, /chunkSize: "big" is not a size/],
+    [{ clouds: [{ name: "aws" }], ackWait: "soon" }, /ackWait: "soon" is not a duration/],
+    [{ clouds: [{ name: "aws" }], replicas: 0 }, /replicas: 0 is not a positive integer/],
+    [{ clouds: [{ name: "aws", store: { kind: "tape" } }] }, /clouds\[0\]\.store\.kind: "tape" is not supported/],
+    [{ clouds: [{ name: "aws" }], concurrency: { verify: -1 } }, /concurrency\.verify/],
+  ])("rejects %j naming the key and the bad value", (raw, message) => {
+    expect(() => compileTopology(raw)).toThrow(ConfigError);
+    expect(() => compileTopology(raw)).toThrow(message);
+  });
+});
