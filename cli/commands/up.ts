@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError } from "../../shared/errors.ts";
 import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
@@ -32,10 +33,13 @@ export async function upCommand(argv: string[]): Promise<number> {
   const home = resolveHome(values.home);
   const running = readRunState(home);
   if (running && isOurProcess(running.supervisorPid, SUPERVISOR_MARKER)) {
-    throw new ConfigError(`ferry is already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`);
+    throw new ConfigError(`already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`);
   }
   const port = values.port === undefined ? 4222 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: "${values.port}" is not a port number`);
+  if (port !== 0 && !(await isPortFree(port))) {
+    throw new ConfigError(`port ${port} is already in use (another ferry or nats-server?): pass --port <n>, or --port 0 for any free port`);
+  }
   const topologyPath = resolveTopologyPath(values.topology);
   loadTopology(topologyPath); // fail here, in the foreground, on a bad config
   if (values.detach) return detach(home, topologyPath, port);
@@ -98,6 +102,14 @@ async function detach(home: string, topologyPath: string, port: number): Promise
   }
   const tail = readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
   throw new ConfigError(`ferry up did not become ready; the supervisor's log ${logPath} ends with:\n${tail}`);
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
 }
 
 function describe(p: Pipeline): string {
