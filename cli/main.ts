@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError, InputError } from "../shared/errors.ts";
 import { UsageError } from "./args.ts";
+import { composeCommand } from "./commands/compose.ts";
+import { deadLettersCommand } from "./commands/dead-letters.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { downCommand } from "./commands/down.ts";
 import { getCommand } from "./commands/get.ts";
@@ -23,6 +25,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
+  "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
+  compose: { run: composeCommand, summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)" },
   test: { run: runTestCommand, summary: "typecheck and run the whole test suite" },
 };
 
@@ -31,7 +35,7 @@ const HELP = `ferry — moves training data into several clouds at once over NAT
 Usage: ./ferry <command> [options]      (./ferry <command> --help for details)
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`).join("\n")}
 
 Quick start:  ./ferry demo        ./ferry test`;
 

@@ -1,3 +1,4 @@
+import { listDeadLetters } from "../../shared/client/dead-letters.ts";
 import { InputError } from "../../shared/errors.ts";
 import { leafLinks } from "../../shared/launcher/nats-server.ts";
 import { pingWorkers } from "../../shared/launcher/ping.ts";
@@ -61,7 +62,9 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
 async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
-  const [links, workers, files] = await Promise.all([leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>), pingWorkers(s.nc, 500), listFileRecords(s.kv)]);
+  const [links, workers, files, deadLetters] = await Promise.all([
+    leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>), pingWorkers(s.nc, 500), listFileRecords(s.kv), listDeadLetters(s.hubJs, 3),
+  ]);
   const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
   const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
   const failed = files.filter((f) => f.state === "failed");
@@ -71,6 +74,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
       leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
       workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
       files: { total: files.length, complete: count("complete"), failed: failed.map(brief), inFlight: inFlight.map(brief) },
+      latestDeadLetters: deadLetters.map((l) => ({ at: l.at, stage: l.stage, cloud: l.cloud, reason: l.reason, ...(l.fileId ? { fileId: l.fileId } : {}) })),
     })}\n`);
     return 0;
   }
@@ -82,6 +86,8 @@ async function overview(s: Session, json: boolean): Promise<number> {
     `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${failed.length} failed`,
     ...inFlight.map((f) => `  ${f.fileId}  ${progressLine(f.name, f)}`),
     ...failed.map((f) => `  ${f.fileId}  ${f.name}  failed: ${f.reason ?? "unknown reason"}`),
+    ...(deadLetters.length === 0 ? [] : [`latest dead letters (all: ./ferry dead-letters)`]),
+    ...deadLetters.map((l) => `  ${l.at}  ${l.stage}@${l.cloud}: ${l.reason}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { ourProcesses, reapLeftovers } from "./leftovers.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const RESULTS_FILE = path.join("test-results", "vitest.json");
@@ -96,9 +97,17 @@ function tallyVitest(report: VitestJson | undefined, exitCode: number): Tally {
 
 export async function runTestCommand(args: string[]): Promise<number> {
   const typecheckPassed = await typecheck();
+  const before = ourProcesses();
   const vitestExit = await runVitest(args);
   const tally = tallyVitest(await readReport(), vitestExit);
   if (!typecheckPassed) tally.failed += 1;
+  // Give processes stopped at the very end a moment to exit before calling them left behind.
+  await new Promise((r) => setTimeout(r, 1000));
+  const leftovers = reapLeftovers(before);
+  if (leftovers.length > 0) {
+    console.log(`ferry test: FAILED: the suite left ${leftovers.length} process(es) running (now killed):\n  ${leftovers.join("\n  ")}`);
+    tally.failed += 1;
+  }
   console.log(`${tally.passed} passed, ${tally.failed} failed`);
   return tally.failed > 0 || vitestExit !== 0 ? 1 : 0;
 }

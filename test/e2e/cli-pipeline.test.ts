@@ -10,7 +10,8 @@ import { readDeployment } from "../../shared/topology/plan.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readRunState } from "../../shared/launcher/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
-import { isRunning, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { eventually, isRunning, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { connectNats } from "../../shared/nats/connect.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -176,6 +177,21 @@ describe("bad input through the CLI", () => {
     expect(unreadable.stderr).toMatch(/locked\.bin is not readable: permission denied/);
     const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout).files.total as number;
     expect(after).toBe(before);
+  });
+
+  it("lists a malformed request published by another client among the dead letters, with its reason", async () => {
+    const nc = await connectNats(deployment.hub.url, "test-raw-client");
+    nc.publish("files.ingest", "{ not json");
+    await nc.flush();
+    await nc.close();
+    const letters = await eventually(async () => {
+      const r = await runCli(["dead-letters", "--json"], { env });
+      const all = jsonLines<{ stage: string; reason: string; payload: string }>(r.stdout);
+      return all.some((l) => l.payload === "{ not json") ? all : undefined;
+    }, 30_000, "the dead letter");
+    expect(letters.find((l) => l.payload === "{ not json")).toMatchObject({ stage: "ingest", reason: expect.stringMatching(/ingest request is not JSON/) });
+    const status = await runCli(["status"], { env });
+    expect(status.stdout).toMatch(/latest dead letters[\s\S]*ingest request is not JSON/);
   });
 
   it("explains an unknown command and a missing argument", async () => {

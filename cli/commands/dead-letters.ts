@@ -1,0 +1,43 @@
+import { listDeadLetters } from "../../shared/client/dead-letters.ts";
+import { parseCommand } from "../args.ts";
+import { openSession, resolveHome } from "../home.ts";
+
+export const DEAD_LETTERS_HELP = `Usage: ferry dead-letters [--json] [--limit <n>]
+
+Lists the messages that could never be processed, newest last: when, which stage and cloud, the
+file and chunk when known, and the reason (a request that is not JSON, a source that does not exist,
+a chunk whose replicas stayed corrupt, ...). The original payload is kept in each dead letter.
+
+Options:
+  --json         one JSON object per dead letter, with the original payload
+  --limit <n>    show at most the newest n (default 50)
+  --home <dir>   the deployment's folder (default: FERRY_HOME or .ferry)`;
+
+/** `ferry dead-letters`: what could not pass, and why. */
+export async function deadLettersCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, { json: { type: "boolean" }, limit: { type: "string" }, home: { type: "string" } }, false);
+  if (values.help) {
+    process.stdout.write(`${DEAD_LETTERS_HELP}\n`);
+    return 0;
+  }
+  const limit = values.limit === undefined ? 50 : Math.max(1, Number(values.limit) || 50);
+  const session = await openSession(resolveHome(values.home));
+  try {
+    const letters = await listDeadLetters(session.hubJs, limit);
+    if (values.json) {
+      for (const l of letters) process.stdout.write(`${JSON.stringify(l)}\n`);
+      return 0;
+    }
+    if (letters.length === 0) {
+      process.stdout.write("no dead letters\n");
+      return 0;
+    }
+    for (const l of letters) {
+      const where = l.fileId ? ` file ${l.fileId}${l.index === undefined ? "" : ` chunk ${l.index}`}` : "";
+      process.stdout.write(`${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject} #${l.streamSeq}, ${l.deliveryCount} deliveries)\n    ${l.reason}\n`);
+    }
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
