@@ -1,0 +1,54 @@
+/**
+ * Entry of the one-shot stream setup: `node streams/main.ts <dataDir>`. Declares every stream, consumer
+ * and bucket of the deployment in `<dataDir>/deployment.json`, then exits 0. docker-compose.yml runs it
+ * as the `setup` service and starts the workers once it has succeeded; `ferry up` does the same in-process.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { applyAllStreams } from "../shared/launcher/pipeline.ts";
+import { connectNats } from "../shared/nats/connect.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { readDeployment } from "../shared/topology/plan.ts";
+
+/** Containers start in any order: how long to wait for every leaf to link to the hub. */
+const LINK_TIMEOUT_MS = 120_000;
+
+/**
+ * Waits until every leaf's JetStream domain answers through the hub, i.e. every leaf link is up.
+ * The hub stream sources the leaf streams; created before the links exist, its sourcing only starts
+ * ~40 s later (nats-server 2.14 backs off), so this mirrors `ferry up`, which waits for the links first.
+ */
+async function waitForLeafDomains(d: Deployment): Promise<void> {
+  const nc = await connectNats(d.hub.url, "ferry-setup-links");
+  try {
+    const deadline = Date.now() + LINK_TIMEOUT_MS;
+    for (const cloud of Object.keys(d.leaves)) {
+      for (;;) {
+        try {
+          // Creating a manager asks the domain's JetStream API for account info: it fails until the link is up.
+          await jetstreamManager(nc, { domain: cloud, timeout: 2000 });
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`leaf "${cloud}" is not linked to the hub after ${LINK_TIMEOUT_MS} ms: ${(err as Error).message}`);
+          await sleep(500);
+        }
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [dataDir] = argv;
+  if (!dataDir) throw new Error("usage: streams/main.ts <dataDir>");
+  const d = readDeployment(dataDir);
+  await waitForLeafDomains(d);
+  await applyAllStreams(d);
+  process.stdout.write(`ferry setup: streams applied on the hub and ${Object.keys(d.leaves).length} leaves\n`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`ferry setup: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
