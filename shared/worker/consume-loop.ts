@@ -1,6 +1,6 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { describeError, isRetryable } from "../errors.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../observability/log.ts";
 import { backoffMs } from "./backoff.ts";
 import { Semaphore } from "./semaphore.ts";
 

@@ -3,7 +3,7 @@ import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { describeError } from "../errors.ts";
 import { encodeEvent, type DeadLetter, type EventMeta } from "../events.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../observability/log.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { deadLetterSubject, msgId } from "../subjects.ts";
 import type { Stage, Topology } from "../topology/config.ts";

@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger } from "../../observability/log.ts";
 import { openStore } from "../stores/open-store.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { connectNats } from "../nats/connect.ts";
