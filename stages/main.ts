@@ -4,6 +4,7 @@
  */
 import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import { FILES_STREAM, INGEST_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import { describeError } from "../shared/errors.ts";
 import { STAGES, type Stage } from "../shared/topology/config.ts";
 import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
 import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../shared/worker/context.ts";
@@ -20,6 +21,24 @@ const HANDLERS: Record<Stage, (ctx: WorkerContext) => Handler> = {
   place: createPlaceHandler,
   verify: createVerifyHandler,
 };
+
+/**
+ * One worker per cloud (its ingest worker) removes what writers killed mid-put left in the cloud's
+ * store, once it has sat untouched for `orphanAge`: at start and then periodically.
+ */
+function sweepOrphans(ctx: WorkerContext, stopping: AbortSignal): void {
+  const store = ctx.stores.get(ctx.cloud);
+  if (!store?.sweepTemp) return;
+  const sweep = () => {
+    store.sweepTemp?.(ctx.topology.orphanAgeMs)
+      .then((n) => n > 0 && ctx.log.info({ removed: n }, "removed temp objects of dead writers"))
+      .catch((err: unknown) => ctx.log.warn({ err: describeError(err) }, "orphan sweep failed"));
+  };
+  sweep();
+  const timer = setInterval(sweep, Math.max(1000, ctx.topology.orphanAgeMs / 2));
+  timer.unref();
+  stopping.addEventListener("abort", () => clearInterval(timer), { once: true });
+}
 
 async function main(argv: string[]): Promise<void> {
   const [stage, cloud, dataDir] = argv;
@@ -44,6 +63,7 @@ async function main(argv: string[]): Promise<void> {
     ? { js: jetstream(rt.nc, { domain: t.hubDomain }), stream: FILES_STREAM, consumer: INGEST_CONSUMER }
     : { js: jetstream(rt.nc, { domain: cloud }), stream: cloudStream(cloud), consumer: stage };
   rt.log.info({ stream: source.stream, consumer: source.consumer }, "worker started");
+  if (stage === "ingest") sweepOrphans(ctx, rt.stopping);
   await runConsumeLoop({
     getConsumer: () => source.js.consumers.get(source.stream, source.consumer),
     concurrency: t.concurrency[stage as Stage],

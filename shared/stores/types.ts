@@ -52,6 +52,11 @@ export interface BlobStore {
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
+  /**
+   * Removes what writers that died mid-put left behind (temp files, unfinished uploads) once it has
+   * not been touched for `olderThanMs`; returns how many it removed. Stores that need no sweeping omit it.
+   */
+  sweepTemp?(olderThanMs: number): Promise<number>;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
 }

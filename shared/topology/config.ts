@@ -35,6 +35,8 @@ export interface Topology {
   eventMaxAgeMs: number;
   /** Messages a worker handles at once, per stage. */
   concurrency: Record<Stage, number>;
+  /** How long a dead writer's temp object stays untouched before the sweeper removes it. @default 10m */
+  orphanAgeMs: number;
 }
 
 const NAME = /^[a-z][a-z0-9]{0,30}$/;
@@ -73,6 +75,7 @@ export function compileTopology(raw: unknown): Topology {
     maxAttempts: r.maxAttempts === undefined ? 10 : asPositiveInt("maxAttempts", r.maxAttempts),
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
     concurrency,
+    orphanAgeMs: parseDuration("orphanAge", r.orphanAge ?? "10m"),
   };
 }
 

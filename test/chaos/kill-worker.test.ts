@@ -16,7 +16,8 @@ let t: TestPipeline;
 
 beforeAll(async () => {
   // Slow every store write to 1 MiB/s so that a 1 MiB chunk takes about a second to write.
-  t = await startTestPipeline({ topology: { chunkSize: "1MiB" }, workerEnv: { FERRY_FS_THROTTLE_BPS: String(MiB) } });
+  // orphanAge 3s: the killed writer's temp file must be swept within the test.
+  t = await startTestPipeline({ topology: { chunkSize: "1MiB", orphanAge: "3s" }, workerEnv: { FERRY_FS_THROTTLE_BPS: String(MiB) } });
 });
 afterAll(async () => {
   await t?.stop();
@@ -62,6 +63,8 @@ it("completes a file identical after its place worker is SIGKILLed mid-chunk", a
     expect(objects.length).toBe(f.chunkCount);
     for (const name of objects) expect(sha256(readFileSync(join(root, name)))).toBe(name.split("-")[1]);
   }
+  // The killed writer's temp file does not stay behind.
+  await eventually(() => (["aws", "gcp", "azure"].every((c) => tmpFiles(c).length === 0) ? true : undefined), 20_000, "temp files to be swept");
 });
 
 it("completes a file identical after its ingest worker is SIGKILLed mid-file", async () => {
