@@ -10,6 +10,7 @@ import { makeWorkerId } from "../shared/worker/context.ts";
 import { startWorkerRuntime } from "../shared/worker/runtime.ts";
 import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
 import { createOrchestratorHandler } from "./dispatch.ts";
+import { startSourceWatchdog } from "./source-watchdog.ts";
 
 async function main(argv: string[]): Promise<void> {
   const [dataDir] = argv;
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<void> {
     { kv, hubJs, stores: rt.stores },
   );
   rt.log.info("orchestrator started");
+  // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
+  void startSourceWatchdog({ nc: rt.nc, hubDomain: t.hubDomain, clouds: t.clouds.map((c) => c.name), log: rt.log, signal: rt.stopping });
   await runConsumeLoop({
     getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
     // One event at a time keeps the projection simple; it is a few KV writes per event.

@@ -1,0 +1,81 @@
+/**
+ * Keeps the hub's EVENTS stream pulling from every cloud's stream. nats-server leaves a source idle for
+ * ~40 s when the hub (re)starts before the leaves link, and ~10-20 s after a leaf restart (see
+ * streams/source-health.ts); this checks the sources every `intervalMs` and re-establishes the stalled
+ * ones, exactly where they left off. It also puts back a declared source found missing from the config.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../observability/log.ts";
+import { cloudStream, EVENTS_STREAM } from "../streams/definitions.ts";
+import { nudgeStalledSources, SourceMemory, type SourceReport, type SourceVerdict } from "../streams/source-health.ts";
+
+export interface SourceWatchdogOptions {
+  /** A connection to the hub. */
+  nc: NatsConnection;
+  hubDomain: string;
+  /** Cloud names; each one's stream `CLOUD_<NAME>` in its own domain is a source of `stream`. */
+  clouds: string[];
+  log: Logger;
+  /** Stops the watchdog. */
+  signal: AbortSignal;
+  /** @default EVENTS */
+  stream?: string;
+  /** Time between checks. A check of healthy sources is one stream info on the hub. @default 1000 */
+  intervalMs?: number;
+  /** Silence (sources get a heartbeat every 1 s) after which a source with work waiting is re-established. @default 3000 */
+  minIdleMs?: number;
+  /** Called with every check's reports (for tests and status). */
+  onReport?: (reports: SourceReport[]) => void;
+}
+
+/** What is worth a log line; the rest is routine. */
+const LEVEL: Partial<Record<SourceVerdict, "info" | "warn">> = {
+  nudged: "info",
+  restored: "warn",
+  failed: "warn",
+  "no-mark": "warn",
+  "remote-behind": "warn",
+};
+
+/** Runs until `signal` aborts; resolves then. Never rejects: a failed check is logged and retried. */
+export async function startSourceWatchdog(o: SourceWatchdogOptions): Promise<void> {
+  const log = o.log.child({ component: "source-watchdog" });
+  const stream = o.stream ?? EVENTS_STREAM;
+  const intervalMs = o.intervalMs ?? 1000;
+  const expected = o.clouds.map((c) => ({ name: cloudStream(c), domain: c }));
+  const memory = new SourceMemory();
+  const lastVerdict = new Map<string, SourceVerdict>();
+  let lastError = "";
+  while (!o.signal.aborted) {
+    try {
+      const reports = await nudgeStalledSources(o.nc, stream, {
+        domain: o.hubDomain,
+        expected,
+        memory,
+        ...(o.minIdleMs === undefined ? {} : { minIdleMs: o.minIdleMs }),
+      });
+      if (lastError) log.info({ stream }, "source check works again");
+      lastError = "";
+      for (const r of reports) {
+        const key = `${r.source}@${r.api ?? ""}`;
+        const before = lastVerdict.get(key);
+        lastVerdict.set(key, r.verdict);
+        const level = LEVEL[r.verdict];
+        // Actions every time; standing conditions once, when they start.
+        if (level && (r.verdict === "nudged" || r.verdict === "restored" || r.verdict !== before)) {
+          log[level]({ stream, ...r }, `source ${r.source}: ${r.verdict}`);
+        } else if (r.verdict !== before) {
+          log.debug({ stream, ...r }, `source ${r.source}: ${r.verdict}`);
+        }
+      }
+      o.onReport?.(reports);
+    } catch (err) {
+      // The hub is restarting or unreachable: the connection reconnects by itself.
+      const message = (err as Error).message;
+      if (message !== lastError) log.warn({ stream, err: message }, "cannot check the stream's sources; retrying");
+      lastError = message;
+    }
+    await sleep(intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+  }
+}
