@@ -29,5 +29,6 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
     if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter.")) throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
     const outcome = await apply(p, e as never);
     if (outcome?.ready) await finalizeFile(f, outcome.fileId, signal);
+    if (outcome?.staleStaging) await f.stores.get(outcome.staleStaging.cloud)?.delete(outcome.staleStaging.key, { signal });
   };
 }

@@ -5,6 +5,7 @@
 import type { KV } from "@nats-io/kv";
 import type { ChunkIngested, ChunkPlaced, ChunkProcessed, ChunkVerified, DeadLetter, FileAccepted, FileIngested } from "../shared/events.ts";
 import { chunkKey, emptyStageTimes, fileKey, type ChunkRecord, type FileRecord } from "../shared/manifest.ts";
+import type { ObjectLocation } from "../shared/stores/types.ts";
 import { hasBit, setBit } from "./bitmap.ts";
 import { updateJson } from "./kv-update.ts";
 
@@ -14,8 +15,11 @@ export interface Projection {
   defaultReplicas: number;
 }
 
-/** What the caller must do next for the file, if anything. */
-export type Outcome = { fileId: string; ready: boolean } | undefined;
+/**
+ * What the caller must do next for the file, if anything: finish it when `ready`; delete
+ * `staleStaging`, a chunk staged after the file was already complete (a late duplicate ingest).
+ */
+export type Outcome = { fileId: string; ready: boolean; staleStaging?: ObjectLocation } | undefined;
 
 export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Outcome> {
   await updateFile(p, e.fileId, e.at, (f) => {
@@ -33,11 +37,12 @@ export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<
     if (!c.staging.some((s) => s.cloud === e.staging.cloud && s.key === e.staging.key)) c.staging.push(e.staging);
     c.stageMs.ingest = e.durationMs;
   });
-  await updateFile(p, e.fileId, e.at, (f) => {
+  const f = await updateFile(p, e.fileId, e.at, (f) => {
+    if (f.state === "complete") return;
     f.chunksIngested = Math.max(f.chunksIngested, e.index + 1);
     addOnce(f.stagingClouds, e.staging.cloud);
   });
-  return undefined;
+  return f.state === "complete" ? { fileId: e.fileId, ready: false, staleStaging: e.staging } : undefined;
 }
 
 export async function onFileIngested(p: Projection, e: FileIngested): Promise<Outcome> {

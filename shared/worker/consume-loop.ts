@@ -2,12 +2,11 @@ import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { describeError, isRetryable } from "../errors.ts";
 import type { Logger } from "../../observability/log.ts";
 import { backoffMs } from "./backoff.ts";
-import { Semaphore } from "./semaphore.ts";
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up; called again after a failure (e.g. the leaf link was cut). */
   getConsumer: () => Promise<Consumer>;
-  /** Messages handled at once; also the prefetch, kept small so a killed worker strands little. */
+  /** Messages handled at once, one pulling lane each; nothing is prefetched, so a killed worker strands only these. */
   concurrency: number;
   /** Deliveries before a failing message goes to the dead-letter stream. */
   maxAttempts: number;
@@ -26,42 +25,36 @@ export interface LoopStats {
   deadLettered: number;
 }
 
+/** How long one pull waits for a message; also bounds how long a stop waits for an idle lane. */
+const PULL_EXPIRES_MS = 3000;
+
 /**
- * Pulls from a durable consumer and handles messages with bounded concurrency until `signal` aborts.
+ * Pulls from a durable consumer and handles messages until `signal` aborts, in `concurrency` lanes.
+ * A lane pulls one message only when it is free, so no message ever waits unleased in a buffer
+ * (one that waited past ack_wait would be redelivered to a second worker while still queued here).
  * Success acks; a retryable failure naks with backoff; a poison message (or one out of attempts)
  * is dead-lettered and then terminated. In-flight work keeps its lease with `working()`.
  */
 export async function runConsumeLoop(o: ConsumeLoopOptions): Promise<void> {
-  const slots = new Semaphore(o.concurrency);
-  const inFlight = new Set<Promise<void>>();
+  await Promise.all(Array.from({ length: o.concurrency }, () => runLane(o)));
+}
+
+async function runLane(o: ConsumeLoopOptions): Promise<void> {
+  let consumer: Consumer | undefined;
   let failures = 0;
   while (!o.signal.aborted) {
     try {
-      const consumer = await o.getConsumer();
-      const messages = await consumer.consume({ max_messages: o.concurrency });
-      const stop = () => messages.stop();
-      o.signal.addEventListener("abort", stop, { once: true });
+      consumer ??= await o.getConsumer();
+      const msg = await consumer.next({ expires: PULL_EXPIRES_MS });
       failures = 0;
-      try {
-        for await (const msg of messages) {
-          await slots.acquire();
-          const p = handleOne(o, msg).finally(() => {
-            slots.release();
-            inFlight.delete(p);
-          });
-          inFlight.add(p);
-          if (o.signal.aborted) break;
-        }
-      } finally {
-        o.signal.removeEventListener("abort", stop);
-      }
+      if (msg) await handleOne(o, msg);
     } catch (err) {
+      consumer = undefined;
       failures++;
-      o.log.warn({ err: describeError(err) }, "consumer unavailable; retrying");
+      if (failures === 1 || failures % 20 === 0) o.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
+      await sleep(backoffMs(failures, 250, 5000), o.signal);
     }
-    if (!o.signal.aborted) await sleep(backoffMs(failures + 1, 250, 5000), o.signal);
   }
-  await Promise.allSettled(inFlight);
 }
 
 async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
