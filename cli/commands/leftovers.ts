@@ -1,10 +1,14 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Command-line fragments of the processes the suite starts: servers, workers, supervisors. */
-const OURS = [/nats-server/, /stages\/main\.ts/, /orchestrator\/main\.ts/, /cli\/main\.ts\u0000up/];
+/** Environment variable that marks every process a test run starts (they inherit it). */
+export const RUN_MARKER = "FERRY_TEST_RUN";
 
-/** Pids of running processes that look like ones the test suite starts. */
-export function ourProcesses(): Map<number, string> {
+/**
+ * Processes still running that carry `FERRY_TEST_RUN=<runId>` in their environment: what this test
+ * run started and left behind. Another session's servers or a developer's `ferry up` never match.
+ */
+export function processesOfRun(runId: string): Map<number, string> {
+  const needle = `${RUN_MARKER}=${runId}\u0000`;
   const found = new Map<number, string>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
@@ -12,20 +16,19 @@ export function ourProcesses(): Map<number, string> {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue; // exited, awaiting reaping
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (OURS.some((re) => re.test(cmd))) found.set(pid, cmd.replaceAll("\u0000", " ").trim());
+      if (!readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle)) continue;
+      found.set(pid, readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\u0000", " ").trim());
     } catch {
-      // gone while we looked
+      // gone while we looked, or not ours to read
     }
   }
   return found;
 }
 
-/** Processes present now that were not in `before`: what a test run left behind. Kills them. */
-export function reapLeftovers(before: Map<number, string>): string[] {
+/** Kills what this run left running and describes each one. */
+export function reapLeftovers(runId: string): string[] {
   const left: string[] = [];
-  for (const [pid, cmd] of ourProcesses()) {
-    if (before.has(pid)) continue;
+  for (const [pid, cmd] of processesOfRun(runId)) {
     left.push(`${pid} ${cmd.slice(0, 160)}`);
     try {
       process.kill(pid, "SIGKILL");

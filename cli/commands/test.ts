@@ -7,7 +7,8 @@
 import { spawn } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { ourProcesses, reapLeftovers } from "./leftovers.ts";
+import { RUN_MARKER, reapLeftovers } from "./leftovers.ts";
+import { randomUUID } from "node:crypto";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const RESULTS_FILE = path.join("test-results", "vitest.json");
@@ -97,13 +98,15 @@ function tallyVitest(report: VitestJson | undefined, exitCode: number): Tally {
 
 export async function runTestCommand(args: string[]): Promise<number> {
   const typecheckPassed = await typecheck();
-  const before = ourProcesses();
+  // Every process the suite starts inherits this marker, so leftovers can be told from anyone else's.
+  const runId = randomUUID();
+  process.env[RUN_MARKER] = runId;
   const vitestExit = await runVitest(args);
   const tally = tallyVitest(await readReport(), vitestExit);
   if (!typecheckPassed) tally.failed += 1;
   // Give processes stopped at the very end a moment to exit before calling them left behind.
   await new Promise((r) => setTimeout(r, 1000));
-  const leftovers = reapLeftovers(before);
+  const leftovers = reapLeftovers(runId);
   if (leftovers.length > 0) {
     console.log(`ferry test: FAILED: the suite left ${leftovers.length} process(es) running (now killed):\n  ${leftovers.join("\n  ")}`);
     tally.failed += 1;
