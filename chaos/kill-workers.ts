@@ -1,0 +1,362 @@
+/**
+ * The kill-workers drill (DESIGN.md, failure model): while files are in flight, SIGKILL a random set
+ * of up to 20 % of all worker processes at once (the orchestrator included), let the launcher restart
+ * them, repeat; then, once the pipeline has drained, check every invariant. Choices come from a seeded
+ * PRNG, so `seed` replays the same victims and intervals (timing on the machine still varies).
+ */
+import { readdir, readlink } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { listDeadLetters } from "../shared/client/dead-letters.ts";
+import { isFinished, submitIngest } from "../shared/client/ingest.ts";
+import { checkSource } from "../shared/client/preflight.ts";
+import { ConfigError, describeError } from "../shared/errors.ts";
+import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
+import { openManifest, readFileRecord, type FileRecord } from "../shared/manifest.ts";
+import { connectNats } from "../shared/nats/connect.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
+import type { Topology } from "../shared/topology/config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { openStores } from "../shared/worker/runtime.ts";
+import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
+import {
+  filesComplete, noDeadLetters, pipelineDrained, readBackIdentical, readPipelineState, replicasIntact,
+  stagingEmpty, type DrillFile, type FileRecords, type PipelineState,
+} from "./invariants.ts";
+import { mulberry32, randomSeed, sample } from "./random.ts";
+
+export interface KillWorkersOptions {
+  /** Folder for the private deployment (servers, stores, logs under `logs/`). */
+  dataDir: string;
+  topology: Topology;
+  /** Local files to ingest. */
+  files: string[];
+  /** Longest time to keep killing; files still in flight then get the drain time without faults. @default 120000 */
+  durationMs?: number;
+  /** Time allowed, after the kills stop, for files to finish and every consumer to drain. @default max(60 s, 4 × ackWait) */
+  drainTimeoutMs?: number;
+  /** Largest share of all workers killed in one round (at least one is). @default 0.2 */
+  maxFraction?: number;
+  /** Mean pause between rounds; each pause is drawn from 0.5×..1.5× of it. @default 1500 */
+  intervalMs?: number;
+  /** @default a random seed, reported */
+  seed?: number;
+  /** Slows every store write in the workers (FERRY_FS_THROTTLE_BPS) so kills land mid-chunk. */
+  throttleBytesPerSec?: number;
+  log: (line: string) => void;
+}
+
+/** One SIGKILL. `busy`: the worker had work in flight (a chunk's file open; for the orchestrator, unacknowledged events). */
+export interface Kill {
+  round: number;
+  atMs: number;
+  worker: string;
+  pid: number;
+  busy: boolean;
+}
+
+export interface InvariantResult {
+  name: string;
+  violations: string[];
+}
+
+export interface KillWorkersReport {
+  seed: number;
+  /** Every invariant held. */
+  passed: boolean;
+  rounds: number;
+  kills: Kill[];
+  killsPerWorker: Record<string, number>;
+  /** Times each worker process was started (1 + restarts). */
+  startsPerWorker: Record<string, number>;
+  files: Array<{ fileId: string; name: string; size: number; state: string; chunks: number | undefined }>;
+  bytes: number;
+  /** From the first ingest request to the last kill round. */
+  chaosMs: number;
+  /** The whole drill, servers' start and invariant checks included. */
+  wallMs: number;
+  invariants: InvariantResult[];
+  /** Things worth knowing that no invariant forbids. */
+  warnings: string[];
+  /** Every process the drill started (servers and each worker incarnation), all stopped when it returns. */
+  pids: number[];
+  logDir: string;
+}
+
+/** Runs the drill on a private deployment and returns its report; everything it started is stopped. */
+export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWorkersReport> {
+  const opts = compileOptions(o);
+  const started = Date.now();
+  const log = o.log;
+  const pids: number[] = [];
+  const seenNames = new Set<string>();
+  log(`starting a private deployment in ${o.dataDir} (seed ${opts.seed})`);
+  const pipeline = await startPipeline({
+    topology: o.topology,
+    dataDir: o.dataDir,
+    workerEnv: o.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(o.throttleBytesPerSec) } : {},
+    onWorkerStart: (name, pid) => {
+      pids.push(pid);
+      if (seenNames.has(name)) log(`  ${name} restarted as pid ${pid}`);
+      seenNames.add(name);
+    },
+  });
+  let client: DrillClient | undefined;
+  try {
+    pids.push(...[pipeline.nats.hub, ...Object.values(pipeline.nats.leaves)].flatMap((s) => (s.pid === undefined ? [] : [s.pid])));
+    client = await openClient(pipeline.deployment);
+    const files: Array<DrillFile & { size: number }> = [];
+    for (const path of o.files) {
+      const src = await checkSource(path);
+      files.push({ fileId: await submitIngest(client.hubJs, src), path: src.path, size: src.size });
+    }
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    log(`submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${pipeline.workers.size} workers every ~${opts.intervalMs} ms`);
+    const chaosStarted = Date.now();
+    const kills: Kill[] = [];
+    const rounds = await killWhileInFlight(pipeline, client, files, opts, kills, log);
+    const chaosMs = Date.now() - chaosStarted;
+    log(`kills stopped after ${rounds} round(s), ${kills.length} kill(s); waiting for the pipeline to drain`);
+    const { records, invariants } = await settleAndCheck(pipeline, client, files, opts, log);
+    return {
+      seed: opts.seed,
+      passed: invariants.every((i) => i.violations.length === 0),
+      rounds,
+      kills,
+      killsPerWorker: countBy(kills.map((k) => k.worker)),
+      startsPerWorker: Object.fromEntries([...pipeline.workers].map(([name, w]) => [name, w.starts])),
+      files: files.map((f) => {
+        const r = records.get(f.fileId);
+        return { fileId: f.fileId, name: basename(f.path), size: f.size, state: r?.state ?? "unknown", chunks: r?.chunkCount };
+      }),
+      bytes,
+      chaosMs,
+      wallMs: Date.now() - started,
+      invariants,
+      warnings: await tempLeftovers(pipeline.deployment),
+      pids,
+      logDir: join(pipeline.deployment.dataDir, "logs"),
+    };
+  } finally {
+    await client?.close();
+    await pipeline.stop();
+  }
+}
+
+type CompiledOptions = Required<Pick<KillWorkersOptions, "durationMs" | "drainTimeoutMs" | "maxFraction" | "intervalMs" | "seed">>;
+
+function compileOptions(o: KillWorkersOptions): CompiledOptions {
+  if (o.files.length === 0) throw new ConfigError("kill-workers drill: files: give at least one file to ingest");
+  const positive = (key: string, v: number) => {
+    if (!(Number.isFinite(v) && v > 0)) throw new ConfigError(`kill-workers drill: ${key}: ${v} is not a positive number`);
+    return v;
+  };
+  const maxFraction = o.maxFraction ?? 0.2;
+  if (!(maxFraction > 0 && maxFraction <= 1)) throw new ConfigError(`kill-workers drill: maxFraction: ${maxFraction} is not in (0, 1]`);
+  return {
+    durationMs: positive("durationMs", o.durationMs ?? 120_000),
+    drainTimeoutMs: positive("drainTimeoutMs", o.drainTimeoutMs ?? Math.max(60_000, 4 * o.topology.ackWaitMs)),
+    maxFraction,
+    intervalMs: positive("intervalMs", o.intervalMs ?? 1500),
+    seed: o.seed ?? randomSeed(),
+  };
+}
+
+/** How many workers one round may kill: the share of all of them, at least one. */
+const perRound = (o: CompiledOptions, p: Pipeline): number => Math.max(1, Math.floor(o.maxFraction * p.workers.size));
+
+/** Kill rounds until every file is finished or `durationMs` has passed; returns the number of rounds. */
+async function killWhileInFlight(p: Pipeline, c: DrillClient, files: DrillFile[], o: CompiledOptions, kills: Kill[], log: (l: string) => void): Promise<number> {
+  const rand = mulberry32(o.seed);
+  const names = [...p.workers.keys()].sort();
+  const started = Date.now();
+  const deadline = started + o.durationMs;
+  let latest: FileRecords = new Map();
+  const done = async () => allFinished((latest = await readRecords(c.kv, files)));
+  for (let round = 1; ; round++) {
+    // Draw every choice before waiting, so the sequence depends on the seed alone, not on timing.
+    const pause = o.intervalMs * (0.5 + rand());
+    const victims = sample(rand, names, 1 + Math.floor(rand() * perRound(o, p)));
+    if (await waitUntil(done, Math.min(deadline, Date.now() + pause))) return round - 1;
+    if (Date.now() >= deadline || serversDown(p).length > 0) return round - 1;
+    const alive = victims.flatMap((name) => {
+      const pid = p.workers.get(name)!.pid;
+      return pid === undefined ? [] : [{ name, pid }];
+    });
+    const busy = await Promise.all(alive.map((v) => isBusy(c, p.deployment, v.name, v.pid, files)));
+    await Promise.all(alive.map((v) => p.workers.get(v.name)!.kill()));
+    const atMs = Date.now() - started;
+    alive.forEach((v, i) => kills.push({ round, atMs, worker: v.name, pid: v.pid, busy: busy[i]! }));
+    const skipped = victims.filter((n) => !alive.some((v) => v.name === n));
+    log(`round ${round} +${(atMs / 1000).toFixed(1)}s [${progress(latest)}]: killed ${alive.map((v, i) => `${v.name} (pid ${v.pid}${busy[i] ? ", busy" : ""})`).join(", ") || "nobody"}${skipped.length ? `; ${skipped.join(", ")} already down` : ""}`);
+  }
+}
+
+/** Waits, without faults, for the files to finish and every consumer to drain; then checks every invariant. */
+async function settleAndCheck(p: Pipeline, c: DrillClient, files: DrillFile[], o: CompiledOptions, log: (l: string) => void): Promise<{ records: FileRecords; invariants: InvariantResult[] }> {
+  const down = serversDown(p);
+  if (down.length > 0) {
+    // Nothing drains without its servers, and every check would only time out.
+    log(`nats-server ${down.join(", ")} died, and this drill kills only workers: something outside it killed them`);
+    const violations = down.map((s) => `nats-server ${s} is not running; the other invariants were not checked`);
+    return { records: new Map(), invariants: [{ name: "nats servers stayed up (this drill kills only workers)", violations }] };
+  }
+  const deadline = Date.now() + o.drainTimeoutMs;
+  await waitUntil(async () => allFinished(await readRecords(c.kv, files)), deadline);
+  const state = await waitForDrain(c, deadline);
+  log("checking the invariants");
+  const records = await readRecords(c.kv, files).catch((err: unknown): FileRecords => {
+    log(`cannot read the manifest: ${describeError(err)}`);
+    return new Map();
+  });
+  return { records, invariants: await checkInvariants(c, p.deployment, files, records, state) };
+}
+
+/**
+ * Whether a worker has work in flight right now. A stage worker in the middle of a chunk has that
+ * chunk's file open (the source, a staged object, a replica, or the temp file it is writing), so its
+ * open files tell (Linux /proc; elsewhere it reads as idle). The orchestrator holds no files: it is
+ * busy while its consumer has unacknowledged events.
+ */
+async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, files: DrillFile[]): Promise<boolean> {
+  try {
+    if (name === "orchestrator") return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
+    const sources = new Set(files.map((f) => f.path));
+    const roots = Object.values(d.storeRoots).map((r) => `${r}/`);
+    return await hasOpen(pid, (path) => sources.has(path) || roots.some((r) => path.startsWith(r)));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether process `pid` has a file open that `wanted` accepts. */
+async function hasOpen(pid: number, wanted: (path: string) => boolean): Promise<boolean> {
+  const dir = `/proc/${pid}/fd`;
+  for (const fd of await readdir(dir).catch(() => [] as string[])) {
+    if (wanted(await readlink(join(dir, fd)).catch(() => ""))) return true;
+  }
+  return false;
+}
+
+/** Polls the consumers until they are drained twice in a row a second apart, or the deadline passes. */
+async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineState | Error> {
+  let last: PipelineState | Error = new Error("never read");
+  let calm = 0;
+  await waitUntil(async () => {
+    try {
+      last = await readPipelineState({ domain: c.hubDomain, jsm: c.hubJsm }, c.leaves);
+      calm = pipelineDrained(last).length === 0 ? calm + 1 : 0;
+    } catch (err) {
+      last = err instanceof Error ? err : new Error(String(err));
+      calm = 0;
+    }
+    return calm >= 2;
+  }, deadline, 1000);
+  return last;
+}
+
+async function checkInvariants(c: DrillClient, d: Deployment, files: DrillFile[], records: FileRecords, drain: PipelineState | Error): Promise<InvariantResult[]> {
+  const ids = files.map((f) => f.fileId);
+  const known = [...records.values()].filter((r): r is FileRecord => r !== undefined);
+  const check = async (name: string, run: () => Promise<string[]> | string[]): Promise<InvariantResult> => {
+    try {
+      return { name, violations: await run() };
+    } catch (err) {
+      return { name, violations: [`the check itself failed: ${describeError(err)}`] };
+    }
+  };
+  return [
+    await check("every file complete", () => filesComplete(files, records)),
+    await check("every file reads back byte-identical", () => readBackIdentical(c.kv, c.stores, files, join(d.dataDir, "readback"), d.topology.clouds.map((x) => x.name))),
+    await check("one intact replica per chunk in every store", () => replicasIntact(c.kv, c.stores, known)),
+    await check("every staging area empty", () => stagingEmpty(c.stores, ids)),
+    await check("no dead letters", async () => noDeadLetters(files, records, await listDeadLetters(c.hubJs, Infinity))),
+    await check("pipeline drained (no stuck consumer)", () => (drain instanceof Error ? [`cannot read the consumers: ${describeError(drain)}`] : pipelineDrained(drain))),
+  ];
+}
+
+/** The nats servers of the deployment that are no longer running. */
+function serversDown(p: Pipeline): string[] {
+  return [p.nats.hub, ...Object.values(p.nats.leaves)].filter((s) => !s.isRunning).map((s) => s.endpoint.name);
+}
+
+/** Temp files a killed writer left in an fs store: never visible as objects, but nothing removes them yet. */
+async function tempLeftovers(d: Deployment): Promise<string[]> {
+  const out: string[] = [];
+  for (const [cloud, root] of Object.entries(d.storeRoots)) {
+    const names = await readdir(join(root, ".tmp")).catch(() => [] as string[]);
+    if (names.length > 0) out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes left in the store's .tmp folder (nothing calls FsStore.sweepTemp yet)`);
+  }
+  return out;
+}
+
+interface DrillClient {
+  hubDomain: string;
+  hubJs: JetStreamClient;
+  hubJsm: JetStreamManager;
+  kv: KV;
+  /** A manager per cloud, connected straight to its leaf. */
+  leaves: Map<string, JetStreamManager>;
+  stores: Map<string, BlobStore>;
+  close(): Promise<void>;
+}
+
+async function openClient(d: Deployment): Promise<DrillClient> {
+  const conns: NatsConnection[] = [];
+  try {
+    const hub = await connectNats(d.hub.url, "ferry-chaos");
+    conns.push(hub);
+    const hubJs = jetstream(hub, { domain: d.topology.hubDomain });
+    const leaves = new Map<string, JetStreamManager>();
+    for (const [cloud, leaf] of Object.entries(d.leaves)) {
+      const nc = await connectNats(leaf.url, `ferry-chaos-${cloud}`);
+      conns.push(nc);
+      leaves.set(cloud, await jetstreamManager(nc, { domain: cloud }));
+    }
+    const stores = openStores(d);
+    return {
+      hubDomain: d.topology.hubDomain, hubJs, hubJsm: await hubJs.jetstreamManager(), kv: await openManifest(hubJs), leaves, stores,
+      async close() {
+        await Promise.all(conns.map((nc) => nc.close()));
+        await Promise.all([...stores.values()].map((s) => s.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(conns.map((nc) => nc.close()));
+    throw err;
+  }
+}
+
+async function readRecords(kv: KV, files: DrillFile[]): Promise<FileRecords> {
+  const out: FileRecords = new Map();
+  for (const f of files) out.set(f.fileId, await readFileRecord(kv, f.fileId));
+  return out;
+}
+
+const allFinished = (records: FileRecords): boolean => [...records.values()].every((r) => isFinished(r));
+
+function progress(records: FileRecords): string {
+  const rs = [...records.values()];
+  const done = rs.filter((r) => r?.state === "complete").length;
+  const chunks = rs.reduce((n, r) => n + (r?.chunksComplete ?? 0), 0);
+  const total = rs.every((r) => r?.chunkCount !== undefined) ? String(rs.reduce((n, r) => n + (r?.chunkCount ?? 0), 0)) : "?";
+  return `${done}/${rs.length} files, ${chunks}/${total} chunks complete`;
+}
+
+/** Polls `check` until it is true (returns true) or `deadline` passes (returns false). */
+async function waitUntil(check: () => Promise<boolean>, deadline: number, everyMs = 200): Promise<boolean> {
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await new Promise((r) => setTimeout(r, Math.min(everyMs, left)));
+  }
+}
+
+function countBy(items: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[i] = (out[i] ?? 0) + 1;
+  return out;
+}

@@ -1,0 +1,54 @@
+/**
+ * The kill-workers drill for real (hub, three leaves, 13 worker processes): SIGKILL up to 20 % of
+ * the workers every ~1.5 s while three files are in flight, then every invariant must hold.
+ * FERRY_CHAOS_SEED replays another seed; on failure the deployment (logs under deploy/logs) is kept.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
+import { compileTopology } from "../../shared/topology/config.ts";
+import { isRunning, writeRandomFile } from "../helpers/files.ts";
+
+const MiB = 1024 * 1024;
+const dir = mkdtempSync(join(tmpdir(), "ferry-chaos-"));
+let passed = false;
+
+afterAll(() => {
+  if (passed) rmSync(dir, { recursive: true, force: true });
+  else process.stderr.write(`kill-workers drill: kept ${dir}\n`);
+});
+
+it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
+  // Sizes off the chunk grid, so every file has a short last chunk.
+  const files = [0, 1, 2].map((i) => {
+    const path = join(dir, `shard-${i}.bin`);
+    writeRandomFile(path, 3 * MiB + i * 4099 + 17);
+    return path;
+  });
+  const lines: string[] = [];
+  const report = await runKillWorkersDrill({
+    dataDir: join(dir, "deploy"),
+    topology: compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "256KiB", ackWait: "5s" }),
+    files,
+    // 384 KiB/s: a 256 KiB chunk takes 0.7 s to write, a whole file 8 s to ingest.
+    throttleBytesPerSec: 384 * 1024,
+    intervalMs: 1500,
+    durationMs: 25_000,
+    drainTimeoutMs: 20_000,
+    seed: Number(process.env.FERRY_CHAOS_SEED ?? 20261128),
+    log: (l) => lines.push(l),
+  });
+  const context = `seed ${report.seed}, logs in ${report.logDir}\n${lines.join("\n")}`;
+  process.stderr.write(`kill-workers drill: seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds, ${(report.chaosMs / 1000).toFixed(1)} s under fire, ${(report.wallMs / 1000).toFixed(1)} s in all\n`);
+  expect(report.invariants.filter((i) => i.violations.length > 0), context).toEqual([]);
+  expect(report.passed).toBe(true);
+  expect(report.files.map((f) => f.state)).toEqual(["complete", "complete", "complete"]);
+  // The faults really happened, and some landed where they hurt: on a writer with work in flight.
+  expect(report.rounds, context).toBeGreaterThanOrEqual(3);
+  expect(report.kills.some((k) => /^(place|ingest)-/.test(k.worker) && k.busy), context).toBe(true);
+  expect(Object.entries(report.startsPerWorker).some(([name, starts]) => /^(place|ingest)-/.test(name) && starts > 1), context).toBe(true);
+  expect(report.pids.filter(isRunning)).toEqual([]);
+  passed = true;
+}, 90_000);
