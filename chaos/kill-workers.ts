@@ -135,7 +135,7 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
       chaosMs,
       wallMs: Date.now() - started,
       invariants,
-      warnings: await tempLeftovers(pipeline.deployment),
+      warnings: [],
       pids,
       logDir: join(pipeline.deployment.dataDir, "logs"),
     };
@@ -211,7 +211,12 @@ async function settleAndCheck(p: Pipeline, c: DrillClient, files: DrillFile[], o
     log(`cannot read the manifest: ${describeError(err)}`);
     return new Map();
   });
-  return { records, invariants: await checkInvariants(c, p.deployment, files, records, state) };
+  const invariants = await checkInvariants(c, p.deployment, files, records, state);
+  // Killed writers' temp files are swept once they sit untouched for orphanAge (then a sweep tick).
+  const sweptBy = Date.now() + 2 * p.deployment.topology.orphanAgeMs + 5000;
+  await waitUntil(async () => (await tempLeftovers(p.deployment)).length === 0, sweptBy);
+  invariants.push({ name: "temp files of killed writers swept", violations: await tempLeftovers(p.deployment) });
+  return { records, invariants };
 }
 
 /**
@@ -282,12 +287,12 @@ function serversDown(p: Pipeline): string[] {
   return [p.nats.hub, ...Object.values(p.nats.leaves)].filter((s) => !s.isRunning).map((s) => s.endpoint.name);
 }
 
-/** Temp files a killed writer left in an fs store: never visible as objects, but nothing removes them yet. */
+/** Temp files a killed writer left in an fs store (never visible as objects; swept after orphanAge). */
 async function tempLeftovers(d: Deployment): Promise<string[]> {
   const out: string[] = [];
   for (const [cloud, root] of Object.entries(d.storeRoots)) {
     const names = await readdir(join(root, ".tmp")).catch(() => [] as string[]);
-    if (names.length > 0) out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes left in the store's .tmp folder (nothing calls FsStore.sweepTemp yet)`);
+    if (names.length > 0) out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes still in the store's .tmp folder`);
   }
   return out;
 }

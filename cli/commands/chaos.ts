@@ -52,7 +52,7 @@ export async function chaosCommand(argv: string[]): Promise<number> {
   const durationMs = parseDuration("--duration", values.duration ?? "2m");
   const seed = values.seed === undefined ? undefined : wholeNumber("--seed", values.seed, 0);
   // The user's clouds, with drill settings: small slow chunks and a short ack wait so a kill costs seconds.
-  const topology = { ...loadTopology(resolveTopologyPath(values.topology)), chunkSizeBytes: DRILL_CHUNK, ackWaitMs: DRILL_ACK_WAIT_MS };
+  const topology = { ...loadTopology(resolveTopologyPath(values.topology)), chunkSizeBytes: DRILL_CHUNK, ackWaitMs: DRILL_ACK_WAIT_MS, orphanAgeMs: 3000 };
   const root = await mkdtemp(join(tmpdir(), "ferry-chaos-"));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: KillWorkersReport | undefined;

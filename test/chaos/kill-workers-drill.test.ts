@@ -30,7 +30,7 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
   const lines: string[] = [];
   const report = await runKillWorkersDrill({
     dataDir: join(dir, "deploy"),
-    topology: compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "256KiB", ackWait: "5s" }),
+    topology: compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "256KiB", ackWait: "5s", orphanAge: "3s" }),
     files,
     // 384 KiB/s: a 256 KiB chunk takes 0.7 s to write, a whole file 8 s to ingest.
     throttleBytesPerSec: 384 * 1024,
