@@ -110,30 +110,12 @@ _ferry_deps_ok() {
     && ! [[ $FERRY_ROOT/package-lock.json -nt $stamp ]]
 }
 
-# True when a failed `npm ci` log shows only npm/cli#9846: an optional dependency that the
-# registry does not have (vite's napi-windows-process-start-time) is left out of the lock
-# by `npm install`, and then `npm ci` rejects that same lock as "Missing: name@". Any
-# other mismatch (a real out-of-date lock) has a version after the @ or other errors.
-_ferry_only_unavailable_optional() {
-  local log="$1"
-  grep -qE '^npm error Missing: [^ ]+@ from lock file$' "$log" \
-    && ! grep -qE '^npm error (Missing: [^ ]+@[^ ]+ from lock file|Invalid: )' "$log"
-}
-
 _ferry_npm_ci() {
   local log="$_FERRY_CACHE/npm-ci.log"
   mkdir -p "$_FERRY_CACHE"
   _ferry_say "installing npm dependencies (npm ci)"
   if (cd "$FERRY_ROOT" && npm ci --no-audit --no-fund >"$log" 2>&1); then
     cat "$log" >&2
-    return 0
-  fi
-  if _ferry_only_unavailable_optional "$log"; then
-    # npm install keeps the locked versions (the lock is otherwise in sync) and skips the
-    # unavailable optional package; --no-save leaves package-lock.json untouched.
-    _ferry_say "npm ci rejected the lock only for an optional package the registry lacks (npm/cli#9846); using npm install with the locked versions"
-    (cd "$FERRY_ROOT" && npm install --no-save --no-audit --no-fund >&2) \
-      || _ferry_die "npm install failed (see above). Fix: check npm's registry access, then run again."
     return 0
   fi
   cat "$log" >&2
