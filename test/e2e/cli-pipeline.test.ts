@@ -117,6 +117,29 @@ describe("ingest, status and get through the CLI", () => {
     }
   });
 
+  it("fails loudly instead of returning a wrong byte, and falls back to a good replica", async () => {
+    const r = results.find((x) => x.name === "one-byte-over.bin")!;
+    const st = JSON.parse((await runCli(["status", r.fileId, "--json"], { env })).stdout) as FileStatus;
+    const rep = st.chunks[1]!.replicas.find((x) => x.cloud === "aws")!;
+    const onDisk = join(deployment.storeRoots.aws!, rep.key);
+    const good = readFileSync(onDisk);
+    chmodSync(onDisk, 0o644);
+    writeFileSync(onDisk, Buffer.from([good[0]! ^ 0xff])); // same size, one flipped byte
+    try {
+      const out = join(work, "from-bad-aws.bin");
+      const bad = await runCli(["get", r.fileId, "-o", out, "--from", "aws"], { env });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/chunk 1 of file .* could not be read from any replica \(aws: sha256 [0-9a-f]{64} instead of/);
+      expect(listFiles(work).filter((f) => f.startsWith("from-bad-aws"))).toEqual([]);
+      const fallback = join(work, "fallback.bin");
+      const ok = await runCli(["get", r.fileId, "-o", fallback], { env });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(sha256File(fallback)).toBe(sources.get(r.name)!.sha256);
+    } finally {
+      writeFileSync(onDisk, good);
+    }
+  });
+
   it("leaves every staging area empty once files are complete", () => {
     for (const cloud of ["aws", "gcp", "azure"]) expect(listFiles(join(deployment.storeRoots[cloud]!, "staging"))).toEqual([]);
   });

@@ -2,14 +2,17 @@
  * The pipeline as any NATS client sees it: raw ingest requests, malformed ones, repeated publishes
  * and redelivered events, on real servers and worker processes.
  */
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { replicaKey } from "../../shared/chunk-keys.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForFiles } from "../../shared/client/ingest.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
 import { listFileRecords, readChunkRecords, readFileRecord, type FileRecord } from "../../shared/manifest.ts";
 import { EVENTS_STREAM } from "../../streams/definitions.ts";
-import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
 let t: TestPipeline;
@@ -83,6 +86,28 @@ describe("malformed requests", () => {
     const f = await complete("after-bad-input.bin");
     expect(f.state).toBe("complete");
     expect(await readBack(f)).toBe(sha);
+  });
+});
+
+describe("self-repair", () => {
+  it("replaces a replica found corrupt by verify and completes the file with good bytes", async () => {
+    // A damaged object already sits under the final key of chunk 0 on gcp, with the right size:
+    // place trusts it (create-only, size matches), verify must catch it, delete it and re-place.
+    const path = join(t.dir, "repaired.bin");
+    const data = randomBytes(64 * 1024 + 9);
+    writeFileSync(path, data);
+    const chunk0 = data.subarray(0, 64 * 1024);
+    const key = replicaKey("repair-me-1", 0, sha256(chunk0));
+    const gcpObject = join(t.pipeline.deployment.storeRoots.gcp!, key);
+    mkdirSync(dirname(gcpObject), { recursive: true });
+    writeFileSync(gcpObject, Buffer.alloc(chunk0.length, 7));
+    t.nc.publish("files.ingest", JSON.stringify({ fileId: "repair-me-1", path }));
+    const files = await waitForFiles(t.kv, ["repair-me-1"], () => undefined, 60_000);
+    expect(files.get("repair-me-1")!.state).toBe("complete");
+    expect(sha256(readFileSync(gcpObject))).toBe(sha256(chunk0));
+    const out = join(t.dir, "repaired.back");
+    await reassemble(t.kv, t.stores, "repair-me-1", out, { preference: ["gcp"], from: "gcp" });
+    expect(sha256File(out)).toBe(sha256(data));
   });
 });
 
