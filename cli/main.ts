@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError, InputError } from "../shared/errors.ts";
 import { UsageError } from "./args.ts";
+import { benchCommand } from "./commands/bench.ts";
 import { chaosCommand } from "./commands/chaos.ts";
 import { composeCommand } from "./commands/compose.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
   compose: { run: composeCommand, summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)" },
   chaos: { run: chaosCommand, summary: "break it on purpose (kill-workers: SIGKILL workers mid-flight) and check every invariant" },
+  bench: { run: benchCommand, summary: "measure throughput and worker memory against a plain-copy baseline" },
   test: { run: runTestCommand, summary: "typecheck and run the whole test suite" },
 };
 

@@ -1,0 +1,113 @@
+/**
+ * Throughput benchmark: the pipeline against the plainest way to get the same bytes onto disk the
+ * same number of times (a staging copy plus one per replica, each fsynced and hashed), run in
+ * turn A B A B on one file so machine drift hits both alike. Prints medians and the ratio.
+ */
+import { createHash, randomFillSync } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { once } from "node:events";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { checkSource } from "../shared/client/preflight.ts";
+import { submitIngest, waitForFiles } from "../shared/client/ingest.ts";
+import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
+import { peakRssBytes } from "../shared/launcher/proc.ts";
+import { openManifest } from "../shared/manifest.ts";
+import { connectNats } from "../shared/nats/connect.ts";
+import type { Topology } from "../shared/topology/config.ts";
+import { formatBytes } from "../shared/units.ts";
+
+export interface BenchOptions {
+  topology: Topology;
+  sizeBytes: number;
+  runs: number;
+  log: (line: string) => void;
+}
+
+/** Runs the benchmark and returns the lines of its report. */
+export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
+  const root = await mkdtemp(join(tmpdir(), "ferry-bench-"));
+  let pipeline: Pipeline | undefined;
+  try {
+    const source = join(root, "shard.bin");
+    await writeRandom(source, o.sizeBytes);
+    const copies = 1 + Math.min(o.topology.replicas, o.topology.clouds.length);
+    pipeline = await startPipeline({ topology: o.topology, dataDir: join(root, "deploy") });
+    const nc = await connectNats(pipeline.deployment.hub.url, "ferry-bench");
+    const hubJs = jetstream(nc, { domain: o.topology.hubDomain });
+    const kv = await openManifest(hubJs);
+    const base: number[] = [];
+    const ferry: number[] = [];
+    for (let run = 1; run <= o.runs; run++) {
+      base.push(await timed(() => copyAndHash(source, join(root, "copy"), copies)));
+      ferry.push(await timed(async () => {
+        const id = await submitIngest(hubJs, await checkSource(source));
+        const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
+        if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
+      }));
+      o.log(`run ${run}/${o.runs}: baseline ${(base.at(-1)! / 1000).toFixed(2)} s, ferry ${(ferry.at(-1)! / 1000).toFixed(2)} s`);
+    }
+    await nc.close();
+    const ratios = ferry.map((f, i) => f / base[i]!);
+    const mbps = (ms: number) => ((o.sizeBytes / 1e6) / (ms / 1000)).toFixed(1);
+    return [
+      `file ${formatBytes(o.sizeBytes)}, ${o.topology.clouds.length} clouds, ${copies - 1} replicas, chunks of ${formatBytes(o.topology.chunkSizeBytes)}, ${o.runs} runs each`,
+      `baseline (${copies} fsynced copies + hashes): median ${(median(base) / 1000).toFixed(2)} s, ${mbps(median(base))} MB/s`,
+      `ferry (ingest to complete):         median ${(median(ferry) / 1000).toFixed(2)} s, ${mbps(median(ferry))} MB/s`,
+      `ratio ferry / baseline, run by run: median ${median(ratios).toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)})`,
+      `peak memory per worker: ${peakPerStage(pipeline)}`,
+    ];
+  } finally {
+    await pipeline?.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function writeRandom(path: string, size: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let left = size; left > 0; left -= 4 * 1024 * 1024) {
+    if (!out.write(randomFillSync(Buffer.allocUnsafe(Math.min(left, 4 * 1024 * 1024))))) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+}
+
+/** The baseline: `copies` times, stream the file into a new file while hashing it, then fsync. */
+async function copyAndHash(source: string, prefix: string, copies: number): Promise<void> {
+  for (let i = 0; i < copies; i++) {
+    const h = createHash("sha256");
+    const fh = await open(`${prefix}-${i}`, "w");
+    for await (const piece of createReadStream(source, { highWaterMark: 1024 * 1024 })) {
+      h.update(piece as Buffer);
+      await fh.write(piece as Buffer);
+    }
+    await fh.sync();
+    await fh.close();
+    h.digest();
+    await rm(`${prefix}-${i}`);
+  }
+}
+
+async function timed(f: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+function peakPerStage(p: Pipeline): string {
+  const peak = new Map<string, number>();
+  for (const [name, w] of p.workers) {
+    const rss = w.pid === undefined ? undefined : peakRssBytes(w.pid);
+    const stage = name.split("-")[0]!;
+    if (rss !== undefined) peak.set(stage, Math.max(peak.get(stage) ?? 0, rss));
+  }
+  return [...peak].map(([s, b]) => `${s} ${formatBytes(b)}`).join(", ");
+}
