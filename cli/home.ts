@@ -40,7 +40,9 @@ export async function openSession(home: string): Promise<Session> {
     throw new ConfigError(`ferry is not running in ${home}: start it with ./ferry up --detach (or pass --home)`);
   }
   const deployment = readDeployment(home);
-  const nc = await connectNats(deployment.hub.url, "ferry-cli");
+  const nc = await connectNats(deployment.hub.url, "ferry-cli").catch((err: unknown) => {
+    throw new ConfigError(`cannot reach the hub at ${deployment.hub.url} (${(err as Error).message}): see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`);
+  });
   const hubJs = jetstream(nc, { domain: deployment.topology.hubDomain });
   const kv = await openManifest(hubJs);
   const stores = openStores(deployment);
