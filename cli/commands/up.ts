@@ -50,6 +50,11 @@ async function runForeground(home: string, topologyPath: string, port: number): 
   mkdirSync(home, { recursive: true });
   const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
   writeRunState(home, state);
+  // The children run in their own process groups (so Ctrl-C reaches only us and we stop them in
+  // order); if we die some other way, they must not outlive us. A closed terminal or pipe must not
+  // kill us halfway through stopping them.
+  process.once("exit", () => terminateAll(state.pids, home));
+  for (const out of [process.stdout, process.stderr]) out.on("error", () => undefined);
   let pipeline: Pipeline;
   try {
     pipeline = await startPipeline({
@@ -102,6 +107,18 @@ async function detach(home: string, topologyPath: string, port: number): Promise
   }
   const tail = readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
   throw new ConfigError(`ferry up did not become ready; the supervisor's log ${logPath} ends with:\n${tail}`);
+}
+
+/** Last resort, synchronous (it runs in an 'exit' handler): SIGTERM every recorded child still alive. */
+function terminateAll(pids: Record<string, number>, home: string): void {
+  for (const pid of Object.values(pids)) {
+    if (!isOurProcess(pid, home)) continue;
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function isPortFree(port: number): Promise<boolean> {

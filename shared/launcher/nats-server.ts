@@ -107,7 +107,9 @@ export class NatsServer {
     try {
       child = spawn(this.#binary, ["-c", ep.configFile], {
         stdio: ["ignore", log?.fd ?? "ignore", log?.fd ?? "ignore"],
-        detached: false,
+        // Its own process group: a Ctrl-C at the terminal reaches only the supervisor, which then
+        // stops workers before servers, in order.
+        detached: true,
       });
     } finally {
       if (log) closeSync(log.fd); // the child holds its own copy

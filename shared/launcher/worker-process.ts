@@ -40,6 +40,8 @@ export class WorkerProcess {
     const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...this.spec.args], {
       stdio: ["ignore", log, log],
       env: { ...process.env, ...this.spec.env },
+      // Its own process group, so a terminal's Ctrl-C reaches only the supervisor (see stop()).
+      detached: true,
     });
     closeSync(log);
     this.starts++;
