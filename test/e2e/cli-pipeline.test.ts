@@ -26,6 +26,8 @@ let home: string;
 let env: NodeJS.ProcessEnv;
 let deployment: Deployment;
 let pids: number[] = [];
+/** A file ingested early on, read back again after the deployment restarts. */
+let keptFile: { fileId: string; sha256: string } | undefined;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ferry-e2e-"));
@@ -73,6 +75,8 @@ describe("ingest, status and get through the CLI", () => {
     const r = await runCli(["ingest", ...cases.map((c) => sources.get(c.name)!.path), "--wait", "--json"], { env });
     expect(r.code, r.stderr).toBe(0);
     results = jsonLines<IngestLine>(r.stdout);
+    const many = results.find((x) => x.chunkCount === 21);
+    if (many) keptFile = { fileId: many.fileId, sha256: many.sha256! };
   });
 
   it("reports every file complete with its size, SHA-256 and chunk count", () => {
@@ -226,3 +230,32 @@ describe("bad input through the CLI", () => {
     expect(g.stderr).toContain("-o <path>");
   });
 });
+
+describe("restarting the deployment", () => {
+  it("keeps every file readable after down and up, and takes new files at once", async () => {
+    const before = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number } };
+    const down = await runCli(["down"], { env });
+    expect(down.code, down.stderr).toBe(0);
+    expect(pids.filter(isRunning)).toEqual([]);
+    const up = await runCli(["up", "--detach", "--port", "0"], { env });
+    expect(up.code, up.stderr).toBe(0);
+    const run = readRunState(home)!;
+    pids = [run.supervisorPid, ...Object.values(run.pids)];
+    deployment = readDeployment(home);
+    const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number; complete: number } };
+    expect(after.files.total).toBe(before.files.total);
+    const back = join(work, "kept-after-restart.bin");
+    const got = await runCli(["get", keptFile!.fileId, "-o", back], { env });
+    expect(got.code, got.stderr).toBe(0);
+    expect(sha256File(back)).toBe(keptFile!.sha256);
+    const path = join(work, "after-restart.bin");
+    const sha = writeRandomFile(path, 3 * CHUNK + 1);
+    const r = await runCli(["ingest", path, "--wait", "--json", "--timeout", "60s"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const [line] = jsonLines<IngestLine>(r.stdout);
+    expect(line).toMatchObject({ state: "complete", sha256: sha, chunkCount: 4 });
+    const first = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number } };
+    expect(first.files.total).toBe(before.files.total + 1);
+  });
+});
+
