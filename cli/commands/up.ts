@@ -13,7 +13,8 @@ export const UP_HELP = `Usage: ferry up [--detach] [options]
 
 Starts the local deployment described by topology.json: a hub nats-server, one leaf nats-server per
 cloud, the streams, the orchestrator and the four stage workers of every cloud (restarted if they die).
-Prints where everything is. Without --detach it runs until Ctrl-C and then stops everything.
+A nats-server that dies is started again on the same ports and store. Prints where everything is.
+Without --detach it runs until Ctrl-C and then stops everything.
 
 Options:
   --detach           start in the background and return; stop it with ./ferry down
@@ -60,6 +61,12 @@ async function runForeground(home: string, topologyPath: string, port: number): 
     pipeline = await startPipeline({
       topology: loadTopology(topologyPath), dataDir: home, ...(port === 0 ? {} : { ports: { hub: port } }),
       onWorkerStart: (name, pid) => {
+        state.pids[name] = pid;
+        writeRunState(home, state);
+      },
+      restartServers: true,
+      onServerRestart: (name, pid) => {
+        process.stderr.write(`ferry: nats-server ${name} had died; started again (pid ${pid})\n`);
         state.pids[name] = pid;
         writeRunState(home, state);
       },

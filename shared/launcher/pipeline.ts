@@ -24,6 +24,10 @@ export interface PipelineOptions {
   readyTimeoutMs?: number;
   /** Called with each worker's pid at every (re)start. */
   onWorkerStart?: (name: string, pid: number) => void;
+  /** Start a nats-server again when it dies (what `ferry up` does). @default false */
+  restartServers?: boolean;
+  /** Called with a server's name (`hub` or the cloud) and new pid after it was started again. */
+  onServerRestart?: (name: string, pid: number) => void;
 }
 
 /** A whole local deployment: the nats servers, the streams, the orchestrator and every stage worker. */
@@ -50,8 +54,10 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   writeDeployment(d);
   const nats = await startNatsTopology(d, { logDir });
   const workers = new Map<string, WorkerProcess>();
+  const guardian = o.restartServers ? guardServers(nats, o.onServerRestart) : undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= (async () => {
+    clearInterval(guardian);
     await Promise.all([...workers.values()].map((w) => w.stop()));
     await nats.stop();
   })());
@@ -80,6 +86,26 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       return w;
     },
   };
+}
+
+const SERVER_CHECK_MS = 1000;
+
+/** Every second, starts again any server of the topology that has died (same config, ports and store). */
+function guardServers(nats: NatsTopology, onRestart?: (name: string, pid: number) => void): NodeJS.Timeout {
+  const restarting = new Set<string>();
+  const timer = setInterval(() => {
+    for (const server of [nats.hub, ...Object.values(nats.leaves)]) {
+      const name = server.endpoint.name;
+      if (server.isRunning || restarting.has(name)) continue;
+      restarting.add(name);
+      server.restart()
+        .then(() => server.pid !== undefined && onRestart?.(name, server.pid))
+        .catch(() => undefined) // tried again on the next tick
+        .finally(() => restarting.delete(name));
+    }
+  }, SERVER_CHECK_MS);
+  timer.unref();
+  return timer;
 }
 
 /** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */

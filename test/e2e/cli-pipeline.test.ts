@@ -231,6 +231,23 @@ describe("bad input through the CLI", () => {
   });
 });
 
+describe("a nats-server that dies", () => {
+  it("is started again by the supervisor, and files keep going through", async () => {
+    const hubPid = readRunState(home)!.pids.hub!;
+    process.kill(hubPid, "SIGKILL");
+    const newPid = await eventually(() => {
+      const pid = readRunState(home)?.pids.hub;
+      return pid !== undefined && pid !== hubPid ? pid : undefined;
+    }, 30_000, "the hub to be started again");
+    pids.push(newPid);
+    const path = join(work, "after-hub-crash.bin");
+    const sha = writeRandomFile(path, 2 * CHUNK + 3);
+    const r = await runCli(["ingest", path, "--wait", "--json", "--timeout", "60s"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(jsonLines<IngestLine>(r.stdout)[0]).toMatchObject({ state: "complete", sha256: sha });
+  });
+});
+
 describe("restarting the deployment", () => {
   it("keeps every file readable after down and up, and takes new files at once", async () => {
     const before = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number } };
