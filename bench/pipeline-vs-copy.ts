@@ -3,10 +3,9 @@
  * same number of times (a staging copy plus one per replica, each fsynced and hashed), run in
  * turn A B A B on one file so machine drift hits both alike. Prints medians and the ratio.
  */
-import { createHash, randomFillSync } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
-import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -16,6 +15,7 @@ import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
 import { peakRssBytes } from "../shared/launcher/proc.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { writeRandomFile } from "../shared/sample-data.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { formatBytes } from "../shared/units.ts";
 
@@ -32,7 +32,7 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
   let pipeline: Pipeline | undefined;
   try {
     const source = join(root, "shard.bin");
-    await writeRandom(source, o.sizeBytes);
+    await writeRandomFile(source, o.sizeBytes);
     const copies = 1 + Math.min(o.topology.replicas, o.topology.clouds.length);
     pipeline = await startPipeline({ topology: o.topology, dataDir: join(root, "deploy") });
     const nc = await connectNats(pipeline.deployment.hub.url, "ferry-bench");
@@ -63,15 +63,6 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
     await pipeline?.stop();
     await rm(root, { recursive: true, force: true });
   }
-}
-
-async function writeRandom(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; left -= 4 * 1024 * 1024) {
-    if (!out.write(randomFillSync(Buffer.allocUnsafe(Math.min(left, 4 * 1024 * 1024))))) await once(out, "drain");
-  }
-  out.end();
-  await once(out, "finish");
 }
 
 /** The baseline: `copies` times, stream the file into a new file while hashing it, then fsync. */

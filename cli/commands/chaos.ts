@@ -1,10 +1,8 @@
-import { randomFillSync } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { once } from "node:events";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runKillWorkersDrill, type KillWorkersReport } from "../../chaos/kill-workers.ts";
+import { writeRandomFile } from "../../shared/sample-data.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
@@ -79,19 +77,12 @@ function wholeNumber(flag: string, v: string, min = 1): number {
   return n;
 }
 
-/** `count` files of random bytes, written in 1 MiB pieces (memory stays bounded). */
+/** `count` files of random bytes. */
 async function generateFiles(dir: string, count: number, size: number): Promise<string[]> {
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
     const path = join(dir, `shard-${String(i).padStart(5, "0")}.bin`);
-    const out = createWriteStream(path);
-    for (let left = size; left > 0; ) {
-      const n = Math.min(left, 1024 * 1024);
-      left -= n;
-      if (!out.write(randomFillSync(Buffer.allocUnsafe(n)))) await once(out, "drain");
-    }
-    out.end();
-    await once(out, "finish");
+    await writeRandomFile(path, size);
     paths.push(path);
   }
   return paths;

@@ -17,7 +17,7 @@ import { openStores } from "../../shared/worker/runtime.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
-import { generateDemoData } from "./demo-data.ts";
+import { generateDemoData } from "../../shared/sample-data.ts";
 
 export const DEMO_HELP = `Usage: ferry demo [--big-file <size>] [--keep]
 

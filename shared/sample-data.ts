@@ -3,8 +3,8 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 
-/** Writes `size` bytes produced by `piece(n)` to `path`, in pieces, honouring backpressure. */
-async function writeGenerated(path: string, size: number, piece: (n: number) => Buffer): Promise<void> {
+/** Writes `size` bytes produced by `piece(n)` (n ≤ 4 MiB) to `path`, in pieces, honouring backpressure. */
+export async function writeGenerated(path: string, size: number, piece: (n: number) => Buffer): Promise<void> {
   const out = createWriteStream(path);
   let left = size;
   while (left > 0) {
@@ -15,6 +15,11 @@ async function writeGenerated(path: string, size: number, piece: (n: number) => 
   out.end();
   await once(out, "finish");
 }
+
+const randomPiece = (n: number): Buffer => randomFillSync(Buffer.allocUnsafe(n));
+
+/** Writes `size` random bytes to `path`; memory stays bounded whatever the size. */
+export const writeRandomFile = (path: string, size: number): Promise<void> => writeGenerated(path, size, randomPiece);
 
 /** JSON lines that look like a tokenised text corpus, exactly `size` bytes long. */
 function jsonlPiece(state: { n: number }) {
@@ -46,7 +51,7 @@ function csvPiece(state: { n: number }) {
 /** The demo's sample dataset: one large tensor-like shard, a JSONL corpus, a CSV table, a tiny and an empty file. */
 export async function generateDemoData(dir: string, bigSize: number): Promise<string[]> {
   const files = [
-    { name: "shard-00000.bin", size: bigSize, piece: (n: number) => randomFillSync(Buffer.allocUnsafe(n)) },
+    { name: "shard-00000.bin", size: bigSize, piece: randomPiece },
     { name: "corpus.jsonl", size: 24 * 1024 * 1024 + 123, piece: jsonlPiece({ n: 0 }) },
     { name: "features.csv", size: 6 * 1024 * 1024 + 7, piece: csvPiece({ n: 0 }) },
     { name: "README.txt", size: 40, piece: (n: number) => Buffer.from("ferry demo dataset: generated, not real.\n").subarray(0, n) },
