@@ -12,7 +12,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { checkSource } from "../shared/client/preflight.ts";
 import { submitIngest, waitForFiles } from "../shared/client/ingest.ts";
 import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
-import { peakRssBytes } from "../shared/launcher/proc.ts";
+import { peakMemoryPerStage } from "../shared/launcher/proc.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { writeRandomFile } from "../shared/sample-data.ts";
@@ -57,7 +57,7 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
       `baseline (${copies} fsynced copies + hashes): median ${(median(base) / 1000).toFixed(2)} s, ${mbps(median(base))} MB/s`,
       `ferry (ingest to complete):         median ${(median(ferry) / 1000).toFixed(2)} s, ${mbps(median(ferry))} MB/s`,
       `ratio ferry / baseline, run by run: median ${median(ratios).toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)})`,
-      `peak memory per worker: ${peakPerStage(pipeline)}`,
+      `peak memory per worker: ${peakMemoryPerStage(pipeline.workers)}`,
     ];
   } finally {
     await pipeline?.stop();
@@ -92,13 +92,3 @@ const median = (xs: number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-
-function peakPerStage(p: Pipeline): string {
-  const peak = new Map<string, number>();
-  for (const [name, w] of p.workers) {
-    const rss = w.pid === undefined ? undefined : peakRssBytes(w.pid);
-    const stage = name.split("-")[0]!;
-    if (rss !== undefined) peak.set(stage, Math.max(peak.get(stage) ?? 0, rss));
-  }
-  return [...peak].map(([s, b]) => `${s} ${formatBytes(b)}`).join(", ");
-}

@@ -8,7 +8,7 @@ import { checkSource } from "../../shared/client/preflight.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
-import { peakRssBytes } from "../../shared/launcher/proc.ts";
+import { peakMemoryPerStage } from "../../shared/launcher/proc.ts";
 import { openManifest, readChunkRecords, type FileRecord, type StageTimes } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
@@ -76,7 +76,7 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
     let replicas = 0;
     for (const f of records) for (const c of await readChunkRecords(kv, f)) replicas += c.replicas.filter((r) => r.verified).length;
     process.stdout.write(summary(records, replicas, seconds));
-    process.stdout.write(memoryLine(p));
+    process.stdout.write(`peak memory per worker: ${peakMemoryPerStage(p.workers)}\n`);
     let good = records.every((f) => f.state === "complete");
     for (const [i, f] of records.entries()) {
       const out = join(outDir, basename(paths[i]!));
@@ -91,17 +91,6 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
   } finally {
     await nc.close();
   }
-}
-
-/** The largest peak memory of any worker of each stage: bounded, whatever the file size. */
-function memoryLine(p: Pipeline): string {
-  const peak = new Map<string, number>();
-  for (const [name, w] of p.workers) {
-    const stage = name.split("-")[0]!;
-    const rss = w.pid === undefined ? undefined : peakRssBytes(w.pid);
-    if (rss !== undefined) peak.set(stage, Math.max(peak.get(stage) ?? 0, rss));
-  }
-  return `peak memory per worker: ${[...peak].map(([s, b]) => `${s} ${formatBytes(b)}`).join(", ")}\n`;
 }
 
 function summary(files: FileRecord[], replicas: number, seconds: number): string {

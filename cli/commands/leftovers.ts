@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { isRunning } from "../../shared/launcher/proc.ts";
 
 /** Environment variable that marks every process a test run starts (they inherit it). */
 export const RUN_MARKER = "FERRY_TEST_RUN";
@@ -14,8 +15,7 @@ export function processesOfRun(runId: string): Map<number, string> {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue; // exited, awaiting reaping
+      if (!isRunning(pid)) continue;
       if (!readFileSync(`/proc/${pid}/environ`, "utf8").includes(needle)) continue;
       found.set(pid, readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\u0000", " ").trim());
     } catch {

@@ -1,3 +1,4 @@
+import { formatBytes } from "../units.ts";
 import { readFileSync } from "node:fs";
 
 /** Peak resident memory of a live process in bytes (VmHWM), or undefined when it cannot be read. */
@@ -8,4 +9,25 @@ export function peakRssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a process is running; one that exited and awaits reaping (a zombie) counts as gone. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** The largest peak memory of any live worker of each stage, e.g. `ingest 150.1 MiB, place 143.2 MiB`. */
+export function peakMemoryPerStage(workers: Map<string, { pid: number | undefined }>): string {
+  const peak = new Map<string, number>();
+  for (const [name, w] of workers) {
+    const rss = w.pid === undefined ? undefined : peakRssBytes(w.pid);
+    const stage = name.split("-")[0]!;
+    if (rss !== undefined) peak.set(stage, Math.max(peak.get(stage) ?? 0, rss));
+  }
+  return [...peak].map(([stage, bytes]) => `${stage} ${formatBytes(bytes)}`).join(", ");
 }

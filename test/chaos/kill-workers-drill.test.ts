@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
-import { isRunning, writeRandomFile } from "../helpers/files.ts";
+import { writeRandomFile } from "../helpers/files.ts";
+import { isRunning } from "../../shared/launcher/proc.ts";
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "ferry-chaos-"));

@@ -10,7 +10,8 @@ import { readDeployment } from "../../shared/topology/plan.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readRunState } from "../../shared/launcher/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
-import { eventually, isRunning, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { isRunning } from "../../shared/launcher/proc.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 
 const CHUNK = 64 * 1024;
