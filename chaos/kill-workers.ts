@@ -78,8 +78,6 @@ export interface KillWorkersReport {
   /** The whole drill, servers' start and invariant checks included. */
   wallMs: number;
   invariants: InvariantResult[];
-  /** Things worth knowing that no invariant forbids. */
-  warnings: string[];
   /** Every process the drill started (servers and each worker incarnation), all stopped when it returns. */
   pids: number[];
   logDir: string;
@@ -135,7 +133,6 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
       chaosMs,
       wallMs: Date.now() - started,
       invariants,
-      warnings: [],
       pids,
       logDir: join(pipeline.deployment.dataDir, "logs"),
     };
