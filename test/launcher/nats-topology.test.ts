@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { waitFor } from "../helpers/wait.ts";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
@@ -31,26 +31,9 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Polls `check` until it returns true, retrying through errors; a string result is the state seen, for the failure message. */
-async function eventually(what: string, timeoutMs: number, check: () => Promise<true | string>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = ` (last seen: ${r})`;
-    } catch (err) {
-      last = ` (last error: ${(err as Error).message})`;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not true within ${timeoutMs} ms${last}`);
-    await sleep(100);
-  }
-}
-
 /** Polls a stream until it holds `want` messages. */
 function streamHolds(what: string, timeoutMs: number, count: () => Promise<number>, want: number): Promise<void> {
-  return eventually(`${what} holds ${want} messages`, timeoutMs, async () => {
+  return waitFor(`${what} holds ${want} messages`, timeoutMs, async () => {
     const n = await count();
     return n === want || `${n} messages`;
   });
@@ -102,7 +85,7 @@ describe("a 3-cloud NATS topology (real servers)", () => {
   /** Publishes with a msgID, retrying: a publish issued while nats.js reconnects can time out unstored. */
   const publish = async (cloud: string, i: number): Promise<PubAck> => {
     let ack: PubAck | undefined;
-    await eventually(`publish ${cloud}:${i}`, 15_000, async () => {
+    await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
       ack = await jetstream(nc[cloud]!).publish(`ev.test.${cloud}`, `${cloud} ${i}`, { msgID: `${cloud}:${i}`, timeout: 2000 });
       return true;
     });

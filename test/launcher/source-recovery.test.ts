@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
+import { waitFor } from "../helpers/wait.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
@@ -30,23 +31,6 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Polls `check` until it returns true, retrying through errors; a string result is the state seen. */
-async function eventually(what: string, timeoutMs: number, check: () => Promise<true | string>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = ` (last seen: ${r})`;
-    } catch (err) {
-      last = ` (last error: ${(err as Error).message})`;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not true within ${timeoutMs} ms${last}`);
-    await sleep(50);
-  }
-}
-
 /** A deployment with real servers, clients on every server, and helpers to publish and count. */
 async function world(clouds: string[], topologyExtra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "ferry-src-"));
@@ -69,7 +53,7 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
       for (let k = 0; k < n; k++) {
         const i = (next[cloud] = (next[cloud] ?? 0) + 1);
         let ack: PubAck | undefined;
-        await eventually(`publish ${cloud}:${i}`, 15_000, async () => {
+        await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
           ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, { msgID: `${cloud}:${i}`, timeout: 2000 });
           return true;
         });
@@ -115,7 +99,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await applyAllStreams(w.d);
     await w.publish("aws", 10);
     await w.publish("gcp", 10);
-    await eventually("EVENTS holds 20", 15_000, async () => (await w.count("hub", EVENTS_STREAM)) === 20 || "not yet");
+    await waitFor("EVENTS holds 20", 15_000, async () => (await w.count("hub", EVENTS_STREAM)) === 20 || "not yet");
     // The orchestrator's own connection to the hub.
     watchdogNc = await connect({ servers: w.d.hub.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     watchdog = startSourceWatchdog({
@@ -138,7 +122,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
   };
 
   it("reports every source healthy and changes nothing while sourcing works", async () => {
-    await eventually("a report", 5000, async () => reports.length >= 2 || "none yet");
+    await waitFor("a report", 5000, async () => reports.length >= 2 || "none yet");
     const last = reports.at(-1)!;
     expect(last.map((r) => [r.source, r.verdict]).sort()).toEqual(CLOUDS.map((c) => [cloudStream(c), "healthy"]).sort());
     expect(last.find((r) => r.source === "CLOUD_AWS")?.mark).toBe(10);
@@ -156,7 +140,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await waitForLeafLinks(w.d.hub, CLOUDS, 5_000);
     const total = await leafTotal();
     expect(total).toBe(31);
-    await eventually("EVENTS holds every leaf event", 10_000, async () => {
+    await waitFor("EVENTS holds every leaf event", 10_000, async () => {
       const n = await w.count("hub", EVENTS_STREAM);
       return n === total || `${n} of ${total}`;
     });
@@ -174,7 +158,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
   });
 
   it("takes its opt_start_seq back out once the sources run again", { timeout: 20_000 }, async () => {
-    await eventually("declared sources only", 10_000, async () => {
+    await waitFor("declared sources only", 10_000, async () => {
       const sources = (await w.jsm.hub!.streams.info(EVENTS_STREAM)).config.sources ?? [];
       const extra = sources.filter((s) => s.opt_start_seq !== undefined);
       return (sources.length === CLOUDS.length && extra.length === 0) || JSON.stringify(sources);
@@ -186,7 +170,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
     const t0 = Date.now();
     await w.topo.leaves.gcp!.restart();
     await w.publish("gcp", 3);
-    await eventually("EVENTS holds the new gcp events", 15_000, async () => {
+    await waitFor("EVENTS holds the new gcp events", 15_000, async () => {
       const n = await w.count("hub", EVENTS_STREAM);
       return n === before + 3 || `${n} of ${before + 3}`;
     });
@@ -200,7 +184,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await w.jsm.hub!.streams.update(EVENTS_STREAM, { sources: sources.filter((s) => s.name !== "CLOUD_AZURE") });
     await w.publish("azure", 2);
     const total = await leafTotal();
-    await eventually("EVENTS holds every leaf event", 10_000, async () => {
+    await waitFor("EVENTS holds every leaf event", 10_000, async () => {
       const n = await w.count("hub", EVENTS_STREAM);
       return n === total || `${n} of ${total}`;
     });
@@ -234,11 +218,11 @@ describe("a source whose events all expired from the sourcing stream", () => {
     await w?.stop();
   }, 30_000);
 
-  const expired = () => eventually(`${STREAM} expired`, 20_000, async () => (await w.count("hub", STREAM)) === 0 || "not yet");
-  const storedNow = (n: number) => eventually(`${n} stored in ${STREAM}`, 10_000, async () => stored.length >= n || stored.join(","));
+  const expired = () => waitFor(`${STREAM} expired`, 20_000, async () => (await w.count("hub", STREAM)) === 0 || "not yet");
+  const storedNow = (n: number) => waitFor(`${n} stored in ${STREAM}`, 10_000, async () => stored.length >= n || stored.join(","));
   const silentAws = async (mem: SourceMemory): Promise<SourceReport> => {
     let report: SourceReport | undefined;
-    await eventually("aws reported silent", 20_000, async () => {
+    await waitFor("aws reported silent", 20_000, async () => {
       report = (await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory: mem, dryRun: true })).find((r) => r.source === "CLOUD_AWS");
       return (report !== undefined && report.verdict !== "healthy") || `${report?.verdict}, idle ${report?.idleMs} ms`;
     });
