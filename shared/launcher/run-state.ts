@@ -1,5 +1,6 @@
-import { readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../json-file.ts";
 
 /** What `ferry up` records so that `ferry down` and `ferry status` can find what it started. */
 export interface RunState {
@@ -13,9 +14,7 @@ export interface RunState {
 export const runStatePath = (dataDir: string): string => join(dataDir, "run.json");
 
 export function writeRunState(dataDir: string, s: RunState): void {
-  const tmp = `${runStatePath(dataDir)}.tmp`;
-  writeFileSync(tmp, JSON.stringify(s, null, 2));
-  renameSync(tmp, runStatePath(dataDir));
+  writeJsonAtomic(runStatePath(dataDir), s);
 }
 
 export function readRunState(dataDir: string): RunState | undefined {

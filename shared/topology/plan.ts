@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { writeJsonAtomic } from "../json-file.ts";
 import { freePorts } from "../launcher/ports.ts";
 import type { Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
@@ -57,10 +58,7 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
 /** Writes `<dataDir>/deployment.json` atomically, so readers never see half a file. */
 export function writeDeployment(d: Deployment): void {
   mkdirSync(d.dataDir, { recursive: true });
-  const file = join(d.dataDir, DEPLOYMENT_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(d, null, 2) + "\n");
-  renameSync(tmp, file);
+  writeJsonAtomic(join(d.dataDir, DEPLOYMENT_FILE), d);
 }
 
 /** Reads the deployment written by `ferry up`; a missing file is a ConfigError telling how to start one. */
