@@ -134,10 +134,10 @@ type AnyChunkEvent = { fileId: string; index: number; offset: number; size: numb
 
 async function updateChunk(p: Projection, e: AnyChunkEvent, change: (c: ChunkRecord) => void): Promise<ChunkRecord> {
   const stored = await updateJson<ChunkRecord>(p.kv, chunkKey(e.fileId, e.index), (cur) => {
+    // updateJson itself skips the write when nothing changed.
     const c = cur ?? { fileId: e.fileId, index: e.index, offset: e.offset, size: e.size, sha256: e.sha256, staging: [], replicas: [], stageMs: emptyStageTimes() };
-    const before = JSON.stringify(c);
     change(c);
-    return cur && JSON.stringify(c) === before ? undefined : c;
+    return c;
   });
   return stored as ChunkRecord;
 }
