@@ -217,7 +217,7 @@ describe("NatsServer start-up failures", () => {
     const ep = d.leaves.aws!;
     blocker = createServer();
     await new Promise<void>((resolve) => blocker!.listen(ep.monitorPort, "127.0.0.1", resolve));
-    await expect(NatsServer.start(ep)).rejects.toThrow(`monitoring port 127.0.0.1:${ep.monitorPort} is already in use`);
+    await expect(NatsServer.start(ep)).rejects.toThrow(`port 127.0.0.1:${ep.monitorPort} is already in use`);
   });
 
   it("kills a server that misses its readiness deadline", async () => {
