@@ -24,6 +24,12 @@ export class StoreUnavailableError extends FerryError {
   override readonly retryable = true;
 }
 
+/**
+ * A store refuses us for a reason waiting will not fix: bad or missing credentials, no permission,
+ * a bucket or container that does not exist. The message names the cloud, bucket and the fix.
+ */
+export class StoreAccessError extends FerryError {}
+
 /** A create-only write found an object already under the key. */
 export class ObjectExistsError extends FerryError {}
 

@@ -2,18 +2,70 @@ import { ConfigError } from "../errors.ts";
 import { FsStore } from "./fs-store.ts";
 import type { BlobStore } from "./types.ts";
 
-/** What it takes to open one cloud's store; grows a member per kind as S3, GCS and Azure arrive. */
-export type StoreOpenSpec = { cloud: string; kind: "fs"; root: string; throttleBytesPerSec?: number };
+/** A store on the local disk: `root` is an absolute folder. */
+export interface FsOpenSpec {
+  cloud: string;
+  kind: "fs";
+  root: string;
+  throttleBytesPerSec?: number;
+}
+
+/**
+ * An S3 bucket. Without `endpoint`, AWS itself in `region`; credentials come from the AWS SDK's
+ * default chain (environment, shared config and profiles, instance roles). `local: true` means a
+ * server ferry started on loopback, reached with its fixed development credentials.
+ */
+export interface S3OpenSpec {
+  cloud: string;
+  kind: "s3";
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  /** Path-style URLs (`http://host/bucket/key`), which S3-compatible servers need. */
+  forcePathStyle?: boolean;
+  local?: boolean;
+  /** Multipart part size. @default 8 MiB */
+  partSizeBytes?: number;
+}
+
+/** A GCS bucket. Without `endpoint`, Google itself; credentials from Application Default Credentials. */
+export interface GcsOpenSpec {
+  cloud: string;
+  kind: "gcs";
+  bucket: string;
+  projectId?: string;
+  endpoint?: string;
+  local?: boolean;
+}
+
+/**
+ * An Azure Blob container. `endpoint` is the account's blob URL (https://<account>.blob.core.windows.net);
+ * credentials from AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential.
+ */
+export interface AzblobOpenSpec {
+  cloud: string;
+  kind: "azblob";
+  container: string;
+  endpoint?: string;
+  local?: boolean;
+}
+
+/** What it takes to open one cloud's store. Never holds a secret: credentials come from the environment. */
+export type StoreOpenSpec = FsOpenSpec | S3OpenSpec | GcsOpenSpec | AzblobOpenSpec;
 
 /** The one way the rest of the project gets a BlobStore. */
 export function openStore(spec: StoreOpenSpec): BlobStore {
   switch (spec.kind) {
     case "fs":
       return new FsStore({ cloud: spec.cloud, root: spec.root, throttleBytesPerSec: spec.throttleBytesPerSec });
+    case "s3":
+    case "gcs":
+    case "azblob":
+      throw new ConfigError(`store kind "${spec.kind}" is not wired yet [cloud=${spec.cloud}]`);
     default: {
       // Unreachable for typed callers; guards specs parsed from JSON at runtime.
-      const kind: never = spec.kind;
-      throw new ConfigError(`store kind ${JSON.stringify(kind)} is not supported yet [cloud=${(spec as { cloud?: string }).cloud}]`);
+      const kind: never = spec;
+      throw new ConfigError(`store kind ${JSON.stringify((kind as { kind?: unknown }).kind)} is not supported [cloud=${(spec as { cloud?: string }).cloud}]`);
     }
   }
 }

@@ -120,6 +120,20 @@ export function describeStoreConformance(
         expect((await readAll(await store.get(key))).equals(first)).toBe(true);
       });
 
+      it("lets exactly one of two racing create-only writers win, with its bytes intact", { timeout: 60_000 }, async () => {
+        const key = `${fresh()}/race`;
+        const a = randomBytes(3 * 1024 * 1024 + 11);
+        const b = randomBytes(3 * 1024 * 1024 + 11);
+        const results = await Promise.allSettled([store.put(key, chunked(a, 64 * 1024)), store.put(key, chunked(b, 64 * 1024))]);
+        const won = results.filter((r) => r.status === "fulfilled");
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect(lost[0]!.reason).toBeInstanceOf(ObjectExistsError);
+        const back = await readAll(await store.get(key));
+        expect(back.equals(results[0]!.status === "fulfilled" ? a : b)).toBe(true);
+      });
+
       it("replaces the object with overwrite: true", async () => {
         const key = `${fresh()}/twice`;
         await store.put(key, bytes(randomBytes(1000)));
