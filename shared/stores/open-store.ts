@@ -59,9 +59,11 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
     case "fs":
       return new FsStore({ cloud: spec.cloud, root: spec.root, throttleBytesPerSec: spec.throttleBytesPerSec });
     case "s3":
+      throw new ConfigError(`store kind "s3" is not wired yet [cloud=${spec.cloud}]`);
     case "gcs":
+      throw new ConfigError(`store kind "gcs" is not wired yet [cloud=${spec.cloud}]`);
     case "azblob":
-      throw new ConfigError(`store kind "${spec.kind}" is not wired yet [cloud=${spec.cloud}]`);
+      throw new ConfigError(`store kind "azblob" is not wired yet [cloud=${spec.cloud}]`);
     default: {
       // Unreachable for typed callers; guards specs parsed from JSON at runtime.
       const kind: never = spec;
