@@ -226,7 +226,7 @@ async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, 
   try {
     if (name === "orchestrator") return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
     const sources = new Set(files.map((f) => f.path));
-    const roots = Object.values(d.storeRoots).map((r) => `${r}/`);
+    const roots = Object.values(d.stores).flatMap((s) => (s.kind === "fs" ? [`${s.root}/`] : []));
     return await hasOpen(pid, (path) => sources.has(path) || roots.some((r) => path.startsWith(r)));
   } catch {
     return false;
@@ -287,8 +287,9 @@ function serversDown(p: Pipeline): string[] {
 /** Temp files a killed writer left in an fs store (never visible as objects; swept after orphanAge). */
 async function tempLeftovers(d: Deployment): Promise<string[]> {
   const out: string[] = [];
-  for (const [cloud, root] of Object.entries(d.storeRoots)) {
-    const names = await readdir(join(root, ".tmp")).catch(() => [] as string[]);
+  for (const [cloud, spec] of Object.entries(d.stores)) {
+    if (spec.kind !== "fs") continue;
+    const names = await readdir(join(spec.root, ".tmp")).catch(() => [] as string[]);
     if (names.length > 0) out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes still in the store's .tmp folder`);
   }
   return out;

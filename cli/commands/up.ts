@@ -6,6 +6,7 @@ import { ConfigError } from "../../shared/errors.ts";
 import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
 import { SUPERVISOR_MARKER, isOurProcess, readRunState, removeRunState, writeRunState, type RunState } from "../../shared/launcher/run-state.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
+import type { Deployment } from "../../shared/topology/deployment.ts";
 import { parseCommand } from "../args.ts";
 import { REPO_ROOT, resolveHome, resolveTopologyPath } from "../home.ts";
 
@@ -141,11 +142,20 @@ function describe(p: Pipeline): string {
   const lines = [
     `ferry is up (supervisor pid ${process.pid})`,
     `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
-    ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${d.storeRoots[l.name]})`),
+    ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`),
     `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x 4 stages), logs in ${join(d.dataDir, "logs")}`,
     `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** `s3 bucket ferry-aws at http://127.0.0.1:4567 (local versitygw)`, or the fs folder. */
+function describeStore(d: Deployment, cloud: string): string {
+  const s = d.stores[cloud];
+  if (!s) return "none";
+  if (s.kind === "fs") return `fs ${s.root}`;
+  const name = s.kind === "azblob" ? `container ${s.container}` : `bucket ${s.bucket}`;
+  return `${s.kind} ${name}${s.endpoint ? ` at ${s.endpoint}` : ""}${s.local ? " (local server)" : ""}`;
 }

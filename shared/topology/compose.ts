@@ -9,7 +9,8 @@ import { ConfigError } from "../errors.ts";
 import { STAGES, type Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
 import { renderHubConfig, renderLeafConfig, type RenderOptions } from "./nats-config.ts";
-import { HUB_NAME } from "./plan.ts";
+import type { StoreOpenSpec } from "../stores/open-store.ts";
+import { HUB_NAME, storeOpenSpec } from "./plan.ts";
 
 export const COMPOSE_FILE = "docker-compose.yml";
 export const COMPOSE_DIR = "deploy/compose";
@@ -77,13 +78,16 @@ export function composeDeployment(topology: Topology): Deployment {
     configFile: `${CONF_MOUNT}/${name}.conf`,
   });
   const leaves: Record<string, ServerEndpoint> = {};
-  const storeRoots: Record<string, string> = {};
+  const stores: Record<string, StoreOpenSpec> = {};
   for (const c of topology.clouds) {
     leaves[c.name] = endpoint(c.name, c.name);
-    // A configured fs root is a folder on this machine; in containers every store lives on the shared volume.
-    storeRoots[c.name] = `${STORES_DIR}/${c.name}`;
+    // A real cloud's store is reached the same way from a container. An fs root is a folder on this
+    // machine, and a local store server runs only under `ferry up`: in containers both become fs
+    // stores on the shared volume.
+    const real = c.store.kind !== "fs" && !c.store.local;
+    stores[c.name] = real ? storeOpenSpec(c, DATA_DIR, undefined) : { cloud: c.name, kind: "fs", root: `${STORES_DIR}/${c.name}` };
   }
-  return { topology, dataDir: DATA_DIR, hub: { ...endpoint(HUB_NAME, topology.hubDomain), leafPort: LEAF_PORT }, leaves, storeRoots };
+  return { topology, dataDir: DATA_DIR, hub: { ...endpoint(HUB_NAME, topology.hubDomain), leafPort: LEAF_PORT }, leaves, stores, localStores: {} };
 }
 
 /** Renders docker-compose.yml, one nats-server config per server and the workers' deployment.json. */

@@ -1,17 +1,13 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 import { parseDuration, parseSize } from "../units.ts";
-import type { StoreKind } from "../stores/types.ts";
+import { compileStore, type StoreSpec } from "./store-config.ts";
+
+export type { StoreSpec };
 
 /** The stages that run as workers in every cloud. */
 export const STAGES = ["ingest", "process", "place", "verify"] as const;
 export type Stage = (typeof STAGES)[number];
-
-export interface StoreSpec {
-  kind: StoreKind;
-  /** For `fs`: the folder; relative paths are under the deployment's data folder. @default stores/<cloud> */
-  root?: string;
-}
 
 export interface CloudSpec {
   /** Lower-case name, used as JetStream domain and as the last subject token. */
@@ -100,15 +96,12 @@ function compileCloud(key: string, raw: unknown): CloudSpec {
   const c = asObject(key, raw);
   const name = asName(`${key}.name`, c.name);
   const store = c.store === undefined ? { kind: "fs" } : asObject(`${key}.store`, c.store);
-  if (store.kind !== "fs") {
-    throw new ConfigError(`${key}.store.kind: ${JSON.stringify(store.kind)} is not supported yet (use "fs")`);
-  }
-  const spec: StoreSpec = { kind: "fs" };
-  if (store.root !== undefined) {
-    if (typeof store.root !== "string" || store.root === "") throw new ConfigError(`${key}.store.root: expected a folder path`);
-    spec.root = store.root;
-  }
-  return { name, store: spec };
+  return { name, store: compileStore(`${key}.store`, store) };
+}
+
+/** The same topology with every cloud on local-filesystem stores (`--stores fs`, for a machine without the store servers). */
+export function withFsStores(t: Topology): Topology {
+  return { ...t, clouds: t.clouds.map((c) => ({ ...c, store: { kind: "fs" } })) };
 }
 
 function asObject(key: string, v: unknown): Record<string, unknown> {

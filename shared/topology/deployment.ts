@@ -1,3 +1,4 @@
+import type { StoreOpenSpec } from "../stores/open-store.ts";
 import type { Topology } from "./config.ts";
 
 /** One nats-server of a running deployment, all on loopback. */
@@ -25,6 +26,25 @@ export interface Deployment {
   hub: ServerEndpoint & { leafPort: number };
   /** One leaf per cloud, keyed by cloud name. */
   leaves: Record<string, ServerEndpoint>;
-  /** Absolute root folder of each cloud's `fs` store, keyed by cloud name. */
-  storeRoots: Record<string, string>;
+  /** How every process opens each cloud's store, keyed by cloud name (no secrets: credentials come from the environment). */
+  stores: Record<string, StoreOpenSpec>;
+  /** The store servers ferry runs on loopback for clouds whose store says `"local": true`, keyed by cloud name. */
+  localStores: Record<string, LocalStoreServer>;
+}
+
+/** A store server ferry starts itself: versitygw for s3, fake-gcs-server for gcs, Azurite for azblob. */
+export interface LocalStoreServer {
+  kind: "s3" | "gcs" | "azblob";
+  port: number;
+  /** Where it keeps its objects, so a restart finds them again. */
+  dataDir: string;
+  /** The buckets (or the container) it must have. */
+  buckets: string[];
+}
+
+/** The folder of a cloud's `fs` store; throws when that cloud uses another kind. */
+export function fsRoot(d: Deployment, cloud: string): string {
+  const spec = d.stores[cloud];
+  if (spec?.kind !== "fs") throw new Error(`cloud "${cloud}" does not use an fs store (it uses ${spec?.kind ?? "nothing"})`);
+  return spec.root;
 }

@@ -3,8 +3,9 @@ import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { writeJsonAtomic } from "../json-file.ts";
 import { freePorts } from "../launcher/ports.ts";
-import type { Topology } from "./config.ts";
-import type { Deployment, ServerEndpoint } from "./deployment.ts";
+import type { StoreOpenSpec } from "../stores/open-store.ts";
+import type { CloudSpec, Topology } from "./config.ts";
+import type { Deployment, LocalStoreServer, ServerEndpoint } from "./deployment.ts";
 
 /** Ports to pin instead of picking free ones (e.g. for docs or a fixed dashboard link). */
 export interface PinnedPorts {
@@ -18,7 +19,10 @@ export const HUB_NAME = "hub";
 
 const DEPLOYMENT_FILE = "deployment.json";
 
-/** Places a topology on this machine: absolute folders, a port for every server, a root per fs store. */
+/**
+ * Places a topology on this machine: absolute folders, a port for every server (local store servers
+ * included), and how each cloud's store is opened.
+ */
 export async function planDeployment(topology: Topology, dataDir: string, ports: PinnedPorts = {}): Promise<Deployment> {
   const dir = resolve(dataDir);
   const clash = topology.clouds.find((c) => c.name === HUB_NAME);
@@ -26,7 +30,8 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
     throw new ConfigError(`clouds: "${HUB_NAME}" is reserved for the hub server's name; rename that cloud`);
   }
   const pinned = [ports.hub, ports.hubLeaf, ports.hubMonitor].filter((p): p is number => p !== undefined);
-  const wanted = 3 + 2 * topology.clouds.length - pinned.length;
+  const localClouds = topology.clouds.filter((c) => c.store.kind !== "fs" && c.store.local);
+  const wanted = 3 + 2 * topology.clouds.length + localClouds.length - pinned.length;
   // Ask for extra ports and drop pinned ones: a pinned port not yet listening could be handed out again.
   const pool = (await freePorts(wanted + pinned.length)).filter((p) => !pinned.includes(p)).slice(0, wanted);
   const take = (): number => {
@@ -47,12 +52,40 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
 
   const hub = { ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()), leafPort: ports.hubLeaf ?? take() };
   const leaves: Record<string, ServerEndpoint> = {};
-  const storeRoots: Record<string, string> = {};
+  const stores: Record<string, StoreOpenSpec> = {};
+  const localStores: Record<string, LocalStoreServer> = {};
   for (const cloud of topology.clouds) {
     leaves[cloud.name] = endpoint(cloud.name, cloud.name, take(), take());
-    storeRoots[cloud.name] = resolve(dir, cloud.store.root ?? join("stores", cloud.name));
+    const local = cloud.store.kind !== "fs" && cloud.store.local ? { port: take(), dataDir: join(dir, "stores", cloud.name) } : undefined;
+    stores[cloud.name] = storeOpenSpec(cloud, dir, local?.port);
+    if (local && cloud.store.kind !== "fs") {
+      const kind = cloud.store.kind;
+      localStores[cloud.name] = { kind, ...local, buckets: [cloud.store.kind === "azblob" ? cloud.store.container : cloud.store.bucket] };
+    }
   }
-  return { topology, dataDir: dir, hub, leaves, storeRoots };
+  return { topology, dataDir: dir, hub, leaves, stores, localStores };
+}
+
+/** How workers open a cloud's store; a local server's endpoint is on loopback at `localPort`. */
+export function storeOpenSpec(c: CloudSpec, dir: string, localPort: number | undefined): StoreOpenSpec {
+  const s = c.store;
+  const local = localPort === undefined ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
+  switch (s.kind) {
+    case "fs":
+      return { cloud: c.name, kind: "fs", root: resolve(dir, s.root ?? join("stores", c.name)) };
+    case "s3":
+      return { cloud: c.name, ...s, forcePathStyle: s.forcePathStyle ?? (s.endpoint !== undefined || localPort !== undefined), ...local };
+    case "gcs":
+      return { cloud: c.name, ...s, ...(localPort === undefined ? {} : { projectId: s.projectId ?? "ferry-local" }), ...local };
+    case "azblob":
+      return { cloud: c.name, ...s, ...local };
+  }
+}
+
+/** The URL clients use for a store server ferry runs on 127.0.0.1:`port`. */
+export function localStoreEndpoint(kind: StoreOpenSpec["kind"], port: number): string {
+  // Azurite serves the well-known development account under its name as the first path segment.
+  return kind === "azblob" ? `http://127.0.0.1:${port}/devstoreaccount1` : `http://127.0.0.1:${port}`;
 }
 
 /** Writes `<dataDir>/deployment.json` atomically, so readers never see half a file. */
@@ -93,6 +126,7 @@ function isDeployment(v: unknown): v is Deployment {
     typeof d.topology === "object" && d.topology !== null &&
     typeof hub === "object" && hub !== null && typeof hub.port === "number" && typeof hub.leafPort === "number" &&
     typeof d.leaves === "object" && d.leaves !== null &&
-    typeof d.storeRoots === "object" && d.storeRoots !== null
+    typeof d.stores === "object" && d.stores !== null &&
+    typeof d.localStores === "object" && d.localStores !== null
   );
 }

@@ -60,9 +60,9 @@ export function openStores(d: Deployment): Map<string, BlobStore> {
   const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
   const stores = new Map<string, BlobStore>();
   for (const c of d.topology.clouds) {
-    const root = d.storeRoots[c.name];
-    if (!root) throw new Error(`deployment has no store root for cloud "${c.name}"`);
-    stores.set(c.name, openStore({ cloud: c.name, kind: "fs", root, ...(throttle > 0 ? { throttleBytesPerSec: throttle } : {}) }));
+    const spec = d.stores[c.name];
+    if (!spec) throw new Error(`deployment has no store for cloud "${c.name}"`);
+    stores.set(c.name, openStore(spec.kind === "fs" && throttle > 0 ? { ...spec, throttleBytesPerSec: throttle } : spec));
   }
   return stores;
 }

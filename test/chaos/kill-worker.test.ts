@@ -2,6 +2,7 @@
  * SIGKILL a stage worker in the middle of writing a chunk: the file must still complete, read back
  * identical, with exactly one intact replica per chunk in every store.
  */
+import { fsRoot } from "../../shared/topology/deployment.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -25,7 +26,7 @@ afterAll(async () => {
 
 const tmpFiles = (cloud: string): string[] => {
   try {
-    return readdirSync(join(t.pipeline.deployment.storeRoots[cloud]!, ".tmp"));
+    return readdirSync(join(fsRoot(t.pipeline.deployment, cloud), ".tmp"));
   } catch {
     return [];
   }
@@ -45,9 +46,9 @@ it("completes a file identical after its place worker is SIGKILLed mid-chunk", a
   await victim.kill();
   expect(inFlight.length).toBeGreaterThan(0);
   // The replica being written never shows under its final key: only whole, checked objects do.
-  for (const key of listFiles(join(t.pipeline.deployment.storeRoots[other]!, "chunks"))) {
+  for (const key of listFiles(join(fsRoot(t.pipeline.deployment, other), "chunks"))) {
     const [, name] = key.split("/");
-    expect(sha256(readFileSync(join(t.pipeline.deployment.storeRoots[other]!, "chunks", key)))).toBe(name!.split("-")[1]);
+    expect(sha256(readFileSync(join(fsRoot(t.pipeline.deployment, other), "chunks", key)))).toBe(name!.split("-")[1]);
   }
 
   const files = await waitForFiles(t.kv, ["kill-place-1"], () => undefined, 90_000);
@@ -58,7 +59,7 @@ it("completes a file identical after its place worker is SIGKILLed mid-chunk", a
   await reassemble(t.kv, t.stores, f.fileId, out, { preference: ["aws", "gcp", "azure"] });
   expect(sha256File(out)).toBe(sha);
   for (const cloud of ["aws", "gcp", "azure"]) {
-    const root = join(t.pipeline.deployment.storeRoots[cloud]!, "chunks", f.fileId);
+    const root = join(fsRoot(t.pipeline.deployment, cloud), "chunks", f.fileId);
     const objects = listFiles(root);
     expect(objects.length).toBe(f.chunkCount);
     for (const name of objects) expect(sha256(readFileSync(join(root, name)))).toBe(name.split("-")[1]);
@@ -81,7 +82,7 @@ it("completes a file identical after its ingest worker is SIGKILLed mid-file", a
   await reassemble(t.kv, t.stores, f.fileId, out, { preference: ["gcp"] });
   expect(sha256File(out)).toBe(sha);
   for (const cloud of ["aws", "gcp", "azure"]) {
-    expect(listFiles(join(t.pipeline.deployment.storeRoots[cloud]!, "chunks", f.fileId)).length).toBe(f.chunkCount);
-    expect(listFiles(join(t.pipeline.deployment.storeRoots[cloud]!, "staging"))).toEqual([]);
+    expect(listFiles(join(fsRoot(t.pipeline.deployment, cloud), "chunks", f.fileId)).length).toBe(f.chunkCount);
+    expect(listFiles(join(fsRoot(t.pipeline.deployment, cloud), "staging"))).toEqual([]);
   }
 });

@@ -1,8 +1,10 @@
 /**
  * The product as a user drives it: `ferry up --detach`, `ingest --wait --json`, `status`, `get`, `down`,
- * against real nats-server processes (hub + three leaves) and real worker processes.
+ * against real nats-server processes (hub + three leaves), real worker processes, and the three
+ * clouds' real protocol servers (versitygw for S3, fake-gcs-server for GCS, Azurite for Azure Blob).
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,19 +15,28 @@ import { jsonLines, runCli } from "../helpers/cli.ts";
 import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { isRunning } from "../../shared/launcher/proc.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
+import { openStores } from "../../shared/worker/runtime.ts";
 
 const CHUNK = 64 * 1024;
 
 interface IngestLine { fileId: string; name: string; size: number; sha256: string | null; chunkCount: number | null; state: string; reason?: string }
 interface FileStatus {
   fileId: string; state: string; size: number; sha256: string; chunkCount: number;
-  chunks: Array<{ index: number; offset: number; size: number; sha256: string; replicas: Array<{ cloud: string; store: string; key: string; verified: boolean }> }>;
+  chunks: Array<{ index: number; offset: number; size: number; sha256: string; replicas: Array<{ cloud: string; store: string; bucket: string; key: string; verified: boolean }> }>;
 }
 
 let work: string;
 let home: string;
 let env: NodeJS.ProcessEnv;
 let deployment: Deployment;
+let stores: Map<string, BlobStore>;
+/** What each cloud's replicas must live in: the three real protocols. */
+const STORES = {
+  aws: { kind: "s3", bucket: "ferry-e2e-aws", local: true },
+  gcp: { kind: "gcs", bucket: "ferry-e2e-gcp", local: true },
+  azure: { kind: "azblob", container: "ferry-e2e-azure", local: true },
+} as const;
 let pids: number[] = [];
 /** A file ingested early on, read back again after the deployment restarts. */
 let keptFile: { fileId: string; sha256: string } | undefined;
@@ -35,19 +46,21 @@ beforeAll(async () => {
   home = join(work, "home");
   const topology = join(work, "topology.json");
   writeFileSync(topology, JSON.stringify({
-    clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], replicas: 3, chunkSize: CHUNK, ackWait: "5s", maxAttempts: 3,
+    clouds: Object.entries(STORES).map(([name, store]) => ({ name, store })), replicas: 3, chunkSize: CHUNK, ackWait: "5s", maxAttempts: 3,
   }));
   env = { FERRY_HOME: home, FERRY_TOPOLOGY: topology };
   const up = await runCli(["up", "--detach", "--port", "0"], { env });
   expect(up.code, up.stderr).toBe(0);
   expect(up.stdout).toContain("ferry is up");
   deployment = readDeployment(home);
+  stores = openStores(deployment);
   const run = readRunState(home);
   pids = [run!.supervisorPid, ...Object.values(run!.pids)];
-  expect(pids.length).toBe(1 + 4 + 13); // supervisor, hub + 3 leaves, orchestrator + 12 stage workers
+  expect(pids.length).toBe(1 + 4 + 3 + 13); // supervisor, hub + 3 leaves, 3 store servers, orchestrator + 12 stage workers
 });
 
 afterAll(async () => {
+  await Promise.all([...(stores?.values() ?? [])].map((s) => s.close()));
   const down = await runCli(["down"], { env });
   expect(down.code, down.stderr).toBe(0);
   const alive = pids.filter(isRunning);
@@ -98,7 +111,7 @@ describe("ingest, status and get through the CLI", () => {
     }
   });
 
-  it("records three verified replicas per chunk, one per cloud, each present in its store with the right size", async () => {
+  it("records three verified replicas per chunk, one per cloud, each present in its cloud's real store with the right size", async () => {
     for (const r of results) {
       const s = await runCli(["status", r.fileId, "--json"], { env });
       expect(s.code, s.stderr).toBe(0);
@@ -110,14 +123,16 @@ describe("ingest, status and get through the CLI", () => {
         expect(c.replicas.map((x) => x.cloud).sort()).toEqual(["aws", "azure", "gcp"]);
         for (const rep of c.replicas) {
           expect(rep.verified).toBe(true);
-          expect(rep.store).toBe("fs");
+          const want = STORES[rep.cloud as keyof typeof STORES];
+          expect(rep.store).toBe(want.kind);
+          expect(rep.bucket).toBe("bucket" in want ? want.bucket : want.container);
           expect(rep.key).toMatch(/^[A-Za-z0-9/._-]+$/);
-          expect(statSync(join(deployment.storeRoots[rep.cloud]!, rep.key)).size).toBe(c.size);
+          expect(await stores.get(rep.cloud)!.head(rep.key)).toEqual({ key: rep.key, size: c.size });
         }
       }
       // Exactly one object per chunk in every store: nothing duplicated.
-      for (const cloud of ["aws", "gcp", "azure"]) {
-        expect(listFiles(join(deployment.storeRoots[cloud]!, "chunks", r.fileId)).length).toBe(st.chunkCount);
+      for (const cloud of Object.keys(STORES)) {
+        expect((await listAll(stores.get(cloud)!, `chunks/${r.fileId}/`)).length).toBe(st.chunkCount);
       }
     }
   });
@@ -126,10 +141,9 @@ describe("ingest, status and get through the CLI", () => {
     const r = results.find((x) => x.name === "one-byte-over.bin")!;
     const st = JSON.parse((await runCli(["status", r.fileId, "--json"], { env })).stdout) as FileStatus;
     const rep = st.chunks[1]!.replicas.find((x) => x.cloud === "aws")!;
-    const onDisk = join(deployment.storeRoots.aws!, rep.key);
-    const good = readFileSync(onDisk);
-    chmodSync(onDisk, 0o644);
-    writeFileSync(onDisk, Buffer.from([good[0]! ^ 0xff])); // same size, one flipped byte
+    const aws = stores.get("aws")!;
+    const good = await readAll(await aws.get(rep.key));
+    await aws.put(rep.key, Readable.from([Buffer.from([good[0]! ^ 0xff]), good.subarray(1)]), { overwrite: true }); // same size, one flipped byte
     try {
       const out = join(work, "from-bad-aws.bin");
       const bad = await runCli(["get", r.fileId, "-o", out, "--from", "aws"], { env });
@@ -141,12 +155,12 @@ describe("ingest, status and get through the CLI", () => {
       expect(ok.code, ok.stderr).toBe(0);
       expect(sha256File(fallback)).toBe(sources.get(r.name)!.sha256);
     } finally {
-      writeFileSync(onDisk, good);
+      await aws.put(rep.key, Readable.from([good]), { overwrite: true });
     }
   });
 
-  it("leaves every staging area empty once files are complete", () => {
-    for (const cloud of ["aws", "gcp", "azure"]) expect(listFiles(join(deployment.storeRoots[cloud]!, "staging"))).toEqual([]);
+  it("leaves every staging area empty once files are complete", async () => {
+    for (const cloud of Object.keys(STORES)) expect(await listAll(stores.get(cloud)!, "staging/")).toEqual([]);
   });
 
   it("cuts JSONL on record boundaries so every chunk holds whole lines", async () => {
@@ -260,6 +274,7 @@ describe("restarting the deployment", () => {
     const run = readRunState(home)!;
     pids = [run.supervisorPid, ...Object.values(run.pids)];
     deployment = readDeployment(home);
+  stores = openStores(deployment);
     const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number; complete: number } };
     expect(after.files.total).toBe(before.files.total);
     const back = join(work, "kept-after-restart.bin");
@@ -277,3 +292,15 @@ describe("restarting the deployment", () => {
   });
 });
 
+
+async function listAll(store: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys;
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const p of stream) parts.push(Buffer.from(p));
+  return Buffer.concat(parts);
+}

@@ -2,6 +2,7 @@
  * The pipeline as any NATS client sees it: raw ingest requests, malformed ones, repeated publishes
  * and redelivered events, on real servers and worker processes.
  */
+import { fsRoot } from "../../shared/topology/deployment.ts";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -98,7 +99,7 @@ describe("self-repair", () => {
     writeFileSync(path, data);
     const chunk0 = data.subarray(0, 64 * 1024);
     const key = replicaKey("repair-me-1", 0, sha256(chunk0));
-    const gcpObject = join(t.pipeline.deployment.storeRoots.gcp!, key);
+    const gcpObject = join(fsRoot(t.pipeline.deployment, "gcp"), key);
     mkdirSync(dirname(gcpObject), { recursive: true });
     writeFileSync(gcpObject, Buffer.alloc(chunk0.length, 7));
     t.nc.publish("files.ingest", JSON.stringify({ fileId: "repair-me-1", path }));
@@ -132,7 +133,7 @@ describe("idempotency", () => {
     await waitForFiles(t.kv, ["redelivered-1"], () => undefined, 60_000);
     const before = await readFileRecord(t.kv, "redelivered-1");
     const chunksBefore = await readChunkRecords(t.kv, before!);
-    const objectsBefore = CLOUDS.map((c) => listFiles(join(t.pipeline.deployment.storeRoots[c]!, "chunks", "redelivered-1")));
+    const objectsBefore = CLOUDS.map((c) => listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")));
     // Replay every event of the file into its cloud with fresh message ids: what a redelivery
     // beyond the duplicate window looks like to every stage and to the orchestrator.
     const jsm = await t.hubJs.jetstreamManager();
@@ -152,7 +153,7 @@ describe("idempotency", () => {
     const after = await readFileRecord(t.kv, "redelivered-1");
     expect({ ...after, updatedAt: "" }).toEqual({ ...before, updatedAt: "" });
     expect((await readChunkRecords(t.kv, after!)).map((c) => c.replicas.length)).toEqual(chunksBefore.map((c) => c.replicas.length));
-    expect(CLOUDS.map((c) => listFiles(join(t.pipeline.deployment.storeRoots[c]!, "chunks", "redelivered-1")))).toEqual(objectsBefore);
+    expect(CLOUDS.map((c) => listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")))).toEqual(objectsBefore);
     expect(await readBack(after!)).toBe(sha);
   });
 });

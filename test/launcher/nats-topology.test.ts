@@ -60,7 +60,12 @@ describe("planDeployment and deployment.json", () => {
     expect(d.hub.storeDir).toBe(join(dir, "nats", "hub"));
     expect(d.leaves.aws?.configFile).toBe(join(dir, "nats", "aws.conf"));
     expect(d.leaves.gcp?.url).toBe(`nats://127.0.0.1:${d.leaves.gcp?.port}`);
-    expect(d.storeRoots).toEqual({ aws: join(dir, "stores", "aws"), gcp: join(dir, "custom", "gcp"), azure: "/srv/az" });
+    expect(d.stores).toEqual({
+      aws: { cloud: "aws", kind: "fs", root: join(dir, "stores", "aws") },
+      gcp: { cloud: "gcp", kind: "fs", root: join(dir, "custom", "gcp") },
+      azure: { cloud: "azure", kind: "fs", root: "/srv/az" },
+    });
+    expect(d.localStores).toEqual({});
     const ports = [d.hub.port, d.hub.leafPort, d.hub.monitorPort, ...Object.values(d.leaves).flatMap((l) => [l.port, l.monitorPort])];
     expect(new Set(ports).size).toBe(9);
 

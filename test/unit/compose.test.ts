@@ -33,7 +33,7 @@ describe("the committed compose files", () => {
     expect(d.hub.url).toBe("nats://hub:4222");
     for (const cloud of CLOUDS) {
       expect(d.leaves[cloud]?.url).toBe(`nats://${cloud}:4222`);
-      expect(d.storeRoots[cloud]).toBe(`/data/stores/${cloud}`);
+      expect(d.stores[cloud]).toEqual({ cloud, kind: "fs", root: `/data/stores/${cloud}` });
     }
   });
 
