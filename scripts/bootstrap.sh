@@ -4,7 +4,12 @@
 # Idempotent and silent when everything is already cached: the fast path runs no network
 # command and only asks the cached binaries for their versions.
 #
+# Commands that run servers (up, demo, test, bench, chaos) also get the pinned local servers:
+# versitygw (S3), fake-gcs-server (GCS), toxiproxy and Jaeger v2, built once with `go install`
+# into .cache/bin (Azurite comes with the npm dependencies); `test` also gets Debian's chromium.
+#
 # Exports: FERRY_ROOT, FERRY_NODE (absolute path), FERRY_NATS_SERVER (absolute path),
+# FERRY_VERSITYGW, FERRY_FAKE_GCS_SERVER, FERRY_TOXIPROXY_SERVER, FERRY_JAEGER (when set up),
 # and PATH with Node 24's bin directory first.
 
 set -euo pipefail
@@ -200,7 +205,88 @@ _ferry_setup_nats() {
   export FERRY_NATS_SERVER
 }
 
+# Pinned local servers: name, Go package@version (Jaeger: built from tools/jaeger/go.mod instead).
+_FERRY_GO_TOOLS=(
+  "versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+  "fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1"
+  "toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0"
+  "jaeger tools/jaeger"
+)
+
+# A tool is cached when its binary exists and its stamp names the pin it was built from.
+_ferry_tool_ok() {
+  local name="$1" pin="$2"
+  [[ -x $_FERRY_CACHE/bin/$name ]] && [[ "$(cat "$_FERRY_CACHE/bin/$name.pin" 2>/dev/null)" == "$pin" ]]
+}
+
+_ferry_tool_pin() {
+  # Jaeger's pin is its go.mod, so editing the version there rebuilds it.
+  if [[ $2 == tools/jaeger ]]; then sha256sum "$FERRY_ROOT/tools/jaeger/go.mod" | cut -c1-16; else printf '%s' "$2"; fi
+}
+
+_ferry_build_tool() {
+  local go="$1" name="$2" pkg="$3" pin="$4" tmp
+  tmp="$(mktemp -d "$_FERRY_CACHE/build-$name.XXXXXX")"
+  if [[ $pkg == tools/jaeger ]]; then
+    (cd "$FERRY_ROOT/tools/jaeger" && "$go" build -o "$tmp/$name" github.com/jaegertracing/jaeger/cmd/jaeger) || return 1
+  else
+    GOBIN="$tmp" "$go" install "$pkg" || return 1
+    # toxiproxy's server binary is called `server`.
+    [[ -x $tmp/$name ]] || mv "$tmp/$(basename "${pkg%@*}")" "$tmp/$name"
+  fi
+  mv "$tmp/$name" "$_FERRY_CACHE/bin/$name"
+  printf '%s' "$pin" >"$_FERRY_CACHE/bin/$name.pin"
+  rm -rf "$tmp"
+}
+
+_ferry_setup_servers() {
+  local entry name pkg pin go missing=() pids=() i
+  for entry in "${_FERRY_GO_TOOLS[@]}"; do
+    read -r name pkg <<<"$entry"
+    _ferry_tool_ok "$name" "$(_ferry_tool_pin "$name" "$pkg")" || missing+=("$entry")
+  done
+  if ((${#missing[@]} > 0)); then
+    _ferry_lock
+    go="$(_ferry_find_go || true)"
+    [[ -n $go ]] || _ferry_die "the local store servers, toxiproxy and Jaeger are built with Go, which is not installed. Fix: install Go >= 1.26, or run with real clouds and --stores fs."
+    mkdir -p "$_FERRY_CACHE/bin"
+    _ferry_say "building the pinned local servers into .cache/bin (one time, a few minutes): ${missing[*]%% *}"
+    for entry in "${missing[@]}"; do
+      read -r name pkg <<<"$entry"
+      pin="$(_ferry_tool_pin "$name" "$pkg")"
+      _ferry_tool_ok "$name" "$pin" && continue
+      _ferry_build_tool "$go" "$name" "$pkg" "$pin" >"$_FERRY_CACHE/build-$name.log" 2>&1 &
+      pids+=("$!:$name")
+    done
+    for i in "${pids[@]}"; do
+      wait "${i%%:*}" || _ferry_die "building ${i#*:} failed; its log is $_FERRY_CACHE/build-${i#*:}.log. Fix: check Go module proxy access, then run again."
+    done
+  fi
+  export FERRY_VERSITYGW="$_FERRY_CACHE/bin/versitygw"
+  export FERRY_FAKE_GCS_SERVER="$_FERRY_CACHE/bin/fake-gcs-server"
+  export FERRY_TOXIPROXY_SERVER="$_FERRY_CACHE/bin/toxiproxy-server"
+  export FERRY_JAEGER="$_FERRY_CACHE/bin/jaeger"
+}
+
+# The dashboard test drives Debian's chromium headless; only `ferry test` needs it.
+_ferry_setup_chromium() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    _ferry_say "warning: /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get); the dashboard test will fail. Fix: apt-get install chromium"
+    return 0
+  fi
+  _ferry_lock
+  _ferry_say "installing Debian's chromium for the dashboard test (one time)"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; } >"$_FERRY_CACHE/apt-chromium.log" 2>&1 \
+    || _ferry_say "warning: apt-get could not install chromium (log: $_FERRY_CACHE/apt-chromium.log); the dashboard test will fail"
+}
+
 _ferry_setup_node
 _ferry_setup_deps
 _ferry_setup_nats
+case "${_FERRY_COMMAND:-}" in
+  up | demo | bench | chaos) _ferry_setup_servers ;;
+  test) _ferry_setup_servers; _ferry_setup_chromium ;;
+esac
 _ferry_unlock
