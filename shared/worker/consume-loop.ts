@@ -1,5 +1,5 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
-import { describeError, isRetryable } from "../errors.ts";
+import { StoreUnavailableError, describeError, isRetryable } from "../errors.ts";
 import type { Logger } from "../../observability/log.ts";
 import { backoffMs } from "./backoff.ts";
 
@@ -33,7 +33,7 @@ const PULL_EXPIRES_MS = 3000;
  * A lane pulls one message only when it is free, so no message ever waits unleased in a buffer
  * (one that waited past ack_wait would be redelivered to a second worker while still queued here).
  * Success acks; a retryable failure naks with backoff; a poison message (or one out of attempts)
- * is dead-lettered and then terminated. In-flight work keeps its lease with `working()`.
+ * is dead-lettered and then terminated, except while a store is unavailable: then it waits. In-flight work keeps its lease with `working()`.
  */
 export async function runConsumeLoop(o: ConsumeLoopOptions): Promise<void> {
   await Promise.all(Array.from({ length: o.concurrency }, () => runLane(o)));
@@ -65,7 +65,9 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
     msg.ack();
     if (o.stats) o.stats.handled++;
   } catch (err) {
-    if (isRetryable(err) && attempt < o.maxAttempts) {
+    // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
+    // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
+    if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < o.maxAttempts)) {
       const delay = backoffMs(attempt);
       o.log.warn({ err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay }, "will retry");
       msg.nak(o.signal.aborted ? 0 : delay);
