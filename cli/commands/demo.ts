@@ -11,7 +11,7 @@ import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts"
 import { peakMemoryPerStage } from "../../shared/launcher/proc.ts";
 import { openManifest, readChunkRecords, type FileRecord, type StageTimes } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
-import { loadTopology } from "../../shared/topology/config.ts";
+import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
 import { formatBytes, parseSize } from "../../shared/units.ts";
 import { openStores } from "../../shared/worker/runtime.ts";
 import { parseCommand } from "../args.ts";
@@ -29,17 +29,18 @@ and checks it byte for byte, then stops everything it started.
 Options:
   --big-file <size>   size of the large shard (default 256MiB)
   --keep              keep the temporary folder (data, stores, logs) afterwards
-  --topology <file>   the topology config (default: FERRY_TOPOLOGY or topology.json)`;
+  --topology <file>   the topology config (default: FERRY_TOPOLOGY or topology.json)
+  ${STORES_OPTION_HELP}`;
 
 /** `ferry demo`: the whole pipeline, end to end, on generated data. */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { "big-file": { type: "string" }, keep: { type: "boolean" }, topology: { type: "string" } }, false);
+  const { values } = parseCommand(argv, { "big-file": { type: "string" }, keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" } }, false);
   if (values.help) {
     process.stdout.write(`${DEMO_HELP}\n`);
     return 0;
   }
   const bigSize = parseSize("--big-file", values["big-file"] ?? "256MiB");
-  const topology = loadTopology(resolveTopologyPath(values.topology));
+  const topology = applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores);
   const root = await mkdtemp(join(tmpdir(), "ferry-demo-"));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let pipeline: Pipeline | undefined;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { ConfigError } from "../../shared/errors.ts";
 import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
 import { SUPERVISOR_MARKER, isOurProcess, readRunState, removeRunState, writeRunState, type RunState } from "../../shared/launcher/run-state.ts";
-import { loadTopology } from "../../shared/topology/config.ts";
+import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { parseCommand } from "../args.ts";
 import { REPO_ROOT, resolveHome, resolveTopologyPath } from "../home.ts";
@@ -20,13 +20,14 @@ Without --detach it runs until Ctrl-C and then stops everything.
 Options:
   --detach           start in the background and return; stop it with ./ferry down
   --port <n>         the hub's client port (default 4222; 0 picks a free port)
+  ${STORES_OPTION_HELP}
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)
   --home <dir>       where servers, stores and logs live (default: FERRY_HOME or .ferry)`;
 
 /** `ferry up`: run the deployment in the foreground, or hand it to a background supervisor. */
 export async function upCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, {
-    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" },
+    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" }, stores: { type: "string" },
   }, false);
   if (values.help) {
     process.stdout.write(`${UP_HELP}\n`);
@@ -43,12 +44,13 @@ export async function upCommand(argv: string[]): Promise<number> {
     throw new ConfigError(`port ${port} is already in use (another ferry or nats-server?): pass --port <n>, or --port 0 for any free port`);
   }
   const topologyPath = resolveTopologyPath(values.topology);
-  loadTopology(topologyPath); // fail here, in the foreground, on a bad config
-  if (values.detach) return detach(home, topologyPath, port);
-  return runForeground(home, topologyPath, port);
+  applyStoresOption(loadTopology(topologyPath), values.stores); // fail here, in the foreground, on a bad config
+  const stores = values.stores ?? "config";
+  if (values.detach) return detach(home, topologyPath, port, stores);
+  return runForeground(home, topologyPath, port, stores);
 }
 
-async function runForeground(home: string, topologyPath: string, port: number): Promise<number> {
+async function runForeground(home: string, topologyPath: string, port: number, stores: string): Promise<number> {
   mkdirSync(home, { recursive: true });
   const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
   writeRunState(home, state);
@@ -60,7 +62,7 @@ async function runForeground(home: string, topologyPath: string, port: number): 
   let pipeline: Pipeline;
   try {
     pipeline = await startPipeline({
-      topology: loadTopology(topologyPath), dataDir: home, ...(port === 0 ? {} : { ports: { hub: port } }),
+      topology: applyStoresOption(loadTopology(topologyPath), stores), dataDir: home, ...(port === 0 ? {} : { ports: { hub: port } }),
       onWorkerStart: (name, pid) => {
         state.pids[name] = pid;
         writeRunState(home, state);
@@ -93,11 +95,11 @@ async function runForeground(home: string, topologyPath: string, port: number): 
 }
 
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */
-async function detach(home: string, topologyPath: string, port: number): Promise<number> {
+async function detach(home: string, topologyPath: string, port: number, stores: string): Promise<number> {
   mkdirSync(join(home, "logs"), { recursive: true });
   const logPath = join(home, "logs", "supervisor.log");
   const log = openSync(logPath, "a");
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port)], {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores], {
     detached: true, stdio: ["ignore", log, log], cwd: REPO_ROOT,
   });
   closeSync(log);

@@ -99,6 +99,17 @@ function compileCloud(key: string, raw: unknown): CloudSpec {
   return { name, store: compileStore(`${key}.store`, store) };
 }
 
+/** Help text for the `--stores` option of commands that start a deployment. */
+export const STORES_OPTION_HELP = `--stores <which>   "config" (default): each cloud's store as topology.json says (the default config runs a
+                     local S3, GCS and Azure Blob server on loopback); "fs": local-filesystem stores for all`;
+
+/** Applies a `--stores` option: undefined or "config" keeps the topology, "fs" moves every cloud to fs stores. */
+export function applyStoresOption(t: Topology, value: string | undefined): Topology {
+  if (value === undefined || value === "config") return t;
+  if (value === "fs") return withFsStores(t);
+  throw new ConfigError(`--stores: "${value}" is not one of "config", "fs"`);
+}
+
 /** The same topology with every cloud on local-filesystem stores (`--stores fs`, for a machine without the store servers). */
 export function withFsStores(t: Topology): Topology {
   return { ...t, clouds: t.clouds.map((c) => ({ ...c, store: { kind: "fs" } })) };
