@@ -13,6 +13,8 @@ export const INGEST_REQUESTS = "files.ingest";
 export const FILES_COMPLETED = "files.completed";
 /** Core-NATS request that every worker answers with who it is (for `ferry status`). */
 export const WORKER_PING = "ferry.workers.ping";
+/** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */
+export const WORKER_METRICS = "ferry.workers.metrics";
 
 export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `chunks.${kind}.${cloud}`;
 export const fileSubject = (kind: FileEventKind, cloud: string): string => `files.${kind}.${cloud}`;

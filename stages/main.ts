@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
     log: rt.log,
     signal: rt.stopping,
     stats: rt.stats,
+    onOutcome: rt.metrics.onOutcome,
   });
   rt.log.info("worker stopped");
   await rt.close();

@@ -17,7 +17,12 @@ export interface ConsumeLoopOptions {
   signal: AbortSignal;
   /** Counters the worker reports to `ferry status`. */
   stats?: LoopStats;
+  /** Called once per message when handling ends, with how it ended and how long it took (metrics). */
+  onOutcome?: (outcome: Outcome, msg: JsMsg, durationMs: number) => void;
 }
+
+/** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
+export type Outcome = "ok" | "retry" | "dead_letter";
 
 export interface LoopStats {
   handled: number;
@@ -60,9 +65,12 @@ async function runLane(o: ConsumeLoopOptions): Promise<void> {
 async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
   const lease = setInterval(() => msg.working(), Math.max(1000, o.ackWaitMs / 3));
   const attempt = msg.info.deliveryCount;
+  const started = performance.now();
+  let outcome: Outcome = "retry";
   try {
     await o.handle(msg, o.signal);
     msg.ack();
+    outcome = "ok";
     if (o.stats) o.stats.handled++;
   } catch (err) {
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
@@ -78,6 +86,7 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
     try {
       await o.deadLetter(msg, err);
       msg.term(describeError(err).slice(0, 200));
+      outcome = "dead_letter";
       if (o.stats) o.stats.deadLettered++;
     } catch (dlErr) {
       o.log.error({ err: describeError(dlErr) }, "could not record dead letter; will retry");
@@ -85,6 +94,7 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
     }
   } finally {
     clearInterval(lease);
+    o.onOutcome?.(outcome, msg, performance.now() - started);
   }
 }
 

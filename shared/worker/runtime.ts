@@ -1,9 +1,10 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger, type Logger } from "../../observability/log.ts";
+import { createWorkerMetrics, type WorkerMetrics } from "../../observability/metrics.ts";
 import { openStore } from "../stores/open-store.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { connectNats } from "../nats/connect.ts";
-import { WORKER_PING } from "../subjects.ts";
+import { WORKER_METRICS, WORKER_PING } from "../subjects.ts";
 import type { Deployment } from "../topology/deployment.ts";
 import { readDeployment } from "../topology/plan.ts";
 import type { LoopStats } from "./consume-loop.ts";
@@ -24,6 +25,8 @@ export interface WorkerRuntime {
   stores: Map<string, BlobStore>;
   log: Logger;
   stats: LoopStats;
+  /** This process's metrics; `onOutcome` is the consume loop's hook. */
+  metrics: WorkerMetrics;
   /** Aborts when the process is asked to stop (SIGTERM, SIGINT). */
   stopping: AbortSignal;
   close(): Promise<void>;
@@ -31,7 +34,7 @@ export interface WorkerRuntime {
 
 /**
  * Sets up a worker process: reads the deployment, connects to `url`, opens every cloud's store,
- * answers status pings, and turns SIGTERM/SIGINT into an orderly stop.
+ * answers status pings and metrics requests, and turns SIGTERM/SIGINT into an orderly stop.
  */
 export async function startWorkerRuntime(o: { dataDir: string; stage: string; cloud: string; worker: string; url: (d: Deployment) => string }): Promise<WorkerRuntime> {
   const deployment = readDeployment(o.dataDir);
@@ -43,11 +46,15 @@ export async function startWorkerRuntime(o: { dataDir: string; stage: string; cl
   nc.subscribe(WORKER_PING, { callback: (_err, m) => {
     m.respond(JSON.stringify({ ...info, stats }));
   } });
+  const metrics = createWorkerMetrics({ stage: o.stage, cloud: o.cloud });
+  nc.subscribe(WORKER_METRICS, { callback: (_err, m) => {
+    void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));
+  } });
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   let closed: Promise<void> | undefined;
   return {
-    deployment, nc, stores, log, stats, stopping: stop.signal,
+    deployment, nc, stores, log, stats, metrics, stopping: stop.signal,
     close: () => (closed ??= (async () => {
       await nc.drain().catch(() => undefined);
       await Promise.all([...stores.values()].map((s) => s.close()));
