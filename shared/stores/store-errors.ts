@@ -29,6 +29,8 @@ export interface FailedRequest {
 }
 
 const BUCKET_MISSING = /nosuchbucket|containernotfound|bucket.*not.*(found|exist)|notfound.*bucket/i;
+/** Credentials the service does not know, whatever status it chose (versitygw answers an unknown access key with 404). */
+const UNKNOWN_CREDENTIALS = /^(InvalidAccessKeyId|XAdminUserNotFound)$/;
 const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
 
 /**
@@ -45,9 +47,9 @@ export function storeError(store: StoreIdentity, op: string, key: string | undef
   if (BUCKET_MISSING.test(code) || (status === 404 && BUCKET_MISSING.test(failure.message ?? ""))) {
     return new StoreAccessError(`${at}: the bucket does not exist (${detail}). Fix: create it, or correct the bucket in topology.json`, { cause });
   }
-  if (status === 404) return new ObjectNotFoundError(`${at}: no such object`, { cause });
+  if (status === 404 && !UNKNOWN_CREDENTIALS.test(code)) return new ObjectNotFoundError(`${at}: no such object`, { cause });
   if ((status === 409 || status === 412) && op === "put") return new ObjectExistsError(`${at}: an object is already there`, { cause });
-  if (status === 401 || status === 403) {
+  if (status === 401 || status === 403 || UNKNOWN_CREDENTIALS.test(code)) {
     return new StoreAccessError(`${at}: access denied (${detail}). Fix: check the credentials this cloud's SDK finds (see README, "Real clouds")`, { cause });
   }
   if (status === undefined || status === 408 || status === 429 || status >= 500 || NETWORK_CODES.test(code)) {
