@@ -1,5 +1,6 @@
 import { ConfigError } from "../errors.ts";
 import { FsStore } from "./fs-store.ts";
+import { S3Store } from "./s3-store.ts";
 import type { BlobStore } from "./types.ts";
 
 /** A store on the local disk: `root` is an absolute folder. */
@@ -59,7 +60,7 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
     case "fs":
       return new FsStore({ cloud: spec.cloud, root: spec.root, throttleBytesPerSec: spec.throttleBytesPerSec });
     case "s3":
-      throw new ConfigError(`store kind "s3" is not wired yet [cloud=${spec.cloud}]`);
+      return new S3Store(spec);
     case "gcs":
       throw new ConfigError(`store kind "gcs" is not wired yet [cloud=${spec.cloud}]`);
     case "azblob":
