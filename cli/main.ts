@@ -15,6 +15,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { downCommand } from "./commands/down.ts";
 import { getCommand } from "./commands/get.ts";
 import { ingestCommand } from "./commands/ingest.ts";
+import { reportCommand } from "./commands/report.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runTestCommand } from "./commands/test.ts";
 import { upCommand } from "./commands/up.ts";
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
+  report: { run: reportCommand, summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)" },
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
   compose: { run: composeCommand, summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)" },
   chaos: { run: chaosCommand, summary: "break it on purpose (kill-workers: SIGKILL workers mid-flight) and check every invariant" },
