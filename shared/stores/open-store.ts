@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import { AzblobStore } from "./azblob-store.ts";
 import { FsStore } from "./fs-store.ts";
 import { S3Store } from "./s3-store.ts";
 import type { BlobStore } from "./types.ts";
@@ -64,7 +65,7 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
     case "gcs":
       throw new ConfigError(`store kind "gcs" is not wired yet [cloud=${spec.cloud}]`);
     case "azblob":
-      throw new ConfigError(`store kind "azblob" is not wired yet [cloud=${spec.cloud}]`);
+      return new AzblobStore(spec);
     default: {
       // Unreachable for typed callers; guards specs parsed from JSON at runtime.
       const kind: never = spec;

@@ -32,13 +32,16 @@ const BUCKET_MISSING = /nosuchbucket|containernotfound|bucket.*not.*(found|exist
 /** Credentials the service does not know, whatever status it chose (versitygw answers an unknown access key with 404). */
 const UNKNOWN_CREDENTIALS = /^(InvalidAccessKeyId|XAdminUserNotFound)$/;
 const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
+/** Azure found the block it received differs from the Content-MD5 or CRC64 sent with it: damaged on the way, worth resending. */
+const DAMAGED_IN_TRANSIT = /^(Md5Mismatch|Crc64Mismatch)$/;
 
 /**
  * Turns a failed store request into the project's typed errors, decided by status and code, never
  * by message text alone: 404 → ObjectNotFoundError (or StoreAccessError when the bucket is missing),
  * 409/412 on a write → ObjectExistsError, 401/403 → StoreAccessError, 408/429/5xx and socket
- * failures → StoreUnavailableError (retryable). Other 4xx are StoreAccessError: a retry would fail
- * the same way. Messages are redacted of anything that looks like a credential.
+ * failures → StoreUnavailableError (retryable), and so is a checksum mismatch the service found (bytes
+ * damaged on the way). Other 4xx are StoreAccessError: a retry would fail the same way. Messages
+ * are redacted of anything that looks like a credential.
  */
 export function storeError(store: StoreIdentity, op: string, key: string | undefined, failure: FailedRequest, cause?: unknown): FerryError {
   const { status, code = "" } = failure;
@@ -54,6 +57,9 @@ export function storeError(store: StoreIdentity, op: string, key: string | undef
   }
   if (status === undefined || status === 408 || status === 429 || status >= 500 || NETWORK_CODES.test(code)) {
     return new StoreUnavailableError(`${at}: store unavailable (${detail || "no response"})`, { cause });
+  }
+  if (DAMAGED_IN_TRANSIT.test(code)) {
+    return new StoreUnavailableError(`${at}: the bytes arrived damaged (${detail}); sending them again may succeed`, { cause });
   }
   return new StoreAccessError(`${at}: refused (${detail})`, { cause });
 }

@@ -1,0 +1,422 @@
+import { createHash, randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DefaultAzureCredential } from "@azure/identity";
+import { BlobServiceClient, StorageSharedKeyCredential, type BlobClientConfig, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import {
+  ChecksumMismatchError,
+  ConfigError,
+  FerryError,
+  InputError,
+  ObjectNotFoundError,
+  StoreAccessError,
+  StoreUnavailableError,
+} from "../errors.ts";
+import { backoffMs } from "../worker/backoff.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
+import type { AzblobOpenSpec } from "./open-store.ts";
+import { storeError, where, type FailedRequest } from "./store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
+
+/**
+ * The storage emulator's well-known development account (Azurite, the old Storage Emulator).
+ * These are public values published in the emulator's documentation and accepted only by emulators:
+ * not secrets.
+ */
+export const AZURITE_DEV_ACCOUNT = {
+  name: "devstoreaccount1",
+  key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+} as const;
+
+/** How a store moves bytes and how hard it tries; the defaults suit both Azure and Azurite. */
+export interface AzblobTuning {
+  /** Bytes per staged block; a put holds at most maxConcurrency + 1 of them. @default 4 MiB */
+  blockSizeBytes?: number;
+  /** Blocks of one put in flight at once. @default 4 */
+  maxConcurrency?: number;
+  /** How long one request may wait for the service's answer before it counts as failed. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Tries per request, the first included, before the typed error surfaces. @default 3 */
+  maxTries?: number;
+  /** Delay before the first retry; it doubles per try, with jitter. @default 500 */
+  retryBaseMs?: number;
+}
+
+type Tuning = Required<AzblobTuning>;
+type Signal = { signal?: AbortSignal | undefined } | undefined;
+
+const DEFAULT_TUNING: Tuning = {
+  blockSizeBytes: 4 * 1024 * 1024,
+  maxConcurrency: 4,
+  requestTimeoutMs: 30_000,
+  maxTries: 3,
+  retryBaseMs: 500,
+};
+/** Azure accepts blocks of up to 4000 MiB; beyond 100 MiB a put would hold too much memory. */
+const MAX_BLOCK_BYTES = 100 * 1024 * 1024;
+const RETRY_CAP_MS = 10_000;
+const LIST_PAGE_SIZE = 1000;
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+/** Azure's container naming rule: 3-63 lowercase letters, digits and single inner hyphens. */
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/**
+ * The SDK's own retry is off: its policy has no jitter, sets only the server-side `timeout`
+ * parameter (no client deadline) and retries neither 429 nor 502/504. #request retries instead.
+ * Checksums are pinned to "Customized" (the per-block Content-MD5 put() sends): Azurite 3.37 stores
+ * the SDK's structured-message CRC64 encoding verbatim (1000 bytes put came back as 1039).
+ */
+const CLIENT_OPTIONS: StoragePipelineOptions & BlobClientConfig = {
+  retryOptions: { maxTries: 1 },
+  uploadContentChecksumAlgorithm: "Customized",
+  downloadContentChecksumAlgorithm: "Customized",
+};
+
+/**
+ * A BlobStore on an Azure Blob container. A put stages blocks (each with a Content-MD5 the service
+ * checks) and commits the block list in one request, with `If-None-Match: *` unless overwriting: the
+ * object appears whole or not at all, and of two racing writers exactly one commits.
+ *
+ * No sweepTemp: blocks of a put that never committed are invisible (no get, head or list sees
+ * them) and the service discards them (Azure after a week, or at the next commit to the key).
+ */
+export class AzblobStore implements BlobStore {
+  readonly kind = "azblob" as const;
+  readonly cloud: string;
+  readonly bucket: string;
+  readonly #container: ContainerClient;
+  readonly #tuning: Tuning;
+
+  constructor(spec: Omit<AzblobOpenSpec, "kind">, tuning: AzblobTuning = {}) {
+    if (!spec.cloud) throw new ConfigError(`azblob store: cloud must be a non-empty name`);
+    if (!CONTAINER_NAME.test(spec.container ?? "")) {
+      throw new ConfigError(
+        `azblob store [cloud=${spec.cloud}]: container ${JSON.stringify(spec.container)} is not a valid Azure container name (3-63 lowercase letters, digits and single hyphens)`,
+      );
+    }
+    this.cloud = spec.cloud;
+    this.bucket = spec.container;
+    this.#tuning = compileTuning(spec.cloud, tuning);
+    this.#container = serviceClient(spec).getContainerClient(spec.container);
+  }
+
+  async put(key: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    const blob = this.#container.getBlockBlobClient(this.#checkKey(key));
+    const { signal } = options;
+    const expected = options.expectedSha256?.toLowerCase();
+    if (expected !== undefined && !SHA256_HEX.test(expected)) {
+      throw new InputError(`put ${where(this, key)}: expectedSha256 ${JSON.stringify(expected)} is not 64 hex digits`);
+    }
+    signal?.throwIfAborted();
+    // Aborts the blocks still in flight once the put fails or its caller gives up.
+    const stopUploads = new AbortController();
+    const uploadSignal = signal ? AbortSignal.any([signal, stopUploads.signal]) : stopUploads.signal;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const blockIds: string[] = [];
+    // One prefix per put, so the blocks of racing writers to the same key never mix.
+    const idPrefix = randomUUID();
+    const stage = (block: Buffer): void => {
+      const id = Buffer.from(`${idPrefix}-${String(blockIds.length).padStart(6, "0")}`).toString("base64");
+      blockIds.push(id);
+      const md5 = createHash("md5").update(block).digest();
+      // Not "put": a 409 on a block (a lease, an immutability policy) does not mean the object exists.
+      const upload: Promise<void> = this.#request("put block", key, uploadSignal, (s) =>
+        blob.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5: md5 }),
+      ).then(
+        () => {},
+        (error: unknown) => {
+          failure ??= { error };
+          stopUploads.abort();
+        },
+      ).finally(() => inFlight.delete(upload));
+      inFlight.add(upload);
+    };
+
+    try {
+      const hash = createHash("sha256");
+      let size = 0;
+      // Bytes are copied into the block as they come, so a body that reuses its buffers cannot
+      // make the staged bytes differ from the hashed ones.
+      let block: Buffer | undefined;
+      let filled = 0;
+      for await (const chunk of chunksOf(body, uploadSignal, () => where(this, key))) {
+        hash.update(chunk);
+        size += chunk.length;
+        for (let at = 0; at < chunk.length; ) {
+          block ??= Buffer.allocUnsafe(this.#tuning.blockSizeBytes);
+          const n = Math.min(chunk.length - at, block.length - filled);
+          block.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled < block.length) continue;
+          // Bounded memory: wait for a free slot before reading more of the body.
+          while (inFlight.size >= this.#tuning.maxConcurrency) await Promise.race(inFlight);
+          if (failure) throw failure.error;
+          stage(block);
+          block = undefined;
+          filled = 0;
+        }
+      }
+      // A copy, so a small last block does not pin a whole block's buffer while it uploads.
+      if (block && filled > 0) stage(Buffer.from(block.subarray(0, filled)));
+      await Promise.all(inFlight);
+      if (failure) throw failure.error;
+      const sha256 = hash.digest("hex");
+      if (expected !== undefined && expected !== sha256) {
+        throw new ChecksumMismatchError(`put rejected ${where(this, key)}; nothing was committed`, expected, sha256);
+      }
+      // Last chance to honour an abort: after the commit the object is visible.
+      signal?.throwIfAborted();
+      await this.#request("put", key, signal, (s) =>
+        blob.commitBlockList(blockIds, { abortSignal: s, conditions: options.overwrite ? {} : { ifNoneMatch: "*" } }),
+      ).catch((err: unknown) => {
+        throw this.#commitFailed(key, err);
+      });
+      return { size, sha256 };
+    } catch (err) {
+      stopUploads.abort();
+      await Promise.all(inFlight);
+      // The caller's abort wins; a read cut short because a block failed reports that block's error.
+      if (signal?.aborted && !(err instanceof FerryError)) throw signal.reason;
+      throw failure && err === stopUploads.signal.reason ? failure.error : err;
+    }
+  }
+
+  async get(key: string, options?: Signal): Promise<Readable> {
+    const blob = this.#container.getBlobClient(this.#checkKey(key));
+    const signal = options?.signal;
+    const response = await this.#request("get", key, signal, (s) =>
+      blob.download(0, undefined, { abortSignal: s, maxRetryRequests: this.#tuning.maxTries - 1 }),
+    );
+    const body = response.readableStreamBody as Readable | undefined;
+    if (!body) throw new StoreUnavailableError(`get ${where(this, key)}: the service sent no body`);
+    return Readable.from(this.#typedBody(body, key, signal), { objectMode: false });
+  }
+
+  async head(key: string, options?: Signal): Promise<ObjectInfo | undefined> {
+    const blob = this.#container.getBlobClient(this.#checkKey(key));
+    try {
+      const props = await this.#request("head", key, options?.signal, (s) => blob.getProperties({ abortSignal: s }));
+      return { key, size: props.contentLength ?? 0 };
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string, options?: Signal): Promise<void> {
+    const blob = this.#container.getBlobClient(this.#checkKey(key));
+    try {
+      await this.#request("delete", key, options?.signal, (s) => blob.delete({ abortSignal: s }));
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+    }
+  }
+
+  /** Pages through the listing (the service returns names in order); names that are not keys are skipped. */
+  async *list(prefix: string, options?: Signal): AsyncGenerator<ObjectInfo> {
+    assertValidPrefix(prefix);
+    const signal = options?.signal;
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.#request("list", prefix || undefined, signal, (s) =>
+        this.#container
+          .listBlobsFlat({ prefix, abortSignal: s })
+          .byPage({ continuationToken, maxPageSize: LIST_PAGE_SIZE })
+          .next(),
+      );
+      if (page.done) return;
+      for (const item of page.value.segment.blobItems) {
+        if (isValidKey(item.name)) yield { key: item.name, size: item.properties.contentLength ?? 0 };
+      }
+      continuationToken = page.value.continuationToken || undefined;
+    } while (continuationToken);
+  }
+
+  /** Nothing to release: the SDK shares one HTTP agent per process, whose idle sockets do not keep it alive. */
+  async close(): Promise<void> {}
+
+  /**
+   * One service request, tried up to maxTries times: each try has its own deadline for the answer,
+   * and retryable failures (5xx, 429, timeouts, resets, refused connections) back off with jitter.
+   * Everything that leaves here is typed by storeError, except the caller's abort reason.
+   */
+  async #request<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { maxTries, requestTimeoutMs, retryBaseMs } = this.#tuning;
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      const deadline = new AbortController();
+      // Cleared once the answer's headers arrive, so a long download is not cut off.
+      const timer = setTimeout(() => deadline.abort(), requestTimeoutMs);
+      let typed: FerryError;
+      try {
+        return await send(signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const failure: FailedRequest = deadline.signal.aborted
+          ? { code: "TimeoutError", message: `no answer within ${requestTimeoutMs} ms` }
+          : failureOf(err);
+        typed = storeError(this, op, key, failure, err);
+        if (!typed.retryable || attempt >= maxTries) throw typed;
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        await sleep(backoffMs(attempt, retryBaseMs, RETRY_CAP_MS), undefined, signal ? { signal } : {});
+      } catch {
+        throw signal?.reason ?? typed;
+      }
+    }
+  }
+
+  /**
+   * InvalidBlockList on a commit means another put to the same key committed first, which
+   * discards every uncommitted block, ours included: worth redoing the put, not a refusal.
+   * (A create-only commit gets its condition checked first, so it sees ObjectExistsError.)
+   */
+  #commitFailed(key: string, err: unknown): unknown {
+    if (err instanceof StoreAccessError && failureOf(err.cause).code === "InvalidBlockList") {
+      return new StoreUnavailableError(
+        `put ${where(this, key)}: a concurrent put to the same key discarded this put's staged blocks; retry the put`,
+        { cause: err.cause },
+      );
+    }
+    return err;
+  }
+
+  /**
+   * The download's bytes, with a mid-stream failure typed like any other. A body that sends nothing
+   * for requestTimeoutMs while we wait on it fails retryably instead of hanging its reader.
+   */
+  async *#typedBody(body: Readable, key: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+    const { requestTimeoutMs } = this.#tuning;
+    const pieces = body[Symbol.asyncIterator]();
+    let stalled = false;
+    try {
+      for (;;) {
+        const watchdog = setTimeout(() => {
+          stalled = true;
+          body.destroy(new Error("stalled"));
+        }, requestTimeoutMs);
+        let next: IteratorResult<unknown>;
+        try {
+          next = await pieces.next();
+        } finally {
+          clearTimeout(watchdog);
+        }
+        if (next.done) return;
+        yield next.value as Uint8Array;
+      }
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const failure = stalled ? { code: "TimeoutError", message: `no bytes for ${requestTimeoutMs} ms mid-download` } : failureOf(err);
+      throw storeError(this, "get", key, failure, err);
+    } finally {
+      body.destroy();
+    }
+  }
+
+  #checkKey(key: string): string {
+    assertValidKey(key);
+    return key;
+  }
+}
+
+/**
+ * The SDK client for a spec. `local`: the emulator's development account at `endpoint`. Otherwise
+ * AZURE_STORAGE_CONNECTION_STRING when set, else DefaultAzureCredential (environment, workload or
+ * managed identity, Azure CLI login...) against `endpoint`.
+ */
+function serviceClient(spec: Omit<AzblobOpenSpec, "kind">): BlobServiceClient {
+  const at = `azblob store [cloud=${spec.cloud}]`;
+  if (spec.endpoint !== undefined && !URL.canParse(spec.endpoint)) {
+    throw new ConfigError(`${at}: endpoint ${JSON.stringify(spec.endpoint)} is not a URL`);
+  }
+  if (spec.local) {
+    if (!spec.endpoint) throw new ConfigError(`${at}: a local store needs the emulator's endpoint (http://127.0.0.1:<port>/${AZURITE_DEV_ACCOUNT.name})`);
+    const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
+    return new BlobServiceClient(spec.endpoint, credential, CLIENT_OPTIONS);
+  }
+  const connectionString = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  if (connectionString) {
+    try {
+      return BlobServiceClient.fromConnectionString(connectionString, CLIENT_OPTIONS);
+    } catch (err) {
+      // The SDK's reason names the bad part, never its value; the string itself holds the key.
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ConfigError(`${at}: AZURE_STORAGE_CONNECTION_STRING is not usable (${reason}). Fix: copy it again from the storage account's access keys`);
+    }
+  }
+  if (!spec.endpoint) {
+    throw new ConfigError(`${at}: set endpoint (https://<account>.blob.core.windows.net) or AZURE_STORAGE_CONNECTION_STRING`);
+  }
+  return new BlobServiceClient(spec.endpoint, new DefaultAzureCredential(), CLIENT_OPTIONS);
+}
+
+function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
+  const compiled = { ...DEFAULT_TUNING, ...stripUndefined(tuning) };
+  for (const [name, value] of Object.entries(compiled)) {
+    if (!(Number.isSafeInteger(value) && value > 0)) {
+      throw new ConfigError(`azblob store [cloud=${cloud}]: ${name} ${value} is not a positive whole number`);
+    }
+  }
+  if (compiled.blockSizeBytes > MAX_BLOCK_BYTES) {
+    throw new ConfigError(`azblob store [cloud=${cloud}]: blockSizeBytes ${compiled.blockSizeBytes} is above ${MAX_BLOCK_BYTES}`);
+  }
+  return compiled;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** What the SDK's error says in the terms storeError decides by; HEAD errors carry the code only in details. */
+function failureOf(err: unknown): FailedRequest {
+  const e = (err ?? {}) as { statusCode?: unknown; code?: unknown; details?: { errorCode?: unknown }; message?: unknown };
+  const code = typeof e.details?.errorCode === "string" ? e.details.errorCode : typeof e.code === "string" ? e.code : undefined;
+  return {
+    ...(typeof e.statusCode === "number" ? { status: e.statusCode } : {}),
+    ...(code ? { code } : {}),
+    // The service appends RequestId and Time lines; the first line says what went wrong.
+    ...(typeof e.message === "string" ? { message: e.message.split("\n")[0] } : {}),
+  };
+}
+
+/** Chunks of `body`, checked to be bytes; stops waiting on a stuck body the moment `signal` aborts. */
+async function* chunksOf(body: AsyncIterable<unknown>, signal: AbortSignal, where: () => string): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const next = await nextOrAbort(it, signal);
+      if (next.done) {
+        done = true;
+        return;
+      }
+      if (!(next.value instanceof Uint8Array)) {
+        throw new InputError(`put ${where()}: the body yielded a ${typeof next.value}, expected bytes (Uint8Array)`);
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!done) {
+      // Not awaited: a stuck async generator runs return() only after its pending await settles.
+      const destroy = (body as { destroy?: unknown }).destroy;
+      if (typeof destroy === "function") destroy.call(body);
+      else Promise.resolve().then(() => it.return?.()).catch(() => {});
+    }
+  }
+}
+
+/** `it.next()`, but rejecting with the abort reason as soon as `signal` aborts. */
+function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    it.next()
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
