@@ -80,6 +80,7 @@ async function runForeground(home: string, topologyPath: string, port: number, s
   }
   state.pids.hub = pipeline.nats.hub.pid ?? 0;
   for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
+  for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
   state.ready = true;
   writeRunState(home, state);
   process.stdout.write(describe(pipeline));

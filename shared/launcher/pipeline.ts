@@ -6,8 +6,10 @@ import { connectNats } from "../nats/connect.ts";
 import { STAGES, type Stage, type Topology } from "../topology/config.ts";
 import type { Deployment } from "../topology/deployment.ts";
 import { planDeployment, writeDeployment, type PinnedPorts } from "../topology/plan.ts";
+import { startLocalStores } from "./local-stores.ts";
 import { startNatsTopology, type NatsTopology } from "./nats-topology.ts";
 import { pingWorkers } from "./ping.ts";
+import type { ServerProcess } from "./server-process.ts";
 import { WorkerProcess } from "./worker-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -24,9 +26,9 @@ export interface PipelineOptions {
   readyTimeoutMs?: number;
   /** Called with each worker's pid at every (re)start. */
   onWorkerStart?: (name: string, pid: number) => void;
-  /** Start a nats-server again when it dies (what `ferry up` does). @default false */
+  /** Start a nats-server or a local store server again when it dies (what `ferry up` does). @default false */
   restartServers?: boolean;
-  /** Called with a server's name (`hub` or the cloud) and new pid after it was started again. */
+  /** Called with a server's name (`hub`, the cloud, or `store-<cloud>`) and new pid after it was started again. */
   onServerRestart?: (name: string, pid: number) => void;
 }
 
@@ -34,6 +36,8 @@ export interface PipelineOptions {
 export interface Pipeline {
   deployment: Deployment;
   nats: NatsTopology;
+  /** The store servers ferry runs for clouds whose store is `"local": true`, keyed by cloud. */
+  localStores: Map<string, ServerProcess>;
   /** Keyed `orchestrator` or `<stage>-<cloud>`. */
   workers: Map<string, WorkerProcess>;
   worker(stage: Stage, cloud: string): WorkerProcess;
@@ -53,15 +57,19 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   mkdirSync(logDir, { recursive: true });
   writeDeployment(d);
   const nats = await startNatsTopology(d, { logDir });
+  let localStores = new Map<string, ServerProcess>();
   const workers = new Map<string, WorkerProcess>();
-  const guardian = o.restartServers ? guardServers(nats, o.onServerRestart) : undefined;
+  let guardian: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= (async () => {
     clearInterval(guardian);
     await Promise.all([...workers.values()].map((w) => w.stop()));
+    await Promise.all([...localStores.values()].map((s) => s.stop()));
     await nats.stop();
   })());
   try {
+    localStores = await startLocalStores(d, logDir);
+    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores), o.onServerRestart);
     await applyAllStreams(d);
     const add = (name: string, args: string[]) => {
       const w = new WorkerProcess({ name, args, logFile: join(logDir, `${name}.log`), env: o.workerEnv ?? {}, restart: o.restartWorkers ?? true,
@@ -79,7 +87,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     throw err;
   }
   return {
-    deployment: d, nats, workers, stop,
+    deployment: d, nats, localStores, workers, stop,
     worker(stage, cloud) {
       const w = workers.get(workerName(stage, cloud));
       if (!w) throw new Error(`no worker ${workerName(stage, cloud)}`);
@@ -90,12 +98,25 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
 
 const SERVER_CHECK_MS = 1000;
 
-/** Every second, starts again any server of the topology that has died (same config, ports and store). */
-function guardServers(nats: NatsTopology, onRestart?: (name: string, pid: number) => void): NodeJS.Timeout {
+interface GuardedServer {
+  readonly isRunning: boolean;
+  readonly pid: number | undefined;
+  restart(): Promise<void>;
+}
+
+/** The servers a deployment runs, by the name `ferry up` reports: `hub`, each cloud's leaf, `store-<cloud>`. */
+function serversOf(nats: NatsTopology, localStores: Map<string, ServerProcess>): Map<string, GuardedServer> {
+  const servers = new Map<string, GuardedServer>([[nats.hub.endpoint.name, nats.hub]]);
+  for (const leaf of Object.values(nats.leaves)) servers.set(leaf.endpoint.name, leaf);
+  for (const [cloud, store] of localStores) servers.set(`store-${cloud}`, store);
+  return servers;
+}
+
+/** Every second, starts again any server that has died (same config, ports and data). */
+function guardServers(servers: Map<string, GuardedServer>, onRestart?: (name: string, pid: number) => void): NodeJS.Timeout {
   const restarting = new Set<string>();
   const timer = setInterval(() => {
-    for (const server of [nats.hub, ...Object.values(nats.leaves)]) {
-      const name = server.endpoint.name;
+    for (const [name, server] of servers) {
       if (server.isRunning || restarting.has(name)) continue;
       restarting.add(name);
       server.restart()

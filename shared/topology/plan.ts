@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { writeJsonAtomic } from "../json-file.ts";
+import { localStoreEndpoint } from "../launcher/local-stores.ts";
 import { freePorts } from "../launcher/ports.ts";
 import type { StoreOpenSpec } from "../stores/open-store.ts";
 import type { CloudSpec, Topology } from "./config.ts";
@@ -69,7 +70,7 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
 /** How workers open a cloud's store; a local server's endpoint is on loopback at `localPort`. */
 export function storeOpenSpec(c: CloudSpec, dir: string, localPort: number | undefined): StoreOpenSpec {
   const s = c.store;
-  const local = localPort === undefined ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
+  const local = localPort === undefined || s.kind === "fs" ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
   switch (s.kind) {
     case "fs":
       return { cloud: c.name, kind: "fs", root: resolve(dir, s.root ?? join("stores", c.name)) };
@@ -82,11 +83,6 @@ export function storeOpenSpec(c: CloudSpec, dir: string, localPort: number | und
   }
 }
 
-/** The URL clients use for a store server ferry runs on 127.0.0.1:`port`. */
-export function localStoreEndpoint(kind: StoreOpenSpec["kind"], port: number): string {
-  // Azurite serves the well-known development account under its name as the first path segment.
-  return kind === "azblob" ? `http://127.0.0.1:${port}/devstoreaccount1` : `http://127.0.0.1:${port}`;
-}
 
 /** Writes `<dataDir>/deployment.json` atomically, so readers never see half a file. */
 export function writeDeployment(d: Deployment): void {

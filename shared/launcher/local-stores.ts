@@ -1,0 +1,41 @@
+import { join } from "node:path";
+import type { Deployment } from "../topology/deployment.ts";
+import { localAzblobEndpoint, startLocalAzblobServer } from "./azblob-server.ts";
+import { localGcsEndpoint, startLocalGcsServer } from "./gcs-server.ts";
+import { localS3Endpoint, startLocalS3Server } from "./s3-server.ts";
+import type { ServerProcess } from "./server-process.ts";
+
+/** Which server plays which cloud protocol on loopback. */
+const STARTERS = {
+  s3: startLocalS3Server,
+  gcs: startLocalGcsServer,
+  azblob: startLocalAzblobServer,
+} as const;
+
+const ENDPOINTS = { s3: localS3Endpoint, gcs: localGcsEndpoint, azblob: localAzblobEndpoint } as const;
+
+/** The URL clients use for the local server of a store kind on 127.0.0.1:`port`. */
+export function localStoreEndpoint(kind: keyof typeof ENDPOINTS, port: number): string {
+  return ENDPOINTS[kind](port);
+}
+
+/**
+ * Starts the store server of every cloud whose store is `"local": true` (in parallel), each with its
+ * buckets made; if one fails, those already started are stopped and the first error is rethrown.
+ * Keyed by cloud name.
+ */
+export async function startLocalStores(d: Deployment, logDir: string): Promise<Map<string, ServerProcess>> {
+  const entries = Object.entries(d.localStores);
+  const results = await Promise.allSettled(entries.map(([cloud, s]) =>
+    STARTERS[s.kind]({ port: s.port, dataDir: s.dataDir, logFile: join(logDir, `store-${cloud}.log`), buckets: s.buckets })));
+  const started = new Map<string, ServerProcess>();
+  results.forEach((r, i) => {
+    if (r.status === "fulfilled") started.set(entries[i]![0], r.value);
+  });
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all([...started.values()].map((p) => p.stop()));
+    throw failed.reason;
+  }
+  return started;
+}
