@@ -1,5 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { Logger } from "../observability/log.ts";
+import { publishTraced } from "../observability/message-spans.ts";
 import { stagingPrefix } from "../shared/chunk-keys.ts";
 import { encodeEvent, type FileCompleted } from "../shared/events.ts";
 import { fileKey, readFileRecord, type FileRecord } from "../shared/manifest.ts";
@@ -12,6 +14,7 @@ export interface Finalizer {
   kv: KV;
   hubJs: JetStreamClient;
   stores: Map<string, BlobStore>;
+  log: Logger;
 }
 
 /**
@@ -24,12 +27,17 @@ export async function finalizeFile(f: Finalizer, fileId: string, signal?: AbortS
   if (!file || !isReady(file)) return 0;
   const removed = await collectStaging(f, file, signal);
   const at = new Date().toISOString();
-  await updateJson<FileRecord>(f.kv, fileKey(fileId), (cur) => {
+  const stored = await updateJson<FileRecord>(f.kv, fileKey(fileId), (cur) => {
     if (!cur || !isReady(cur)) return undefined;
     return { ...cur, state: "complete", completedAt: at, updatedAt: at };
   });
   const done: FileCompleted = { fileId, at };
-  await f.hubJs.publish(FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
+  await publishTraced(f.hubJs, FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
+  if (stored?.completedAt === at) {
+    f.log.child({ fileId }).info({
+      name: file.name, size: file.size, chunks: file.chunkCount, durationMs: Date.parse(at) - Date.parse(file.createdAt), stagingRemoved: removed,
+    }, "file complete");
+  }
   return removed;
 }
 

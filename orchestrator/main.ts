@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<void> {
   const kv = await openManifest(hubJs);
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
-    { kv, hubJs, stores: rt.stores },
+    { kv, hubJs, stores: rt.stores, log: rt.log },
   );
   rt.log.info("orchestrator started");
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.

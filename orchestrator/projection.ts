@@ -28,6 +28,8 @@ export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Ou
     f.chunkSize = e.chunkSize;
     f.replicas = e.replicas;
     addOnce(f.stagingClouds, e.cloud);
+    // The first trace wins: a request redelivered without trace headers starts a new one.
+    if (e.traceId && !f.traceId) f.traceId = e.traceId;
   });
   return undefined;
 }

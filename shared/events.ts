@@ -33,6 +33,8 @@ export interface FileAccepted extends EventMeta {
   size: number;
   chunkSize: number;
   replicas: number;
+  /** The file's trace (W3C trace id, 32 hex digits), when the ingest worker traces. */
+  traceId?: string;
 }
 
 export interface FileIngested extends EventMeta {
@@ -112,6 +114,19 @@ export function requireFields(o: Record<string, unknown>, what: string, fields: 
   for (const [name, type] of Object.entries(fields)) {
     if (o[name] === undefined) throw new PoisonMessageError(`${what} lacks field "${name}"`);
     if (typeof o[name] !== type) throw new PoisonMessageError(`${what} field "${name}" must be a ${type}, got ${JSON.stringify(o[name])}`);
+  }
+}
+
+/** The file id and chunk index of a payload, when it is JSON that has them. */
+export function peekIds(payload: string | Uint8Array): { fileId?: string; index?: number } {
+  try {
+    const o = JSON.parse(typeof payload === "string" ? payload : new TextDecoder().decode(payload)) as { fileId?: unknown; index?: unknown };
+    return {
+      ...(typeof o?.fileId === "string" ? { fileId: o.fileId } : {}),
+      ...(typeof o?.index === "number" ? { index: o.index } : {}),
+    };
+  } catch {
+    return {};
   }
 }
 

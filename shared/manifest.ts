@@ -34,6 +34,8 @@ export interface FileRecord {
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
+  /** The file's trace: open it at `<jaeger>/trace/<traceId>`. */
+  traceId?: string;
 }
 
 export interface ReplicaRecord extends ObjectLocation {

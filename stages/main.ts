@@ -4,6 +4,7 @@
  */
 import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import { FILES_STREAM, INGEST_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import { traceStores } from "../observability/traced-store.ts";
 import { describeError } from "../shared/errors.ts";
 import { STAGES, type Stage } from "../shared/topology/config.ts";
 import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const t = rt.deployment.topology;
   const ctx: WorkerContext = {
-    stage: stage as Stage, cloud, workerId, topology: t, nc: rt.nc, js: jetstream(rt.nc), stores: rt.stores, log: rt.log,
+    stage: stage as Stage, cloud, workerId, topology: t, nc: rt.nc, js: jetstream(rt.nc), stores: traceStores(rt.stores), log: rt.log,
   };
   // Ingest requests live on the hub; every other stage reads its own cloud's stream.
   const source = stage === "ingest"

@@ -30,6 +30,8 @@ export interface Deployment {
   stores: Record<string, StoreOpenSpec>;
   /** The store servers ferry runs on loopback for clouds whose store says `"local": true`, keyed by cloud name. */
   localStores: Record<string, LocalStoreServer>;
+  /** The Jaeger the processes export traces to (OTLP/HTTP base URL) and people open traces in (query/UI URL). */
+  jaeger?: { otlpUrl: string; queryUrl: string };
 }
 
 /** A store server ferry starts itself: versitygw for s3, fake-gcs-server for gcs, Azurite for azblob. */

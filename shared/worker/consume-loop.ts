@@ -1,6 +1,8 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import { StoreUnavailableError, describeError, isRetryable } from "../errors.ts";
 import type { Logger } from "../../observability/log.ts";
+import { traceMessage } from "../../observability/message-spans.ts";
+import { failActiveSpan } from "../../observability/spans.ts";
 import { backoffMs } from "./backoff.ts";
 
 export interface ConsumeLoopOptions {
@@ -52,7 +54,8 @@ async function runLane(o: ConsumeLoopOptions): Promise<void> {
       consumer ??= await o.getConsumer();
       const msg = await consumer.next({ expires: PULL_EXPIRES_MS });
       failures = 0;
-      if (msg) await handleOne(o, msg);
+      // One CONSUMER span per delivery; the retry and dead-letter decisions below happen inside it.
+      if (msg) await traceMessage(msg, o.log, (log) => handleOne({ ...o, log }, msg));
     } catch (err) {
       consumer = undefined;
       failures++;
@@ -73,6 +76,7 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
     outcome = "ok";
     if (o.stats) o.stats.handled++;
   } catch (err) {
+    failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
     // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
     if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < o.maxAttempts)) {

@@ -2,8 +2,9 @@ import { hostname } from "node:os";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { describeError } from "../errors.ts";
-import { encodeEvent, type DeadLetter, type EventMeta } from "../events.ts";
+import { encodeEvent, peekIds, type DeadLetter, type EventMeta } from "../events.ts";
 import type { Logger } from "../../observability/log.ts";
+import { publishTraced } from "../../observability/message-spans.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { deadLetterSubject, msgId } from "../subjects.ts";
 import type { Stage, Topology } from "../topology/config.ts";
@@ -30,9 +31,12 @@ export function meta(ctx: WorkerContext, startedAt: number): EventMeta {
   return { cloud: ctx.cloud, worker: ctx.workerId, at: new Date().toISOString(), durationMs: Date.now() - startedAt };
 }
 
-/** Publishes an event with a deterministic message id; a repeat inside the duplicate window is dropped. */
+/**
+ * Publishes an event with a deterministic message id; a repeat inside the duplicate window is dropped.
+ * The publish is a PRODUCER span and the message carries its trace context to the next stage.
+ */
 export async function publishEvent(ctx: WorkerContext, subject: string, event: object, id: string): Promise<void> {
-  await ctx.js.publish(subject, encodeEvent(event), { msgID: id });
+  await publishTraced(ctx.js, subject, encodeEvent(event), { msgID: id });
 }
 
 /** The store of `cloud`, or a clear error when the topology has none. */
@@ -64,17 +68,4 @@ export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unk
     payload,
   };
   await publishEvent(ctx, deadLetterSubject(ctx.stage, ctx.cloud), dl, msgId("dead", msg.info.stream, msg.info.streamSequence));
-}
-
-/** The file id and chunk index of a payload, when it is JSON that has them. */
-function peekIds(payload: string): { fileId?: string; index?: number } {
-  try {
-    const o = JSON.parse(payload) as { fileId?: unknown; index?: unknown };
-    return {
-      ...(typeof o.fileId === "string" ? { fileId: o.fileId } : {}),
-      ...(typeof o.index === "number" ? { index: o.index } : {}),
-    };
-  } catch {
-    return {};
-  }
 }

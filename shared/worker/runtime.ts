@@ -1,12 +1,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger, type Logger } from "../../observability/log.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "../../observability/metrics.ts";
+import { initTracing } from "../../observability/tracing.ts";
 import { openStore } from "../stores/open-store.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { connectNats } from "../nats/connect.ts";
 import { WORKER_METRICS, WORKER_PING } from "../subjects.ts";
 import type { Deployment } from "../topology/deployment.ts";
-import { readDeployment } from "../topology/plan.ts";
+import { HUB_NAME, readDeployment } from "../topology/plan.ts";
 import type { LoopStats } from "./consume-loop.ts";
 
 /** What `ferry status` learns from a worker answering a ping. */
@@ -39,6 +40,11 @@ export interface WorkerRuntime {
 export async function startWorkerRuntime(o: { dataDir: string; stage: string; cloud: string; worker: string; url: (d: Deployment) => string }): Promise<WorkerRuntime> {
   const deployment = readDeployment(o.dataDir);
   const log = createLogger({ stage: o.stage, cloud: o.cloud, worker: o.worker });
+  // OTEL_EXPORTER_OTLP_ENDPOINT wins; else the deployment's Jaeger, when `ferry up` started one.
+  const tracing = initTracing({
+    service: `ferry-${o.stage}`, ...(o.cloud === HUB_NAME ? {} : { cloud: o.cloud }), log,
+    ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
+  });
   const nc = await connectNats(o.url(deployment), o.worker);
   const stores = openStores(deployment);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
@@ -56,6 +62,7 @@ export async function startWorkerRuntime(o: { dataDir: string; stage: string; cl
   return {
     deployment, nc, stores, log, stats, metrics, stopping: stop.signal,
     close: () => (closed ??= (async () => {
+      await tracing.shutdown().catch((err: unknown) => log.warn({ err: String(err) }, "could not export the last spans"));
       await nc.drain().catch(() => undefined);
       await Promise.all([...stores.values()].map((s) => s.close()));
     })()),

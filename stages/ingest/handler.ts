@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { JsMsg } from "@nats-io/jetstream";
+import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
+import { activeTraceId, setActiveAttributes, withSpan } from "../../observability/spans.ts";
 import { stagingKey } from "../../shared/chunk-keys.ts";
 import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import { tap } from "../../shared/hashing.ts";
@@ -25,27 +27,35 @@ export function createIngestHandler(ctx: WorkerContext) {
 async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, signal: AbortSignal): Promise<void> {
   const started = Date.now();
   const log = ctx.log.child({ fileId: req.fileId });
+  setActiveAttributes({ [ATTR_FILE_ID]: req.fileId });
+  const traceId = activeTraceId();
   const { fh, size } = await openSource(req.path);
   const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
   try {
-    const accepted: FileAccepted = { ...meta(ctx, started), fileId: req.fileId, name: req.name, size, chunkSize: req.chunkSize, replicas };
+    const accepted: FileAccepted = {
+      ...meta(ctx, started), fileId: req.fileId, name: req.name, size, chunkSize: req.chunkSize, replicas, ...(traceId ? { traceId } : {}),
+    };
     await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
-    log.info({ size, chunkSize: req.chunkSize }, "ingest started");
+    log.info({ size, chunkSize: req.chunkSize, path: req.path }, "ingest started");
     const staging = storeOf(ctx, ctx.cloud);
     const whole = createHash("sha256");
     let chunkCount = 0;
     for await (const span of planChunks(fh, size, req.chunkSize, req.recordBoundaries)) {
-      const chunkStarted = Date.now();
-      const key = stagingKey(req.fileId, span.index);
-      const bytes = createReadStream(req.path, { start: span.offset, end: span.offset + span.size - 1, highWaterMark: 1024 * 1024 });
-      const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
-      const ev: ChunkIngested = {
-        ...meta(ctx, chunkStarted),
-        fileId: req.fileId, index: span.index, offset: span.offset, size: put.size, sha256: put.sha256,
-        staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
-        transforms: req.transforms, replicas,
-      };
-      await publishEvent(ctx, chunkSubject("ingested", ctx.cloud), ev, msgId(req.fileId, span.index, "ingested", ctx.cloud));
+      // Each chunk's own span: the parent of everything later stages do with it.
+      await withSpan(SPAN_INGEST_CHUNK, { [ATTR_FILE_ID]: req.fileId, [ATTR_CHUNK_INDEX]: span.index, [ATTR_CHUNK_SIZE]: span.size }, async () => {
+        const chunkStarted = Date.now();
+        const key = stagingKey(req.fileId, span.index);
+        const bytes = createReadStream(req.path, { start: span.offset, end: span.offset + span.size - 1, highWaterMark: 1024 * 1024 });
+        const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
+        log.debug({ index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` }, "chunk staged");
+        const ev: ChunkIngested = {
+          ...meta(ctx, chunkStarted),
+          fileId: req.fileId, index: span.index, offset: span.offset, size: put.size, sha256: put.sha256,
+          staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
+          transforms: req.transforms, replicas,
+        };
+        await publishEvent(ctx, chunkSubject("ingested", ctx.cloud), ev, msgId(req.fileId, span.index, "ingested", ctx.cloud));
+      });
       msg.working();
       chunkCount++;
     }

@@ -40,5 +40,6 @@ export function createProcessHandler(ctx: WorkerContext) {
       staging: ev.staging, replicas: ev.replicas, repairs: 0,
     };
     await publishEvent(ctx, chunkSubject("processed", ctx.cloud), out, msgId(ev.fileId, ev.index, "processed", ctx.cloud));
+    ctx.log.child({ fileId: ev.fileId, index: ev.index }).debug({ bytes: ev.size, durationMs: out.durationMs }, "chunk processed");
   };
 }

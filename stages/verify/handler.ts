@@ -25,6 +25,7 @@ export function createVerifyHandler(ctx: WorkerContext) {
         fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256, replica: ev.replica,
       };
       await publishEvent(ctx, chunkSubject("verified", ctx.cloud), ok, msgId(ev.fileId, ev.index, "verified", ev.replica.cloud, ctx.cloud, ev.repairs ?? 0));
+      ctx.log.child({ fileId: ev.fileId, index: ev.index }).debug({ replica: ev.replica.cloud, bytes: ev.size, durationMs: ok.durationMs }, "replica verified");
       return;
     }
     const repairs = (ev.repairs ?? 0) + 1;
