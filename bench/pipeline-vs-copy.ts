@@ -43,7 +43,7 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
     for (let run = 1; run <= o.runs; run++) {
       base.push(await timed(() => copyAndHash(source, join(root, "copy"), copies)));
       ferry.push(await timed(async () => {
-        const id = await submitIngest(hubJs, await checkSource(source));
+        const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
         const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
         if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
       }));

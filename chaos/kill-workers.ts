@@ -108,7 +108,7 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
     const files: Array<DrillFile & { size: number }> = [];
     for (const path of o.files) {
       const src = await checkSource(path);
-      files.push({ fileId: await submitIngest(client.hubJs, src), path: src.path, size: src.size });
+      files.push({ fileId: (await submitIngest(client.hubJs, src)).fileId, path: src.path, size: src.size });
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
     log(`submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${pipeline.workers.size} workers every ~${opts.intervalMs} ms`);

@@ -69,7 +69,7 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
     const kv = await openManifest(hubJs);
     const started = Date.now();
     const ids: string[] = [];
-    for (const path of paths) ids.push(await submitIngest(hubJs, await checkSource(path)));
+    for (const path of paths) ids.push((await submitIngest(hubJs, await checkSource(path))).fileId);
     const live = process.stderr.isTTY ? new LiveBlock(process.stderr) : undefined;
     const files = await waitForFiles(kv, ids, (l) => live?.render(ids.map((id, i) => progressLine(basename(paths[i]!), l.get(id)))), 30 * 60_000);
     const seconds = (Date.now() - started) / 1000;

@@ -1,6 +1,7 @@
 import type { Transform } from "../../shared/events.ts";
 import { checkSource, type CheckedSource } from "../../shared/client/preflight.ts";
-import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
+import { initTracing } from "../../observability/tracing.ts";
+import { submitIngest, waitForFiles, type SubmittedFile } from "../../shared/client/ingest.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
@@ -15,7 +16,7 @@ Every file is checked first; if any cannot be read, nothing is published.
 
 Options:
   --wait              wait until every file is complete (or failed); progress bars on a terminal
-  --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state
+  --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
@@ -41,30 +42,34 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
   const sources = await checkAll(positionals);
   const session = await openSession(resolveHome(values.home));
+  // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
+  const tracing = initTracing({ service: "ferry-cli", ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}) });
   try {
-    const ids: string[] = [];
+    const submitted: SubmittedFile[] = [];
     for (const src of sources) {
-      ids.push(await submitIngest(session.hubJs, src, {
+      submitted.push(await submitIngest(session.hubJs, src, {
         ...(chunkSize === undefined ? {} : { chunkSize }),
         ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
         transforms,
       }));
     }
+    const ids = submitted.map((s) => s.fileId);
     if (!values.wait) {
-      for (const [i, id] of ids.entries()) report(values.json, id, sources[i]!, undefined);
+      for (const [i, s] of submitted.entries()) report(values.json, s, sources[i]!, undefined);
       return 0;
     }
     const live = process.stderr.isTTY && !values.json ? new LiveBlock(process.stderr) : undefined;
     const names = sources.map((s) => s.path.split("/").pop() ?? s.path);
     const files = await waitForFiles(session.kv, ids, (latest) => live?.render(ids.map((id, i) => progressLine(names[i]!, latest.get(id)))), timeoutMs);
     let failed = 0;
-    for (const [i, id] of ids.entries()) {
-      const f = files.get(id);
+    for (const [i, s] of submitted.entries()) {
+      const f = files.get(s.fileId);
       if (f?.state !== "complete") failed++;
-      report(values.json, id, sources[i]!, f);
+      report(values.json, s, sources[i]!, f);
     }
     return failed > 0 ? 1 : 0;
   } finally {
+    await tracing.shutdown();
     await session.close();
   }
 }
@@ -83,12 +88,12 @@ async function checkAll(paths: string[]): Promise<CheckedSource[]> {
   return ok;
 }
 
-function report(json: boolean | undefined, fileId: string, src: CheckedSource, f: FileRecord | undefined): void {
+function report(json: boolean | undefined, { fileId, traceId }: SubmittedFile, src: CheckedSource, f: FileRecord | undefined): void {
   const name = src.path.split("/").pop() ?? src.path;
   if (json) {
     const line = {
       fileId, name, size: src.size, sha256: f?.sha256 ?? null, chunkCount: f?.chunkCount ?? null,
-      state: f?.state ?? "submitted", ...(f?.reason ? { reason: f.reason } : {}),
+      state: f?.state ?? "submitted", ...(f?.reason ? { reason: f.reason } : {}), traceId: traceId ?? f?.traceId ?? null,
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } else if (f?.state === "failed") {

@@ -1,3 +1,4 @@
+import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { listDeadLetters } from "../../shared/client/dead-letters.ts";
 import { InputError } from "../../shared/errors.ts";
 import { leafLinks } from "../../shared/launcher/nats-server.ts";
@@ -12,7 +13,8 @@ export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
 
 Without a file id: the hub, each cloud's leaf and whether it is linked to the hub, every worker
 (stage, cloud, pid, messages handled) and the files not yet complete.
-With a file id: the file's state and every chunk with its replicas (cloud, store, key, verified).
+With a file id: the file's state, the URL of its trace in Jaeger (FERRY_JAEGER_URL, else the
+deployment's Jaeger) and every chunk with its replicas (cloud, store, key, verified).
 
 Options:
   --json        machine-readable output
@@ -43,8 +45,10 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     replicas: c.replicas.map((r) => ({ cloud: r.cloud, store: r.store, bucket: r.bucket, key: r.key, verified: r.verified })),
   }));
   const { completeBitmap: _bits, ...rest } = file;
+  const queryUrl = jaegerQueryUrl(s.deployment);
+  const link = file.traceId && queryUrl ? traceUrl(queryUrl, file.traceId) : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...rest, chunks })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...rest, traceId: file.traceId ?? null, traceUrl: link ?? null, chunks })}\n`);
     return 0;
   }
   const lines = [
@@ -53,6 +57,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
     `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
+    `  trace    ${link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)")}`,
     ...chunks.map((c) => `  chunk ${String(c.index).padStart(5)}  ${formatBytes(c.size).padStart(10)}  ${c.replicas.map((r) => `${r.cloud}:${r.verified ? "verified" : "placed"}`).join("  ")}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

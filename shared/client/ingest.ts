@@ -1,7 +1,9 @@
 import { basename } from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import type { Transform } from "../events.ts";
+import { publishTraced } from "../../observability/message-spans.ts";
+import { ATTR_FILE_ID } from "../../observability/semconv.ts";
+import { encodeEvent, type Transform } from "../events.ts";
 import { newFileId } from "../ids.ts";
 import { readFileRecord, type FileRecord } from "../manifest.ts";
 import { INGEST_REQUESTS } from "../subjects.ts";
@@ -13,8 +15,17 @@ export interface IngestOptions {
   transforms?: Transform[];
 }
 
-/** Publishes one ingest request to the hub and returns the new file's id once JetStream has stored it. */
-export async function submitIngest(hubJs: JetStreamClient, src: CheckedSource, o: IngestOptions = {}): Promise<string> {
+/** A file handed to the pipeline: its id, and its trace id when this process traces. */
+export interface SubmittedFile {
+  fileId: string;
+  traceId?: string;
+}
+
+/**
+ * Publishes one ingest request to the hub and returns the new file's id once JetStream has stored it.
+ * The publish is the root span of the file's trace; the request carries its context to the workers.
+ */
+export async function submitIngest(hubJs: JetStreamClient, src: CheckedSource, o: IngestOptions = {}): Promise<SubmittedFile> {
   const fileId = newFileId();
   const request = {
     fileId,
@@ -24,8 +35,11 @@ export async function submitIngest(hubJs: JetStreamClient, src: CheckedSource, o
     ...(o.recordBoundaries === undefined ? {} : { recordBoundaries: o.recordBoundaries }),
     ...(o.transforms?.length ? { transforms: o.transforms } : {}),
   };
-  await hubJs.publish(INGEST_REQUESTS, JSON.stringify(request), { msgID: `ingest:${fileId}` });
-  return fileId;
+  // A new root: a file's trace never hangs under whatever the caller was doing.
+  const { traceId } = await publishTraced(hubJs, INGEST_REQUESTS, encodeEvent(request), { msgID: `ingest:${fileId}` }, {
+    root: true, attributes: { [ATTR_FILE_ID]: fileId },
+  });
+  return traceId ? { fileId, traceId } : { fileId };
 }
 
 /** Whether a file has reached a state it will not leave by itself. */
