@@ -18,7 +18,7 @@ export const NATS_CONF_DIR = `${COMPOSE_DIR}/nats`;
 export const DEPLOYMENT_JSON = `${COMPOSE_DIR}/deployment.json`;
 
 const NATS_IMAGE = "nats:2.14-alpine";
-const JAEGER_IMAGE = "jaegertracing/jaeger:2.15.0";
+const JAEGER_IMAGE = "jaegertracing/jaeger:2.13.0";
 /** Built from the Dockerfile at the repository root; every node service shares it. */
 const FERRY_IMAGE = "ferry:local";
 /** Each server has its own container hostname, so all of them keep the default ports. */
