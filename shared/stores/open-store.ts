@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { AzblobStore } from "./azblob-store.ts";
 import { FsStore } from "./fs-store.ts";
+import { GcsStore } from "./gcs-store.ts";
 import { S3Store } from "./s3-store.ts";
 import type { BlobStore } from "./types.ts";
 
@@ -63,7 +64,7 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
     case "s3":
       return new S3Store(spec);
     case "gcs":
-      throw new ConfigError(`store kind "gcs" is not wired yet [cloud=${spec.cloud}]`);
+      return new GcsStore(spec);
     case "azblob":
       return new AzblobStore(spec);
     default: {
