@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -11,6 +11,7 @@ import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { GcsStore, UPLOAD_CHUNK_BYTES, type GcsStoreTuning } from "../../shared/stores/gcs-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import type { BlobStore, ObjectInfo } from "../../shared/stores/types.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { describeStoreConformance } from "./conformance.ts";
 
 // A real fake-gcs-server (filesystem backend) on a free loopback port, shared by every test here.
@@ -52,6 +53,8 @@ describe("GcsStore on fake-gcs-server", () => {
     const data = randomBytes(UPLOAD_CHUNK_BYTES + 1024 * 1024);
     const err = await store().put(`${p}/x`, chunked(data, 64 * 1024), { expectedSha256: sha256(randomBytes(8)) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
+    await firstChunkAccepted(`${p}/x`);
+    expect(await uploadStatuses(`${p}/x`)).toEqual([308]); // the publishing request never went out
     expect(await store().head(`${p}/x`)).toBeUndefined();
     expect(await listAll(store(), p)).toEqual([]);
   });
@@ -68,8 +71,10 @@ describe("GcsStore on fake-gcs-server", () => {
     const put = store().put(`${p}/x`, body(), { signal: controller.signal });
     put.catch(() => {});
     await sent.promise;
+    await firstChunkAccepted(`${p}/x`);
     controller.abort(new Error("gave up"));
     await expect(put).rejects.toThrow("gave up");
+    expect(await uploadStatuses(`${p}/x`)).toEqual([308]);
     expect(await store().head(`${p}/x`)).toBeUndefined();
     expect(await listAll(store(), p)).toEqual([]);
   });
@@ -160,6 +165,18 @@ describe("GcsStore on fake-gcs-server", () => {
     expect(await listAll(store(), "outage/")).toEqual([{ key, size: 1000 }, { key: `${key}-2`, size: 10 }]);
   });
 });
+
+/** HTTP statuses of the upload requests for `key` in the server's access log (308: a chunk kept, more to come). */
+async function uploadStatuses(key: string): Promise<number[]> {
+  const log = await readFile(join(dir, "fake-gcs.log"), "utf8");
+  const put = /"PUT \/upload\/storage\/v1\/b\/[^/]+\/o\?[^"]*?name=([^&"]+)[^"]*" (\d{3})/g;
+  return [...log.matchAll(put)].filter((m) => decodeURIComponent(m[1]!) === key).map((m) => Number(m[2]));
+}
+
+/** Waits until the server has taken the first chunk of an upload to `key`. */
+function firstChunkAccepted(key: string): Promise<void> {
+  return waitFor(`first chunk of ${key} accepted`, 20_000, async () => (await uploadStatuses(key)).includes(308) || "no 308 yet");
+}
 
 function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
