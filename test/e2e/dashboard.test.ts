@@ -1,0 +1,133 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real
+ * pipeline: a file ingested while the page is open appears, progresses and completes without a
+ * reload, its user-given name is shown as text and never run as HTML, and a screenshot is kept.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
+import { writeRandomFile } from "../helpers/files.ts";
+import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
+const CHUNK = 64 * 1024; // the test pipeline's chunk size
+const CHUNKS = 24;
+/** Slow store writes (64 KiB in 0.25 s) so the file takes several seconds and its progress can be watched. */
+const THROTTLE_BPS = 256 * 1024;
+/** A file name a user could give; it must come out as text. */
+const HOSTILE_NAME = `<img src=x onerror="window.__xss=1">shard-0.bin`;
+
+let t: TestPipeline;
+let dash: Dashboard;
+let browser: Browser | undefined;
+let opened: Page;
+
+beforeAll(async () => {
+  t = await startTestPipeline({ workerEnv: { FERRY_FS_THROTTLE_BPS: String(THROTTLE_BPS) } });
+  dash = await startDashboard({ deployment: t.pipeline.deployment, port: 0 });
+});
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  await t?.stop();
+});
+
+/**
+ * The page every test drives, in a browser launched on first use. Without Debian's chromium each
+ * test fails (never skips) with the fix.
+ */
+async function openPage(): Promise<Page> {
+  if (!browser) {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing, so the dashboard cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    opened = await browser.newPage({ viewport: { width: 1320, height: 1000 } });
+  }
+  return opened;
+}
+
+/** What the page shows for one file right now (read in one go in the page), or undefined while it has no row. */
+async function fileRow(page: Page, fileId: string): Promise<{ state: string; progress: string; name: string } | undefined> {
+  const row = await page.evaluate(`(() => {
+    const row = document.querySelector('#files tr[data-file-id="${fileId}"]');
+    return row && { state: row.dataset.state, progress: row.querySelector(".progress-text").textContent, name: row.querySelector(".name").textContent };
+  })()`);
+  return (row ?? undefined) as { state: string; progress: string; name: string } | undefined;
+}
+
+/** A global of the page (the test runs outside it, so it names it as a string). */
+const pageGlobal = (page: Page, name: string): Promise<unknown> => page.evaluate(`window[${JSON.stringify(name)}]`);
+
+describe("dashboard", () => {
+  it("shows the topology, the workers and the stages as soon as it opens", async () => {
+    const page = await openPage();
+    const navigations: string[] = [];
+    page.on("framenavigated", (f) => f === page.mainFrame() && navigations.push(f.url()));
+    await page.goto(dash.url);
+    await page.waitForFunction(`document.getElementById("conn").textContent === "live"`, undefined, { timeout: 15_000 });
+    await page.waitForSelector("#stages tbody tr[data-stage]", { timeout: 15_000 });
+    expect(await page.locator("#topology .leaf .pill").allTextContents()).toEqual(["linked", "linked", "linked"]);
+    expect(await page.locator("#topology .leaf").evaluateAll((els) => els.map((e) => e.getAttribute("data-cloud")))).toEqual(["aws", "gcp", "azure"]);
+    expect(await page.locator("#topology .leaf .workers").first().textContent()).toBe("ingest 1process 1place 1verify 1");
+    expect(await page.locator("#stages tbody tr").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-stage"), r.lastElementChild?.textContent]))).toEqual([
+      ["ingest", "3"], ["process", "3"], ["place", "3"], ["verify", "3"],
+    ]);
+    expect(navigations).toEqual([dash.url]);
+  });
+
+  it("follows a file ingested while the page is open from start to complete, without a reload", async () => {
+    const page = await openPage();
+    await page.evaluate("window.loadMarker = 42");
+    const path = join(t.dir, "live.bin");
+    writeRandomFile(path, CHUNKS * CHUNK);
+    t.nc.publish("files.ingest", JSON.stringify({ fileId: "dashboard-live-1", path, name: HOSTILE_NAME }));
+
+    const seen: Array<{ state: string; progress: string }> = [];
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const row = await fileRow(page, "dashboard-live-1");
+      if (row && (seen.length === 0 || seen.at(-1)!.progress !== row.progress || seen.at(-1)!.state !== row.state)) seen.push({ state: row.state, progress: row.progress });
+      if (row?.state === "complete" || row?.state === "failed") break;
+      if (Date.now() > deadline) throw new Error(`the file did not finish on the page within 90 s; seen: ${JSON.stringify(seen)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // It appeared while in flight, showed progress strictly between none and all, never went backwards, and completed.
+    expect(["ingesting", "processing"]).toContain(seen[0]!.state);
+    const done = seen.map((s) => Number(s.progress.split(" / ")[0]));
+    expect(done.some((n) => n > 0 && n < CHUNKS)).toBe(true);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(seen.at(-1)).toEqual({ state: "complete", progress: `${CHUNKS} / ${CHUNKS}` });
+    // The same page all along.
+    expect(await pageGlobal(page, "loadMarker")).toBe(42);
+
+    // The user's file name is text: shown verbatim, no element made from it, no script run.
+    expect((await fileRow(page, "dashboard-live-1"))!.name).toBe(HOSTILE_NAME);
+    expect(await page.locator("#files img").count()).toBe(0);
+    expect(await pageGlobal(page, "__xss")).toBeUndefined();
+
+    // The replicas of all 24 chunks are counted in every cloud, and the stages measured the work.
+    await page.waitForFunction(`[...document.querySelectorAll("#topology .leaf")].every((l) => l.textContent.includes("${CHUNKS} replicas"))`, undefined, { timeout: 15_000 });
+    expect(await page.locator("#summary .card").first().textContent()).toContain("files in flight0");
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
+    expect(existsSync(join(ARTIFACTS, "dashboard.png"))).toBe(true);
+  });
+
+  it("serves its state as JSON and refuses what it does not serve", async () => {
+    const state = await (await fetch(new URL("/api/state", dash.url))).json() as { files: { complete: number }; leaves: Array<{ linked: boolean }> };
+    expect(state.files.complete).toBe(1);
+    expect(state.leaves.map((l) => l.linked)).toEqual([true, true, true]);
+    expect((await fetch(new URL("/nope", dash.url))).status).toBe(404);
+    expect((await fetch(new URL("/api/state", dash.url), { method: "POST" })).status).toBe(405);
+    const home = await fetch(dash.url);
+    expect(home.headers.get("content-security-policy")).toContain("script-src 'self'");
+  });
+});
