@@ -31,6 +31,8 @@ export interface FailedRequest {
 const BUCKET_MISSING = /nosuchbucket|containernotfound|bucket.*not.*(found|exist)|notfound.*bucket/i;
 /** Credentials the service does not know, whatever status it chose (versitygw answers an unknown access key with 404). */
 const UNKNOWN_CREDENTIALS = /^(InvalidAccessKeyId|XAdminUserNotFound)$/;
+/** The SDK found no credentials at all (AWS default chain, @azure/identity, Google ADC): a set-up problem, not an outage. */
+const NO_CREDENTIALS = /^(CredentialsProviderError|CredentialUnavailableError|AuthenticationRequiredError)$|could not load the default credentials/i;
 const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
 /** Azure found the block it received differs from the Content-MD5 or CRC64 sent with it: damaged on the way, worth resending. */
 const DAMAGED_IN_TRANSIT = /^(Md5Mismatch|Crc64Mismatch)$/;
@@ -47,6 +49,9 @@ export function storeError(store: StoreIdentity, op: string, key: string | undef
   const { status, code = "" } = failure;
   const detail = redact([status, code, failure.message].filter((x) => x !== undefined && x !== "").join(" "));
   const at = `${op} ${where(store, key)}`;
+  if (status === undefined && (NO_CREDENTIALS.test(code) || NO_CREDENTIALS.test(failure.message ?? ""))) {
+    return new StoreAccessError(`${at}: no credentials found (${detail}). Fix: give this cloud's SDK credentials in the environment (see README, "Real clouds")`, { cause });
+  }
   if (BUCKET_MISSING.test(code) || (status === 404 && BUCKET_MISSING.test(failure.message ?? ""))) {
     return new StoreAccessError(`${at}: the bucket does not exist (${detail}). Fix: create it, or correct the bucket in topology.json`, { cause });
   }

@@ -1,0 +1,124 @@
+/**
+ * Stores that go away: a store server stopped in the middle of a run and started again, and a store
+ * whose connections are reset for a while (toxiproxy). The pipeline waits, retries with backoff
+ * instead of spinning, dead-letters nothing, and completes with every byte in place.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listDeadLetters } from "../../shared/client/dead-letters.ts";
+import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
+import { checkSource } from "../../shared/client/preflight.ts";
+import { reassemble } from "../../shared/client/reassemble.ts";
+import { startLocalS3Server } from "../../shared/launcher/s3-server.ts";
+import { freePorts } from "../../shared/launcher/ports.ts";
+import type { ServerProcess } from "../../shared/launcher/server-process.ts";
+import { startToxiproxy, type Toxiproxy } from "../../shared/launcher/toxiproxy.ts";
+import { readFileRecord } from "../../shared/manifest.ts";
+import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3-store.ts";
+import { sha256File, writeRandomFile } from "../helpers/files.ts";
+import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+
+const CHUNK = 64 * 1024;
+const LOCAL_CLOUDS = [
+  { name: "aws", store: { kind: "s3", bucket: "ferry-aws", local: true } },
+  { name: "gcp", store: { kind: "gcs", bucket: "ferry-gcp", local: true } },
+  { name: "azure", store: { kind: "azblob", container: "ferry-azure", local: true } },
+];
+
+/** Reads the file back from `cloud`'s store alone and returns its SHA-256. */
+async function readBackFrom(t: TestPipeline, fileId: string, cloud: string): Promise<string> {
+  const out = join(t.dir, `back-${fileId}-${cloud}`);
+  await reassemble(t.kv, t.stores, fileId, out, { from: cloud, preference: [cloud] });
+  return sha256File(out);
+}
+
+/** "will retry" lines a stage's workers logged, with their attempt and delay. */
+function retriesLogged(t: TestPipeline, worker: string): Array<{ attempt: number; delayMs: number; err: string }> {
+  const log = readFileSync(join(t.pipeline.deployment.dataDir, "logs", `${worker}.log`), "utf8");
+  return log.split("\n").filter((l) => l.includes('"will retry"')).map((l) => JSON.parse(l) as { attempt: number; delayMs: number; err: string });
+}
+
+describe("a store server stopped mid-run and started again", () => {
+  let t: TestPipeline;
+  beforeAll(async () => {
+    t = await startTestPipeline({ topology: { clouds: LOCAL_CLOUDS, chunkSize: CHUNK, maxAttempts: 3 } });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("waits for it, dead-letters nothing, and completes with every replica", { timeout: 240_000 }, async () => {
+    const path = join(t.dir, "outage.bin");
+    const sha = writeRandomFile(path, 40 * CHUNK + 123);
+    const gcs: ServerProcess = t.pipeline.localStores.get("gcp")!;
+    await gcs.stop();
+    const { fileId } = await submitIngest(t.hubJs, await checkSource(path));
+
+    // Well past maxAttempts (3) deliveries of the first chunks, had they counted.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const during = await readFileRecord(t.kv, fileId);
+    expect(during?.state).not.toBe("complete");
+    expect(during?.state).not.toBe("failed");
+    expect(await listDeadLetters(t.hubJs)).toEqual([]);
+    const retries = retriesLogged(t, "place-aws").concat(retriesLogged(t, "place-gcp"), retriesLogged(t, "place-azure"));
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries.every((r) => /StoreUnavailableError/.test(r.err) && r.err.includes("gcp"))).toBe(true);
+
+    await gcs.start();
+    const [done] = [...(await waitForFiles(t.kv, [fileId], () => {}, 150_000)).values()];
+    expect(done!.state).toBe("complete");
+    expect(done!.sha256).toBe(sha);
+    expect(await listDeadLetters(t.hubJs)).toEqual([]);
+    for (const cloud of ["aws", "gcp", "azure"]) expect(await readBackFrom(t, fileId, cloud)).toBe(sha);
+  });
+});
+
+describe("a store whose connections are reset for a while", () => {
+  let t: TestPipeline;
+  let s3: ServerProcess;
+  let toxiproxy: Toxiproxy;
+  beforeAll(async () => {
+    const [s3Port, linkPort, apiPort] = await freePorts(3);
+    const dir = (await import("node:fs")).mkdtempSync(join((await import("node:os")).tmpdir(), "ferry-outage-"));
+    s3 = await startLocalS3Server({ port: s3Port!, dataDir: join(dir, "s3"), buckets: ["ferry-aws"] });
+    toxiproxy = await startToxiproxy({ apiPort: apiPort! });
+    await toxiproxy.link("s3", linkPort!, `127.0.0.1:${s3Port}`);
+    // aws as a real cloud would be configured: an endpoint, and credentials from the environment.
+    const clouds = [{ name: "aws", store: { kind: "s3", bucket: "ferry-aws", endpoint: `http://127.0.0.1:${linkPort}` } }, ...LOCAL_CLOUDS.slice(1)];
+    const credentials = { AWS_ACCESS_KEY_ID: S3_LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_LOCAL_CREDENTIALS.secretAccessKey };
+    Object.assign(process.env, credentials); // for this process's own reads from the aws store
+    t = await startTestPipeline({ topology: { clouds, chunkSize: CHUNK, maxAttempts: 3 }, workerEnv: credentials });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.stop();
+    await toxiproxy?.stop();
+    await s3?.stop();
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+  });
+
+  it("retries with growing delays, then completes once the link heals", { timeout: 240_000 }, async () => {
+    const path = join(t.dir, "resets.bin");
+    const sha = writeRandomFile(path, 20 * CHUNK + 7);
+    await toxiproxy.addToxic("s3", { name: "resets", type: "reset_peer", attributes: { timeout: 0 } });
+    const { fileId } = await submitIngest(t.hubJs, await checkSource(path));
+    await new Promise((r) => setTimeout(r, 12_000));
+
+    expect((await readFileRecord(t.kv, fileId))?.state).not.toBe("complete");
+    expect(await listDeadLetters(t.hubJs)).toEqual([]);
+    const retries = ["place-aws", "place-gcp", "place-azure"].flatMap((w) => retriesLogged(t, w));
+    expect(retries.length).toBeGreaterThan(0);
+    // Backoff, not a spin: later attempts wait longer, and 12 s hold only a few attempts per chunk.
+    const byAttempt = (n: number) => retries.filter((r) => r.attempt === n).map((r) => r.delayMs);
+    expect(Math.min(...byAttempt(3).concat(Infinity))).toBeGreaterThan(Math.max(...byAttempt(1).concat(0)) / 2);
+    expect(Math.max(...retries.map((r) => r.attempt))).toBeLessThanOrEqual(8);
+    for (const r of retries) expect(r.err).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
+
+    await toxiproxy.removeToxic("s3", "resets");
+    const [done] = [...(await waitForFiles(t.kv, [fileId], () => {}, 150_000)).values()];
+    expect(done!.state).toBe("complete");
+    expect(await readBackFrom(t, fileId, "aws")).toBe(sha);
+    expect(await listDeadLetters(t.hubJs)).toEqual([]);
+  });
+});
