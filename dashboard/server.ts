@@ -50,13 +50,13 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
   const streams = new Set<ServerResponse>();
   const stop = new AbortController();
 
-  // One snapshot at a time, shared by every page and /api/state.
-  let latest: { at: number; state: Promise<DashboardState> } | undefined;
+  // One snapshot at a time, shared by every page and /api/state; a new one once the last is a second old.
+  let latest: { at: number; state: Promise<DashboardState>; settled: boolean } | undefined;
   const current = (): Promise<DashboardState> => {
-    if (!latest || Date.now() - latest.at >= PUSH_EVERY_MS) {
-      const state = source.snapshot();
-      latest = { at: Date.now(), state };
-      state.catch(() => (latest = undefined));
+    if (!latest || (latest.settled && Date.now() - latest.at >= PUSH_EVERY_MS)) {
+      const next = { at: Date.now(), state: source.snapshot(), settled: false };
+      next.state.then(() => (next.settled = true), () => latest === next && (latest = undefined));
+      latest = next;
     }
     return latest.state;
   };
@@ -95,7 +95,7 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
       res.write("retry: 2000\n\n");
       streams.add(res);
-      req.on("close", () => streams.delete(res));
+      res.on("close", () => streams.delete(res));
       pushing ??= pushLoop();
       return;
     }
