@@ -68,6 +68,7 @@ async function runForeground(home: string, topologyPath: string, port: number, s
         writeRunState(home, state);
       },
       restartServers: true,
+      tracing: true,
       onServerRestart: (name, pid) => {
         process.stderr.write(`ferry: nats-server ${name} had died; started again (pid ${pid})\n`);
         state.pids[name] = pid;
@@ -81,6 +82,7 @@ async function runForeground(home: string, topologyPath: string, port: number, s
   state.pids.hub = pipeline.nats.hub.pid ?? 0;
   for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
   for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
+  if (pipeline.jaeger) state.pids.jaeger = pipeline.jaeger.process.pid ?? 0;
   state.ready = true;
   writeRunState(home, state);
   process.stdout.write(describe(pipeline));
@@ -146,6 +148,9 @@ function describe(p: Pipeline): string {
     `ferry is up (supervisor pid ${process.pid})`,
     `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
     ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`),
+    p.jaeger
+      ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
+      : `  traces     off: Jaeger is not installed (./ferry test or ./ferry up builds it with Go)`,
     `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x 4 stages), logs in ${join(d.dataDir, "logs")}`,
     `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,

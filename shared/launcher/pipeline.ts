@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { applyHubStreams, applyLeafStreams } from "../../streams/apply.ts";
@@ -6,6 +6,9 @@ import { connectNats } from "../nats/connect.ts";
 import { STAGES, type Stage, type Topology } from "../topology/config.ts";
 import type { Deployment } from "../topology/deployment.ts";
 import { planDeployment, writeDeployment, type PinnedPorts } from "../topology/plan.ts";
+import { freePorts } from "./ports.ts";
+import { toolBinary } from "./binaries.ts";
+import { startLocalJaeger, type LocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
 import { startNatsTopology, type NatsTopology } from "./nats-topology.ts";
 import { pingWorkers } from "./ping.ts";
@@ -28,6 +31,11 @@ export interface PipelineOptions {
   onWorkerStart?: (name: string, pid: number) => void;
   /** Start a nats-server or a local store server again when it dies (what `ferry up` does). @default false */
   restartServers?: boolean;
+  /**
+   * Start a local Jaeger and have every process export its traces there, when the set-up built it
+   * (what `ferry up` does). @default false
+   */
+  tracing?: boolean;
   /** Called with a server's name (`hub`, the cloud, or `store-<cloud>`) and new pid after it was started again. */
   onServerRestart?: (name: string, pid: number) => void;
 }
@@ -38,6 +46,8 @@ export interface Pipeline {
   nats: NatsTopology;
   /** The store servers ferry runs for clouds whose store is `"local": true`, keyed by cloud. */
   localStores: Map<string, ServerProcess>;
+  /** The local Jaeger every process exports to, when tracing was asked for and Jaeger is installed. */
+  jaeger: LocalJaeger | undefined;
   /** Keyed `orchestrator` or `<stage>-<cloud>`. */
   workers: Map<string, WorkerProcess>;
   worker(stage: Stage, cloud: string): WorkerProcess;
@@ -55,21 +65,27 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
+  const jaegerPorts = o.tracing && existsSync(toolBinary("jaeger")) ? await freePorts(2) : undefined;
+  if (jaegerPorts) d.jaeger = { otlpUrl: `http://127.0.0.1:${jaegerPorts[0]}`, queryUrl: `http://127.0.0.1:${jaegerPorts[1]}` };
   writeDeployment(d);
   const nats = await startNatsTopology(d, { logDir });
   let localStores = new Map<string, ServerProcess>();
+  let jaeger: LocalJaeger | undefined;
   const workers = new Map<string, WorkerProcess>();
   let guardian: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= (async () => {
     clearInterval(guardian);
     await Promise.all([...workers.values()].map((w) => w.stop()));
-    await Promise.all([...localStores.values()].map((s) => s.stop()));
+    await Promise.all([...localStores.values(), ...(jaeger ? [jaeger.process] : [])].map((s) => s.stop()));
     await nats.stop();
   })());
   try {
     localStores = await startLocalStores(d, logDir);
-    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores), o.onServerRestart);
+    if (jaegerPorts) {
+      jaeger = await startLocalJaeger({ otlpPort: jaegerPorts[0]!, queryPort: jaegerPorts[1]!, dataDir: join(d.dataDir, "jaeger"), logFile: join(logDir, "jaeger.log") });
+    }
+    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), o.onServerRestart);
     await applyAllStreams(d);
     const add = (name: string, args: string[]) => {
       const w = new WorkerProcess({ name, args, logFile: join(logDir, `${name}.log`), env: o.workerEnv ?? {}, restart: o.restartWorkers ?? true,
@@ -87,7 +103,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     throw err;
   }
   return {
-    deployment: d, nats, localStores, workers, stop,
+    deployment: d, nats, localStores, jaeger, workers, stop,
     worker(stage, cloud) {
       const w = workers.get(workerName(stage, cloud));
       if (!w) throw new Error(`no worker ${workerName(stage, cloud)}`);
@@ -104,11 +120,12 @@ interface GuardedServer {
   restart(): Promise<void>;
 }
 
-/** The servers a deployment runs, by the name `ferry up` reports: `hub`, each cloud's leaf, `store-<cloud>`. */
-function serversOf(nats: NatsTopology, localStores: Map<string, ServerProcess>): Map<string, GuardedServer> {
+/** The servers a deployment runs, by the name `ferry up` reports: `hub`, each cloud's leaf, `store-<cloud>`, `jaeger`. */
+function serversOf(nats: NatsTopology, localStores: Map<string, ServerProcess>, jaeger: LocalJaeger | undefined): Map<string, GuardedServer> {
   const servers = new Map<string, GuardedServer>([[nats.hub.endpoint.name, nats.hub]]);
   for (const leaf of Object.values(nats.leaves)) servers.set(leaf.endpoint.name, leaf);
   for (const [cloud, store] of localStores) servers.set(`store-${cloud}`, store);
+  if (jaeger) servers.set("jaeger", jaeger.process);
   return servers;
 }
 

@@ -20,7 +20,7 @@ import { openStores } from "../../shared/worker/runtime.ts";
 
 const CHUNK = 64 * 1024;
 
-interface IngestLine { fileId: string; name: string; size: number; sha256: string | null; chunkCount: number | null; state: string; reason?: string }
+interface IngestLine { fileId: string; traceId?: string; name: string; size: number; sha256: string | null; chunkCount: number | null; state: string; reason?: string }
 interface FileStatus {
   fileId: string; state: string; size: number; sha256: string; chunkCount: number;
   chunks: Array<{ index: number; offset: number; size: number; sha256: string; replicas: Array<{ cloud: string; store: string; bucket: string; key: string; verified: boolean }> }>;
@@ -56,7 +56,7 @@ beforeAll(async () => {
   stores = openStores(deployment);
   const run = readRunState(home);
   pids = [run!.supervisorPid, ...Object.values(run!.pids)];
-  expect(pids.length).toBe(1 + 4 + 3 + 13); // supervisor, hub + 3 leaves, 3 store servers, orchestrator + 12 stage workers
+  expect(pids.length).toBe(1 + 4 + 3 + 1 + 13); // supervisor, hub + 3 leaves, 3 store servers, Jaeger, orchestrator + 12 stage workers
 });
 
 afterAll(async () => {
@@ -195,6 +195,28 @@ describe("status", () => {
     expect(s.workers.every((w) => pids.includes(w.pid))).toBe(true);
     const text = await runCli(["status"], { env });
     expect(text.stdout).toContain("linked to hub");
+  });
+});
+
+describe("traces", () => {
+  it("gives each ingested file a trace id whose trace Jaeger holds, and status links to it", { timeout: 60_000 }, async () => {
+    const path = join(work, "in", "traced.bin");
+    writeRandomFile(path, 3 * CHUNK);
+    const r = await runCli(["ingest", path, "--wait", "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const [line] = jsonLines<IngestLine>(r.stdout);
+    expect(line!.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const st = await runCli(["status", line!.fileId], { env });
+    const url = `${deployment.jaeger!.queryUrl}/trace/${line!.traceId}`;
+    expect(st.stdout).toContain(url);
+    const services = await eventually(async () => {
+      const res = await fetch(`${deployment.jaeger!.queryUrl}/api/traces/${line!.traceId}`);
+      if (res.status !== 200) return undefined;
+      const body = (await res.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
+      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
+      return ["ferry-ingest", "ferry-process", "ferry-place", "ferry-verify"].every((n) => names.has(n)) ? names : undefined;
+    }, 30_000, "the file's trace in Jaeger");
+    expect(services.has("ferry-cli")).toBe(true);
   });
 });
 
