@@ -1,3 +1,4 @@
+import { readRunState } from "../../shared/launcher/run-state.ts";
 import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { listDeadLetters } from "../../shared/client/dead-letters.ts";
 import { InputError } from "../../shared/errors.ts";
@@ -76,6 +77,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({
       hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
+      ...(readRunState(d.dataDir)?.dashboardUrl ? { dashboardUrl: readRunState(d.dataDir)?.dashboardUrl } : {}),
       leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
       workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
       files: { total: files.length, complete: count("complete"), failed: failed.map(brief), inFlight: inFlight.map(brief) },
@@ -83,7 +85,9 @@ async function overview(s: Session, json: boolean): Promise<number> {
     })}\n`);
     return 0;
   }
+  const dashboardUrl = readRunState(d.dataDir)?.dashboardUrl;
   const lines = [
+    ...(dashboardUrl ? [`dashboard ${dashboardUrl}`] : []),
     `hub     ${d.hub.url}  up`,
     ...clouds.map((c) => `leaf    ${c.padEnd(8)}${d.leaves[c]?.url ?? "?"}  ${links[c] ? "linked to hub" : "NOT LINKED"}`),
     `workers (${workers.length})`,

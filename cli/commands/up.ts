@@ -3,6 +3,7 @@ import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError } from "../../shared/errors.ts";
+import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
 import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
 import { SUPERVISOR_MARKER, isOurProcess, readRunState, removeRunState, writeRunState, type RunState } from "../../shared/launcher/run-state.ts";
 import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
@@ -20,6 +21,7 @@ Without --detach it runs until Ctrl-C and then stops everything.
 Options:
   --detach           start in the background and return; stop it with ./ferry down
   --port <n>         the hub's client port (default 4222; 0 picks a free port)
+  --dashboard-port <n>  the live dashboard's port (default 4280, or any free port when 4280 is taken)
   ${STORES_OPTION_HELP}
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)
   --home <dir>       where servers, stores and logs live (default: FERRY_HOME or .ferry)`;
@@ -27,7 +29,7 @@ Options:
 /** `ferry up`: run the deployment in the foreground, or hand it to a background supervisor. */
 export async function upCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, {
-    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" }, stores: { type: "string" },
+    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" }, stores: { type: "string" }, "dashboard-port": { type: "string" },
   }, false);
   if (values.help) {
     process.stdout.write(`${UP_HELP}\n`);
@@ -46,11 +48,12 @@ export async function upCommand(argv: string[]): Promise<number> {
   const topologyPath = resolveTopologyPath(values.topology);
   applyStoresOption(loadTopology(topologyPath), values.stores); // fail here, in the foreground, on a bad config
   const stores = values.stores ?? "config";
-  if (values.detach) return detach(home, topologyPath, port, stores);
-  return runForeground(home, topologyPath, port, stores);
+  const dashboardPort = await chooseDashboardPort(values["dashboard-port"]);
+  if (values.detach) return detach(home, topologyPath, port, stores, dashboardPort);
+  return runForeground(home, topologyPath, port, stores, dashboardPort);
 }
 
-async function runForeground(home: string, topologyPath: string, port: number, stores: string): Promise<number> {
+async function runForeground(home: string, topologyPath: string, port: number, stores: string, dashboardPort: number): Promise<number> {
   mkdirSync(home, { recursive: true });
   const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
   writeRunState(home, state);
@@ -83,14 +86,24 @@ async function runForeground(home: string, topologyPath: string, port: number, s
   for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
   for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
   if (pipeline.jaeger) state.pids.jaeger = pipeline.jaeger.process.pid ?? 0;
+  let dashboard: Dashboard;
+  try {
+    dashboard = await startDashboard({ deployment: pipeline.deployment, port: dashboardPort });
+  } catch (err) {
+    await pipeline.stop();
+    removeRunState(home);
+    throw err;
+  }
+  state.dashboardUrl = dashboard.url;
   state.ready = true;
   writeRunState(home, state);
-  process.stdout.write(describe(pipeline));
+  process.stdout.write(describe(pipeline, dashboard));
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   process.stderr.write("ferry: stopping…\n");
+  await dashboard.close();
   await pipeline.stop();
   removeRunState(home);
   process.stderr.write("ferry: stopped\n");
@@ -98,11 +111,11 @@ async function runForeground(home: string, topologyPath: string, port: number, s
 }
 
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */
-async function detach(home: string, topologyPath: string, port: number, stores: string): Promise<number> {
+async function detach(home: string, topologyPath: string, port: number, stores: string, dashboardPort: number): Promise<number> {
   mkdirSync(join(home, "logs"), { recursive: true });
   const logPath = join(home, "logs", "supervisor.log");
   const log = openSync(logPath, "a");
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores], {
+  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores, "--dashboard-port", String(dashboardPort)], {
     detached: true, stdio: ["ignore", log, log], cwd: REPO_ROOT,
   });
   closeSync(log);
@@ -142,10 +155,22 @@ function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-function describe(p: Pipeline): string {
+const DEFAULT_DASHBOARD_PORT = 4280;
+
+/** `--dashboard-port` as given (it must be free), else 4280 when free, else 0 (any free port). */
+async function chooseDashboardPort(value: string | undefined): Promise<number> {
+  if (value === undefined) return (await isPortFree(DEFAULT_DASHBOARD_PORT)) ? DEFAULT_DASHBOARD_PORT : 0;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--dashboard-port: "${value}" is not a port number`);
+  if (port !== 0 && !(await isPortFree(port))) throw new ConfigError(`--dashboard-port: port ${port} is already in use: pass another, or 0 for any free port`);
+  return port;
+}
+
+function describe(p: Pipeline, dashboard: Dashboard): string {
   const d = p.deployment;
   const lines = [
     `ferry is up (supervisor pid ${process.pid})`,
+    `  dashboard  ${dashboard.url}  (Prometheus metrics: ${dashboard.url}metrics)`,
     `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
     ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`),
     p.jaeger

@@ -9,6 +9,8 @@ export interface RunState {
   ready: boolean;
   /** Keyed by process name (`hub`, `aws`, `orchestrator`, `ingest-aws`, ...). */
   pids: Record<string, number>;
+  /** The live dashboard's URL, once it serves. */
+  dashboardUrl?: string;
 }
 
 export const runStatePath = (dataDir: string): string => join(dataDir, "run.json");

@@ -31,6 +31,7 @@ let home: string;
 let env: NodeJS.ProcessEnv;
 let deployment: Deployment;
 let stores: Map<string, BlobStore>;
+let dashboardUrl: string | undefined;
 /** What each cloud's replicas must live in: the three real protocols. */
 const STORES = {
   aws: { kind: "s3", bucket: "ferry-e2e-aws", local: true },
@@ -54,6 +55,7 @@ beforeAll(async () => {
   expect(up.stdout).toContain("ferry is up");
   deployment = readDeployment(home);
   stores = openStores(deployment);
+  dashboardUrl = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
   const run = readRunState(home);
   pids = [run!.supervisorPid, ...Object.values(run!.pids)];
   expect(pids.length).toBe(1 + 4 + 3 + 1 + 13); // supervisor, hub + 3 leaves, 3 store servers, Jaeger, orchestrator + 12 stage workers
@@ -195,6 +197,18 @@ describe("status", () => {
     expect(s.workers.every((w) => pids.includes(w.pid))).toBe(true);
     const text = await runCli(["status"], { env });
     expect(text.stdout).toContain("linked to hub");
+    expect(text.stdout).toContain(`dashboard ${dashboardUrl}`);
+  });
+
+  it("serves the live dashboard and Prometheus metrics at the URL ferry up printed", async () => {
+    expect(dashboardUrl).toBeDefined();
+    const page = await fetch(dashboardUrl!);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    await page.body?.cancel();
+    const metrics = await (await fetch(`${dashboardUrl}metrics`)).text();
+    expect(metrics).toMatch(/^ferry_leaf_link_up\{cloud="gcp"\} 1$/m);
+    expect(metrics).toMatch(/^ferry_stage_messages_total\{.*stage="verify".*\} [1-9]/m);
   });
 });
 
@@ -297,6 +311,7 @@ describe("restarting the deployment", () => {
     pids = [run.supervisorPid, ...Object.values(run.pids)];
     deployment = readDeployment(home);
   stores = openStores(deployment);
+  dashboardUrl = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
     const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number; complete: number } };
     expect(after.files.total).toBe(before.files.total);
     const back = join(work, "kept-after-restart.bin");
