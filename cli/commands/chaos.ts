@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runKillWorkersDrill, type KillWorkersReport } from "../../chaos/kill-workers.ts";
 import { writeRandomFile } from "../../shared/sample-data.ts";
-import { loadTopology } from "../../shared/topology/config.ts";
+import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -18,7 +18,8 @@ included) every ~1.5 s, and the launcher restarts them. When every file is finis
   every file complete, every file reads back byte-identical, one intact replica per chunk in
   every store, every staging area empty, no dead letters, no stuck consumer, and the temp files
   of killed writers swept.
-Store writes are slowed to 2 MiB/s (1 MiB chunks, ack wait 5s) so that kills land mid-chunk.
+Writes to fs stores are slowed to 2 MiB/s (1 MiB chunks, ack wait 5s) so that kills land mid-chunk;
+the local S3, GCS and Azure servers run at their own pace.
 
 Options:
   --files <n>         files to generate and ingest (default 4)
@@ -27,6 +28,7 @@ Options:
   --seed <n>          replay the choices of an earlier run (every run prints its seed)
   --keep              keep the temporary folder (data, stores, logs) afterwards
   --topology <file>   the clouds to deploy (default: FERRY_TOPOLOGY or topology.json)
+  ${STORES_OPTION_HELP}
 
 Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
 
@@ -38,7 +40,7 @@ const DRILL_ACK_WAIT_MS = 5000;
 export async function chaosCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     files: { type: "string" }, size: { type: "string" }, duration: { type: "string" }, seed: { type: "string" },
-    keep: { type: "boolean" }, topology: { type: "string" },
+    keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" },
   });
   if (values.help) {
     process.stdout.write(`${CHAOS_HELP}\n`);
@@ -51,7 +53,7 @@ export async function chaosCommand(argv: string[]): Promise<number> {
   const durationMs = parseDuration("--duration", values.duration ?? "2m");
   const seed = values.seed === undefined ? undefined : wholeNumber("--seed", values.seed, 0);
   // The user's clouds, with drill settings: small slow chunks and a short ack wait so a kill costs seconds.
-  const topology = { ...loadTopology(resolveTopologyPath(values.topology)), chunkSizeBytes: DRILL_CHUNK, ackWaitMs: DRILL_ACK_WAIT_MS, orphanAgeMs: 3000 };
+  const topology = { ...applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores), chunkSizeBytes: DRILL_CHUNK, ackWaitMs: DRILL_ACK_WAIT_MS, orphanAgeMs: 3000 };
   const root = await mkdtemp(join(tmpdir(), "ferry-chaos-"));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: KillWorkersReport | undefined;
