@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
 } from "../errors.ts";
 import { backoffMs } from "../worker/backoff.ts";
+import { chunksOf } from "./body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import type { AzblobOpenSpec } from "./open-store.ts";
 import { storeError, where, type FailedRequest } from "./store-errors.ts";
@@ -140,7 +141,7 @@ export class AzblobStore implements BlobStore {
       // make the staged bytes differ from the hashed ones.
       let block: Buffer | undefined;
       let filled = 0;
-      for await (const chunk of chunksOf(body, uploadSignal, () => where(this, key))) {
+      for await (const chunk of chunksOf(body, uploadSignal, `put ${where(this, key)}`)) {
         hash.update(chunk);
         size += chunk.length;
         for (let at = 0; at < chunk.length; ) {
@@ -381,42 +382,4 @@ function failureOf(err: unknown): FailedRequest {
     // The service appends RequestId and Time lines; the first line says what went wrong.
     ...(typeof e.message === "string" ? { message: e.message.split("\n")[0] } : {}),
   };
-}
-
-/** Chunks of `body`, checked to be bytes; stops waiting on a stuck body the moment `signal` aborts. */
-async function* chunksOf(body: AsyncIterable<unknown>, signal: AbortSignal, where: () => string): AsyncGenerator<Uint8Array> {
-  const it = body[Symbol.asyncIterator]();
-  let done = false;
-  try {
-    for (;;) {
-      const next = await nextOrAbort(it, signal);
-      if (next.done) {
-        done = true;
-        return;
-      }
-      if (!(next.value instanceof Uint8Array)) {
-        throw new InputError(`put ${where()}: the body yielded a ${typeof next.value}, expected bytes (Uint8Array)`);
-      }
-      yield next.value;
-    }
-  } finally {
-    if (!done) {
-      // Not awaited: a stuck async generator runs return() only after its pending await settles.
-      const destroy = (body as { destroy?: unknown }).destroy;
-      if (typeof destroy === "function") destroy.call(body);
-      else Promise.resolve().then(() => it.return?.()).catch(() => {});
-    }
-  }
-}
-
-/** `it.next()`, but rejecting with the abort reason as soon as `signal` aborts. */
-function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    it.next()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -13,6 +13,7 @@ import {
   ObjectNotFoundError,
   StoreUnavailableError,
 } from "../errors.ts";
+import { chunksOf } from "./body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import { throttle } from "./throttle.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
@@ -195,7 +196,7 @@ export class FsStore implements BlobStore {
   async #writeAll(fh: FileHandle, key: string, body: AsyncIterable<unknown>, signal?: AbortSignal): Promise<PutResult> {
     const hash = createHash("sha256");
     let size = 0;
-    let chunks = chunksOf(body, signal, () => this.#where(key));
+    let chunks = chunksOf(body, signal, `fs store put ${this.#where(key)}`);
     if (this.#throttle) chunks = this.#throttle(chunks, { signal });
     for await (const chunk of chunks) {
       hash.update(chunk);
@@ -317,46 +318,6 @@ export class FsStore implements BlobStore {
   #where(key: string): string {
     return `[cloud=${this.cloud}, bucket=${this.bucket}, key=${key}]`;
   }
-}
-
-/** Chunks of `body`, checked to be bytes; stops waiting on a stuck body the moment `signal` aborts. */
-async function* chunksOf(body: AsyncIterable<unknown>, signal: AbortSignal | undefined, where: () => string): AsyncGenerator<Uint8Array> {
-  const it = body[Symbol.asyncIterator]();
-  let done = false;
-  try {
-    for (;;) {
-      const next = await nextOrAbort(it, signal);
-      if (next.done) {
-        done = true;
-        return;
-      }
-      if (!(next.value instanceof Uint8Array)) {
-        throw new InputError(`fs store put ${where()}: the body yielded a ${typeof next.value}, expected bytes (Uint8Array)`);
-      }
-      yield next.value;
-    }
-  } finally {
-    if (!done) {
-      // Not awaited: a stuck async generator runs return() only after its pending await settles,
-      // which may be never. A Readable is destroyed directly for the same reason.
-      const destroy = (body as { destroy?: unknown }).destroy;
-      if (typeof destroy === "function") destroy.call(body);
-      else Promise.resolve().then(() => it.return?.()).catch(() => {});
-    }
-  }
-}
-
-/** `it.next()`, but rejecting with the abort reason as soon as `signal` aborts. */
-function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T>> {
-  if (signal === undefined) return it.next();
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    it.next()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 function codeOf(err: unknown): string | undefined {

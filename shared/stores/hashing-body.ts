@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { ChecksumMismatchError, InputError } from "../errors.ts";
+import { chunksOf } from "./body.ts";
 import type { PutResult } from "./types.ts";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
@@ -43,21 +44,18 @@ export function hashingBody(
   let bodyError: { error: unknown } | undefined;
 
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const it = (body as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const source = chunksOf(body, options.signal, options.at);
     let done = false;
     try {
       for (;;) {
-        let next: IteratorResult<unknown>;
+        let next: IteratorResult<Uint8Array>;
         try {
-          next = await nextOrAbort(it, options.signal);
+          next = await source.next();
         } catch (err) {
           if (!options.signal?.aborted) bodyError = { error: err };
           throw err;
         }
         if (next.done) break;
-        if (!(next.value instanceof Uint8Array)) {
-          throw new InputError(`${options.at}: the body yielded a ${typeof next.value}, expected bytes (Uint8Array)`);
-        }
         hash.update(next.value);
         size += next.value.length;
         yield next.value;
@@ -68,13 +66,8 @@ export function hashingBody(
         throw new ChecksumMismatchError(`${options.at}: refused, nothing was published`, options.expectedSha256, sha256);
       }
     } finally {
-      if (!done) {
-        // Not awaited: a stuck async generator runs return() only after its pending await settles,
-        // which may be never. A Readable is destroyed directly for the same reason.
-        const destroy = (body as { destroy?: unknown }).destroy;
-        if (typeof destroy === "function") destroy.call(body);
-        else Promise.resolve().then(() => it.return?.()).catch(() => {});
-      }
+      // Left at a yield (or failed there): the source waits at its own yield, so this releases the body at once.
+      if (!done) void source.return(undefined);
     }
   }
 
@@ -83,17 +76,4 @@ export function hashingBody(
     result: () => ({ size, sha256 }),
     isBodyError: (err) => bodyError !== undefined && bodyError.error === err,
   };
-}
-
-/** `it.next()`, but rejecting with the abort reason as soon as `signal` aborts. */
-function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T>> {
-  if (signal === undefined) return it.next();
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    it.next()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
