@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ATTR_CHUNK_INDEX, ATTR_FILE_ID, SPAN_PLACE_REPLICA } from "../../observability/semconv.ts";
 import { withSpan } from "../../observability/spans.ts";
@@ -10,31 +11,39 @@ import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { chooseTargets } from "./targets.ts";
 
+/** Chunks up to this size are read from staging once and written to every target from memory. */
+const READ_ONCE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The staged chunk's bytes for each target: one read shared by all targets, or a stream each for huge chunks. */
+type Source = () => Promise<Readable>;
+
 /**
  * Handles `chunks.processed.<cloud>`: copies the chunk into each target cloud's store under a
  * content-derived key, create-only and checked against the chunk's SHA-256, then announces each
- * replica on `chunks.placed.<cloud>`. A replica already there is not written again.
+ * replica on `chunks.placed.<cloud>`. A replica already there is not written again. The staged
+ * chunk is read once for all targets (it is at most a chunk, 8 MiB by default).
  */
 export function createPlaceHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, "chunks.processed event", ["staging"]);
     const clouds = ctx.topology.clouds.map((c) => c.name);
     const targets = chooseTargets(clouds, ctx.cloud, ev.replicas ?? ctx.topology.replicas);
-    const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, signal)));
+    const source = stagedSource(ctx, ev, signal);
+    const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, source, signal)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   };
 }
 
 /** One span per replica, naming the target cloud's store and key. */
-async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, target: string, signal: AbortSignal): Promise<void> {
+async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, target: string, source: Source, signal: AbortSignal): Promise<void> {
   const started = Date.now();
   const store = storeOf(ctx, target);
   const key = replicaKey(ev.fileId, ev.index, ev.sha256);
   const attributes = { ...objectAttributes(store, key), [ATTR_FILE_ID]: ev.fileId, [ATTR_CHUNK_INDEX]: ev.index };
   await withSpan(SPAN_PLACE_REPLICA, attributes, async () => {
     const log = ctx.log.child({ fileId: ev.fileId, index: ev.index, target });
-    if (await ensureCopied(ctx, ev, store, key, signal)) log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
+    if (await ensureCopied(ev, store, key, source, signal)) log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
       ...meta(ctx, started),
@@ -50,7 +59,7 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, target: stri
  * Writes the replica unless an object of the right size is already there (verify checks its bytes).
  * True when this call wrote it.
  */
-async function ensureCopied(ctx: WorkerContext, ev: ChunkProcessed, store: BlobStore, key: string, signal: AbortSignal): Promise<boolean> {
+async function ensureCopied(ev: ChunkProcessed, store: BlobStore, key: string, source: Source, signal: AbortSignal): Promise<boolean> {
   const existing = await store.head(key, { signal });
   if (existing && existing.size === ev.size) return false;
   if (existing) {
@@ -58,12 +67,31 @@ async function ensureCopied(ctx: WorkerContext, ev: ChunkProcessed, store: BlobS
     await store.delete(key, { signal });
     throw new StoreUnavailableError(`replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`);
   }
-  const source = await storeOf(ctx, ev.staging.cloud).get(ev.staging.key, { signal });
   try {
-    await store.put(key, source, { expectedSha256: ev.sha256, signal });
+    await store.put(key, await source(), { expectedSha256: ev.sha256, signal });
     return true;
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err; // a racing writer got there first: same content-derived key
     return false;
   }
+}
+
+/**
+ * The staged chunk for the targets that need it: read into memory on first use and shared, or, for
+ * a chunk larger than READ_ONCE_MAX_BYTES, streamed afresh per target. Every put checks the bytes
+ * against the chunk's SHA-256, so a bad read is never published.
+ */
+function stagedSource(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Source {
+  const read = () => storeOf(ctx, ev.staging.cloud).get(ev.staging.key, { signal });
+  if (ev.size > READ_ONCE_MAX_BYTES) return read;
+  let bytes: Promise<Buffer> | undefined;
+  return async () => {
+    bytes ??= read().then(async (stream) => {
+      const parts: Buffer[] = [];
+      for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
+      return Buffer.concat(parts);
+    });
+    const buf = await bytes;
+    return Readable.from(buf.length > 0 ? [buf] : []);
+  };
 }
