@@ -1,9 +1,8 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChecksumMismatchError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
@@ -12,8 +11,9 @@ import { freePort } from "../../shared/launcher/ports.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { AZURITE_DEV_ACCOUNT, AzblobStore, type AzblobTuning } from "../../shared/stores/azblob-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import type { BlobStore, ObjectInfo } from "../../shared/stores/types.ts";
+import { sha256 } from "../helpers/files.ts";
 import { describeStoreConformance } from "./conformance.ts";
+import { chunked, listAll, readAll } from "./helpers.ts";
 
 const CONTAINER = "ferry-azure";
 const MiB = 1024 * 1024;
@@ -291,24 +291,4 @@ async function faultyRelay(targetPort: number, marker: Buffer) {
       await new Promise((resolve) => relay.close(resolve));
     },
   };
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
-}
-
-async function listAll(store: BlobStore, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
 }

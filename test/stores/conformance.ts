@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -7,7 +7,9 @@ import {
   ObjectExistsError,
   ObjectNotFoundError,
 } from "../../shared/errors.ts";
-import type { BlobStore, ObjectInfo } from "../../shared/stores/types.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
+import { sha256 } from "../helpers/files.ts";
+import { bytes, chunked, listAll, readAll } from "./helpers.ts";
 
 /**
  * The behaviour every BlobStore must show, whatever is behind it. Only the interface is tested
@@ -245,30 +247,4 @@ export function describeStoreConformance(
       });
     });
   });
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** A body that yields `data` in one piece. */
-async function* bytes(data: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield data;
-}
-
-/** A body that yields `data` in uneven pieces, so stores cannot rely on aligned chunks. */
-async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
-}
-
-async function listAll(store: BlobStore, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
 }

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, InputError, StoreUnavailableError } from "../../shared/errors.ts";
 import { FsStore } from "../../shared/stores/fs-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import type { ObjectInfo } from "../../shared/stores/types.ts";
 import { describeStoreConformance } from "./conformance.ts";
+import { bytes, listAll } from "./helpers.ts";
 
 describeStoreConformance("FsStore", async () => {
   const dir = await mkdtemp(join(tmpdir(), "ferry-fs-conf-"));
@@ -36,7 +36,7 @@ describe("FsStore on disk", () => {
     await store.delete("a/b");
     expect(await store.sweepTemp(0)).toBe(0);
     expect(existsSync(root)).toBe(false);
-    await store.put("a/b", body(randomBytes(5)));
+    await store.put("a/b", bytes(randomBytes(5)));
     expect((await stat(join(root, "a", "b"))).size).toBe(5);
   });
 
@@ -69,7 +69,7 @@ describe("FsStore on disk", () => {
   it("sweepTemp removes temp files older than the limit and keeps fresh ones", async () => {
     const root = join(dir, "s");
     const store = new FsStore({ cloud: "aws", root });
-    await store.put("k", body(randomBytes(1)));
+    await store.put("k", bytes(randomBytes(1)));
     const temp = join(root, ".tmp");
     await writeFile(join(temp, "crashed.part"), randomBytes(10));
     const hourAgo = new Date(Date.now() - 3_600_000);
@@ -86,19 +86,19 @@ describe("FsStore on disk", () => {
   it("reserves .tmp and skips names that are not keys when listing", async () => {
     const root = join(dir, "s");
     const store = new FsStore({ cloud: "aws", root });
-    await store.put("ok", body(randomBytes(2)));
+    await store.put("ok", bytes(randomBytes(2)));
     await writeFile(join(root, "not a key"), "x");
-    await expect(store.put(".tmp/x", body(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
+    await expect(store.put(".tmp/x", bytes(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
     await expect(store.head(".tmp")).rejects.toBeInstanceOf(InputError);
     expect(await listAll(store, "")).toEqual([{ key: "ok", size: 2 }]);
   });
 
   it("refuses keys that collide with another object's path as InputError, not a retryable error", async () => {
     const store = new FsStore({ cloud: "aws", root: join(dir, "s") });
-    await store.put("c/a", body(randomBytes(1)));
-    await expect(store.put("c/a/b", body(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
-    await expect(store.put("c", body(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
-    await expect(store.put("c", body(randomBytes(1)), { overwrite: true })).rejects.toBeInstanceOf(InputError);
+    await store.put("c/a", bytes(randomBytes(1)));
+    await expect(store.put("c/a/b", bytes(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
+    await expect(store.put("c", bytes(randomBytes(1)))).rejects.toBeInstanceOf(InputError);
+    await expect(store.put("c", bytes(randomBytes(1)), { overwrite: true })).rejects.toBeInstanceOf(InputError);
     expect(await store.head("c")).toBeUndefined();
     expect(await store.head("c/a/b")).toBeUndefined();
     expect(await listAll(store, "")).toEqual([{ key: "c/a", size: 1 }]);
@@ -108,7 +108,7 @@ describe("FsStore on disk", () => {
     const root = join(dir, "a-file");
     await writeFile(root, "not a folder");
     const store = new FsStore({ cloud: "aws", root, bucket: "b1" });
-    const err = await store.put("k/x", body(randomBytes(1))).catch((e: unknown) => e);
+    const err = await store.put("k/x", bytes(randomBytes(1))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as StoreUnavailableError).retryable).toBe(true);
     expect((err as Error).message).toBe("fs store put failed [cloud=aws, bucket=b1, key=k/x]: ENOTDIR");
@@ -118,7 +118,7 @@ describe("FsStore on disk", () => {
   it("keeps serving an object that is deleted after get returned", async () => {
     const store = new FsStore({ cloud: "aws", root: join(dir, "s") });
     const data = randomBytes(300_000);
-    await store.put("g", body(data));
+    await store.put("g", bytes(data));
     const stream = await store.get("g");
     await store.delete("g");
     const parts: Buffer[] = [];
@@ -130,7 +130,7 @@ describe("FsStore on disk", () => {
     const store = new FsStore({ cloud: "aws", root: join(dir, "s"), throttleBytesPerSec: 512 * 1024 });
     const data = randomBytes(256 * 1024);
     const started = performance.now();
-    await store.put("slow", body(data));
+    await store.put("slow", bytes(data));
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
     expect((await readFile(join(dir, "s", "slow"))).equals(data)).toBe(true);
   });
@@ -140,7 +140,7 @@ describe("FsStore on disk", () => {
     const store = new FsStore({ cloud: "aws", root, throttleBytesPerSec: 64 * 1024 });
     const controller = new AbortController();
     const started = performance.now();
-    const put = store.put("slow", body(randomBytes(1024 * 1024)), { signal: controller.signal }); // ~16 s at this rate
+    const put = store.put("slow", bytes(randomBytes(1024 * 1024)), { signal: controller.signal }); // ~16 s at this rate
     setTimeout(() => controller.abort(), 150);
     await expect(put).rejects.toMatchObject({ name: "AbortError" });
     expect(performance.now() - started).toBeLessThan(5_000);
@@ -175,13 +175,3 @@ describe("openStore", () => {
     expect(() => openStore(spec)).toThrow(ConfigError);
   });
 });
-
-async function* body(data: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield data;
-}
-
-async function listAll(store: FsStore, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
-}

@@ -1,8 +1,7 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChecksumMismatchError, FerryError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
 import { localGcsEndpoint, startLocalGcsServer } from "../../shared/launcher/gcs-server.ts";
@@ -10,9 +9,10 @@ import { freePort } from "../../shared/launcher/ports.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { GcsStore, UPLOAD_CHUNK_BYTES, type GcsStoreTuning } from "../../shared/stores/gcs-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import type { BlobStore, ObjectInfo } from "../../shared/stores/types.ts";
+import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { describeStoreConformance } from "./conformance.ts";
+import { chunked, listAll, readAll } from "./helpers.ts";
 
 // A real fake-gcs-server (filesystem backend) on a free loopback port, shared by every test here.
 const BUCKET = "ferry-gcp";
@@ -176,24 +176,4 @@ async function uploadStatuses(key: string): Promise<number[]> {
 /** Waits until the server has taken the first chunk of an upload to `key`. */
 function firstChunkAccepted(key: string): Promise<void> {
   return waitFor(`first chunk of ${key} accepted`, 20_000, async () => (await uploadStatuses(key)).includes(308) || "no 308 yet");
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
-}
-
-async function listAll(store: BlobStore, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
 }

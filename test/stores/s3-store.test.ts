@@ -20,9 +20,11 @@ import { startToxiproxy } from "../../shared/launcher/toxiproxy.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3-store.ts";
-import type { BlobStore, ObjectInfo } from "../../shared/stores/types.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
+import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { describeStoreConformance } from "./conformance.ts";
+import { chunked, listAll, readAll } from "./helpers.ts";
 
 const MIB = 1024 * 1024;
 const CONFORMANCE_BUCKET = "ferry-conformance";
@@ -309,26 +311,6 @@ describe("S3Store on versitygw", () => {
     expect(await store.head(`${key}-2`)).toEqual({ key: `${key}-2`, size: 10 });
   });
 });
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function* chunked(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-  return Buffer.concat(parts);
-}
-
-async function listAll(store: BlobStore, prefix: string): Promise<ObjectInfo[]> {
-  const out: ObjectInfo[] = [];
-  for await (const info of store.list(prefix)) out.push(info);
-  return out;
-}
 
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
