@@ -20,7 +20,7 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { openStores } from "../shared/worker/runtime.ts";
-import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
+import { EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER, cloudStream } from "../streams/definitions.ts";
 import {
   filesComplete, noDeadLetters, pipelineDrained, readBackIdentical, readPipelineState, replicasIntact,
   stagingEmpty, type DrillFile, type FileRecords, type PipelineState,
@@ -217,14 +217,20 @@ async function settleAndCheck(p: Pipeline, c: DrillClient, files: DrillFile[], o
 }
 
 /**
- * Whether a worker has work in flight right now. A stage worker in the middle of a chunk has that
- * chunk's file open (the source, a staged object, a replica, or the temp file it is writing), so its
- * open files tell (Linux /proc; elsewhere it reads as idle). The orchestrator holds no files: it is
- * busy while its consumer has unacknowledged events.
+ * Whether a worker has work in flight right now. The orchestrator, and a process, place or verify
+ * worker (the only one of its stage in its cloud), is busy while its durable consumer has
+ * unacknowledged messages. An ingest worker (all clouds share the hub's consumer) or a worker on fs
+ * stores is busy while it has a file open that belongs to the work: the source, a staged object, a
+ * replica, or the temp file it is writing (Linux /proc; elsewhere it reads as idle).
  */
 async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, files: DrillFile[]): Promise<boolean> {
   try {
     if (name === "orchestrator") return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
+    const [stage, cloud] = name.split("-");
+    const leaf = cloud === undefined ? undefined : c.leaves.get(cloud);
+    if (leaf && LEAF_CONSUMERS.some((lc) => lc.stage === stage)) {
+      if ((await leaf.consumers.info(cloudStream(cloud!), stage!)).num_ack_pending > 0) return true;
+    }
     const sources = new Set(files.map((f) => f.path));
     const roots = Object.values(d.stores).flatMap((s) => (s.kind === "fs" ? [`${s.root}/`] : []));
     return await hasOpen(pid, (path) => sources.has(path) || roots.some((r) => path.startsWith(r)));
