@@ -7,13 +7,13 @@ import {
   ChecksumMismatchError,
   ConfigError,
   FerryError,
-  InputError,
   ObjectNotFoundError,
   StoreAccessError,
   StoreUnavailableError,
 } from "../errors.ts";
 import { backoffMs } from "../worker/backoff.ts";
 import { chunksOf } from "./body.ts";
+import { checkedSha256 } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import type { AzblobOpenSpec } from "./open-store.ts";
 import { storeError, where, type FailedRequest } from "./store-errors.ts";
@@ -57,7 +57,6 @@ const DEFAULT_TUNING: Tuning = {
 const MAX_BLOCK_BYTES = 100 * 1024 * 1024;
 const RETRY_CAP_MS = 10_000;
 const LIST_PAGE_SIZE = 1000;
-const SHA256_HEX = /^[0-9a-f]{64}$/i;
 /** Azure's container naming rule: 3-63 lowercase letters, digits and single inner hyphens. */
 const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -104,10 +103,7 @@ export class AzblobStore implements BlobStore {
   async put(key: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
     const blob = this.#container.getBlockBlobClient(this.#checkKey(key));
     const { signal } = options;
-    const expected = options.expectedSha256?.toLowerCase();
-    if (expected !== undefined && !SHA256_HEX.test(expected)) {
-      throw new InputError(`put ${where(this, key)}: expectedSha256 ${JSON.stringify(expected)} is not 64 hex digits`);
-    }
+    const expected = checkedSha256(options.expectedSha256, `put ${where(this, key)}`);
     signal?.throwIfAborted();
     // Aborts the blocks still in flight once the put fails or its caller gives up.
     const stopUploads = new AbortController();

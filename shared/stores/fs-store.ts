@@ -14,6 +14,7 @@ import {
   StoreUnavailableError,
 } from "../errors.ts";
 import { chunksOf } from "./body.ts";
+import { checkedSha256 } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import { throttle } from "./throttle.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
@@ -30,7 +31,6 @@ export interface FsStoreOptions {
 
 /** Writers stage bytes here; it lives under root so link/rename into place never crosses a filesystem. */
 const TEMP_DIR = ".tmp";
-const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
 type Signal = { signal?: AbortSignal | undefined } | undefined;
 
@@ -58,10 +58,7 @@ export class FsStore implements BlobStore {
   async put(key: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
     const final = this.#path(key);
     const { signal } = options;
-    const expected = options.expectedSha256?.toLowerCase();
-    if (expected !== undefined && !SHA256_HEX.test(expected)) {
-      throw new InputError(`fs store put ${this.#where(key)}: expectedSha256 ${JSON.stringify(expected)} is not 64 hex digits`);
-    }
+    const expected = checkedSha256(options.expectedSha256, `fs store put ${this.#where(key)}`);
     signal?.throwIfAborted();
     const tempDir = join(this.root, TEMP_DIR);
     await this.#ensureDir("put", key, tempDir, false);
