@@ -45,10 +45,19 @@ export interface KillWorkersOptions {
   seed?: number;
   /** Slows every store write in the workers (FERRY_FS_THROTTLE_BPS) so kills land mid-chunk. */
   throttleBytesPerSec?: number;
+  /**
+   * Also kill the local store servers (`store-<cloud>`), which the deployment restarts within about a
+   * second. Azurite is stopped with SIGTERM instead: it saves its metadata every 5 s, so a SIGKILL loses
+   * writes it had acknowledged, which real Azure never does. @default false
+   */
+  killStores?: boolean;
   log: (line: string) => void;
 }
 
-/** One SIGKILL. `busy`: the worker had work in flight (a chunk's file open; for the orchestrator, unacknowledged events). */
+/**
+ * One SIGKILL (of a worker, or of a store server `store-<cloud>`). `busy`: the worker had work in flight
+ * (unacknowledged messages or a chunk's file open); always false for a store server.
+ */
 export interface Kill {
   round: number;
   atMs: number;
@@ -95,6 +104,12 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
     topology: o.topology,
     dataDir: o.dataDir,
     workerEnv: o.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(o.throttleBytesPerSec) } : {},
+    // Brings killed store servers back (and nats-servers, which this drill never kills).
+    restartServers: o.killStores ?? false,
+    onServerRestart: (name, pid) => {
+      pids.push(pid);
+      log(`  ${name} restarted as pid ${pid}`);
+    },
     onWorkerStart: (name, pid) => {
       pids.push(pid);
       if (seenNames.has(name)) log(`  ${name} restarted as pid ${pid}`);
@@ -103,7 +118,7 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
   });
   let client: DrillClient | undefined;
   try {
-    pids.push(...[pipeline.nats.hub, ...Object.values(pipeline.nats.leaves)].flatMap((s) => (s.pid === undefined ? [] : [s.pid])));
+    pids.push(...[pipeline.nats.hub, ...Object.values(pipeline.nats.leaves), ...pipeline.localStores.values()].flatMap((s) => (s.pid === undefined ? [] : [s.pid])));
     client = await openClient(pipeline.deployment);
     const files: Array<DrillFile & { size: number }> = [];
     for (const path of o.files) {
@@ -111,10 +126,11 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
       files.push({ fileId: (await submitIngest(client.hubJs, src)).fileId, path: src.path, size: src.size });
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    log(`submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${pipeline.workers.size} workers every ~${opts.intervalMs} ms`);
+    const targets = victimsOf(pipeline, o.killStores ?? false);
+    log(`submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${targets.size} workers${o.killStores ? " and store servers" : ""} every ~${opts.intervalMs} ms`);
     const chaosStarted = Date.now();
     const kills: Kill[] = [];
-    const rounds = await killWhileInFlight(pipeline, client, files, opts, kills, log);
+    const rounds = await killWhileInFlight(pipeline, targets, client, files, opts, kills, log);
     const chaosMs = Date.now() - chaosStarted;
     log(`kills stopped after ${rounds} round(s), ${kills.length} kill(s); waiting for the pipeline to drain`);
     const { records, invariants } = await settleAndCheck(pipeline, client, files, opts, log);
@@ -164,10 +180,27 @@ function compileOptions(o: KillWorkersOptions): CompiledOptions {
 /** How many workers one round may kill: the share of all of them, at least one. */
 const perRound = (o: CompiledOptions, p: Pipeline): number => Math.max(1, Math.floor(o.maxFraction * p.workers.size));
 
+/** What a round can kill: a worker process, or a local store server. */
+interface Victim {
+  readonly pid: number | undefined;
+  kill(): Promise<void>;
+}
+
+/** Every worker by name, and with `stores` every local store server as `store-<cloud>`. */
+function victimsOf(p: Pipeline, stores: boolean): Map<string, Victim> {
+  const victims = new Map<string, Victim>(p.workers);
+  if (!stores) return victims;
+  for (const [cloud, server] of p.localStores) {
+    const azurite = p.deployment.localStores[cloud]?.kind === "azblob";
+    victims.set(`store-${cloud}`, { get pid() { return server.pid; }, kill: () => (azurite ? server.stop() : server.kill()) });
+  }
+  return victims;
+}
+
 /** Kill rounds until every file is finished or `durationMs` has passed; returns the number of rounds. */
-async function killWhileInFlight(p: Pipeline, c: DrillClient, files: DrillFile[], o: CompiledOptions, kills: Kill[], log: (l: string) => void): Promise<number> {
+async function killWhileInFlight(p: Pipeline, targets: Map<string, Victim>, c: DrillClient, files: DrillFile[], o: CompiledOptions, kills: Kill[], log: (l: string) => void): Promise<number> {
   const rand = mulberry32(o.seed);
-  const names = [...p.workers.keys()].sort();
+  const names = [...targets.keys()].sort();
   const started = Date.now();
   const deadline = started + o.durationMs;
   let latest: FileRecords = new Map();
@@ -179,11 +212,11 @@ async function killWhileInFlight(p: Pipeline, c: DrillClient, files: DrillFile[]
     if (await waitUntil(done, Math.min(deadline, Date.now() + pause))) return round - 1;
     if (Date.now() >= deadline || serversDown(p).length > 0) return round - 1;
     const alive = victims.flatMap((name) => {
-      const pid = p.workers.get(name)!.pid;
+      const pid = targets.get(name)!.pid;
       return pid === undefined ? [] : [{ name, pid }];
     });
-    const busy = await Promise.all(alive.map((v) => isBusy(c, p.deployment, v.name, v.pid, files)));
-    await Promise.all(alive.map((v) => p.workers.get(v.name)!.kill()));
+    const busy = await Promise.all(alive.map((v) => !v.name.startsWith("store-") && isBusy(c, p.deployment, v.name, v.pid, files)));
+    await Promise.all(alive.map((v) => targets.get(v.name)!.kill()));
     const atMs = Date.now() - started;
     alive.forEach((v, i) => kills.push({ round, atMs, worker: v.name, pid: v.pid, busy: busy[i]! }));
     const skipped = victims.filter((n) => !alive.some((v) => v.name === n));
@@ -286,6 +319,7 @@ async function checkInvariants(c: DrillClient, d: Deployment, files: DrillFile[]
 }
 
 /** The nats servers of the deployment that are no longer running. */
+/** The nats-servers that are not running (store servers the drill kills come back by themselves). */
 function serversDown(p: Pipeline): string[] {
   return [p.nats.hub, ...Object.values(p.nats.leaves)].filter((s) => !s.isRunning).map((s) => s.endpoint.name);
 }

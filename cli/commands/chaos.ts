@@ -26,6 +26,8 @@ Options:
   --size <size>       size of each file (default 8MiB)
   --duration <d>      keep killing for at most this long, e.g. 90s (default 2m)
   --seed <n>          replay the choices of an earlier run (every run prints its seed)
+  --kill-stores       also kill the local S3, GCS and Azure servers (each is restarted within a second;
+                      Azurite gets SIGTERM, as it loses acknowledged writes on SIGKILL)
   --keep              keep the temporary folder (data, stores, logs) afterwards
   --topology <file>   the clouds to deploy (default: FERRY_TOPOLOGY or topology.json)
   ${STORES_OPTION_HELP}
@@ -40,7 +42,7 @@ const DRILL_ACK_WAIT_MS = 5000;
 export async function chaosCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     files: { type: "string" }, size: { type: "string" }, duration: { type: "string" }, seed: { type: "string" },
-    keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" },
+    keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" }, "kill-stores": { type: "boolean" },
   });
   if (values.help) {
     process.stdout.write(`${CHAOS_HELP}\n`);
@@ -62,7 +64,7 @@ export async function chaosCommand(argv: string[]): Promise<number> {
     say(`generating ${count} file(s) of ${formatBytes(size)} in ${join(root, "data")}…`);
     const files = await generateFiles(join(root, "data"), count, size);
     report = await runKillWorkersDrill({
-      dataDir: join(root, "deploy"), topology, files, durationMs, throttleBytesPerSec: DRILL_THROTTLE_BPS,
+      dataDir: join(root, "deploy"), topology, files, durationMs, throttleBytesPerSec: DRILL_THROTTLE_BPS, killStores: values["kill-stores"] ?? false,
       ...(seed === undefined ? {} : { seed }), log: say,
     });
     const replay = ["./ferry chaos kill-workers", ...argv.filter((a) => a !== "kill-workers" && a !== "--keep"), ...(seed === undefined ? ["--seed", String(report.seed)] : [])].join(" ");
