@@ -1,6 +1,7 @@
 /**
  * The kill-workers drill for real (hub, three leaves, 13 worker processes): SIGKILL up to 20 % of
  * the workers every ~1.5 s while three files are in flight, then every invariant must hold.
+ * The second drill does the same on the local S3, GCS and Azure servers and kills those servers too.
  * FERRY_CHAOS_SEED replays another seed; on failure the deployment (logs under deploy/logs) is kept.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,10 +15,11 @@ import { isRunning } from "../../shared/launcher/proc.ts";
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "ferry-chaos-"));
-let passed = false;
+/** Drills that passed; the folder (logs included) is kept unless both did. */
+let passed = 0;
 
 afterAll(() => {
-  if (passed) rmSync(dir, { recursive: true, force: true });
+  if (passed === 2) rmSync(dir, { recursive: true, force: true });
   else process.stderr.write(`kill-workers drill: kept ${dir}\n`);
 });
 
@@ -51,5 +53,40 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
   expect(report.kills.some((k) => /^(place|ingest)-/.test(k.worker) && k.busy), context).toBe(true);
   expect(Object.entries(report.startsPerWorker).some(([name, starts]) => /^(place|ingest)-/.test(name) && starts > 1), context).toBe(true);
   expect(report.pids.filter(isRunning)).toEqual([]);
-  passed = true;
+  passed++;
 }, 90_000);
+
+it("loses nothing while workers and the S3, GCS and Azure servers are killed under it", async () => {
+  const files = [0, 1].map((i) => {
+    const path = join(dir, `real-${i}.bin`);
+    writeRandomFile(path, 16 * MiB + i * 4099 + 17);
+    return path;
+  });
+  const lines: string[] = [];
+  const report = await runKillWorkersDrill({
+    dataDir: join(dir, "deploy-real"),
+    topology: compileTopology({
+      clouds: [
+        { name: "aws", store: { kind: "s3", bucket: "ferry-chaos-aws", local: true } },
+        { name: "gcp", store: { kind: "gcs", bucket: "ferry-chaos-gcp", local: true } },
+        { name: "azure", store: { kind: "azblob", container: "ferry-chaos-azure", local: true } },
+      ],
+      chunkSize: "256KiB", ackWait: "5s", orphanAge: "3s",
+    }),
+    files,
+    killStores: true,
+    intervalMs: 1000,
+    durationMs: 25_000,
+    drainTimeoutMs: 40_000,
+    seed: Number(process.env.FERRY_CHAOS_SEED ?? 20261128),
+    log: (l) => lines.push(l),
+  });
+  const context = `seed ${report.seed}, logs in ${report.logDir}\n${lines.join("\n")}`;
+  process.stderr.write(`kill-workers drill (stores too): seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds\n`);
+  expect(report.invariants.filter((i) => i.violations.length > 0), context).toEqual([]);
+  expect(report.files.map((f) => f.state)).toEqual(["complete", "complete"]);
+  expect(report.kills.some((k) => k.worker.startsWith("store-")), context).toBe(true);
+  expect(lines.some((l) => /store-\w+ restarted as pid/.test(l)), context).toBe(true);
+  expect(report.pids.filter(isRunning)).toEqual([]);
+  passed++;
+}, 150_000);
