@@ -3,7 +3,8 @@
  * whose connections are reset for a while (toxiproxy). The pipeline waits, retries with backoff
  * instead of spinning, dead-letters nothing, and completes with every byte in place.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/client/dead-letters.ts";
@@ -78,9 +79,9 @@ describe("a store whose connections are reset for a while", () => {
   let t: TestPipeline;
   let s3: ServerProcess;
   let toxiproxy: Toxiproxy;
+  const dir = mkdtempSync(join(tmpdir(), "ferry-outage-"));
   beforeAll(async () => {
     const [s3Port, linkPort, apiPort] = await freePorts(3);
-    const dir = (await import("node:fs")).mkdtempSync(join((await import("node:os")).tmpdir(), "ferry-outage-"));
     s3 = await startLocalS3Server({ port: s3Port!, dataDir: join(dir, "s3"), buckets: ["ferry-aws"] });
     toxiproxy = await startToxiproxy({ apiPort: apiPort! });
     await toxiproxy.link("s3", linkPort!, `127.0.0.1:${s3Port}`);
@@ -96,6 +97,7 @@ describe("a store whose connections are reset for a while", () => {
     await s3?.stop();
     delete process.env.AWS_ACCESS_KEY_ID;
     delete process.env.AWS_SECRET_ACCESS_KEY;
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("retries with growing delays, then completes once the link heals", { timeout: 240_000 }, async () => {
