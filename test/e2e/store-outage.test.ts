@@ -3,7 +3,7 @@
  * whose connections are reset for a while (toxiproxy). The pipeline waits, retries with backoff
  * instead of spinning, dead-letters nothing, and completes with every byte in place.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,5 +122,9 @@ describe("a store whose connections are reset for a while", () => {
     expect(done!.state).toBe("complete");
     expect(await readBackFrom(t, fileId, "aws")).toBe(sha);
     expect(await listDeadLetters(t.hubJs)).toEqual([]);
+    // The secret the workers were given appears in no log line, and in no file the deployment wrote.
+    const logs = join(t.pipeline.deployment.dataDir, "logs");
+    for (const f of readdirSync(logs)) expect(readFileSync(join(logs, f), "utf8"), f).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
+    expect(readFileSync(join(t.pipeline.deployment.dataDir, "deployment.json"), "utf8")).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
   });
 });
