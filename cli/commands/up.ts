@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
 import { createServer } from "node:net";
@@ -115,7 +116,7 @@ async function detach(home: string, topologyPath: string, port: number, stores: 
   mkdirSync(join(home, "logs"), { recursive: true });
   const logPath = join(home, "logs", "supervisor.log");
   const log = openSync(logPath, "a");
-  const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores, "--dashboard-port", String(dashboardPort)], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores, "--dashboard-port", String(dashboardPort)], {
     detached: true, stdio: ["ignore", log, log], cwd: REPO_ROOT,
   });
   closeSync(log);

@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from "./node-flags.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 
@@ -37,7 +38,7 @@ export class WorkerProcess {
   start(): void {
     this.#stopping = false;
     const log = openSync(this.spec.logFile, "a");
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", ...this.spec.args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...this.spec.args], {
       stdio: ["ignore", log, log],
       env: { ...process.env, ...this.spec.env },
       // Its own process group, so a terminal's Ctrl-C reaches only the supervisor (see stop()).

@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
 import { spawn, type SpawnOptions } from "node:child_process";
 import { resolve } from "node:path";
 
@@ -19,7 +20,7 @@ export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; uid?: numbe
     ...(o.gid === undefined ? {} : { gid: o.gid }),
   };
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", resolve(REPO_ROOT, "cli/main.ts"), ...args], opts);
+    const child = spawn(process.execPath, [...NODE_FLAGS, resolve(REPO_ROOT, "cli/main.ts"), ...args], opts);
     let stdout = "";
     let stderr = "";
     child.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));
