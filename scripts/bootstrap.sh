@@ -120,7 +120,8 @@ _ferry_npm_ci() {
   mkdir -p "$_FERRY_CACHE"
   _ferry_say "installing npm dependencies (npm ci)"
   if (cd "$FERRY_ROOT" && npm ci --no-audit --no-fund >"$log" 2>&1); then
-    cat "$log" >&2
+    # npm's peer-dependency warnings about the SDKs' own OpenTelemetry copies are noise here: keep them in the log.
+    _ferry_say "$(grep -E '^added [0-9]+ packages' "$log" | tail -1) (full log: $log)"
     return 0
   fi
   cat "$log" >&2
