@@ -1,7 +1,8 @@
 /**
  * The dashboard's web server (node:http, no framework): the static page, `/api/state` (one JSON
- * snapshot), `/api/events` (Server-Sent Events, a snapshot every second) and `/metrics` (the
- * deployment's aggregated Prometheus endpoint).
+ * snapshot), `/api/events` (Server-Sent Events, a snapshot every second), `/metrics` (the
+ * deployment's aggregated Prometheus endpoint), and one file's trace read from Jaeger's query API:
+ * `/trace/<traceId>` (a waterfall page) and `/api/trace/<traceId>` (its JSON).
  */
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -10,7 +11,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../shared/errors.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { connectPipeline, METRICS_CONTENT_TYPE, scrapeMetrics } from "../observability/metrics-endpoint.ts";
+import { jaegerQueryUrl } from "../observability/trace-link.ts";
 import { openStateSource, type DashboardState } from "./state.ts";
+import { readTrace, TraceLookupError } from "./trace-view.ts";
 
 /** How often a snapshot is pushed to open pages. */
 const PUSH_EVERY_MS = 1000;
@@ -20,7 +23,10 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+  "/trace.js": { file: "trace.js", type: "text/javascript; charset=utf-8" },
 };
+/** The trace page, served for every `/trace/<traceId>`: its script reads the id from the address. */
+const TRACE_PAGE = { file: "trace.html", type: "text/html; charset=utf-8" };
 /** The page loads only its own script and style and talks only to its own server. */
 const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
@@ -42,6 +48,7 @@ export interface Dashboard {
 export async function startDashboard(o: { deployment: Deployment; port: number; host?: "127.0.0.1" }): Promise<Dashboard> {
   const host = o.host ?? "127.0.0.1";
   const pages = Object.fromEntries(Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(join(PUBLIC, s.file)), type: s.type }]));
+  const tracePage = { body: readFileSync(join(PUBLIC, TRACE_PAGE.file)), type: TRACE_PAGE.type };
   const conns = await connectPipeline(o.deployment, "ferry-dashboard");
   const source = await openStateSource(conns).catch(async (err: unknown) => {
     await conns.close();
@@ -81,7 +88,7 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("only GET\n");
       return;
     }
-    const page = pages[path];
+    const page = pages[path] ?? (path.startsWith("/trace/") ? tracePage : undefined);
     if (page) {
       res.writeHead(200, { "content-type": page.type, "cache-control": "no-cache", ...SECURITY_HEADERS }).end(page.body);
       return;
@@ -99,12 +106,23 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       pushing ??= pushLoop();
       return;
     }
+    if (path.startsWith("/api/trace/")) {
+      const traceId = path.slice("/api/trace/".length);
+      try {
+        const trace = await readTrace(jaegerQueryUrl(o.deployment), traceId);
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(trace));
+      } catch (err) {
+        if (!(err instanceof TraceLookupError)) throw err;
+        res.writeHead(err.status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify({ error: err.message }));
+      }
+      return;
+    }
     if (path === "/metrics") {
       const body = await scrapeMetrics(conns);
       res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" }).end(body);
       return;
     }
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: the dashboard is at /, its data at /api/state, metrics at /metrics\n");
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: the dashboard is at /, its data at /api/state, metrics at /metrics, a file's trace at /trace/<traceId>\n");
   };
 
   const server = createServer((req, res) => {

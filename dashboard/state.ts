@@ -68,7 +68,9 @@ export interface FileView {
   reason?: string;
   createdAt: string;
   completedAt?: string;
-  /** The file's trace in Jaeger, when the file has a trace id and the deployment a Jaeger. */
+  /** The file's trace id, when it has one and the deployment a Jaeger: the dashboard draws it at /trace/<traceId>. */
+  traceId?: string;
+  /** The file's trace in Jaeger's own UI (which a Jaeger built without its UI assets does not have), alongside traceId. */
   traceUrl?: string;
 }
 
@@ -168,7 +170,7 @@ function fileRows(files: FileRecord[], d: Deployment): FileView[] {
     return {
       fileId: f.fileId, name: f.name, state: f.state, size: f.size, chunkCount: f.chunkCount ?? null, chunksComplete: f.chunksComplete,
       ...(estimate ? { chunkCountEstimate: estimate } : {}), createdAt: f.createdAt, ...(f.reason ? { reason: f.reason } : {}), ...(f.completedAt ? { completedAt: f.completedAt } : {}),
-      ...(traceUrl ? { traceUrl } : {}),
+      ...(traceUrl ? { traceId: f.traceId!, traceUrl } : {}),
     };
   });
 }
