@@ -47,9 +47,12 @@ function duration(ms) {
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
 
-/** A link only for http(s) URLs; anything else is shown as text. */
-function safeLink(url, text) {
-  return /^https?:\/\//i.test(url || "") ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, text) : el("span", { class: "muted" }, "–");
+/** The file's trace drawn by this dashboard, and a small link to Jaeger's own UI for a Jaeger that has one. */
+function traceLinks(f) {
+  if (!f.traceId || !/^[0-9a-f]{32}$/.test(f.traceId)) return el("span", { class: "muted" }, "–");
+  return el("span", { class: "trace-links" },
+    el("a", { href: `/trace/${f.traceId}`, class: "trace-link" }, "trace"), " ",
+    /^https?:\/\//i.test(f.traceUrl || "") ? el("a", { href: f.traceUrl, target: "_blank", rel: "noopener noreferrer", class: "small muted jaeger-link", title: "in Jaeger's own UI, when your Jaeger has one" }, "jaeger") : null);
 }
 
 const SEVERITY_CLASS = { minor: "warn", moderate: "warn", severe: "bad" };
@@ -127,7 +130,7 @@ function renderFiles(s) {
         el("span", { class: "progress-text num" }, `${int(f.chunksComplete)} / ${totalText}`))),
       el("td", { class: "num" }, bytes(f.size)),
       el("td", { class: "num" }, duration(took)),
-      el("td", {}, f.traceUrl ? safeLink(f.traceUrl, "trace") : el("span", { class: "muted" }, "–")),
+      el("td", {}, traceLinks(f)),
     );
   });
   $("files").tBodies[0].replaceChildren(...rows);
