@@ -48,8 +48,11 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   const { completeBitmap: _bits, ...rest } = file;
   const queryUrl = jaegerQueryUrl(s.deployment);
   const link = file.traceId && queryUrl ? traceUrl(queryUrl, file.traceId) : undefined;
+  // The Jaeger the set-up builds has no UI assets; the dashboard draws a file's trace from Jaeger's API.
+  const dashboardUrl = readRunState(s.deployment.dataDir)?.dashboardUrl;
+  const view = file.traceId && link && dashboardUrl ? `${dashboardUrl}trace/${file.traceId}` : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...rest, traceId: file.traceId ?? null, traceUrl: link ?? null, chunks })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...rest, traceId: file.traceId ?? null, traceUrl: link ?? null, traceViewUrl: view ?? null, chunks })}\n`);
     return 0;
   }
   const lines = [
@@ -58,7 +61,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
     `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
-    `  trace    ${link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)")}`,
+    `  trace    ${view ? `${view}  (in Jaeger: ${link})` : link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)")}`,
     ...chunks.map((c) => `  chunk ${String(c.index).padStart(5)}  ${formatBytes(c.size).padStart(10)}  ${c.replicas.map((r) => `${r.cloud}:${r.verified ? "verified" : "placed"}`).join("  ")}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

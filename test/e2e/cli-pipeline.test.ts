@@ -223,6 +223,12 @@ describe("traces", () => {
     const st = await runCli(["status", line!.fileId], { env });
     const url = `${deployment.jaeger!.queryUrl}/trace/${line!.traceId}`;
     expect(st.stdout).toContain(url);
+    // The Jaeger the set-up builds has no UI, so status leads to the dashboard's own view of the trace.
+    const view = `${dashboardUrl}trace/${line!.traceId}`;
+    expect(st.stdout).toContain(view);
+    const page = await fetch(view);
+    expect(page.status).toBe(200);
+    await page.body?.cancel();
     const services = await eventually(async () => {
       const res = await fetch(`${deployment.jaeger!.queryUrl}/api/traces/${line!.traceId}`);
       if (res.status !== 200) return undefined;
