@@ -86,8 +86,9 @@ describe("a store whose connections are reset for a while", () => {
   let t: TestPipeline;
   let s3: ServerProcess;
   let toxiproxy: Toxiproxy;
-  const dir = mkdtempSync(join(tmpdir(), "ferry-outage-"));
+  let dir: string | undefined;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ferry-outage-"));
     const [s3Port, linkPort, apiPort] = await freePorts(3);
     s3 = await startLocalS3Server({ port: s3Port!, dataDir: join(dir, "s3"), buckets: ["ferry-aws"] });
     toxiproxy = await startToxiproxy({ apiPort: apiPort! });
@@ -104,7 +105,7 @@ describe("a store whose connections are reset for a while", () => {
     await s3?.stop();
     delete process.env.AWS_ACCESS_KEY_ID;
     delete process.env.AWS_SECRET_ACCESS_KEY;
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("retries with growing delays, then completes once the link heals", { timeout: 240_000 }, async () => {
