@@ -22,6 +22,7 @@ const PUBLIC = join(import.meta.dirname, "public");
 const STATIC: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/dom.js": { file: "dom.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
   "/trace.js": { file: "trace.js", type: "text/javascript; charset=utf-8" },
 };

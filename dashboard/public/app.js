@@ -5,23 +5,6 @@
 
 const STAGES = ["ingest", "process", "place", "verify"];
 
-/** Creates an element; children that are not nodes become text nodes. */
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
-
-const $ = (id) => document.getElementById(id);
-
 function bytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;

@@ -3,22 +3,6 @@
 // as HTML: span names and attributes carry file names and keys, which are user input.
 "use strict";
 
-/** Creates an element; children that are not nodes become text nodes. */
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
-
-const $ = (id) => document.getElementById(id);
 const ms = (x) => `${x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString("en-US")} ms`;
 /** Short names for the attributes a row shows when expanded. */
 const LABELS = {
