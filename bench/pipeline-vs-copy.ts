@@ -9,9 +9,9 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { checkSource } from "../shared/client/preflight.ts";
 import { submitIngest, waitForFiles } from "../shared/client/ingest.ts";
-import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
+import { checkSource } from "../shared/client/preflight.ts";
+import { type Pipeline, startPipeline } from "../shared/launcher/pipeline.ts";
 import { peakMemoryPerStage } from "../shared/launcher/proc.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
@@ -42,16 +42,20 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
     const ferry: number[] = [];
     for (let run = 1; run <= o.runs; run++) {
       base.push(await timed(() => copyAndHash(source, join(root, "copy"), copies)));
-      ferry.push(await timed(async () => {
-        const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
-        const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
-        if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
-      }));
-      o.log(`run ${run}/${o.runs}: baseline ${(base.at(-1)! / 1000).toFixed(2)} s, ferry ${(ferry.at(-1)! / 1000).toFixed(2)} s`);
+      ferry.push(
+        await timed(async () => {
+          const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
+          const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
+          if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
+        }),
+      );
+      o.log(
+        `run ${run}/${o.runs}: baseline ${(base.at(-1)! / 1000).toFixed(2)} s, ferry ${(ferry.at(-1)! / 1000).toFixed(2)} s`,
+      );
     }
     await nc.close();
     const ratios = ferry.map((f, i) => f / base[i]!);
-    const mbps = (ms: number) => ((o.sizeBytes / 1e6) / (ms / 1000)).toFixed(1);
+    const mbps = (ms: number) => (o.sizeBytes / 1e6 / (ms / 1000)).toFixed(1);
     return [
       `file ${formatBytes(o.sizeBytes)}, ${o.topology.clouds.length} clouds, ${copies - 1} replicas, chunks of ${formatBytes(o.topology.chunkSizeBytes)}, ${o.runs} runs each`,
       `baseline (${copies} fsynced copies + hashes): median ${(median(base) / 1000).toFixed(2)} s, ${mbps(median(base))} MB/s`,

@@ -13,10 +13,15 @@ import type { StoredDeadLetter } from "../shared/client/dead-letters.ts";
 import { reassemble } from "../shared/client/reassemble.ts";
 import { describeError } from "../shared/errors.ts";
 import { hashStream } from "../shared/hashing.ts";
-import { readChunkRecords, type FileRecord } from "../shared/manifest.ts";
+import { type FileRecord, readChunkRecords } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import {
-  EVENTS_STREAM, FILES_STREAM, INGEST_CONSUMER, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER, cloudStream,
+  cloudStream,
+  EVENTS_STREAM,
+  FILES_STREAM,
+  INGEST_CONSUMER,
+  LEAF_CONSUMERS,
+  ORCHESTRATOR_CONSUMER,
 } from "../streams/definitions.ts";
 
 /** A file a drill ingested: its id and the source it came from. */
@@ -36,14 +41,22 @@ export function filesComplete(files: DrillFile[], records: FileRecords): string[
     const r = records.get(f.fileId);
     if (!r) out.push(`${label(f)}: no file record in the manifest`);
     else if (r.state !== "complete") {
-      out.push(`${label(f)}: ${r.state}, ${r.chunksComplete}/${r.chunkCount ?? "?"} chunks complete${r.reason ? `: ${r.reason}` : ""}`);
+      out.push(
+        `${label(f)}: ${r.state}, ${r.chunksComplete}/${r.chunkCount ?? "?"} chunks complete${r.reason ? `: ${r.reason}` : ""}`,
+      );
     }
   }
   return out;
 }
 
 /** Invariant 3: each file, rebuilt from its verified replicas, has its source's exact SHA-256 and size. */
-export async function readBackIdentical(kv: KV, stores: Map<string, BlobStore>, files: DrillFile[], outDir: string, preference: string[]): Promise<string[]> {
+export async function readBackIdentical(
+  kv: KV,
+  stores: Map<string, BlobStore>,
+  files: DrillFile[],
+  outDir: string,
+  preference: string[],
+): Promise<string[]> {
   const out: string[] = [];
   await mkdir(outDir, { recursive: true });
   for (const f of files) {
@@ -54,7 +67,9 @@ export async function readBackIdentical(kv: KV, stores: Map<string, BlobStore>, 
       // Hash what landed on disk ourselves rather than trusting reassemble's own check.
       const got = await hashStream(createReadStream(back));
       if (got.sha256 !== source.sha256 || got.size !== source.size) {
-        out.push(`${label(f)}: read back ${got.size} bytes with sha256 ${got.sha256}; the source has ${source.size} bytes with sha256 ${source.sha256}`);
+        out.push(
+          `${label(f)}: read back ${got.size} bytes with sha256 ${got.sha256}; the source has ${source.size} bytes with sha256 ${source.sha256}`,
+        );
       }
     } catch (err) {
       out.push(`${label(f)}: cannot be read back: ${describeError(err)}`);
@@ -81,7 +96,8 @@ export async function replicasIntact(kv: KV, stores: Map<string, BlobStore>, fil
       continue;
     }
     const chunks = await readChunkRecords(kv, file);
-    if (chunks.length !== file.chunkCount) out.push(`${file.fileId}: the manifest has ${chunks.length} of ${file.chunkCount} chunk records`);
+    if (chunks.length !== file.chunkCount)
+      out.push(`${file.fileId}: the manifest has ${chunks.length} of ${file.chunkCount} chunk records`);
     const byIndex = new Map(chunks.map((c) => [c.index, c]));
     const holders = new Map<number, Set<string>>();
     for (const [cloud, store] of stores) {
@@ -96,10 +112,12 @@ export async function replicasIntact(kv: KV, stores: Map<string, BlobStore>, fil
         const index = Number(m[1]);
         const sha = m[2]!;
         const actual = (await hashStream(await store.get(obj.key))).sha256;
-        if (actual !== sha) out.push(`${where}: its bytes hash to ${actual} (a partial or corrupt object under a final key)`);
+        if (actual !== sha)
+          out.push(`${where}: its bytes hash to ${actual} (a partial or corrupt object under a final key)`);
         const chunk = byIndex.get(index);
         if (!chunk) out.push(`${where}: the file has no chunk ${index} (${file.chunkCount} chunks)`);
-        else if (chunk.sha256 !== sha) out.push(`${where}: the manifest says chunk ${index} has sha256 ${chunk.sha256}`);
+        else if (chunk.sha256 !== sha)
+          out.push(`${where}: the manifest says chunk ${index} has sha256 ${chunk.sha256}`);
         const at = holders.get(index) ?? new Set<string>();
         if (at.has(cloud)) out.push(`${where}: a second object for chunk ${index} in the same store`);
         holders.set(index, at.add(cloud));
@@ -108,9 +126,15 @@ export async function replicasIntact(kv: KV, stores: Map<string, BlobStore>, fil
     const wanted = Math.min(file.replicas, stores.size);
     for (let i = 0; i < file.chunkCount; i++) {
       const at = holders.get(i) ?? new Set<string>();
-      if (at.size !== wanted) out.push(`${file.fileId} chunk ${i}: replicas in ${at.size} store(s) [${[...at].join(", ")}], wanted ${wanted}`);
+      if (at.size !== wanted)
+        out.push(
+          `${file.fileId} chunk ${i}: replicas in ${at.size} store(s) [${[...at].join(", ")}], wanted ${wanted}`,
+        );
       for (const r of byIndex.get(i)?.replicas ?? []) {
-        if (r.verified && !at.has(r.cloud)) out.push(`${file.fileId} chunk ${i}: the manifest has a verified replica ${r.cloud}:${r.key} that is not in the store`);
+        if (r.verified && !at.has(r.cloud))
+          out.push(
+            `${file.fileId} chunk ${i}: the manifest has a verified replica ${r.cloud}:${r.key} that is not in the store`,
+          );
       }
     }
   }
@@ -122,7 +146,8 @@ export async function stagingEmpty(stores: Map<string, BlobStore>, fileIds: stri
   const out: string[] = [];
   for (const [cloud, store] of stores) {
     for (const id of fileIds) {
-      for await (const obj of store.list(stagingPrefix(id))) out.push(`${cloud}:${obj.key}: staging object left behind (${obj.size} bytes)`);
+      for await (const obj of store.list(stagingPrefix(id)))
+        out.push(`${cloud}:${obj.key}: staging object left behind (${obj.size} bytes)`);
     }
   }
   return out;
@@ -142,7 +167,10 @@ export function noDeadLetters(files: DrillFile[], records: FileRecords, letters:
   const ids = new Set(files.map((f) => f.fileId));
   for (const d of letters) {
     if (d.fileId !== undefined && !ids.has(d.fileId)) continue;
-    const what = d.fileId === undefined ? "a message naming no file" : `file ${d.fileId}${d.index === undefined ? "" : ` chunk ${d.index}`}`;
+    const what =
+      d.fileId === undefined
+        ? "a message naming no file"
+        : `file ${d.fileId}${d.index === undefined ? "" : ` chunk ${d.index}`}`;
     out.push(`${d.stage}@${d.cloud}: ${what}, ${d.stream} #${d.streamSeq} delivery ${d.deliveryCount}: ${d.reason}`);
   }
   return out;
@@ -163,7 +191,10 @@ export interface PipelineState {
 }
 
 /** Reads every consumer of the pipeline: the hub's (ingest, orchestrator) and each cloud's stages. */
-export async function readPipelineState(hub: { domain: string; jsm: JetStreamManager }, leaves: Map<string, JetStreamManager>): Promise<PipelineState> {
+export async function readPipelineState(
+  hub: { domain: string; jsm: JetStreamManager },
+  leaves: Map<string, JetStreamManager>,
+): Promise<PipelineState> {
   const consumers: ConsumerState[] = [];
   const read = async (domain: string, jsm: JetStreamManager, stream: string, name: string) => {
     const ci = await jsm.consumers.info(stream, name);

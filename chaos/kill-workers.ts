@@ -6,24 +6,32 @@
  */
 import { readdir, readlink } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { listDeadLetters } from "../shared/client/dead-letters.ts";
 import { isFinished, submitIngest } from "../shared/client/ingest.ts";
 import { checkSource } from "../shared/client/preflight.ts";
 import { ConfigError, describeError } from "../shared/errors.ts";
-import { startPipeline, type Pipeline } from "../shared/launcher/pipeline.ts";
-import { openManifest, readFileRecord, type FileRecord } from "../shared/manifest.ts";
+import { type Pipeline, startPipeline } from "../shared/launcher/pipeline.ts";
+import { type FileRecord, openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { openStores } from "../shared/worker/runtime.ts";
-import { EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
 import {
-  filesComplete, noDeadLetters, pipelineDrained, readBackIdentical, readPipelineState, replicasIntact,
-  stagingEmpty, type DrillFile, type FileRecords, type PipelineState,
+  type DrillFile,
+  type FileRecords,
+  filesComplete,
+  noDeadLetters,
+  type PipelineState,
+  pipelineDrained,
+  readBackIdentical,
+  readPipelineState,
+  replicasIntact,
+  stagingEmpty,
 } from "./invariants.ts";
 import { mulberry32, randomSeed, sample } from "./random.ts";
 
@@ -118,7 +126,11 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
   });
   let client: DrillClient | undefined;
   try {
-    pids.push(...[pipeline.nats.hub, ...Object.values(pipeline.nats.leaves), ...pipeline.localStores.values()].flatMap((s) => (s.pid === undefined ? [] : [s.pid])));
+    pids.push(
+      ...[pipeline.nats.hub, ...Object.values(pipeline.nats.leaves), ...pipeline.localStores.values()].flatMap((s) =>
+        s.pid === undefined ? [] : [s.pid],
+      ),
+    );
     client = await openClient(pipeline.deployment);
     const files: Array<DrillFile & { size: number }> = [];
     for (const path of o.files) {
@@ -127,7 +139,9 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
     const targets = victimsOf(pipeline, o.killStores ?? false);
-    log(`submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${targets.size} workers${o.killStores ? " and store servers" : ""} every ~${opts.intervalMs} ms`);
+    log(
+      `submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${targets.size} workers${o.killStores ? " and store servers" : ""} every ~${opts.intervalMs} ms`,
+    );
     const chaosStarted = Date.now();
     const kills: Kill[] = [];
     const rounds = await killWhileInFlight(pipeline, targets, client, files, opts, kills, log);
@@ -143,7 +157,13 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
       startsPerWorker: Object.fromEntries([...pipeline.workers].map(([name, w]) => [name, w.starts])),
       files: files.map((f) => {
         const r = records.get(f.fileId);
-        return { fileId: f.fileId, name: basename(f.path), size: f.size, state: r?.state ?? "unknown", chunks: r?.chunkCount };
+        return {
+          fileId: f.fileId,
+          name: basename(f.path),
+          size: f.size,
+          state: r?.state ?? "unknown",
+          chunks: r?.chunkCount,
+        };
       }),
       bytes,
       chaosMs,
@@ -158,16 +178,20 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
   }
 }
 
-type CompiledOptions = Required<Pick<KillWorkersOptions, "durationMs" | "drainTimeoutMs" | "maxFraction" | "intervalMs" | "seed">>;
+type CompiledOptions = Required<
+  Pick<KillWorkersOptions, "durationMs" | "drainTimeoutMs" | "maxFraction" | "intervalMs" | "seed">
+>;
 
 function compileOptions(o: KillWorkersOptions): CompiledOptions {
   if (o.files.length === 0) throw new ConfigError("kill-workers drill: files: give at least one file to ingest");
   const positive = (key: string, v: number) => {
-    if (!(Number.isFinite(v) && v > 0)) throw new ConfigError(`kill-workers drill: ${key}: ${v} is not a positive number`);
+    if (!(Number.isFinite(v) && v > 0))
+      throw new ConfigError(`kill-workers drill: ${key}: ${v} is not a positive number`);
     return v;
   };
   const maxFraction = o.maxFraction ?? 0.2;
-  if (!(maxFraction > 0 && maxFraction <= 1)) throw new ConfigError(`kill-workers drill: maxFraction: ${maxFraction} is not in (0, 1]`);
+  if (!(maxFraction > 0 && maxFraction <= 1))
+    throw new ConfigError(`kill-workers drill: maxFraction: ${maxFraction} is not in (0, 1]`);
   return {
     durationMs: positive("durationMs", o.durationMs ?? 120_000),
     drainTimeoutMs: positive("drainTimeoutMs", o.drainTimeoutMs ?? Math.max(60_000, 4 * o.topology.ackWaitMs)),
@@ -192,13 +216,26 @@ function victimsOf(p: Pipeline, stores: boolean): Map<string, Victim> {
   if (!stores) return victims;
   for (const [cloud, server] of p.localStores) {
     const azurite = p.deployment.localStores[cloud]?.kind === "azblob";
-    victims.set(`store-${cloud}`, { get pid() { return server.pid; }, kill: () => (azurite ? server.stop() : server.kill()) });
+    victims.set(`store-${cloud}`, {
+      get pid() {
+        return server.pid;
+      },
+      kill: () => (azurite ? server.stop() : server.kill()),
+    });
   }
   return victims;
 }
 
 /** Kill rounds until every file is finished or `durationMs` has passed; returns the number of rounds. */
-async function killWhileInFlight(p: Pipeline, targets: Map<string, Victim>, c: DrillClient, files: DrillFile[], o: CompiledOptions, kills: Kill[], log: (l: string) => void): Promise<number> {
+async function killWhileInFlight(
+  p: Pipeline,
+  targets: Map<string, Victim>,
+  c: DrillClient,
+  files: DrillFile[],
+  o: CompiledOptions,
+  kills: Kill[],
+  log: (l: string) => void,
+): Promise<number> {
   const rand = mulberry32(o.seed);
   const names = [...targets.keys()].sort();
   const started = Date.now();
@@ -215,23 +252,36 @@ async function killWhileInFlight(p: Pipeline, targets: Map<string, Victim>, c: D
       const pid = targets.get(name)!.pid;
       return pid === undefined ? [] : [{ name, pid }];
     });
-    const busy = await Promise.all(alive.map((v) => !v.name.startsWith("store-") && isBusy(c, p.deployment, v.name, v.pid, files)));
+    const busy = await Promise.all(
+      alive.map((v) => !v.name.startsWith("store-") && isBusy(c, p.deployment, v.name, v.pid, files)),
+    );
     await Promise.all(alive.map((v) => targets.get(v.name)!.kill()));
     const atMs = Date.now() - started;
     alive.forEach((v, i) => kills.push({ round, atMs, worker: v.name, pid: v.pid, busy: busy[i]! }));
     const skipped = victims.filter((n) => !alive.some((v) => v.name === n));
-    log(`round ${round} +${(atMs / 1000).toFixed(1)}s [${progress(latest)}]: killed ${alive.map((v, i) => `${v.name} (pid ${v.pid}${busy[i] ? ", busy" : ""})`).join(", ") || "nobody"}${skipped.length ? `; ${skipped.join(", ")} already down` : ""}`);
+    log(
+      `round ${round} +${(atMs / 1000).toFixed(1)}s [${progress(latest)}]: killed ${alive.map((v, i) => `${v.name} (pid ${v.pid}${busy[i] ? ", busy" : ""})`).join(", ") || "nobody"}${skipped.length ? `; ${skipped.join(", ")} already down` : ""}`,
+    );
   }
 }
 
 /** Waits, without faults, for the files to finish and every consumer to drain; then checks every invariant. */
-async function settleAndCheck(p: Pipeline, c: DrillClient, files: DrillFile[], o: CompiledOptions, log: (l: string) => void): Promise<{ records: FileRecords; invariants: InvariantResult[] }> {
+async function settleAndCheck(
+  p: Pipeline,
+  c: DrillClient,
+  files: DrillFile[],
+  o: CompiledOptions,
+  log: (l: string) => void,
+): Promise<{ records: FileRecords; invariants: InvariantResult[] }> {
   const down = serversDown(p);
   if (down.length > 0) {
     // Nothing drains without its servers, and every check would only time out.
     log(`nats-server ${down.join(", ")} died, and this drill kills only workers: something outside it killed them`);
     const violations = down.map((s) => `nats-server ${s} is not running; the other invariants were not checked`);
-    return { records: new Map(), invariants: [{ name: "nats servers stayed up (this drill kills only workers)", violations }] };
+    return {
+      records: new Map(),
+      invariants: [{ name: "nats servers stayed up (this drill kills only workers)", violations }],
+    };
   }
   const deadline = Date.now() + o.drainTimeoutMs;
   await waitUntil(async () => allFinished(await readRecords(c.kv, files)), deadline);
@@ -258,7 +308,8 @@ async function settleAndCheck(p: Pipeline, c: DrillClient, files: DrillFile[], o
  */
 async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, files: DrillFile[]): Promise<boolean> {
   try {
-    if (name === "orchestrator") return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
+    if (name === "orchestrator")
+      return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
     const [stage, cloud] = name.split("-");
     const leaf = cloud === undefined ? undefined : c.leaves.get(cloud);
     if (leaf && LEAF_CONSUMERS.some((lc) => lc.stage === stage)) {
@@ -285,20 +336,30 @@ async function hasOpen(pid: number, wanted: (path: string) => boolean): Promise<
 async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineState | Error> {
   let last: PipelineState | Error = new Error("never read");
   let calm = 0;
-  await waitUntil(async () => {
-    try {
-      last = await readPipelineState({ domain: c.hubDomain, jsm: c.hubJsm }, c.leaves);
-      calm = pipelineDrained(last).length === 0 ? calm + 1 : 0;
-    } catch (err) {
-      last = err instanceof Error ? err : new Error(String(err));
-      calm = 0;
-    }
-    return calm >= 2;
-  }, deadline, 1000);
+  await waitUntil(
+    async () => {
+      try {
+        last = await readPipelineState({ domain: c.hubDomain, jsm: c.hubJsm }, c.leaves);
+        calm = pipelineDrained(last).length === 0 ? calm + 1 : 0;
+      } catch (err) {
+        last = err instanceof Error ? err : new Error(String(err));
+        calm = 0;
+      }
+      return calm >= 2;
+    },
+    deadline,
+    1000,
+  );
   return last;
 }
 
-async function checkInvariants(c: DrillClient, d: Deployment, files: DrillFile[], records: FileRecords, drain: PipelineState | Error): Promise<InvariantResult[]> {
+async function checkInvariants(
+  c: DrillClient,
+  d: Deployment,
+  files: DrillFile[],
+  records: FileRecords,
+  drain: PipelineState | Error,
+): Promise<InvariantResult[]> {
   const ids = files.map((f) => f.fileId);
   const known = [...records.values()].filter((r): r is FileRecord => r !== undefined);
   const check = async (name: string, run: () => Promise<string[]> | string[]): Promise<InvariantResult> => {
@@ -310,11 +371,21 @@ async function checkInvariants(c: DrillClient, d: Deployment, files: DrillFile[]
   };
   return [
     await check("every file complete", () => filesComplete(files, records)),
-    await check("every file reads back byte-identical", () => readBackIdentical(c.kv, c.stores, files, join(d.dataDir, "readback"), d.topology.clouds.map((x) => x.name))),
+    await check("every file reads back byte-identical", () =>
+      readBackIdentical(
+        c.kv,
+        c.stores,
+        files,
+        join(d.dataDir, "readback"),
+        d.topology.clouds.map((x) => x.name),
+      ),
+    ),
     await check("one intact replica per chunk in every store", () => replicasIntact(c.kv, c.stores, known)),
     await check("every staging area empty", () => stagingEmpty(c.stores, ids)),
     await check("no dead letters", async () => noDeadLetters(files, records, await listDeadLetters(c.hubJs, Infinity))),
-    await check("pipeline drained (no stuck consumer)", () => (drain instanceof Error ? [`cannot read the consumers: ${describeError(drain)}`] : pipelineDrained(drain))),
+    await check("pipeline drained (no stuck consumer)", () =>
+      drain instanceof Error ? [`cannot read the consumers: ${describeError(drain)}`] : pipelineDrained(drain),
+    ),
   ];
 }
 
@@ -330,7 +401,8 @@ async function tempLeftovers(d: Deployment): Promise<string[]> {
   for (const [cloud, spec] of Object.entries(d.stores)) {
     if (spec.kind !== "fs") continue;
     const names = await readdir(join(spec.root, ".tmp")).catch(() => [] as string[]);
-    if (names.length > 0) out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes still in the store's .tmp folder`);
+    if (names.length > 0)
+      out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes still in the store's .tmp folder`);
   }
   return out;
 }
@@ -360,7 +432,12 @@ async function openClient(d: Deployment): Promise<DrillClient> {
     }
     const stores = openStores(d);
     return {
-      hubDomain: d.topology.hubDomain, hubJs, hubJsm: await hubJs.jetstreamManager(), kv: await openManifest(hubJs), leaves, stores,
+      hubDomain: d.topology.hubDomain,
+      hubJs,
+      hubJsm: await hubJs.jetstreamManager(),
+      kv: await openManifest(hubJs),
+      leaves,
+      stores,
       async close() {
         await Promise.all(conns.map((nc) => nc.close()));
         await Promise.all([...stores.values()].map((s) => s.close()));
@@ -384,7 +461,9 @@ function progress(records: FileRecords): string {
   const rs = [...records.values()];
   const done = rs.filter((r) => r?.state === "complete").length;
   const chunks = rs.reduce((n, r) => n + (r?.chunksComplete ?? 0), 0);
-  const total = rs.every((r) => r?.chunkCount !== undefined) ? String(rs.reduce((n, r) => n + (r?.chunkCount ?? 0), 0)) : "?";
+  const total = rs.every((r) => r?.chunkCount !== undefined)
+    ? String(rs.reduce((n, r) => n + (r?.chunkCount ?? 0), 0))
+    : "?";
   return `${done}/${rs.length} files, ${chunks}/${total} chunks complete`;
 }
 

@@ -1,15 +1,15 @@
 import { resolve } from "node:path";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError } from "../shared/errors.ts";
+import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../shared/launcher/run-state.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { readDeployment } from "../shared/topology/plan.ts";
 import { openStores } from "../shared/worker/runtime.ts";
-import { SUPERVISOR_MARKER, readRunState, isOurProcess } from "../shared/launcher/run-state.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "..");
 
@@ -41,13 +41,19 @@ export async function openSession(home: string): Promise<Session> {
   }
   const deployment = readDeployment(home);
   const nc = await connectNats(deployment.hub.url, "ferry-cli").catch((err: unknown) => {
-    throw new ConfigError(`cannot reach the hub at ${deployment.hub.url} (${(err as Error).message}): see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`);
+    throw new ConfigError(
+      `cannot reach the hub at ${deployment.hub.url} (${(err as Error).message}): see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`,
+    );
   });
   const hubJs = jetstream(nc, { domain: deployment.topology.hubDomain });
   const kv = await openManifest(hubJs);
   const stores = openStores(deployment);
   return {
-    deployment, nc, hubJs, kv, stores,
+    deployment,
+    nc,
+    hubJs,
+    kv,
+    stores,
     close: async () => {
       await nc.close();
       await Promise.all([...stores.values()].map((s) => s.close()));

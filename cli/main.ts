@@ -28,10 +28,19 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
-  report: { run: reportCommand, summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)" },
+  report: {
+    run: reportCommand,
+    summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)",
+  },
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
-  compose: { run: composeCommand, summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)" },
-  chaos: { run: chaosCommand, summary: "break it on purpose (kill-workers: SIGKILL workers mid-flight) and check every invariant" },
+  compose: {
+    run: composeCommand,
+    summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)",
+  },
+  chaos: {
+    run: chaosCommand,
+    summary: "break it on purpose (kill-workers: SIGKILL workers mid-flight) and check every invariant",
+  },
   bench: { run: benchCommand, summary: "measure throughput and worker memory against a plain-copy baseline" },
   test: { run: runTestCommand, summary: "typecheck and run the whole test suite" },
 };
@@ -41,7 +50,9 @@ const HELP = `ferry — moves training data into several clouds at once over NAT
 Usage: ./ferry <command> [options]      (./ferry <command> --help for details)
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`).join("\n")}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`)
+  .join("\n")}
 
 Quick start:  ./ferry demo        ./ferry test`;
 
@@ -65,6 +76,10 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   // Errors we raise on purpose carry their own explanation; anything else is a bug worth its stack.
-  process.stderr.write(err instanceof FerryError ? `ferry: ${err.message}\n` : `ferry: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(
+    err instanceof FerryError
+      ? `ferry: ${err.message}\n`
+      : `ferry: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`,
+  );
   process.exitCode = err instanceof InputError ? 2 : 1;
 }

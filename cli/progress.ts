@@ -10,11 +10,12 @@ export function progressLine(name: string, f: FileRecord | undefined): string {
   const ratio = f.state === "complete" ? 1 : total === 0 ? 0 : Math.min(1, f.chunksComplete / total);
   const filled = Math.round(ratio * WIDTH);
   const pct = `${Math.floor(ratio * 100)}`.padStart(3);
-  const detail = f.state === "failed"
-    ? `failed: ${f.reason ?? "unknown reason"}`
-    : f.chunkCount === undefined
-      ? `ingesting: ${f.chunksIngested} chunks read, ${f.chunksComplete} replicated, ${formatBytes(f.size)}`
-      : `${f.state} ${f.chunksComplete}/${f.chunkCount} chunks, ${formatBytes(f.size)}`;
+  const detail =
+    f.state === "failed"
+      ? `failed: ${f.reason ?? "unknown reason"}`
+      : f.chunkCount === undefined
+        ? `ingesting: ${f.chunksIngested} chunks read, ${f.chunksComplete} replicated, ${formatBytes(f.size)}`
+        : `${f.state} ${f.chunksComplete}/${f.chunkCount} chunks, ${formatBytes(f.size)}`;
   return `${pad(name)} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${pct}%  ${detail}`;
 }
 

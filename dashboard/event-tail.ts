@@ -4,7 +4,7 @@
  * bottleneck), the verified replicas per cloud, and the latest dead letters.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { HISTORY_SUBJECTS, type HistoryEvent } from "../observability/monitor.ts";
 import { EVENTS_STREAM } from "../streams/definitions.ts";
 
@@ -18,7 +18,12 @@ export interface DeadLetterRow {
   index?: number;
 }
 
-type EventBody = HistoryEvent["body"] & { replica?: { cloud?: string }; stage?: string; cloud?: string; reason?: string };
+type EventBody = HistoryEvent["body"] & {
+  replica?: { cloud?: string };
+  stage?: string;
+  cloud?: string;
+  reason?: string;
+};
 
 /** How many dead letters the dashboard keeps to show. */
 const LATEST_DEAD_LETTERS = 5;
@@ -75,7 +80,9 @@ export class EventTail {
       try {
         const consumer = await this.#js.consumers.get(EVENTS_STREAM, {
           filter_subjects: HISTORY_SUBJECTS,
-          ...(this.#lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 } : {}),
+          ...(this.#lastSeq > 0
+            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 }
+            : {}),
         });
         if ((await consumer.info(true)).num_pending === 0) this.#caughtUp = true;
         this.#messages = await consumer.consume({ max_messages: 512 });
@@ -101,8 +108,12 @@ export class EventTail {
     }
     if (m.subject.startsWith("deadletter.")) {
       this.#deadLetters.push({
-        at: String(body.at ?? ""), stage: String(body.stage ?? ""), cloud: String(body.cloud ?? ""), reason: String(body.reason ?? ""),
-        ...(typeof body.fileId === "string" ? { fileId: body.fileId } : {}), ...(typeof body.index === "number" ? { index: body.index } : {}),
+        at: String(body.at ?? ""),
+        stage: String(body.stage ?? ""),
+        cloud: String(body.cloud ?? ""),
+        reason: String(body.reason ?? ""),
+        ...(typeof body.fileId === "string" ? { fileId: body.fileId } : {}),
+        ...(typeof body.index === "number" ? { index: body.index } : {}),
       });
       if (this.#deadLetters.length > LATEST_DEAD_LETTERS) this.#deadLetters.shift();
     }

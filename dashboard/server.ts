@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConfigError } from "../shared/errors.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
 import { connectPipeline, METRICS_CONTENT_TYPE, scrapeMetrics } from "../observability/metrics-endpoint.ts";
 import { jaegerQueryUrl } from "../observability/trace-link.ts";
-import { openStateSource, type DashboardState } from "./state.ts";
+import { ConfigError } from "../shared/errors.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { type DashboardState, openStateSource } from "./state.ts";
 import { readTrace, TraceLookupError } from "./trace-view.ts";
 
 /** How often a snapshot is pushed to open pages. */
@@ -30,7 +30,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
 const TRACE_PAGE = { file: "trace.html", type: "text/html; charset=utf-8" };
 /** The page loads only its own script and style and talks only to its own server. */
 const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
 };
@@ -46,9 +47,15 @@ export interface Dashboard {
  * Serves the dashboard of a running deployment on `host:port` (port 0 picks a free one).
  * @default host "127.0.0.1"
  */
-export async function startDashboard(o: { deployment: Deployment; port: number; host?: "127.0.0.1" }): Promise<Dashboard> {
+export async function startDashboard(o: {
+  deployment: Deployment;
+  port: number;
+  host?: "127.0.0.1";
+}): Promise<Dashboard> {
   const host = o.host ?? "127.0.0.1";
-  const pages = Object.fromEntries(Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(join(PUBLIC, s.file)), type: s.type }]));
+  const pages = Object.fromEntries(
+    Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(join(PUBLIC, s.file)), type: s.type }]),
+  );
   const tracePage = { body: readFileSync(join(PUBLIC, TRACE_PAGE.file)), type: TRACE_PAGE.type };
   const conns = await connectPipeline(o.deployment, "ferry-dashboard");
   const source = await openStateSource(conns).catch(async (err: unknown) => {
@@ -63,7 +70,10 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
   const current = (): Promise<DashboardState> => {
     if (!latest || (latest.settled && Date.now() - latest.at >= PUSH_EVERY_MS)) {
       const next = { at: Date.now(), state: source.snapshot(), settled: false };
-      next.state.then(() => (next.settled = true), () => latest === next && (latest = undefined));
+      next.state.then(
+        () => (next.settled = true),
+        () => latest === next && (latest = undefined),
+      );
       latest = next;
     }
     return latest.state;
@@ -78,7 +88,9 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       } catch {
         // the hub did not answer this time; the page shows the time of the last snapshot
       }
-      await sleep(Math.max(0, PUSH_EVERY_MS - (Date.now() - started)), undefined, { signal: stop.signal }).catch(() => undefined);
+      await sleep(Math.max(0, PUSH_EVERY_MS - (Date.now() - started)), undefined, { signal: stop.signal }).catch(
+        () => undefined,
+      );
     }
     pushing = undefined;
   };
@@ -91,16 +103,24 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
     }
     const page = pages[path] ?? (path.startsWith("/trace/") ? tracePage : undefined);
     if (page) {
-      res.writeHead(200, { "content-type": page.type, "cache-control": "no-cache", ...SECURITY_HEADERS }).end(page.body);
+      res
+        .writeHead(200, { "content-type": page.type, "cache-control": "no-cache", ...SECURITY_HEADERS })
+        .end(page.body);
       return;
     }
     if (path === "/api/state") {
       const state = await current();
-      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(state));
+      res
+        .writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
+        .end(JSON.stringify(state));
       return;
     }
     if (path === "/api/events") {
-      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
       res.write("retry: 2000\n\n");
       streams.add(res);
       res.on("close", () => streams.delete(res));
@@ -111,10 +131,14 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       const traceId = path.slice("/api/trace/".length);
       try {
         const trace = await readTrace(jaegerQueryUrl(o.deployment), traceId);
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(trace));
+        res
+          .writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
+          .end(JSON.stringify(trace));
       } catch (err) {
         if (!(err instanceof TraceLookupError)) throw err;
-        res.writeHead(err.status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify({ error: err.message }));
+        res
+          .writeHead(err.status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
+          .end(JSON.stringify({ error: err.message }));
       }
       return;
     }
@@ -123,7 +147,11 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
       res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" }).end(body);
       return;
     }
-    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: the dashboard is at /, its data at /api/state, metrics at /metrics, a file's trace at /trace/<traceId>\n");
+    res
+      .writeHead(404, { "content-type": "text/plain; charset=utf-8" })
+      .end(
+        "not found: the dashboard is at /, its data at /api/state, metrics at /metrics, a file's trace at /trace/<traceId>\n",
+      );
   };
 
   const server = createServer((req, res) => {
@@ -132,7 +160,9 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
         res.destroy();
         return;
       }
-      res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end(`the deployment did not answer: ${(err as Error).message}\n`);
+      res
+        .writeHead(503, { "content-type": "text/plain; charset=utf-8" })
+        .end(`the deployment did not answer: ${(err as Error).message}\n`);
     });
   });
   try {
@@ -147,27 +177,32 @@ export async function startDashboard(o: { deployment: Deployment; port: number; 
   let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}/`,
-    close: () => (closed ??= (async () => {
-      stop.abort();
-      for (const res of streams) res.end();
-      streams.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await pushing;
-      await source.close();
-      await conns.close();
-    })()),
+    close: () =>
+      (closed ??= (async () => {
+        stop.abort();
+        for (const res of streams) res.end();
+        streams.clear();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await pushing;
+        await source.close();
+        await conns.close();
+      })()),
   };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "EADDRINUSE"
-        ? new ConfigError(`dashboard port ${port} on ${host} is already in use: pick another port (0 for any free one)`)
-        : err);
+      reject(
+        err.code === "EADDRINUSE"
+          ? new ConfigError(
+              `dashboard port ${port} on ${host} is already in use: pick another port (0 for any free one)`,
+            )
+          : err,
+      );
     });
     server.listen(port, host, () => resolve());
   });

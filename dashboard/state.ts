@@ -4,15 +4,15 @@
  * dead letters. Measured afresh for each snapshot, except what the event tail and file watch follow.
  */
 import { jetstream } from "@nats-io/jetstream";
+import { countDeadLetters, measureConsumerLag, type PipelineConnections } from "../observability/metrics-endpoint.ts";
+import { analyse, type Bottleneck, recentRates } from "../observability/monitor.ts";
+import { jaegerQueryUrl, traceUrl } from "../observability/trace-link.ts";
 import { leafLinks } from "../shared/launcher/nats-server.ts";
 import { pingWorkers } from "../shared/launcher/ping.ts";
-import { openManifest, type FileRecord, type FileState } from "../shared/manifest.ts";
+import { type FileRecord, type FileState, openManifest } from "../shared/manifest.ts";
 import { STAGES, type Stage } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { countDeadLetters, measureConsumerLag, type PipelineConnections } from "../observability/metrics-endpoint.ts";
-import { analyse, recentRates, type Bottleneck } from "../observability/monitor.ts";
-import { jaegerQueryUrl, traceUrl } from "../observability/trace-link.ts";
-import { EventTail, type DeadLetterRow } from "./event-tail.ts";
+import { type DeadLetterRow, EventTail } from "./event-tail.ts";
 import { FileWatch } from "./file-watch.ts";
 
 /** Stage events the bottleneck is worked out over. */
@@ -129,20 +129,30 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
   return {
     at: new Date(now).toISOString(),
     hub: {
-      url: d.hub.url, domain: d.topology.hubDomain, monitoring: links !== undefined, orchestrators: count("orchestrator", "hub"),
+      url: d.hub.url,
+      domain: d.topology.hubDomain,
+      monitoring: links !== undefined,
+      orchestrators: count("orchestrator", "hub"),
       lag: hubLag ? { pending: hubLag.pending, ackPending: hubLag.ackPending } : null,
     },
     leaves: clouds.map((cloud) => ({
-      cloud, url: d.leaves[cloud]?.url ?? "", linked: links ? (links[cloud] ?? false) : null,
+      cloud,
+      url: d.leaves[cloud]?.url ?? "",
+      linked: links ? (links[cloud] ?? false) : null,
       workers: Object.fromEntries(STAGES.map((s) => [s, count(s, cloud)])) as Record<Stage, number>,
-      replicas: replicas.get(cloud)?.replicas ?? 0, replicaBytes: replicas.get(cloud)?.bytes ?? 0,
+      replicas: replicas.get(cloud)?.replicas ?? 0,
+      replicaBytes: replicas.get(cloud)?.bytes ?? 0,
     })),
     stages: STAGES.map((stage) => {
       const mine = lag.filter((l) => l.stage === stage);
       return {
-        stage, bytesPerSec: rates[stage].bytesPerSec, chunksPerSec: rates[stage].chunksPerSec,
+        stage,
+        bytesPerSec: rates[stage].bytesPerSec,
+        chunksPerSec: rates[stage].chunksPerSec,
         share: report.stages.find((s) => s.stage === stage)?.share ?? 0,
-        lag: mine.length ? { pending: sum(mine.map((l) => l.pending)), ackPending: sum(mine.map((l) => l.ackPending)) } : null,
+        lag: mine.length
+          ? { pending: sum(mine.map((l) => l.pending)), ackPending: sum(mine.map((l) => l.ackPending)) }
+          : null,
         lagByCloud: mine.map((l) => ({ cloud: l.cloud, pending: l.pending, ackPending: l.ackPending })),
         workers: workers.filter((w) => w.stage === stage).length,
       };
@@ -151,8 +161,11 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
     bottleneckWindowMs: BOTTLENECK_WINDOW_MS,
     rateWindowMs: RATE_WINDOW_MS,
     files: {
-      total: files.length, complete: byState("complete"), failed: byState("failed"),
-      inFlight: byState("ingesting") + byState("processing"), rows: fileRows(files, d),
+      total: files.length,
+      complete: byState("complete"),
+      failed: byState("failed"),
+      inFlight: byState("ingesting") + byState("processing"),
+      rows: fileRows(files, d),
     },
     deadLetters: { stored: stored ? sum(stored.map((x) => x.count)) : null, latest: tail.latestDeadLetters() },
     historyLoaded: tail.caughtUp,
@@ -161,15 +174,28 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
 
 /** Files in flight, oldest first, then the most recently finished ones. */
 function fileRows(files: FileRecord[], d: Deployment): FileView[] {
-  const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing").sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  const finished = files.filter((f) => f.state === "complete" || f.state === "failed")
-    .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || a.fileId.localeCompare(b.fileId)).slice(0, RECENT_FINISHED);
+  const inFlight = files
+    .filter((f) => f.state === "ingesting" || f.state === "processing")
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const finished = files
+    .filter((f) => f.state === "complete" || f.state === "failed")
+    .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || a.fileId.localeCompare(b.fileId))
+    .slice(0, RECENT_FINISHED);
   return [...inFlight, ...finished].map((f) => {
     const traceUrl = traceLink(f, d);
-    const estimate = f.chunkCount === undefined && f.size > 0 && f.chunkSize > 0 ? Math.ceil(f.size / f.chunkSize) : undefined;
+    const estimate =
+      f.chunkCount === undefined && f.size > 0 && f.chunkSize > 0 ? Math.ceil(f.size / f.chunkSize) : undefined;
     return {
-      fileId: f.fileId, name: f.name, state: f.state, size: f.size, chunkCount: f.chunkCount ?? null, chunksComplete: f.chunksComplete,
-      ...(estimate ? { chunkCountEstimate: estimate } : {}), createdAt: f.createdAt, ...(f.reason ? { reason: f.reason } : {}), ...(f.completedAt ? { completedAt: f.completedAt } : {}),
+      fileId: f.fileId,
+      name: f.name,
+      state: f.state,
+      size: f.size,
+      chunkCount: f.chunkCount ?? null,
+      chunksComplete: f.chunksComplete,
+      ...(estimate ? { chunkCountEstimate: estimate } : {}),
+      createdAt: f.createdAt,
+      ...(f.reason ? { reason: f.reason } : {}),
+      ...(f.completedAt ? { completedAt: f.completedAt } : {}),
       ...(traceUrl ? { traceId: f.traceId!, traceUrl } : {}),
     };
   });

@@ -4,14 +4,28 @@
  * but no UI, so the dashboard draws the trace itself.
  */
 import {
-  ATTR_CHUNK_INDEX, ATTR_CLOUD_PROVIDER, ATTR_FILE_ID, ATTR_NATS_DELIVERY_COUNT, ATTR_STORE_BUCKET, ATTR_STORE_KEY, ATTR_STORE_KIND,
+  ATTR_CHUNK_INDEX,
+  ATTR_CLOUD_PROVIDER,
+  ATTR_FILE_ID,
+  ATTR_NATS_DELIVERY_COUNT,
+  ATTR_STORE_BUCKET,
+  ATTR_STORE_KEY,
+  ATTR_STORE_KIND,
 } from "../observability/semconv.ts";
 
 /** A W3C trace id: 32 lowercase hex digits. */
 export const TRACE_ID = /^[0-9a-f]{32}$/;
 
 /** The attributes a row shows on expand, in this order; a span's own value wins over its process's. */
-const KEY_ATTRIBUTES = [ATTR_CLOUD_PROVIDER, ATTR_STORE_KIND, ATTR_STORE_BUCKET, ATTR_STORE_KEY, ATTR_FILE_ID, ATTR_CHUNK_INDEX, ATTR_NATS_DELIVERY_COUNT];
+const KEY_ATTRIBUTES = [
+  ATTR_CLOUD_PROVIDER,
+  ATTR_STORE_KIND,
+  ATTR_STORE_BUCKET,
+  ATTR_STORE_KEY,
+  ATTR_FILE_ID,
+  ATTR_CHUNK_INDEX,
+  ATTR_NATS_DELIVERY_COUNT,
+];
 
 export interface SpanRow {
   spanId: string;
@@ -51,7 +65,10 @@ export class TraceLookupError extends Error {
   }
 }
 
-interface JaegerKV { key: string; value: unknown }
+interface JaegerKV {
+  key: string;
+  value: unknown;
+}
 interface JaegerSpan {
   spanID: string;
   operationName: string;
@@ -62,15 +79,27 @@ interface JaegerSpan {
   tags?: JaegerKV[];
   logs?: Array<{ fields?: JaegerKV[] }>;
 }
-interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<string, { serviceName: string; tags?: JaegerKV[] }> }
+interface JaegerTrace {
+  traceID: string;
+  spans: JaegerSpan[];
+  processes: Record<string, { serviceName: string; tags?: JaegerKV[] }>;
+}
 
 /** How long Jaeger may take to answer before the dashboard gives up on it. */
 const QUERY_TIMEOUT_MS = 10_000;
 
 /** Reads a trace from Jaeger; throws a TraceLookupError (400, 404 or 502) that says what went wrong. */
 export async function readTrace(queryUrl: string | undefined, traceId: string): Promise<TraceView> {
-  if (!TRACE_ID.test(traceId)) throw new TraceLookupError(400, `"${traceId.slice(0, 64)}" is not a trace id: a trace id is 32 lowercase hex digits`);
-  if (!queryUrl) throw new TraceLookupError(404, "this deployment has no Jaeger: ferry up starts one when the jaeger binary is installed, or set FERRY_JAEGER_URL to yours");
+  if (!TRACE_ID.test(traceId))
+    throw new TraceLookupError(
+      400,
+      `"${traceId.slice(0, 64)}" is not a trace id: a trace id is 32 lowercase hex digits`,
+    );
+  if (!queryUrl)
+    throw new TraceLookupError(
+      404,
+      "this deployment has no Jaeger: ferry up starts one when the jaeger binary is installed, or set FERRY_JAEGER_URL to yours",
+    );
   const url = `${queryUrl.replace(/\/+$/, "")}/api/traces/${traceId}`;
   let res: Response;
   try {
@@ -85,7 +114,8 @@ export async function readTrace(queryUrl: string | undefined, traceId: string): 
   return toView(trace, traceId);
 }
 
-const notYet = (traceId: string) => new TraceLookupError(404, `Jaeger has not received trace ${traceId} yet; spans arrive within a few seconds`);
+const notYet = (traceId: string) =>
+  new TraceLookupError(404, `Jaeger has not received trace ${traceId} yet; spans arrive within a few seconds`);
 
 function toView(trace: JaegerTrace, traceId: string): TraceView {
   const t0 = Math.min(...trace.spans.map((s) => s.startTime));
@@ -116,16 +146,24 @@ function toRow(s: JaegerSpan, trace: JaegerTrace, t0: number, depth: number, par
   const tags = new Map((s.tags ?? []).map((x) => [x.key, x.value]));
   const resource = new Map((proc?.tags ?? []).map((x) => [x.key, x.value]));
   const error = tags.get("otel.status_code") === "ERROR" || tags.get("error") === true;
-  const exception = (s.logs ?? []).map((l) => new Map((l.fields ?? []).map((f) => [f.key, f.value]))).find((f) => f.get("event") === "exception");
+  const exception = (s.logs ?? [])
+    .map((l) => new Map((l.fields ?? []).map((f) => [f.key, f.value])))
+    .find((f) => f.get("event") === "exception");
   const message = exception?.get("exception.message") ?? tags.get("otel.status_description");
   const attributes = KEY_ATTRIBUTES.flatMap((key) => {
     const v = tags.get(key) ?? resource.get(key);
     return v === undefined ? [] : [{ key, value: String(v) }];
   });
   return {
-    spanId: s.spanID, ...(parentId ? { parentId } : {}), depth,
-    service: proc?.serviceName ?? "unknown", operation: s.operationName,
-    startMs: (s.startTime - t0) / 1000, durationMs: s.duration / 1000,
-    error, ...(error && message !== undefined ? { errorMessage: String(message) } : {}), attributes,
+    spanId: s.spanID,
+    ...(parentId ? { parentId } : {}),
+    depth,
+    service: proc?.serviceName ?? "unknown",
+    operation: s.operationName,
+    startMs: (s.startTime - t0) / 1000,
+    durationMs: s.duration / 1000,
+    error,
+    ...(error && message !== undefined ? { errorMessage: String(message) } : {}),
+    attributes,
   };
 }

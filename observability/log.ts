@@ -14,7 +14,10 @@ export function createLogger(bindings: Record<string, string | number>): Logger 
   const destination: DestinationStream = process.stderr.isTTY
     ? pretty({ destination: 2, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" })
     : pino.destination(2);
-  return pino({ level: process.env.FERRY_LOG_LEVEL ?? "info", base: { pid: process.pid, ...bindings }, mixin: traceFields }, destination);
+  return pino(
+    { level: process.env.FERRY_LOG_LEVEL ?? "info", base: { pid: process.pid, ...bindings }, mixin: traceFields },
+    destination,
+  );
 }
 
 /** `trace_id` and `span_id` of the active span; nothing outside a span or when tracing is off. */

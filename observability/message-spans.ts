@@ -2,15 +2,30 @@
  * Spans for NATS messaging: a CONSUMER span around the handling of each message, a PRODUCER span
  * around each publish, with the trace context carried in the message headers between them.
  */
-import { context, SpanKind, trace, type Attributes } from "@opentelemetry/api";
+
 import type { JetStreamClient, JetStreamPublishOptions, JsMsg, PubAck } from "@nats-io/jetstream";
+import { type Attributes, context, SpanKind, trace } from "@opentelemetry/api";
 import { peekIds } from "../shared/events.ts";
 import type { Logger } from "./log.ts";
 import {
-  ATTR_CHUNK_INDEX, ATTR_FILE_ID, ATTR_MESSAGING_CONSUMER_GROUP_NAME, ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_MESSAGE_BODY_SIZE, ATTR_MESSAGING_MESSAGE_ID, ATTR_MESSAGING_OPERATION_NAME, ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM, ATTR_NATS_DELIVERY_COUNT, ATTR_NATS_DUPLICATE, ATTR_NATS_STREAM, ATTR_NATS_STREAM_SEQUENCE,
-  MESSAGING_SYSTEM_NATS, OPERATION_PROCESS, OPERATION_PUBLISH, OPERATION_TYPE_PROCESS, OPERATION_TYPE_SEND,
+  ATTR_CHUNK_INDEX,
+  ATTR_FILE_ID,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_NATS_DELIVERY_COUNT,
+  ATTR_NATS_DUPLICATE,
+  ATTR_NATS_STREAM,
+  ATTR_NATS_STREAM_SEQUENCE,
+  MESSAGING_SYSTEM_NATS,
+  OPERATION_PROCESS,
+  OPERATION_PUBLISH,
+  OPERATION_TYPE_PROCESS,
+  OPERATION_TYPE_SEND,
 } from "./semconv.ts";
 import { activeTraceId, recordFailure, tracer, withSpan } from "./spans.ts";
 import { extractTraceContext, injectTraceHeaders } from "./trace-headers.ts";
@@ -41,11 +56,18 @@ export async function traceMessage<T>(msg: JsMsg, log: Logger, fn: (log: Logger)
     ...(ids.index === undefined ? {} : { [ATTR_CHUNK_INDEX]: ids.index }),
   };
   const parent = extractTraceContext(msg.headers);
-  const span = tracer().startSpan(`${OPERATION_PROCESS} ${msg.subject}`, { kind: SpanKind.CONSUMER, attributes }, parent);
+  const span = tracer().startSpan(
+    `${OPERATION_PROCESS} ${msg.subject}`,
+    { kind: SpanKind.CONSUMER, attributes },
+    parent,
+  );
   const msgLog = Object.keys(ids).length > 0 ? log.child(ids) : log;
   try {
     return await context.with(trace.setSpan(parent, span), async () => {
-      msgLog.debug({ subject: msg.subject, seq: msg.info.streamSequence, attempt: msg.info.deliveryCount }, "stage start");
+      msgLog.debug(
+        { subject: msg.subject, seq: msg.info.streamSequence, attempt: msg.info.deliveryCount },
+        "stage start",
+      );
       return await fn(msgLog);
     });
   } catch (err) {
@@ -68,7 +90,10 @@ export interface TracedAck {
  * message headers. The span is a child of the active span, or with `span.root` the root of a new trace.
  */
 export async function publishTraced(
-  js: JetStreamClient, subject: string, data: Uint8Array, opts: Partial<JetStreamPublishOptions> = {},
+  js: JetStreamClient,
+  subject: string,
+  data: Uint8Array,
+  opts: Partial<JetStreamPublishOptions> = {},
   span: { root?: boolean; attributes?: Attributes } = {},
 ): Promise<TracedAck> {
   const attributes: Attributes = {
@@ -80,9 +105,14 @@ export async function publishTraced(
     [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: data.length,
     ...(opts.msgID ? { [ATTR_MESSAGING_MESSAGE_ID]: opts.msgID } : {}),
   };
-  return withSpan(`${OPERATION_PUBLISH} ${subject}`, attributes, async (s) => {
-    const ack = await js.publish(subject, data, { ...opts, headers: injectTraceHeaders(opts.headers) });
-    if (ack.duplicate) s.setAttribute(ATTR_NATS_DUPLICATE, true);
-    return { ack, traceId: activeTraceId() };
-  }, { kind: SpanKind.PRODUCER, root: span.root ?? false });
+  return withSpan(
+    `${OPERATION_PUBLISH} ${subject}`,
+    attributes,
+    async (s) => {
+      const ack = await js.publish(subject, data, { ...opts, headers: injectTraceHeaders(opts.headers) });
+      if (ack.duplicate) s.setAttribute(ATTR_NATS_DUPLICATE, true);
+      return { ack, traceId: activeTraceId() };
+    },
+    { kind: SpanKind.PRODUCER, root: span.root ?? false },
+  );
 }

@@ -3,7 +3,7 @@
  * summed with prom-client's AggregatorRegistry) plus what only the outside can see: consumer lag on
  * each leaf and on the hub, the leaf links, and the dead letters the hub holds.
  */
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { leafLinks } from "../shared/launcher/nats-server.ts";
@@ -11,7 +11,14 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
 import { STAGES } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { EVENTS_STREAM, FILES_STREAM, INGEST_CONSUMER, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import {
+  cloudStream,
+  EVENTS_STREAM,
+  FILES_STREAM,
+  INGEST_CONSUMER,
+  LEAF_CONSUMERS,
+  ORCHESTRATOR_CONSUMER,
+} from "../streams/definitions.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */
 const WORKER_WAIT_MS = 500;
@@ -44,12 +51,15 @@ export async function connectPipeline(d: Deployment, name = "ferry-metrics"): Pr
     return c;
   };
   return {
-    deployment: d, hub,
+    deployment: d,
+    hub,
     leafJsm: async (cloud) => jetstreamManager(await leafConn(cloud), { timeout: API_TIMEOUT_MS, checkAPI: false }),
     hubJsm: () => jetstreamManager(hub, { domain: d.topology.hubDomain, timeout: API_TIMEOUT_MS, checkAPI: false }),
     close: async () => {
       const conns = await Promise.allSettled([...leaves.values()]);
-      await Promise.all([hub, ...conns.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))].map((nc) => nc.close()));
+      await Promise.all(
+        [hub, ...conns.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []))].map((nc) => nc.close()),
+      );
     },
   };
 }
@@ -72,24 +82,34 @@ export async function measureConsumerLag(p: PipelineConnections): Promise<Consum
     lagOf(p.hubJsm(), EVENTS_STREAM, ORCHESTRATOR_CONSUMER, "orchestrator", hubDomain),
   ];
   for (const c of p.deployment.topology.clouds) {
-    for (const { stage } of LEAF_CONSUMERS) probes.push(lagOf(p.leafJsm(c.name), cloudStream(c.name), stage, stage, c.name));
+    for (const { stage } of LEAF_CONSUMERS)
+      probes.push(lagOf(p.leafJsm(c.name), cloudStream(c.name), stage, stage, c.name));
   }
   const results = await Promise.allSettled(probes);
   return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
 }
 
-async function lagOf(jsm: Promise<JetStreamManager>, stream: string, consumer: string, stage: string, cloud: string): Promise<ConsumerLag> {
+async function lagOf(
+  jsm: Promise<JetStreamManager>,
+  stream: string,
+  consumer: string,
+  stage: string,
+  cloud: string,
+): Promise<ConsumerLag> {
   const info = await (await jsm).consumers.info(stream, consumer);
   return { stage, cloud, pending: info.num_pending, ackPending: info.num_ack_pending };
 }
 
 /** Dead letters the hub's EVENTS stream holds, per stage and cloud (0 for every pair that has none). */
-export async function countDeadLetters(p: PipelineConnections): Promise<Array<{ stage: string; cloud: string; count: number }>> {
+export async function countDeadLetters(
+  p: PipelineConnections,
+): Promise<Array<{ stage: string; cloud: string; count: number }>> {
   const info = await (await p.hubJsm()).streams.info(EVENTS_STREAM, { subjects_filter: "deadletter.>" });
   const counts = new Map<string, number>();
   for (const c of p.deployment.topology.clouds) for (const stage of STAGES) counts.set(`${stage}.${c.name}`, 0);
   // deadletter.<stage>.<cloud>
-  for (const [subject, n] of Object.entries(info.state.subjects ?? {})) counts.set(subject.slice("deadletter.".length), n);
+  for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
+    counts.set(subject.slice("deadletter.".length), n);
   return [...counts].map(([key, count]) => {
     const dot = key.indexOf(".");
     return { stage: key.slice(0, dot), cloud: key.slice(dot + 1), count };
@@ -110,7 +130,10 @@ interface WorkerMetricsReply {
 async function gatherWorkerMetrics(nc: NatsConnection): Promise<WorkerMetricsReply[]> {
   const out: WorkerMetricsReply[] = [];
   try {
-    for await (const m of await nc.requestMany(WORKER_METRICS, undefined, { maxWait: WORKER_WAIT_MS, strategy: "timer" })) {
+    for await (const m of await nc.requestMany(WORKER_METRICS, undefined, {
+      maxWait: WORKER_WAIT_MS,
+      strategy: "timer",
+    })) {
       try {
         const r = m.json<WorkerMetricsReply>();
         if (Array.isArray(r.metrics)) out.push(r);
@@ -138,23 +161,42 @@ export async function scrapeMetrics(p: PipelineConnections): Promise<string> {
     countDeadLetters(p).catch(() => undefined),
   ]);
   const registry = AggregatorRegistry.aggregate(workers.map((w) => w.metrics));
-  const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: string[]) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
 
-  const answering = gauge("ferry_workers_answering", "Worker processes that answered this scrape, per stage and cloud.", ["stage", "cloud"]);
+  const answering = gauge(
+    "ferry_workers_answering",
+    "Worker processes that answered this scrape, per stage and cloud.",
+    ["stage", "cloud"],
+  );
   for (const w of workers) answering.inc({ stage: w.stage, cloud: w.cloud });
 
-  const pending = gauge("ferry_consumer_pending_messages", "Messages waiting in a stage's durable consumer, not yet delivered (num_pending).", ["stage", "cloud"]);
-  const ackPending = gauge("ferry_consumer_ack_pending_messages", "Messages delivered to a stage's workers and not yet acknowledged (num_ack_pending).", ["stage", "cloud"]);
+  const pending = gauge(
+    "ferry_consumer_pending_messages",
+    "Messages waiting in a stage's durable consumer, not yet delivered (num_pending).",
+    ["stage", "cloud"],
+  );
+  const ackPending = gauge(
+    "ferry_consumer_ack_pending_messages",
+    "Messages delivered to a stage's workers and not yet acknowledged (num_ack_pending).",
+    ["stage", "cloud"],
+  );
   for (const l of lag) {
     pending.set({ stage: l.stage, cloud: l.cloud }, l.pending);
     ackPending.set({ stage: l.stage, cloud: l.cloud }, l.ackPending);
   }
   if (links) {
-    const linkUp = gauge("ferry_leaf_link_up", "1 while the cloud's leaf server is linked to the hub, else 0.", ["cloud"]);
+    const linkUp = gauge("ferry_leaf_link_up", "1 while the cloud's leaf server is linked to the hub, else 0.", [
+      "cloud",
+    ]);
     for (const [cloud, up] of Object.entries(links)) linkUp.set({ cloud }, up ? 1 : 0);
   }
   if (deadLetters) {
-    const stored = gauge("ferry_dead_letters_stored", "Dead letters held in the hub's EVENTS stream (within eventRetention), per stage and cloud.", ["stage", "cloud"]);
+    const stored = gauge(
+      "ferry_dead_letters_stored",
+      "Dead letters held in the hub's EVENTS stream (within eventRetention), per stage and cloud.",
+      ["stage", "cloud"],
+    );
     for (const x of deadLetters) stored.set({ stage: x.stage, cloud: x.cloud }, x.count);
   }
   return registry.metrics();

@@ -29,22 +29,27 @@ export function createWorkerMetrics(o: { stage: string; cloud: string }): Worker
   const messages = new Counter({
     name: "ferry_stage_messages_total",
     help: "Messages a stage finished, by outcome: one per file for ingest, per chunk for process and place, per replica for verify (orchestrator: per event).",
-    labelNames: ["stage", "cloud", "outcome"], registers: [registry],
+    labelNames: ["stage", "cloud", "outcome"],
+    registers: [registry],
   });
   const bytes = new Counter({
     name: "ferry_stage_bytes_total",
     help: "Bytes of the data behind the messages a stage handled successfully: the source file for ingest, the chunk for process and place, the replica for verify.",
-    labelNames: ["stage", "cloud"], registers: [registry],
+    labelNames: ["stage", "cloud"],
+    registers: [registry],
   });
   const handling = new Histogram({
     name: "ferry_stage_handling_seconds",
     help: "Time from taking a message to acking, naking or dead-lettering it.",
-    labelNames: ["stage", "cloud", "outcome"], buckets: HANDLING_BUCKETS, registers: [registry],
+    labelNames: ["stage", "cloud", "outcome"],
+    buckets: HANDLING_BUCKETS,
+    registers: [registry],
   });
   const redeliveries = new Counter({
     name: "ferry_stage_redeliveries_total",
     help: "Messages that arrived again (delivery count above 1): after a retry, or after a worker died holding them.",
-    labelNames: ["stage", "cloud"], registers: [registry],
+    labelNames: ["stage", "cloud"],
+    registers: [registry],
   });
   for (const outcome of OUTCOMES) messages.inc({ ...labels, outcome }, 0);
   const countsBytes = o.stage !== "orchestrator";
@@ -76,5 +81,8 @@ async function bytesOf(stage: string, data: Uint8Array): Promise<number> {
   if (typeof body !== "object" || body === null) return 0;
   if (stage !== "ingest") return typeof body.size === "number" ? body.size : 0;
   if (typeof body.path !== "string") return 0;
-  return stat(body.path).then((s) => s.size, () => 0);
+  return stat(body.path).then(
+    (s) => s.size,
+    () => 0,
+  );
 }

@@ -3,7 +3,7 @@
  * the event history in the hub's EVENTS stream, and the bottleneck stage. `analyse` is pure;
  * `collectReport` reads the history of a time window or of one file and analyses it.
  */
-import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { DeliverPolicy, type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { FerryError, InputError } from "../shared/errors.ts";
 import { openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
@@ -82,7 +82,12 @@ export const SEVERITY_THRESHOLDS: ReadonlyArray<{ above: number; severity: Sever
 ];
 
 /** The stage whose success a `chunks.<kind>` event announces. */
-const STAGE_OF_EVENT: Record<string, Stage> = { ingested: "ingest", processed: "process", placed: "place", verified: "verify" };
+const STAGE_OF_EVENT: Record<string, Stage> = {
+  ingested: "ingest",
+  processed: "process",
+  placed: "place",
+  verified: "verify",
+};
 
 type Classified =
   | { stage: Stage; ok: true; chunk: string; size: number; startMs: number; endMs: number; durationMs: number }
@@ -99,12 +104,31 @@ function classify(e: HistoryEvent): Classified | undefined {
   const endMs = b.at === undefined ? NaN : Date.parse(b.at);
   if (!stage || b.fileId === undefined || b.index === undefined || Number.isNaN(endMs)) return undefined;
   const durationMs = Math.max(0, b.durationMs ?? 0);
-  return { stage, ok: true, chunk: `${b.fileId}:${b.index}`, size: b.size ?? 0, startMs: endMs - durationMs, endMs, durationMs };
+  return {
+    stage,
+    ok: true,
+    chunk: `${b.fileId}:${b.index}`,
+    size: b.size ?? 0,
+    startMs: endMs - durationMs,
+    endMs,
+    durationMs,
+  };
 }
 
 /** Per stage figures and the bottleneck, from events in any order. */
 export function analyse(events: readonly HistoryEvent[]): PipelineReport {
-  const acc = new Map(STAGES.map((s) => [s, { chunks: new Map<string, { size: number; ms: number }>(), succeeded: 0, failed: 0, start: Infinity, end: -Infinity }]));
+  const acc = new Map(
+    STAGES.map((s) => [
+      s,
+      {
+        chunks: new Map<string, { size: number; ms: number }>(),
+        succeeded: 0,
+        failed: 0,
+        start: Infinity,
+        end: -Infinity,
+      },
+    ]),
+  );
   let analysed = 0;
   for (const e of events) {
     const c = classify(e);
@@ -130,9 +154,16 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
     const perSec = (n: number) => (spanMs > 0 ? n / (spanMs / 1000) : 0);
     const attempts = a.succeeded + a.failed;
     return {
-      stage, chunks: a.chunks.size, bytes, busyMs: busy.get(stage)!, spanMs,
-      bytesPerSec: perSec(bytes), chunksPerSec: perSec(a.chunks.size),
-      succeeded: a.succeeded, failed: a.failed, successRate: attempts > 0 ? a.succeeded / attempts : null,
+      stage,
+      chunks: a.chunks.size,
+      bytes,
+      busyMs: busy.get(stage)!,
+      spanMs,
+      bytesPerSec: perSec(bytes),
+      chunksPerSec: perSec(a.chunks.size),
+      succeeded: a.succeeded,
+      failed: a.failed,
+      successRate: attempts > 0 ? a.succeeded / attempts : null,
       share: totalBusy > 0 ? busy.get(stage)! / totalBusy : 0,
     };
   });
@@ -142,7 +173,9 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
   return {
     from: starts.length ? new Date(Math.min(...starts)).toISOString() : null,
     to: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
-    events: analysed, stages, ...(bottleneck ? { bottleneck } : {}),
+    events: analysed,
+    stages,
+    ...(bottleneck ? { bottleneck } : {}),
   };
 }
 
@@ -153,17 +186,23 @@ function findBottleneck(stages: StageReport[]): Bottleneck | undefined {
 }
 
 /** Bytes and distinct chunks per second each stage finished in the `windowMs` before `nowMs` (for a live view). */
-export function recentRates(events: readonly HistoryEvent[], nowMs: number, windowMs: number): Record<Stage, { bytesPerSec: number; chunksPerSec: number }> {
+export function recentRates(
+  events: readonly HistoryEvent[],
+  nowMs: number,
+  windowMs: number,
+): Record<Stage, { bytesPerSec: number; chunksPerSec: number }> {
   const chunks = new Map(STAGES.map((s) => [s, new Map<string, number>()]));
   for (const e of events) {
     const c = classify(e);
     if (c?.ok && c.endMs > nowMs - windowMs && c.endMs <= nowMs) chunks.get(c.stage)!.set(c.chunk, c.size);
   }
   const secs = windowMs / 1000;
-  return Object.fromEntries(STAGES.map((s) => {
-    const m = chunks.get(s)!;
-    return [s, { bytesPerSec: [...m.values()].reduce((t, n) => t + n, 0) / secs, chunksPerSec: m.size / secs }];
-  })) as Record<Stage, { bytesPerSec: number; chunksPerSec: number }>;
+  return Object.fromEntries(
+    STAGES.map((s) => {
+      const m = chunks.get(s)!;
+      return [s, { bytesPerSec: [...m.values()].reduce((t, n) => t + n, 0) / secs, chunksPerSec: m.size / secs }];
+    }),
+  ) as Record<Stage, { bytesPerSec: number; chunksPerSec: number }>;
 }
 
 /** Subjects of the EVENTS stream the monitor reads. */
@@ -173,9 +212,14 @@ export const HISTORY_SUBJECTS = ["chunks.>", "deadletter.>"];
  * Reads the hub's EVENTS stream from `startTime` (the hub's receive time) to its end, or until a
  * message received after `untilMs`, with an ordered consumer that acknowledges and removes nothing.
  */
-export async function readHistory(hubJs: JetStreamClient, o: { startTime: Date; untilMs?: number }): Promise<HistoryEvent[]> {
+export async function readHistory(
+  hubJs: JetStreamClient,
+  o: { startTime: Date; untilMs?: number },
+): Promise<HistoryEvent[]> {
   const consumer = await hubJs.consumers.get(EVENTS_STREAM, {
-    filter_subjects: HISTORY_SUBJECTS, deliver_policy: DeliverPolicy.StartTime, opt_start_time: o.startTime.toISOString(),
+    filter_subjects: HISTORY_SUBJECTS,
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: o.startTime.toISOString(),
   });
   const out: HistoryEvent[] = [];
   try {
@@ -211,12 +255,16 @@ const FILE_MARGIN_MS = 60_000;
  */
 export async function collectReport(d: Deployment, o: { sinceMs?: number; fileId?: string }): Promise<PipelineReport> {
   const nc = await connectNats(d.hub.url, "ferry-report").catch((err: unknown) => {
-    throw new FerryError(`cannot reach the hub at ${d.hub.url} (${(err as Error).message}): is ferry up? see ${d.dataDir}/logs/hub.log`);
+    throw new FerryError(
+      `cannot reach the hub at ${d.hub.url} (${(err as Error).message}): is ferry up? see ${d.dataDir}/logs/hub.log`,
+    );
   });
   try {
     const hubJs = jetstream(nc, { domain: d.topology.hubDomain });
     if (o.fileId === undefined) {
-      return analyse(await readHistory(hubJs, { startTime: new Date(Date.now() - (o.sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }));
+      return analyse(
+        await readHistory(hubJs, { startTime: new Date(Date.now() - (o.sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }),
+      );
     }
     const file = await readFileRecord(await openManifest(hubJs), o.fileId);
     if (!file) throw new InputError(`no file with id ${o.fileId}: ./ferry status lists the files`);

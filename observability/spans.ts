@@ -2,7 +2,7 @@
  * Small helpers over `@opentelemetry/api` for code that makes spans. Only the API is used here:
  * without `initTracing` every call is a no-op.
  */
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import { type Attributes, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import { TRACER_NAME } from "./semconv.ts";
 
 export const tracer = (): Tracer => trace.getTracer(TRACER_NAME);
@@ -27,17 +27,26 @@ export interface SpanOptions {
 }
 
 /** Runs `fn` in a new active span that ends when `fn` settles; a throw marks it failed and is rethrown. */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>, o: SpanOptions = {}): Promise<T> {
-  return tracer().startActiveSpan(name, { kind: o.kind ?? SpanKind.INTERNAL, attributes, root: o.root ?? false }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      recordFailure(span, err);
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  o: SpanOptions = {},
+): Promise<T> {
+  return tracer().startActiveSpan(
+    name,
+    { kind: o.kind ?? SpanKind.INTERNAL, attributes, root: o.root ?? false },
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        recordFailure(span, err);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Adds attributes to the active span (if any), e.g. ids learnt only after the span started. */

@@ -3,8 +3,9 @@
  * headers with the message and stream sourcing copies them, so a context injected at a cloud's
  * leaf still reaches the orchestrator reading the hub's EVENTS stream.
  */
-import { context, propagation, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
+import { type Context, context, propagation, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 
 const setter: TextMapSetter<MsgHdrs> = {
   set: (carrier, key, value) => carrier.set(key, value),

@@ -3,12 +3,18 @@
  * only `@opentelemetry/api` (observability/spans.ts). Ids are generated and the W3C context is
  * propagated whether or not spans are exported, so every file has a trace id.
  */
-import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger } from "@opentelemetry/api";
+import { context, type DiagLogger, DiagLogLevel, diag, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { defaultResource, detectResources, resourceAttributesEnvDetector, resourceFromAttributes, serviceNameEnvDetector } from "@opentelemetry/resources";
-import { BatchSpanProcessor, TracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import {
+  defaultResource,
+  detectResources,
+  resourceAttributesEnvDetector,
+  resourceFromAttributes,
+  serviceNameEnvDetector,
+} from "@opentelemetry/resources";
+import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import type { Logger } from "./log.ts";
 import { ATTR_CLOUD_PROVIDER, ATTR_SERVICE_NAME } from "./semconv.ts";
 
@@ -42,7 +48,12 @@ export function initTracing(o: TracingOptions): Tracing {
   if (envFlag("OTEL_SDK_DISABLED")) return { exporting: false, shutdown: async () => {} };
   if (o.log) diag.setLogger(diagToPino(o.log), DiagLogLevel.WARN);
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.service, ...(o.cloud ? { [ATTR_CLOUD_PROVIDER]: o.cloud } : {}) }))
+    .merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: o.service,
+        ...(o.cloud ? { [ATTR_CLOUD_PROVIDER]: o.cloud } : {}),
+      }),
+    )
     // Later detectors win: OTEL_SERVICE_NAME over a service.name in OTEL_RESOURCE_ATTRIBUTES.
     .merge(detectResources({ detectors: [resourceAttributesEnvDetector, serviceNameEnvDetector] }));
   const processor = exportProcessor(o.otlpUrl);
@@ -54,17 +65,18 @@ export function initTracing(o: TracingOptions): Tracing {
   let closed: Promise<void> | undefined;
   return {
     exporting: processor !== undefined,
-    shutdown: () => (closed ??= (async () => {
-      try {
-        await provider.shutdown();
-      } finally {
-        // Unregistered, so a later initTracing in the same process (tests) can register again.
-        trace.disable();
-        propagation.disable();
-        context.disable();
-        diag.disable();
-      }
-    })()),
+    shutdown: () =>
+      (closed ??= (async () => {
+        try {
+          await provider.shutdown();
+        } finally {
+          // Unregistered, so a later initTracing in the same process (tests) can register again.
+          trace.disable();
+          propagation.disable();
+          context.disable();
+          diag.disable();
+        }
+      })()),
   };
 }
 
@@ -101,7 +113,9 @@ const envFlag = (name: string): boolean => (process.env[name] ?? "").trim().toLo
 /** The SDK's diagnostics as pino warnings, so a failing export shows in the worker's log. */
 function diagToPino(log: Logger): DiagLogger {
   const child = log.child({ component: "otel" });
-  const at = (level: "error" | "warn" | "info" | "debug" | "trace") => (message: string, ...args: unknown[]) =>
-    child[level]({ args: args.map(String) }, message);
+  const at =
+    (level: "error" | "warn" | "info" | "debug" | "trace") =>
+    (message: string, ...args: unknown[]) =>
+      child[level]({ args: args.map(String) }, message);
   return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug"), verbose: at("trace") };
 }

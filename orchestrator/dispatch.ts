@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { PoisonMessageError } from "../shared/errors.ts";
 import { parseJsonObject } from "../shared/events.ts";
 import { eventType } from "../shared/subjects.ts";
-import { finalizeFile, type Finalizer } from "./finalize.ts";
+import { type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
 
 type Apply = (p: project.Projection, e: never) => Promise<project.Outcome>;
@@ -26,9 +26,11 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
     const apply = HANDLERS[eventType(msg.subject)];
     if (!apply) return; // an event kind this version does not project
     const e = parseJsonObject(msg.data, `${msg.subject} event`);
-    if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter.")) throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
+    if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter."))
+      throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
     const outcome = await apply(p, e as never);
     if (outcome?.ready) await finalizeFile(f, outcome.fileId, signal);
-    if (outcome?.staleStaging) await f.stores.get(outcome.staleStaging.cloud)?.delete(outcome.staleStaging.key, { signal });
+    if (outcome?.staleStaging)
+      await f.stores.get(outcome.staleStaging.cloud)?.delete(outcome.staleStaging.key, { signal });
   };
 }

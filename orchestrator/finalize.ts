@@ -4,7 +4,7 @@ import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
 import { stagingPrefix } from "../shared/chunk-keys.ts";
 import { encodeEvent, type FileCompleted } from "../shared/events.ts";
-import { fileKey, readFileRecord, type FileRecord } from "../shared/manifest.ts";
+import { type FileRecord, fileKey, readFileRecord } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { FILES_COMPLETED, msgId } from "../shared/subjects.ts";
 import { updateJson } from "./kv-update.ts";
@@ -34,9 +34,16 @@ export async function finalizeFile(f: Finalizer, fileId: string, signal?: AbortS
   const done: FileCompleted = { fileId, at };
   await publishTraced(f.hubJs, FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
   if (stored?.completedAt === at) {
-    f.log.child({ fileId }).info({
-      name: file.name, size: file.size, chunks: file.chunkCount, durationMs: Date.parse(at) - Date.parse(file.createdAt), stagingRemoved: removed,
-    }, "file complete");
+    f.log.child({ fileId }).info(
+      {
+        name: file.name,
+        size: file.size,
+        chunks: file.chunkCount,
+        durationMs: Date.parse(at) - Date.parse(file.createdAt),
+        stagingRemoved: removed,
+      },
+      "file complete",
+    );
   }
   return removed;
 }

@@ -7,7 +7,11 @@ const MAX_CONFLICTS = 20;
  * Read-modify-write of one JSON key with compare-and-set. `change` returns the new value, or
  * undefined to leave the key as it is. Returns the value now stored.
  */
-export async function updateJson<T>(kv: KV, key: string, change: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+export async function updateJson<T>(
+  kv: KV,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+): Promise<T | undefined> {
   for (let attempt = 1; ; attempt++) {
     const current = await readJson<T>(kv, key);
     const next = change(current ? structuredClone(current.value) : undefined);

@@ -16,7 +16,13 @@ async function main(argv: string[]): Promise<void> {
   const [dataDir] = argv;
   if (!dataDir) throw new Error("usage: orchestrator/main.ts <dataDir>");
   const workerId = makeWorkerId("orchestrator", "hub");
-  const rt = await startWorkerRuntime({ dataDir, stage: "orchestrator", cloud: "hub", worker: workerId, url: (d) => d.hub.url });
+  const rt = await startWorkerRuntime({
+    dataDir,
+    stage: "orchestrator",
+    cloud: "hub",
+    worker: workerId,
+    url: (d) => d.hub.url,
+  });
   const t = rt.deployment.topology;
   const hubJs = jetstream(rt.nc, { domain: t.hubDomain });
   const kv = await openManifest(hubJs);
@@ -26,7 +32,13 @@ async function main(argv: string[]): Promise<void> {
   );
   rt.log.info("orchestrator started");
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
-  void startSourceWatchdog({ nc: rt.nc, hubDomain: t.hubDomain, clouds: t.clouds.map((c) => c.name), log: rt.log, signal: rt.stopping });
+  void startSourceWatchdog({
+    nc: rt.nc,
+    hubDomain: t.hubDomain,
+    clouds: t.clouds.map((c) => c.name),
+    log: rt.log,
+    signal: rt.stopping,
+  });
   await runConsumeLoop({
     getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
     // One event at a time keeps the projection simple; it is a few KV writes per event.
@@ -35,7 +47,10 @@ async function main(argv: string[]): Promise<void> {
     ackWaitMs: t.ackWaitMs,
     handle,
     deadLetter: async (msg, err) => {
-      rt.log.error({ subject: msg.subject, seq: msg.info.streamSequence, err: describeError(err) }, "event cannot be projected; skipped");
+      rt.log.error(
+        { subject: msg.subject, seq: msg.info.streamSequence, err: describeError(err) },
+        "event cannot be projected; skipped",
+      );
     },
     log: rt.log,
     signal: rt.stopping,

@@ -3,8 +3,16 @@
  * event finds the fact already recorded and changes nothing, so the manifest can be rebuilt by replay.
  */
 import type { KV } from "@nats-io/kv";
-import type { ChunkIngested, ChunkPlaced, ChunkProcessed, ChunkVerified, DeadLetter, FileAccepted, FileIngested } from "../shared/events.ts";
-import { chunkKey, emptyStageTimes, fileKey, type ChunkRecord, type FileRecord } from "../shared/manifest.ts";
+import type {
+  ChunkIngested,
+  ChunkPlaced,
+  ChunkProcessed,
+  ChunkVerified,
+  DeadLetter,
+  FileAccepted,
+  FileIngested,
+} from "../shared/events.ts";
+import { type ChunkRecord, chunkKey, emptyStageTimes, type FileRecord, fileKey } from "../shared/manifest.ts";
 import type { ObjectLocation } from "../shared/stores/types.ts";
 import { hasBit, setBit } from "./bitmap.ts";
 import { updateJson } from "./kv-update.ts";
@@ -115,12 +123,28 @@ function addOnce(list: string[], v: string): void {
 
 function newFile(p: Projection, fileId: string, at: string): FileRecord {
   return {
-    fileId, name: "", size: 0, state: "ingesting", stagingClouds: [], replicas: p.defaultReplicas, chunkSize: 0,
-    chunksIngested: 0, chunksComplete: 0, completeBitmap: "", stageMs: emptyStageTimes(), createdAt: at, updatedAt: at,
+    fileId,
+    name: "",
+    size: 0,
+    state: "ingesting",
+    stagingClouds: [],
+    replicas: p.defaultReplicas,
+    chunkSize: 0,
+    chunksIngested: 0,
+    chunksComplete: 0,
+    completeBitmap: "",
+    stageMs: emptyStageTimes(),
+    createdAt: at,
+    updatedAt: at,
   };
 }
 
-async function updateFile(p: Projection, fileId: string, at: string, change: (f: FileRecord) => void): Promise<FileRecord> {
+async function updateFile(
+  p: Projection,
+  fileId: string,
+  at: string,
+  change: (f: FileRecord) => void,
+): Promise<FileRecord> {
   const stored = await updateJson<FileRecord>(p.kv, fileKey(fileId), (cur) => {
     const f = cur ?? newFile(p, fileId, at);
     const before = JSON.stringify(f);
@@ -137,7 +161,16 @@ type AnyChunkEvent = { fileId: string; index: number; offset: number; size: numb
 async function updateChunk(p: Projection, e: AnyChunkEvent, change: (c: ChunkRecord) => void): Promise<ChunkRecord> {
   const stored = await updateJson<ChunkRecord>(p.kv, chunkKey(e.fileId, e.index), (cur) => {
     // updateJson itself skips the write when nothing changed.
-    const c = cur ?? { fileId: e.fileId, index: e.index, offset: e.offset, size: e.size, sha256: e.sha256, staging: [], replicas: [], stageMs: emptyStageTimes() };
+    const c = cur ?? {
+      fileId: e.fileId,
+      index: e.index,
+      offset: e.offset,
+      size: e.size,
+      sha256: e.sha256,
+      staging: [],
+      replicas: [],
+      stageMs: emptyStageTimes(),
+    };
     change(c);
     return c;
   });

@@ -6,4 +6,5 @@ export const stagingKey = (fileId: string, index: number): string => `${stagingP
 
 /** The final home of a chunk's replica in every target store. */
 export const replicaPrefix = (fileId: string): string => `chunks/${fileId}/`;
-export const replicaKey = (fileId: string, index: number, sha256: string): string => `${replicaPrefix(fileId)}${index}-${sha256}`;
+export const replicaKey = (fileId: string, index: number, sha256: string): string =>
+  `${replicaPrefix(fileId)}${index}-${sha256}`;

@@ -97,7 +97,8 @@ export function parseJsonObject(data: Uint8Array, what: string): Record<string, 
   } catch (err) {
     throw new PoisonMessageError(`${what} is not JSON: ${(err as Error).message}`);
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new PoisonMessageError(`${what} is not a JSON object`);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new PoisonMessageError(`${what} is not a JSON object`);
   return v as Record<string, unknown>;
 }
 
@@ -113,14 +114,18 @@ export function parseChunkEvent<T extends ChunkRef>(data: Uint8Array, what: stri
 export function requireFields(o: Record<string, unknown>, what: string, fields: Record<string, string>): void {
   for (const [name, type] of Object.entries(fields)) {
     if (o[name] === undefined) throw new PoisonMessageError(`${what} lacks field "${name}"`);
-    if (typeof o[name] !== type) throw new PoisonMessageError(`${what} field "${name}" must be a ${type}, got ${JSON.stringify(o[name])}`);
+    if (typeof o[name] !== type)
+      throw new PoisonMessageError(`${what} field "${name}" must be a ${type}, got ${JSON.stringify(o[name])}`);
   }
 }
 
 /** The file id and chunk index of a payload, when it is JSON that has them. */
 export function peekIds(payload: string | Uint8Array): { fileId?: string; index?: number } {
   try {
-    const o = JSON.parse(typeof payload === "string" ? payload : new TextDecoder().decode(payload)) as { fileId?: unknown; index?: unknown };
+    const o = JSON.parse(typeof payload === "string" ? payload : new TextDecoder().decode(payload)) as {
+      fileId?: unknown;
+      index?: unknown;
+    };
     return {
       ...(typeof o?.fileId === "string" ? { fileId: o.fileId } : {}),
       ...(typeof o?.index === "number" ? { index: o.index } : {}),

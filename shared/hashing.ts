@@ -2,7 +2,10 @@ import { createHash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 
 /** Yields the bytes of `source` unchanged while feeding every hash given. */
-export async function* tap(source: Readable | AsyncIterable<Uint8Array>, ...hashes: Hash[]): AsyncGenerator<Uint8Array> {
+export async function* tap(
+  source: Readable | AsyncIterable<Uint8Array>,
+  ...hashes: Hash[]
+): AsyncGenerator<Uint8Array> {
   for await (const piece of source) {
     for (const h of hashes) h.update(piece);
     yield piece;
@@ -10,7 +13,9 @@ export async function* tap(source: Readable | AsyncIterable<Uint8Array>, ...hash
 }
 
 /** SHA-256 (hex) and length of a stream, read in pieces (memory stays bounded). */
-export async function hashStream(source: Readable | AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> {
+export async function hashStream(
+  source: Readable | AsyncIterable<Uint8Array>,
+): Promise<{ sha256: string; size: number }> {
   const h = createHash("sha256");
   let size = 0;
   for await (const piece of source) {

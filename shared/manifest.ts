@@ -2,8 +2,9 @@
  * The file manifest in NATS KV (hub domain). The orchestrator is its only writer; everything else reads.
  * Keys: `file.<fileId>` -> FileRecord, `chunk.<fileId>.<index>` -> ChunkRecord.
  */
-import { Kvm, type KV } from "@nats-io/kv";
+
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
 import { MANIFEST_BUCKET } from "../streams/definitions.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 
 /** Writes `size` bytes produced by `piece(n)` (n ≤ 4 MiB) to `path`, in pieces, honouring backpressure. */
@@ -54,7 +54,11 @@ export async function generateDemoData(dir: string, bigSize: number): Promise<st
     { name: "shard-00000.bin", size: bigSize, piece: randomPiece },
     { name: "corpus.jsonl", size: 24 * 1024 * 1024 + 123, piece: jsonlPiece({ n: 0 }) },
     { name: "features.csv", size: 6 * 1024 * 1024 + 7, piece: csvPiece({ n: 0 }) },
-    { name: "README.txt", size: 40, piece: (n: number) => Buffer.from("ferry demo dataset: generated, not real.\n").subarray(0, n) },
+    {
+      name: "README.txt",
+      size: 40,
+      piece: (n: number) => Buffer.from("ferry demo dataset: generated, not real.\n").subarray(0, n),
+    },
     { name: "empty.bin", size: 0, piece: () => Buffer.alloc(0) },
   ];
   const paths: string[] = [];

@@ -18,10 +18,15 @@ export const WORKER_METRICS = "ferry.workers.metrics";
 
 export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `chunks.${kind}.${cloud}`;
 export const fileSubject = (kind: FileEventKind, cloud: string): string => `files.${kind}.${cloud}`;
-export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string => `deadletter.${stage}.${cloud}`;
+export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string =>
+  `deadletter.${stage}.${cloud}`;
 
 /** Every subject a cloud's own event stream captures. */
-export const cloudStreamSubjects = (cloud: string): string[] => [`chunks.*.${cloud}`, `files.*.${cloud}`, `deadletter.*.${cloud}`];
+export const cloudStreamSubjects = (cloud: string): string[] => [
+  `chunks.*.${cloud}`,
+  `files.*.${cloud}`,
+  `deadletter.*.${cloud}`,
+];
 
 /** The kind word of an event subject: `chunks.placed.aws` -> `chunks.placed`. */
 export function eventType(subject: string): string {

@@ -2,14 +2,14 @@
  * Entry of a stage worker process: `node stages/main.ts <stage> <cloud> <dataDir>`.
  * It connects only to its own cloud's leaf and pulls from its stage's durable consumer.
  */
-import { jetstream, type JsMsg } from "@nats-io/jetstream";
-import { FILES_STREAM, INGEST_CONSUMER, cloudStream } from "../streams/definitions.ts";
+import { type JsMsg, jetstream } from "@nats-io/jetstream";
 import { traceStores } from "../observability/traced-store.ts";
 import { describeError } from "../shared/errors.ts";
 import { STAGES, type Stage } from "../shared/topology/config.ts";
 import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
 import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../shared/worker/context.ts";
 import { startWorkerRuntime } from "../shared/worker/runtime.ts";
+import { cloudStream, FILES_STREAM, INGEST_CONSUMER } from "../streams/definitions.ts";
 import { createIngestHandler } from "./ingest/handler.ts";
 import { createPlaceHandler } from "./place/handler.ts";
 import { createProcessHandler } from "./process/handler.ts";
@@ -31,7 +31,8 @@ function sweepOrphans(ctx: WorkerContext, stopping: AbortSignal): void {
   const store = ctx.stores.get(ctx.cloud);
   if (!store?.sweepTemp) return;
   const sweep = () => {
-    store.sweepTemp?.(ctx.topology.orphanAgeMs)
+    store
+      .sweepTemp?.(ctx.topology.orphanAgeMs)
       .then((n) => n > 0 && ctx.log.info({ removed: n }, "removed temp objects of dead writers"))
       .catch((err: unknown) => ctx.log.warn({ err: describeError(err) }, "orphan sweep failed"));
   };
@@ -48,21 +49,33 @@ async function main(argv: string[]): Promise<void> {
   }
   const workerId = makeWorkerId(stage, cloud);
   const rt = await startWorkerRuntime({
-    dataDir, stage, cloud, worker: workerId,
+    dataDir,
+    stage,
+    cloud,
+    worker: workerId,
     url: (d) => {
       const leaf = d.leaves[cloud];
-      if (!leaf) throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
+      if (!leaf)
+        throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
       return leaf.url;
     },
   });
   const t = rt.deployment.topology;
   const ctx: WorkerContext = {
-    stage: stage as Stage, cloud, workerId, topology: t, nc: rt.nc, js: jetstream(rt.nc), stores: traceStores(rt.stores), log: rt.log,
+    stage: stage as Stage,
+    cloud,
+    workerId,
+    topology: t,
+    nc: rt.nc,
+    js: jetstream(rt.nc),
+    stores: traceStores(rt.stores),
+    log: rt.log,
   };
   // Ingest requests live on the hub; every other stage reads its own cloud's stream.
-  const source = stage === "ingest"
-    ? { js: jetstream(rt.nc, { domain: t.hubDomain }), stream: FILES_STREAM, consumer: INGEST_CONSUMER }
-    : { js: jetstream(rt.nc, { domain: cloud }), stream: cloudStream(cloud), consumer: stage };
+  const source =
+    stage === "ingest"
+      ? { js: jetstream(rt.nc, { domain: t.hubDomain }), stream: FILES_STREAM, consumer: INGEST_CONSUMER }
+      : { js: jetstream(rt.nc, { domain: cloud }), stream: cloudStream(cloud), consumer: stage };
   rt.log.info({ stream: source.stream, consumer: source.consumer }, "worker started");
   if (stage === "ingest") sweepOrphans(ctx, rt.stopping);
   await runConsumeLoop({

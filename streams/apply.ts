@@ -1,11 +1,26 @@
 /** Applies the declared streams, consumers and buckets idempotently: create when missing, update when changed. */
-import { jetstreamManager, StorageType, type JetStreamManager, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream";
+import {
+  type ConsumerConfig,
+  type JetStreamManager,
+  jetstreamManager,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Topology } from "../shared/topology/config.ts";
 import {
-  cloudEventsStream, eventsStream, EVENTS_STREAM, filesStream, FILES_STREAM, ingestConsumer, LEAF_CONSUMERS,
-  leafConsumer, MANIFEST_BUCKET, orchestratorConsumer, cloudStream,
+  cloudEventsStream,
+  cloudStream,
+  EVENTS_STREAM,
+  eventsStream,
+  FILES_STREAM,
+  filesStream,
+  ingestConsumer,
+  LEAF_CONSUMERS,
+  leafConsumer,
+  MANIFEST_BUCKET,
+  orchestratorConsumer,
 } from "./definitions.ts";
 
 /** Declares everything a cloud's leaf needs. `nc` is connected to that leaf. */
@@ -35,7 +50,11 @@ async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & 
   await jsm.streams.update(cfg.name, cfg);
 }
 
-async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig> & { durable_name: string }): Promise<void> {
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  cfg: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
   const existing = await jsm.consumers.info(stream, cfg.durable_name).catch(() => undefined);
   if (!existing) {
     await jsm.consumers.add(stream, cfg);

@@ -3,10 +3,17 @@
  * Hub: FILES (ingest requests, completions), EVENTS (sources every cloud's stream), the manifest KV.
  * Each leaf: CLOUD_<NAME> with what its cloud publishes, and one durable consumer per stage.
  */
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type StreamConfig } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import type { Topology } from "../shared/topology/config.ts";
 import { chunkSubject, cloudStreamSubjects, FILES_COMPLETED, INGEST_REQUESTS } from "../shared/subjects.ts";
+import type { Topology } from "../shared/topology/config.ts";
 
 export const FILES_STREAM = "FILES";
 export const EVENTS_STREAM = "EVENTS";
@@ -54,7 +61,11 @@ export function cloudEventsStream(t: Topology, cloud: string): Partial<StreamCon
 }
 
 /** A durable pull consumer; ack_wait comes from the topology, redelivery limits are enforced by the worker. */
-export function durable(t: Topology, name: string, filter?: string): Partial<ConsumerConfig> & { durable_name: string } {
+export function durable(
+  t: Topology,
+  name: string,
+  filter?: string,
+): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,

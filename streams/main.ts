@@ -29,7 +29,10 @@ async function waitForLeafDomains(d: Deployment): Promise<void> {
           await jetstreamManager(nc, { domain: cloud, timeout: 2000 });
           break;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`leaf "${cloud}" is not linked to the hub after ${LINK_TIMEOUT_MS} ms: ${(err as Error).message}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `leaf "${cloud}" is not linked to the hub after ${LINK_TIMEOUT_MS} ms: ${(err as Error).message}`,
+            );
           await sleep(500);
         }
       }

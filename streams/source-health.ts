@@ -21,7 +21,12 @@
  */
 import { createHash } from "node:crypto";
 import {
-  jetstreamManager, type ExternalStream, type JetStreamManager, type StreamConfig, type StreamInfo, type StreamSource,
+  type ExternalStream,
+  type JetStreamManager,
+  jetstreamManager,
+  type StreamConfig,
+  type StreamInfo,
+  type StreamSource,
   type StreamSourceInfo,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -120,7 +125,11 @@ interface Checked {
  * `minIdleMs`, their stream reachable over the link and holding messages past what `stream` has got.
  * Returns one report per source. Never copies a message twice or skips one: see the file header.
  */
-export async function nudgeStalledSources(nc: NatsConnection, stream: string, opts: NudgeOptions = {}): Promise<SourceReport[]> {
+export async function nudgeStalledSources(
+  nc: NatsConnection,
+  stream: string,
+  opts: NudgeOptions = {},
+): Promise<SourceReport[]> {
   const minIdleMs = opts.minIdleMs ?? 3000;
   const timeout = opts.timeoutMs ?? 2000;
   const memory = opts.memory ?? new SourceMemory();
@@ -131,11 +140,17 @@ export async function nudgeStalledSources(nc: NatsConnection, stream: string, op
 
   // Sources that should be there but are not: declared ones, and ones an earlier nudge removed.
   const wanted = new Map<string, StreamSource>();
-  for (const s of [...(opts.expected ?? []).map(normalizeSource), ...memory.removed.values()]) wanted.set(sourceKey(s), s);
+  for (const s of [...(opts.expected ?? []).map(normalizeSource), ...memory.removed.values()])
+    wanted.set(sourceKey(s), s);
   for (const c of configured) wanted.delete(sourceKey(c));
   const missing: Checked[] = [...wanted.values()].map((source) => {
     const mark = memory.marks.get(sourceKey(source));
-    const report: SourceReport = { ...ident(source), verdict: opts.dryRun ? "stalled" : "restored", idleMs: -1, detail: "missing from the stream config" };
+    const report: SourceReport = {
+      ...ident(source),
+      verdict: opts.dryRun ? "stalled" : "restored",
+      idleMs: -1,
+      detail: "missing from the stream config",
+    };
     if (mark !== undefined) {
       report.mark = mark;
       report.startSeq = mark + 1;
@@ -143,9 +158,17 @@ export async function nudgeStalledSources(nc: NatsConnection, stream: string, op
     return { source, report, healthy: false };
   });
 
-  const checked = await Promise.all(configured.map((source) => checkSource(nc, jsm, stream, source, findLive(info, source), configured, memory, {
-    now, minIdleMs, timeout, streamLastSeq: info.state.last_seq, dryRun: opts.dryRun === true,
-  })));
+  const checked = await Promise.all(
+    configured.map((source) =>
+      checkSource(nc, jsm, stream, source, findLive(info, source), configured, memory, {
+        now,
+        minIdleMs,
+        timeout,
+        streamLastSeq: info.state.last_seq,
+        dryRun: opts.dryRun === true,
+      }),
+    ),
+  );
   const reports = [...missing.map((m) => m.report), ...checked.map((c) => c.report)];
   if (opts.dryRun) return reports;
 
@@ -161,8 +184,10 @@ export async function nudgeStalledSources(nc: NatsConnection, stream: string, op
         await updateSources(jsm, stream, (current) => current.filter((s) => !readdKeys.has(sourceKey(s))));
       }
       await updateSources(jsm, stream, (current) =>
-        [...current.filter((s) => !readdKeys.has(sourceKey(s))), ...readd.map((r) => withStart(r.source, r.report.startSeq))]
-          .sort((a, b) => rank(order, a) - rank(order, b)),
+        [
+          ...current.filter((s) => !readdKeys.has(sourceKey(s))),
+          ...readd.map((r) => withStart(r.source, r.report.startSeq)),
+        ].sort((a, b) => rank(order, a) - rank(order, b)),
       );
       const at = Date.now();
       for (const r of readd) {
@@ -185,7 +210,9 @@ export async function nudgeStalledSources(nc: NatsConnection, stream: string, op
   }
 
   // A re-added source that is active again no longer needs the opt_start_seq put there.
-  const settled = new Set(checked.filter((c) => c.healthy && memory.injected.has(sourceKey(c.source))).map((c) => sourceKey(c.source)));
+  const settled = new Set(
+    checked.filter((c) => c.healthy && memory.injected.has(sourceKey(c.source))).map((c) => sourceKey(c.source)),
+  );
   if (settled.size > 0) {
     try {
       await updateSources(jsm, stream, (current) =>
@@ -205,8 +232,13 @@ export async function nudgeStalledSources(nc: NatsConnection, stream: string, op
 }
 
 async function checkSource(
-  nc: NatsConnection, jsm: JetStreamManager, stream: string, source: StreamSource, live: StreamSourceInfo | undefined,
-  configured: StreamSource[], memory: SourceMemory,
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  source: StreamSource,
+  live: StreamSourceInfo | undefined,
+  configured: StreamSource[],
+  memory: SourceMemory,
   o: { now: number; minIdleMs: number; timeout: number; streamLastSeq: number; dryRun: boolean },
 ): Promise<Checked> {
   const key = sourceKey(source);
@@ -270,11 +302,17 @@ async function checkSource(
   if (!remote) return done("unreachable", remoteError);
   report.remoteLastSeq = remote.state.last_seq;
   if (mark === undefined) {
-    return done("no-mark", "the stream holds no message from this source and none was seen before: left to the server's own retry");
+    return done(
+      "no-mark",
+      "the stream holds no message from this source and none was seen before: left to the server's own retry",
+    );
   }
   if (remote.state.last_seq === mark) return done("caught-up");
   if (remote.state.last_seq < mark) {
-    return done("remote-behind", `its last sequence ${remote.state.last_seq} is below ${mark}, already got: was the stream recreated?`);
+    return done(
+      "remote-behind",
+      `its last sequence ${remote.state.last_seq} is below ${mark}, already got: was the stream recreated?`,
+    );
   }
   report.startSeq = mark + 1;
   return done(o.dryRun ? "stalled" : "nudged");
@@ -355,13 +393,17 @@ function idleTime(live: StreamSourceInfo | undefined, key: string, memory: Sourc
  * subjects whose `Nats-Stream-Source` header names this source. Undefined when there is none.
  */
 async function markInStream(
-  jsm: JetStreamManager, stream: string, source: StreamSource, all: StreamSource[], memory: SourceMemory,
+  jsm: JetStreamManager,
+  stream: string,
+  source: StreamSource,
+  all: StreamSource[],
+  memory: SourceMemory,
 ): Promise<number | undefined> {
   const filters = source.subject_transforms?.length
     ? source.subject_transforms.map((t) => t.dest || ">")
     : source.filter_subject
       ? [source.filter_subject]
-      : memory.subjects.get(sourceKey(source)) ?? [];
+      : (memory.subjects.get(sourceKey(source)) ?? []);
   const candidates = filters.length > 0 ? filters : [">"];
   const id = sourceHeaderId(source);
   const sameName = all.filter((s) => s.name === source.name).length > 1;
@@ -371,20 +413,30 @@ async function markInStream(
     const parsed = m ? parseSourceHeader(m.header?.get(SOURCE_HEADER) ?? "") : undefined;
     if (!parsed) continue;
     // The id may carry more (`:C=<consumer hash>` for durable sourcing): match on its start.
-    const mine = parsed.id === id || parsed.id.startsWith(`${id}:`) || (!sameName && parsed.id.split(":")[0] === source.name);
+    const mine =
+      parsed.id === id || parsed.id.startsWith(`${id}:`) || (!sameName && parsed.id.split(":")[0] === source.name);
     if (mine && (best === undefined || parsed.seq > best)) best = parsed.seq;
   }
   return best;
 }
 
-async function remoteManager(nc: NatsConnection, local: JetStreamManager, source: StreamSource, timeout: number): Promise<JetStreamManager> {
+async function remoteManager(
+  nc: NatsConnection,
+  local: JetStreamManager,
+  source: StreamSource,
+  timeout: number,
+): Promise<JetStreamManager> {
   const api = normalizeSource(source).external?.api;
   if (!api) return local;
   return jetstreamManager(nc, { apiPrefix: api, timeout, checkAPI: false });
 }
 
 /** Rewrites the stream's `sources` from a fresh read of its config; retried because a reconnect can drop a request. */
-async function updateSources(jsm: JetStreamManager, stream: string, change: (current: StreamSource[]) => StreamSource[]): Promise<void> {
+async function updateSources(
+  jsm: JetStreamManager,
+  stream: string,
+  change: (current: StreamSource[]) => StreamSource[],
+): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
     try {

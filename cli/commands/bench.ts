@@ -1,6 +1,6 @@
 import { benchPipelineVsCopy } from "../../bench/pipeline-vs-copy.ts";
 import { InputError } from "../../shared/errors.ts";
-import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -17,13 +17,18 @@ Options:
 
 /** `ferry bench`: the pipeline against a plain copy baseline. */
 export async function benchCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { size: { type: "string" }, runs: { type: "string" }, topology: { type: "string" }, stores: { type: "string" } }, false);
+  const { values } = parseCommand(
+    argv,
+    { size: { type: "string" }, runs: { type: "string" }, topology: { type: "string" }, stores: { type: "string" } },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${BENCH_HELP}\n`);
     return 0;
   }
   const runs = values.runs === undefined ? 3 : Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new InputError(`--runs: "${values.runs}" is not a whole number from 1 to 50`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50)
+    throw new InputError(`--runs: "${values.runs}" is not a whole number from 1 to 50`);
   const lines = await benchPipelineVsCopy({
     topology: applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores),
     sizeBytes: parseSize("--size", values.size ?? "256MiB"),

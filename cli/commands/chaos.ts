@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runKillWorkersDrill, type KillWorkersReport } from "../../chaos/kill-workers.ts";
+import { type KillWorkersReport, runKillWorkersDrill } from "../../chaos/kill-workers.ts";
 import { writeRandomFile } from "../../shared/sample-data.ts";
-import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -41,21 +41,33 @@ const DRILL_ACK_WAIT_MS = 5000;
 /** `ferry chaos <drill>`: the failure drills. Only kill-workers exists so far. */
 export async function chaosCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    files: { type: "string" }, size: { type: "string" }, duration: { type: "string" }, seed: { type: "string" },
-    keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" }, "kill-stores": { type: "boolean" },
+    files: { type: "string" },
+    size: { type: "string" },
+    duration: { type: "string" },
+    seed: { type: "string" },
+    keep: { type: "boolean" },
+    topology: { type: "string" },
+    stores: { type: "string" },
+    "kill-stores": { type: "boolean" },
   });
   if (values.help) {
     process.stdout.write(`${CHAOS_HELP}\n`);
     return 0;
   }
   const [drill, ...extra] = positionals;
-  if (drill !== "kill-workers" || extra.length > 0) throw new UsageError(`ferry chaos: name one drill: kill-workers (see ferry chaos --help)`);
+  if (drill !== "kill-workers" || extra.length > 0)
+    throw new UsageError(`ferry chaos: name one drill: kill-workers (see ferry chaos --help)`);
   const count = wholeNumber("--files", values.files ?? "4");
   const size = parseSize("--size", values.size ?? "8MiB");
   const durationMs = parseDuration("--duration", values.duration ?? "2m");
   const seed = values.seed === undefined ? undefined : wholeNumber("--seed", values.seed, 0);
   // The user's clouds, with drill settings: small slow chunks and a short ack wait so a kill costs seconds.
-  const topology = { ...applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores), chunkSizeBytes: DRILL_CHUNK, ackWaitMs: DRILL_ACK_WAIT_MS, orphanAgeMs: 3000 };
+  const topology = {
+    ...applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores),
+    chunkSizeBytes: DRILL_CHUNK,
+    ackWaitMs: DRILL_ACK_WAIT_MS,
+    orphanAgeMs: 3000,
+  };
   const root = await mkdtemp(join(tmpdir(), "ferry-chaos-"));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: KillWorkersReport | undefined;
@@ -64,10 +76,20 @@ export async function chaosCommand(argv: string[]): Promise<number> {
     say(`generating ${count} file(s) of ${formatBytes(size)} in ${join(root, "data")}…`);
     const files = await generateFiles(join(root, "data"), count, size);
     report = await runKillWorkersDrill({
-      dataDir: join(root, "deploy"), topology, files, durationMs, throttleBytesPerSec: DRILL_THROTTLE_BPS, killStores: values["kill-stores"] ?? false,
-      ...(seed === undefined ? {} : { seed }), log: say,
+      dataDir: join(root, "deploy"),
+      topology,
+      files,
+      durationMs,
+      throttleBytesPerSec: DRILL_THROTTLE_BPS,
+      killStores: values["kill-stores"] ?? false,
+      ...(seed === undefined ? {} : { seed }),
+      log: say,
     });
-    const replay = ["./ferry chaos kill-workers", ...argv.filter((a) => a !== "kill-workers" && a !== "--keep"), ...(seed === undefined ? ["--seed", String(report.seed)] : [])].join(" ");
+    const replay = [
+      "./ferry chaos kill-workers",
+      ...argv.filter((a) => a !== "kill-workers" && a !== "--keep"),
+      ...(seed === undefined ? ["--seed", String(report.seed)] : []),
+    ].join(" ");
     process.stdout.write(formatReport(report, replay));
     return report.passed ? 0 : 1;
   } finally {
@@ -78,7 +100,8 @@ export async function chaosCommand(argv: string[]): Promise<number> {
 
 function wholeNumber(flag: string, v: string, min = 1): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: "${v}" is not a whole number of at least ${min}`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`${flag}: "${v}" is not a whole number of at least ${min}`);
   return n;
 }
 
@@ -94,7 +117,10 @@ async function generateFiles(dir: string, count: number, size: number): Promise<
 }
 
 function formatReport(r: KillWorkersReport, replay: string): string {
-  const perWorker = Object.entries(r.killsPerWorker).sort(([a], [b]) => a.localeCompare(b)).map(([w, n]) => `${w} ${n}`).join(", ");
+  const perWorker = Object.entries(r.killsPerWorker)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([w, n]) => `${w} ${n}`)
+    .join(", ");
   const complete = r.files.filter((f) => f.state === "complete").length;
   const chunks = r.files.reduce((n, f) => n + (f.chunks ?? 0), 0);
   const lines = [
@@ -112,8 +138,11 @@ function formatReport(r: KillWorkersReport, replay: string): string {
     for (const v of i.violations.slice(0, 20)) lines.push(`          - ${v}`);
     if (i.violations.length > 20) lines.push(`          … and ${i.violations.length - 20} more`);
   }
-  lines.push(r.passed
-    ? "drill passed: nothing was lost"
-    : `drill FAILED: replay its choices with: ${replay}\nworker and server logs: ${r.logDir}`, "");
+  lines.push(
+    r.passed
+      ? "drill passed: nothing was lost"
+      : `drill FAILED: replay its choices with: ${replay}\nworker and server logs: ${r.logDir}`,
+    "",
+  );
   return lines.join("\n");
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { loadTopology } from "../../shared/topology/config.ts";
 import { COMPOSE_FILE, composeDrift, renderCompose } from "../../shared/topology/compose.ts";
+import { loadTopology } from "../../shared/topology/config.ts";
 import { parseCommand } from "../args.ts";
 import { REPO_ROOT, resolveTopologyPath } from "../home.ts";
 
@@ -54,6 +54,8 @@ export async function composeCommand(argv: string[]): Promise<number> {
       process.stdout.write(`wrote ${d.path}\n`);
     }
   }
-  process.stdout.write(`${Object.keys(files).length} files generated from ${source}, ${drift.length} changed. Run: docker compose up --build\n`);
+  process.stdout.write(
+    `${Object.keys(files).length} files generated from ${source}, ${drift.length} changed. Run: docker compose up --build\n`,
+  );
   return 0;
 }

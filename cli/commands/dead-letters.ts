@@ -15,7 +15,11 @@ Options:
 
 /** `ferry dead-letters`: what could not pass, and why. */
 export async function deadLettersCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { json: { type: "boolean" }, limit: { type: "string" }, home: { type: "string" } }, false);
+  const { values } = parseCommand(
+    argv,
+    { json: { type: "boolean" }, limit: { type: "string" }, home: { type: "string" } },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${DEAD_LETTERS_HELP}\n`);
     return 0;
@@ -34,7 +38,9 @@ export async function deadLettersCommand(argv: string[]): Promise<number> {
     }
     for (const l of letters) {
       const where = l.fileId ? ` file ${l.fileId}${l.index === undefined ? "" : ` chunk ${l.index}`}` : "";
-      process.stdout.write(`${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject} #${l.streamSeq}, ${l.deliveryCount} deliveries)\n    ${l.reason}\n`);
+      process.stdout.write(
+        `${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject} #${l.streamSeq}, ${l.deliveryCount} deliveries)\n    ${l.reason}\n`,
+      );
     }
     return 0;
   } finally {

@@ -7,17 +7,17 @@ import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
 import { checkSource } from "../../shared/client/preflight.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
 import { hashStream } from "../../shared/hashing.ts";
-import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
+import { type Pipeline, startPipeline } from "../../shared/launcher/pipeline.ts";
 import { peakMemoryPerStage } from "../../shared/launcher/proc.ts";
-import { openManifest, readChunkRecords, type FileRecord, type StageTimes } from "../../shared/manifest.ts";
+import { type FileRecord, openManifest, readChunkRecords, type StageTimes } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
-import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
+import { generateDemoData } from "../../shared/sample-data.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { formatBytes, parseSize } from "../../shared/units.ts";
 import { openStores } from "../../shared/worker/runtime.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
-import { generateDemoData } from "../../shared/sample-data.ts";
 
 export const DEMO_HELP = `Usage: ferry demo [--big-file <size>] [--keep]
 
@@ -34,7 +34,16 @@ Options:
 
 /** `ferry demo`: the whole pipeline, end to end, on generated data. */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { "big-file": { type: "string" }, keep: { type: "boolean" }, topology: { type: "string" }, stores: { type: "string" } }, false);
+  const { values } = parseCommand(
+    argv,
+    {
+      "big-file": { type: "string" },
+      keep: { type: "boolean" },
+      topology: { type: "string" },
+      stores: { type: "string" },
+    },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${DEMO_HELP}\n`);
     return 0;
@@ -71,21 +80,31 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
     const ids: string[] = [];
     for (const path of paths) ids.push((await submitIngest(hubJs, await checkSource(path))).fileId);
     const live = process.stderr.isTTY ? new LiveBlock(process.stderr) : undefined;
-    const files = await waitForFiles(kv, ids, (l) => live?.render(ids.map((id, i) => progressLine(basename(paths[i]!), l.get(id)))), 30 * 60_000);
+    const files = await waitForFiles(
+      kv,
+      ids,
+      (l) => live?.render(ids.map((id, i) => progressLine(basename(paths[i]!), l.get(id)))),
+      30 * 60_000,
+    );
     const seconds = (Date.now() - started) / 1000;
     const records = ids.map((id) => files.get(id)!);
     let replicas = 0;
-    for (const f of records) for (const c of await readChunkRecords(kv, f)) replicas += c.replicas.filter((r) => r.verified).length;
+    for (const f of records)
+      for (const c of await readChunkRecords(kv, f)) replicas += c.replicas.filter((r) => r.verified).length;
     process.stdout.write(summary(records, replicas, seconds));
     process.stdout.write(`peak memory per worker: ${peakMemoryPerStage(p.workers)}\n`);
     let good = records.every((f) => f.state === "complete");
     for (const [i, f] of records.entries()) {
       const out = join(outDir, basename(paths[i]!));
-      const back = await reassemble(kv, stores, f.fileId, out, { preference: p.deployment.topology.clouds.map((c) => c.name) });
+      const back = await reassemble(kv, stores, f.fileId, out, {
+        preference: p.deployment.topology.clouds.map((c) => c.name),
+      });
       const source = await hashStream(createReadStream(paths[i]!));
       const same = back.sha256 === source.sha256 && back.size === source.size;
       good &&= same;
-      process.stdout.write(`  read back ${basename(paths[i]!).padEnd(18)} ${same ? "identical" : "DIFFERENT"} (sha256 ${back.sha256.slice(0, 16)}…)\n`);
+      process.stdout.write(
+        `  read back ${basename(paths[i]!).padEnd(18)} ${same ? "identical" : "DIFFERENT"} (sha256 ${back.sha256.slice(0, 16)}…)\n`,
+      );
     }
     process.stdout.write(good ? "demo passed: every file complete and read back byte-identical\n" : "demo FAILED\n");
     return good;
@@ -107,7 +126,10 @@ function summary(files: FileRecord[], replicas: number, seconds: number): string
     `chunks    ${chunks}, replicas verified ${replicas}`,
     `time      ${seconds.toFixed(1)} s, ${(bytes / 1e6 / seconds).toFixed(1)} MB/s`,
     "stage time (work summed over chunks):",
-    ...Object.entries(stage).map(([k, ms]) => `  ${k.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s  ${((100 * ms) / total).toFixed(0).padStart(3)} %`),
+    ...Object.entries(stage).map(
+      ([k, ms]) =>
+        `  ${k.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s  ${((100 * ms) / total).toFixed(0).padStart(3)} %`,
+    ),
     "",
   ].join("\n");
 }

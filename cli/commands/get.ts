@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { InputError } from "../../shared/errors.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
+import { InputError } from "../../shared/errors.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome } from "../home.ts";
@@ -19,7 +19,9 @@ Options:
 /** `ferry get`: reassemble a file from its replicas. */
 export async function getCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    output: { type: "string", short: "o" }, from: { type: "string" }, home: { type: "string" },
+    output: { type: "string", short: "o" },
+    from: { type: "string" },
+    home: { type: "string" },
   });
   if (values.help) {
     process.stdout.write(`${GET_HELP}\n`);
@@ -31,7 +33,10 @@ export async function getCommand(argv: string[]): Promise<number> {
   try {
     const preference = session.deployment.topology.clouds.map((c) => c.name);
     const out = resolve(values.output);
-    const r = await reassemble(session.kv, session.stores, fileId, out, { preference, ...(values.from ? { from: values.from } : {}) });
+    const r = await reassemble(session.kv, session.stores, fileId, out, {
+      preference,
+      ...(values.from ? { from: values.from } : {}),
+    });
     process.stderr.write(`wrote ${out}: ${formatBytes(r.size)} in ${r.chunks} chunks, sha256 ${r.sha256}\n`);
     return 0;
   } finally {

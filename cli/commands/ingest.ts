@@ -1,8 +1,8 @@
-import type { Transform } from "../../shared/events.ts";
-import { checkSource, type CheckedSource } from "../../shared/client/preflight.ts";
 import { initTracing } from "../../observability/tracing.ts";
-import { submitIngest, waitForFiles, type SubmittedFile } from "../../shared/client/ingest.ts";
+import { type SubmittedFile, submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
+import { type CheckedSource, checkSource } from "../../shared/client/preflight.ts";
 import { InputError } from "../../shared/errors.ts";
+import type { Transform } from "../../shared/events.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
@@ -28,14 +28,20 @@ Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad 
 /** `ferry ingest`: check, submit, optionally wait and report. */
 export async function ingestCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    wait: { type: "boolean" }, json: { type: "boolean" }, "chunk-size": { type: "string" },
-    "no-record-boundaries": { type: "boolean" }, validate: { type: "string" }, timeout: { type: "string" }, home: { type: "string" },
+    wait: { type: "boolean" },
+    json: { type: "boolean" },
+    "chunk-size": { type: "string" },
+    "no-record-boundaries": { type: "boolean" },
+    validate: { type: "string" },
+    timeout: { type: "string" },
+    home: { type: "string" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
   const transforms: Transform[] = [];
   if (values.validate !== undefined) {
-    if (values.validate !== "jsonl") throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
+    if (values.validate !== "jsonl")
+      throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
     transforms.push("validate-jsonl");
   }
   const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
@@ -43,15 +49,20 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const sources = await checkAll(positionals);
   const session = await openSession(resolveHome(values.home));
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
-  const tracing = initTracing({ service: "ferry-cli", ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}) });
+  const tracing = initTracing({
+    service: "ferry-cli",
+    ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
+  });
   try {
     const submitted: SubmittedFile[] = [];
     for (const src of sources) {
-      submitted.push(await submitIngest(session.hubJs, src, {
-        ...(chunkSize === undefined ? {} : { chunkSize }),
-        ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
-        transforms,
-      }));
+      submitted.push(
+        await submitIngest(session.hubJs, src, {
+          ...(chunkSize === undefined ? {} : { chunkSize }),
+          ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
+          transforms,
+        }),
+      );
     }
     const ids = submitted.map((s) => s.fileId);
     if (!values.wait) {
@@ -60,7 +71,12 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     }
     const live = process.stderr.isTTY && !values.json ? new LiveBlock(process.stderr) : undefined;
     const names = sources.map((s) => s.path.split("/").pop() ?? s.path);
-    const files = await waitForFiles(session.kv, ids, (latest) => live?.render(ids.map((id, i) => progressLine(names[i]!, latest.get(id)))), timeoutMs);
+    const files = await waitForFiles(
+      session.kv,
+      ids,
+      (latest) => live?.render(ids.map((id, i) => progressLine(names[i]!, latest.get(id)))),
+      timeoutMs,
+    );
     let failed = 0;
     for (const [i, s] of submitted.entries()) {
       const f = files.get(s.fileId);
@@ -88,12 +104,23 @@ async function checkAll(paths: string[]): Promise<CheckedSource[]> {
   return ok;
 }
 
-function report(json: boolean | undefined, { fileId, traceId }: SubmittedFile, src: CheckedSource, f: FileRecord | undefined): void {
+function report(
+  json: boolean | undefined,
+  { fileId, traceId }: SubmittedFile,
+  src: CheckedSource,
+  f: FileRecord | undefined,
+): void {
   const name = src.path.split("/").pop() ?? src.path;
   if (json) {
     const line = {
-      fileId, name, size: src.size, sha256: f?.sha256 ?? null, chunkCount: f?.chunkCount ?? null,
-      state: f?.state ?? "submitted", ...(f?.reason ? { reason: f.reason } : {}), traceId: traceId ?? f?.traceId ?? null,
+      fileId,
+      name,
+      size: src.size,
+      sha256: f?.sha256 ?? null,
+      chunkCount: f?.chunkCount ?? null,
+      state: f?.state ?? "submitted",
+      ...(f?.reason ? { reason: f.reason } : {}),
+      traceId: traceId ?? f?.traceId ?? null,
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } else if (f?.state === "failed") {

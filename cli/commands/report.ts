@@ -1,8 +1,13 @@
+import {
+  collectReport,
+  DEFAULT_REPORT_WINDOW_MS,
+  type PipelineReport,
+  type StageReport,
+} from "../../observability/monitor.ts";
 import { ConfigError, FerryError } from "../../shared/errors.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../../shared/launcher/run-state.ts";
 import { readDeployment } from "../../shared/topology/plan.ts";
 import { formatBytes, parseDuration } from "../../shared/units.ts";
-import { collectReport, DEFAULT_REPORT_WINDOW_MS, type PipelineReport, type StageReport } from "../../observability/monitor.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveHome } from "../home.ts";
 
@@ -26,24 +31,34 @@ Options:
 
 /** `ferry report`: per-stage throughput, success rate and share of pipeline time, and the bottleneck. */
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { since: { type: "string" }, file: { type: "string" }, json: { type: "boolean" }, home: { type: "string" } }, false);
+  const { values } = parseCommand(
+    argv,
+    { since: { type: "string" }, file: { type: "string" }, json: { type: "boolean" }, home: { type: "string" } },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${REPORT_HELP}\n`);
     return 0;
   }
-  if (values.since !== undefined && values.file !== undefined) throw new UsageError("--since and --file do not go together: a file's report covers its whole life");
+  if (values.since !== undefined && values.file !== undefined)
+    throw new UsageError("--since and --file do not go together: a file's report covers its whole life");
   const sinceMs = values.since === undefined ? DEFAULT_REPORT_WINDOW_MS : parseSince(values.since);
   const home = resolveHome(values.home);
   const run = readRunState(home);
   if (!run || !isOurProcess(run.supervisorPid, SUPERVISOR_MARKER)) {
     throw new ConfigError(`ferry is not running in ${home}: start it with ./ferry up --detach (or pass --home)`);
   }
-  const report = await collectReport(readDeployment(home), values.file === undefined ? { sinceMs } : { fileId: values.file });
+  const report = await collectReport(
+    readDeployment(home),
+    values.file === undefined ? { sinceMs } : { fileId: values.file },
+  );
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
   }
-  process.stdout.write(render(report, values.file === undefined ? `the last ${values.since ?? "1h"}` : `file ${values.file}`));
+  process.stdout.write(
+    render(report, values.file === undefined ? `the last ${values.since ?? "1h"}` : `file ${values.file}`),
+  );
   return 0;
 }
 
@@ -60,14 +75,25 @@ function parseSince(value: string): number {
 const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)} %`);
 
 function render(r: PipelineReport, scope: string): string {
-  if (r.events === 0) return `no stage work recorded in ${scope}: ingest a file (./ferry ingest <file>) or look further back (--since 24h)\n`;
+  if (r.events === 0)
+    return `no stage work recorded in ${scope}: ingest a file (./ferry ingest <file>) or look further back (--since 24h)\n`;
   const header = ["stage", "chunks", "bytes", "throughput", "chunks/s", "success", "share of time", "work time"];
   const rows = r.stages.map((s: StageReport) => [
-    s.stage, String(s.chunks), formatBytes(s.bytes), `${formatBytes(Math.round(s.bytesPerSec))}/s`, s.chunksPerSec.toFixed(1),
-    `${pct(s.successRate)}${s.failed ? ` (${s.failed} failed)` : ""}`, pct(s.share), `${(s.busyMs / 1000).toFixed(2)} s`,
+    s.stage,
+    String(s.chunks),
+    formatBytes(s.bytes),
+    `${formatBytes(Math.round(s.bytesPerSec))}/s`,
+    s.chunksPerSec.toFixed(1),
+    `${pct(s.successRate)}${s.failed ? ` (${s.failed} failed)` : ""}`,
+    pct(s.share),
+    `${(s.busyMs / 1000).toFixed(2)} s`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const verdict = r.bottleneck
     ? `bottleneck: ${r.bottleneck.stage} takes ${pct(r.bottleneck.share)} of pipeline time (${r.bottleneck.severity}; minor > 25 %, moderate > 35 %, severe > 50 %)`
     : "no bottleneck: no stage takes more than 25 % of pipeline time";

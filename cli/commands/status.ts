@@ -1,10 +1,10 @@
-import { readRunState } from "../../shared/launcher/run-state.ts";
 import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { listDeadLetters } from "../../shared/client/dead-letters.ts";
 import { InputError } from "../../shared/errors.ts";
 import { leafLinks } from "../../shared/launcher/nats-server.ts";
 import { pingWorkers } from "../../shared/launcher/ping.ts";
-import { listFileRecords, readChunkRecords, readFileRecord, type FileRecord } from "../../shared/manifest.ts";
+import { readRunState } from "../../shared/launcher/run-state.ts";
+import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome, type Session } from "../home.ts";
@@ -42,8 +42,17 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   const file = await readFileRecord(s.kv, fileId);
   if (!file) throw new InputError(`no file with id ${fileId}: run ./ferry status to list files`);
   const chunks = (await readChunkRecords(s.kv, file)).map((c) => ({
-    index: c.index, offset: c.offset, size: c.size, sha256: c.sha256,
-    replicas: c.replicas.map((r) => ({ cloud: r.cloud, store: r.store, bucket: r.bucket, key: r.key, verified: r.verified })),
+    index: c.index,
+    offset: c.offset,
+    size: c.size,
+    sha256: c.sha256,
+    replicas: c.replicas.map((r) => ({
+      cloud: r.cloud,
+      store: r.store,
+      bucket: r.bucket,
+      key: r.key,
+      verified: r.verified,
+    })),
   }));
   const { completeBitmap: _bits, ...rest } = file;
   const queryUrl = jaegerQueryUrl(s.deployment);
@@ -52,7 +61,9 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   const dashboardUrl = readRunState(s.deployment.dataDir)?.dashboardUrl;
   const view = file.traceId && link && dashboardUrl ? `${dashboardUrl}trace/${file.traceId}` : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...rest, traceId: file.traceId ?? null, traceUrl: link ?? null, traceViewUrl: view ?? null, chunks })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...rest, traceId: file.traceId ?? null, traceUrl: link ?? null, traceViewUrl: view ?? null, chunks })}\n`,
+    );
     return 0;
   }
   const lines = [
@@ -61,8 +72,11 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
     `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
-    `  trace    ${view ? `${view}  (in Jaeger: ${link})` : link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)")}`,
-    ...chunks.map((c) => `  chunk ${String(c.index).padStart(5)}  ${formatBytes(c.size).padStart(10)}  ${c.replicas.map((r) => `${r.cloud}:${r.verified ? "verified" : "placed"}`).join("  ")}`),
+    `  trace    ${view ? `${view}  (in Jaeger: ${link})` : (link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)"))}`,
+    ...chunks.map(
+      (c) =>
+        `  chunk ${String(c.index).padStart(5)}  ${formatBytes(c.size).padStart(10)}  ${c.replicas.map((r) => `${r.cloud}:${r.verified ? "verified" : "placed"}`).join("  ")}`,
+    ),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
@@ -72,29 +86,50 @@ async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
   const [links, workers, files, deadLetters] = await Promise.all([
-    leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>), pingWorkers(s.nc, 500), listFileRecords(s.kv), listDeadLetters(s.hubJs, 3),
+    leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>),
+    pingWorkers(s.nc, 500),
+    listFileRecords(s.kv),
+    listDeadLetters(s.hubJs, 3),
   ]);
   const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
   const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
   const failed = files.filter((f) => f.state === "failed");
   if (json) {
-    process.stdout.write(`${JSON.stringify({
-      hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
-      ...(readRunState(d.dataDir)?.dashboardUrl ? { dashboardUrl: readRunState(d.dataDir)?.dashboardUrl } : {}),
-      leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
-      workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
-      files: { total: files.length, complete: count("complete"), failed: failed.map(brief), inFlight: inFlight.map(brief) },
-      latestDeadLetters: deadLetters.map((l) => ({ at: l.at, stage: l.stage, cloud: l.cloud, reason: l.reason, ...(l.fileId ? { fileId: l.fileId } : {}) })),
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
+        ...(readRunState(d.dataDir)?.dashboardUrl ? { dashboardUrl: readRunState(d.dataDir)?.dashboardUrl } : {}),
+        leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
+        workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
+        files: {
+          total: files.length,
+          complete: count("complete"),
+          failed: failed.map(brief),
+          inFlight: inFlight.map(brief),
+        },
+        latestDeadLetters: deadLetters.map((l) => ({
+          at: l.at,
+          stage: l.stage,
+          cloud: l.cloud,
+          reason: l.reason,
+          ...(l.fileId ? { fileId: l.fileId } : {}),
+        })),
+      })}\n`,
+    );
     return 0;
   }
   const dashboardUrl = readRunState(d.dataDir)?.dashboardUrl;
   const lines = [
     ...(dashboardUrl ? [`dashboard ${dashboardUrl}`] : []),
     `hub     ${d.hub.url}  up`,
-    ...clouds.map((c) => `leaf    ${c.padEnd(8)}${d.leaves[c]?.url ?? "?"}  ${links[c] ? "linked to hub" : "NOT LINKED"}`),
+    ...clouds.map(
+      (c) => `leaf    ${c.padEnd(8)}${d.leaves[c]?.url ?? "?"}  ${links[c] ? "linked to hub" : "NOT LINKED"}`,
+    ),
     `workers (${workers.length})`,
-    ...workers.map((w) => `  ${w.cloud.padEnd(8)}${w.stage.padEnd(13)}pid ${String(w.pid).padEnd(8)}handled ${w.stats.handled}, retried ${w.stats.retried}, dead-lettered ${w.stats.deadLettered}`),
+    ...workers.map(
+      (w) =>
+        `  ${w.cloud.padEnd(8)}${w.stage.padEnd(13)}pid ${String(w.pid).padEnd(8)}handled ${w.stats.handled}, retried ${w.stats.retried}, dead-lettered ${w.stats.deadLettered}`,
+    ),
     `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${failed.length} failed`,
     ...inFlight.map((f) => `  ${f.fileId}  ${progressLine(f.name, f)}`),
     ...failed.map((f) => `  ${f.fileId}  ${f.name}  failed: ${f.reason ?? "unknown reason"}`),
@@ -106,5 +141,13 @@ async function overview(s: Session, json: boolean): Promise<number> {
 }
 
 function brief(f: FileRecord) {
-  return { fileId: f.fileId, name: f.name, state: f.state, size: f.size, chunkCount: f.chunkCount ?? null, chunksComplete: f.chunksComplete, ...(f.reason ? { reason: f.reason } : {}) };
+  return {
+    fileId: f.fileId,
+    name: f.name,
+    state: f.state,
+    size: f.size,
+    chunkCount: f.chunkCount ?? null,
+    chunksComplete: f.chunksComplete,
+    ...(f.reason ? { reason: f.reason } : {}),
+  };
 }

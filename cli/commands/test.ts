@@ -5,10 +5,10 @@
  */
 
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { RUN_MARKER, reapLeftovers } from "./leftovers.ts";
-import { randomUUID } from "node:crypto";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const RESULTS_FILE = path.join("test-results", "vitest.json");
@@ -108,7 +108,9 @@ export async function runTestCommand(args: string[]): Promise<number> {
   await new Promise((r) => setTimeout(r, 1000));
   const leftovers = reapLeftovers(runId);
   if (leftovers.length > 0) {
-    console.log(`ferry test: FAILED: the suite left ${leftovers.length} process(es) running (now killed):\n  ${leftovers.join("\n  ")}`);
+    console.log(
+      `ferry test: FAILED: the suite left ${leftovers.length} process(es) running (now killed):\n  ${leftovers.join("\n  ")}`,
+    );
     tally.failed += 1;
   }
   console.log(`${tally.passed} passed, ${tally.failed} failed`);

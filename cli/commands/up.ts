@@ -1,13 +1,20 @@
-import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, closeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
-import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
-import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
-import { SUPERVISOR_MARKER, isOurProcess, readRunState, removeRunState, writeRunState, type RunState } from "../../shared/launcher/run-state.ts";
-import { STORES_OPTION_HELP, applyStoresOption, loadTopology } from "../../shared/topology/config.ts";
+import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
+import { type Pipeline, startPipeline } from "../../shared/launcher/pipeline.ts";
+import {
+  isOurProcess,
+  type RunState,
+  readRunState,
+  removeRunState,
+  SUPERVISOR_MARKER,
+  writeRunState,
+} from "../../shared/launcher/run-state.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { parseCommand } from "../args.ts";
 import { REPO_ROOT, resolveHome, resolveTopologyPath } from "../home.ts";
@@ -29,9 +36,18 @@ Options:
 
 /** `ferry up`: run the deployment in the foreground, or hand it to a background supervisor. */
 export async function upCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, {
-    detach: { type: "boolean" }, port: { type: "string" }, topology: { type: "string" }, home: { type: "string" }, stores: { type: "string" }, "dashboard-port": { type: "string" },
-  }, false);
+  const { values } = parseCommand(
+    argv,
+    {
+      detach: { type: "boolean" },
+      port: { type: "string" },
+      topology: { type: "string" },
+      home: { type: "string" },
+      stores: { type: "string" },
+      "dashboard-port": { type: "string" },
+    },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${UP_HELP}\n`);
     return 0;
@@ -39,12 +55,17 @@ export async function upCommand(argv: string[]): Promise<number> {
   const home = resolveHome(values.home);
   const running = readRunState(home);
   if (running && isOurProcess(running.supervisorPid, SUPERVISOR_MARKER)) {
-    throw new ConfigError(`already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`);
+    throw new ConfigError(
+      `already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`,
+    );
   }
   const port = values.port === undefined ? 4222 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port: "${values.port}" is not a port number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`--port: "${values.port}" is not a port number`);
   if (port !== 0 && !(await isPortFree(port))) {
-    throw new ConfigError(`port ${port} is already in use (another ferry or nats-server?): pass --port <n>, or --port 0 for any free port`);
+    throw new ConfigError(
+      `port ${port} is already in use (another ferry or nats-server?): pass --port <n>, or --port 0 for any free port`,
+    );
   }
   const topologyPath = resolveTopologyPath(values.topology);
   applyStoresOption(loadTopology(topologyPath), values.stores); // fail here, in the foreground, on a bad config
@@ -54,7 +75,13 @@ export async function upCommand(argv: string[]): Promise<number> {
   return runForeground(home, topologyPath, port, stores, dashboardPort);
 }
 
-async function runForeground(home: string, topologyPath: string, port: number, stores: string, dashboardPort: number): Promise<number> {
+async function runForeground(
+  home: string,
+  topologyPath: string,
+  port: number,
+  stores: string,
+  dashboardPort: number,
+): Promise<number> {
   mkdirSync(home, { recursive: true });
   const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
   writeRunState(home, state);
@@ -66,7 +93,9 @@ async function runForeground(home: string, topologyPath: string, port: number, s
   let pipeline: Pipeline;
   try {
     pipeline = await startPipeline({
-      topology: applyStoresOption(loadTopology(topologyPath), stores), dataDir: home, ...(port === 0 ? {} : { ports: { hub: port } }),
+      topology: applyStoresOption(loadTopology(topologyPath), stores),
+      dataDir: home,
+      ...(port === 0 ? {} : { ports: { hub: port } }),
       onWorkerStart: (name, pid) => {
         state.pids[name] = pid;
         writeRunState(home, state);
@@ -112,13 +141,39 @@ async function runForeground(home: string, topologyPath: string, port: number, s
 }
 
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */
-async function detach(home: string, topologyPath: string, port: number, stores: string, dashboardPort: number): Promise<number> {
+async function detach(
+  home: string,
+  topologyPath: string,
+  port: number,
+  stores: string,
+  dashboardPort: number,
+): Promise<number> {
   mkdirSync(join(home, "logs"), { recursive: true });
   const logPath = join(home, "logs", "supervisor.log");
   const log = openSync(logPath, "a");
-  const child = spawn(process.execPath, [...NODE_FLAGS, join(REPO_ROOT, "cli/main.ts"), "up", "--home", home, "--topology", topologyPath, "--port", String(port), "--stores", stores, "--dashboard-port", String(dashboardPort)], {
-    detached: true, stdio: ["ignore", log, log], cwd: REPO_ROOT,
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      join(REPO_ROOT, "cli/main.ts"),
+      "up",
+      "--home",
+      home,
+      "--topology",
+      topologyPath,
+      "--port",
+      String(port),
+      "--stores",
+      stores,
+      "--dashboard-port",
+      String(dashboardPort),
+    ],
+    {
+      detached: true,
+      stdio: ["ignore", log, log],
+      cwd: REPO_ROOT,
+    },
+  );
   closeSync(log);
   child.unref();
   let exited = false;
@@ -127,7 +182,9 @@ async function detach(home: string, topologyPath: string, port: number, stores: 
   while (Date.now() < deadline && !exited) {
     const s = readRunState(home);
     if (s?.ready && s.supervisorPid === child.pid) {
-      process.stdout.write(readFileSync(logPath, "utf8").split("ferry is up").pop()?.replace(/^/, "ferry is up") ?? "ferry is up\n");
+      process.stdout.write(
+        readFileSync(logPath, "utf8").split("ferry is up").pop()?.replace(/^/, "ferry is up") ?? "ferry is up\n",
+      );
       return 0;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -162,8 +219,10 @@ const DEFAULT_DASHBOARD_PORT = 4280;
 async function chooseDashboardPort(value: string | undefined): Promise<number> {
   if (value === undefined) return (await isPortFree(DEFAULT_DASHBOARD_PORT)) ? DEFAULT_DASHBOARD_PORT : 0;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--dashboard-port: "${value}" is not a port number`);
-  if (port !== 0 && !(await isPortFree(port))) throw new ConfigError(`--dashboard-port: port ${port} is already in use: pass another, or 0 for any free port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`--dashboard-port: "${value}" is not a port number`);
+  if (port !== 0 && !(await isPortFree(port)))
+    throw new ConfigError(`--dashboard-port: port ${port} is already in use: pass another, or 0 for any free port`);
   return port;
 }
 
@@ -173,7 +232,9 @@ function describe(p: Pipeline, dashboard: Dashboard): string {
     `ferry is up (supervisor pid ${process.pid})`,
     `  dashboard  ${dashboard.url}  (Prometheus metrics: ${dashboard.url}metrics)`,
     `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
-    ...Object.values(d.leaves).map((l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`),
+    ...Object.values(d.leaves).map(
+      (l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`,
+    ),
     p.jaeger
       ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
       : `  traces     off: Jaeger is not installed (./ferry test or ./ferry up builds it with Go)`,

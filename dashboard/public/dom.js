@@ -1,6 +1,5 @@
 // DOM helpers shared by the dashboard's pages (loaded before app.js and trace.js). Strings become
 // text nodes or attribute values, never HTML.
-"use strict";
 
 /** Creates an element; children that are not nodes become text nodes. */
 function el(tag, attrs, ...children) {

@@ -5,7 +5,7 @@ import { publishTraced } from "../../observability/message-spans.ts";
 import { ATTR_FILE_ID } from "../../observability/semconv.ts";
 import { encodeEvent, type Transform } from "../events.ts";
 import { newFileId } from "../ids.ts";
-import { readFileRecord, type FileRecord } from "../manifest.ts";
+import { type FileRecord, readFileRecord } from "../manifest.ts";
 import { INGEST_REQUESTS } from "../subjects.ts";
 import type { CheckedSource } from "./preflight.ts";
 
@@ -25,7 +25,11 @@ export interface SubmittedFile {
  * Publishes one ingest request to the hub and returns the new file's id once JetStream has stored it.
  * The publish is the root span of the file's trace; the request carries its context to the workers.
  */
-export async function submitIngest(hubJs: JetStreamClient, src: CheckedSource, o: IngestOptions = {}): Promise<SubmittedFile> {
+export async function submitIngest(
+  hubJs: JetStreamClient,
+  src: CheckedSource,
+  o: IngestOptions = {},
+): Promise<SubmittedFile> {
   const fileId = newFileId();
   const request = {
     fileId,
@@ -36,9 +40,16 @@ export async function submitIngest(hubJs: JetStreamClient, src: CheckedSource, o
     ...(o.transforms?.length ? { transforms: o.transforms } : {}),
   };
   // A new root: a file's trace never hangs under whatever the caller was doing.
-  const { traceId } = await publishTraced(hubJs, INGEST_REQUESTS, encodeEvent(request), { msgID: `ingest:${fileId}` }, {
-    root: true, attributes: { [ATTR_FILE_ID]: fileId },
-  });
+  const { traceId } = await publishTraced(
+    hubJs,
+    INGEST_REQUESTS,
+    encodeEvent(request),
+    { msgID: `ingest:${fileId}` },
+    {
+      root: true,
+      attributes: { [ATTR_FILE_ID]: fileId },
+    },
+  );
   return traceId ? { fileId, traceId } : { fileId };
 }
 
@@ -49,7 +60,12 @@ export const isFinished = (f: FileRecord | undefined): boolean => f?.state === "
  * Polls the manifest until every file is complete or failed, calling `onUpdate` with the latest
  * records. Throws when `timeoutMs` passes first.
  */
-export async function waitForFiles(kv: KV, fileIds: string[], onUpdate: (files: Map<string, FileRecord | undefined>) => void, timeoutMs = Infinity): Promise<Map<string, FileRecord>> {
+export async function waitForFiles(
+  kv: KV,
+  fileIds: string[],
+  onUpdate: (files: Map<string, FileRecord | undefined>) => void,
+  timeoutMs = Infinity,
+): Promise<Map<string, FileRecord>> {
   const deadline = Date.now() + timeoutMs;
   const latest = new Map<string, FileRecord | undefined>();
   for (;;) {

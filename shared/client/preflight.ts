@@ -1,7 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError } from "../errors.ts";
 import { sourceProblem } from "../../stages/ingest/source.ts";
+import { InputError } from "../errors.ts";
 
 /** A local file that is fit to ingest: exists, is a regular file, and can be read by this user. */
 export interface CheckedSource {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import type { KV } from "@nats-io/kv";
-import { ChecksumMismatchError, FerryError, InputError, describeError } from "../errors.ts";
-import { readChunkRecords, readFileRecord, type ChunkRecord, type ReplicaRecord } from "../manifest.ts";
+import { ChecksumMismatchError, describeError, FerryError, InputError } from "../errors.ts";
+import { type ChunkRecord, type ReplicaRecord, readChunkRecords, readFileRecord } from "../manifest.ts";
 import type { BlobStore } from "../stores/types.ts";
 
 /** The file could not be rebuilt exactly; nothing was left at the output path. */
@@ -22,16 +22,27 @@ export interface ReassembleOptions {
  * go to a temporary file renamed into place only when everything matched, so a wrong byte is never
  * left at `outPath`.
  */
-export async function reassemble(kv: KV, stores: Map<string, BlobStore>, fileId: string, outPath: string, o: ReassembleOptions): Promise<{ size: number; sha256: string; chunks: number }> {
+export async function reassemble(
+  kv: KV,
+  stores: Map<string, BlobStore>,
+  fileId: string,
+  outPath: string,
+  o: ReassembleOptions,
+): Promise<{ size: number; sha256: string; chunks: number }> {
   const file = await readFileRecord(kv, fileId);
   if (!file) throw new InputError(`no file with id ${fileId}: list files with ./ferry status`);
-  if (file.chunkCount === undefined) throw new ReassemblyError(`file ${fileId} is still being ingested (${file.state})`);
-  if (o.from && !stores.has(o.from)) throw new InputError(`--from ${o.from}: no such cloud (clouds: ${[...stores.keys()].join(", ")})`);
+  if (file.chunkCount === undefined)
+    throw new ReassemblyError(`file ${fileId} is still being ingested (${file.state})`);
+  if (o.from && !stores.has(o.from))
+    throw new InputError(`--from ${o.from}: no such cloud (clouds: ${[...stores.keys()].join(", ")})`);
   const chunks = await readChunkRecords(kv, file);
-  if (chunks.length !== file.chunkCount) throw new ReassemblyError(`file ${fileId} has ${chunks.length} of ${file.chunkCount} chunk records`);
+  if (chunks.length !== file.chunkCount)
+    throw new ReassemblyError(`file ${fileId} has ${chunks.length} of ${file.chunkCount} chunk records`);
   for (const c of chunks) {
     if (candidates(c, o).length === 0) {
-      throw new ReassemblyError(`chunk ${c.index} of file ${fileId} has no verified replica${o.from ? ` on ${o.from}` : ""} yet (file is ${file.state})`);
+      throw new ReassemblyError(
+        `chunk ${c.index} of file ${fileId} has no verified replica${o.from ? ` on ${o.from}` : ""} yet (file is ${file.state})`,
+      );
     }
   }
   const tmp = `${outPath}.ferry-partial-${process.pid}`;
@@ -65,7 +76,9 @@ function candidates(c: ChunkRecord, o: ReassembleOptions): ReplicaRecord[] {
     const i = o.preference.indexOf(cloud);
     return i < 0 ? o.preference.length : i;
   };
-  return c.replicas.filter((r) => r.verified && (!o.from || r.cloud === o.from)).sort((a, b) => rank(a.cloud) - rank(b.cloud));
+  return c.replicas
+    .filter((r) => r.verified && (!o.from || r.cloud === o.from))
+    .sort((a, b) => rank(a.cloud) - rank(b.cloud));
 }
 
 /** One chunk's bytes from the first replica that hashes right. Memory: one chunk. */
@@ -88,5 +101,7 @@ async function readChunk(stores: Map<string, BlobStore>, c: ChunkRecord, o: Reas
       problems.push(`${r.cloud}: ${describeError(err)}`);
     }
   }
-  throw new ReassemblyError(`chunk ${c.index} of file ${c.fileId} could not be read from any replica (${problems.join("; ")})`);
+  throw new ReassemblyError(
+    `chunk ${c.index} of file ${c.fileId} could not be read from any replica (${problems.join("; ")})`,
+  );
 }

@@ -18,7 +18,12 @@ export function localAzblobEndpoint(port: number): string {
  * finds every object again), and creates the containers in `buckets` that are missing.
  * No telemetry; `--skipApiVersionCheck` because the SDK sends API versions newer than Azurite knows.
  */
-export async function startLocalAzblobServer(o: { port: number; dataDir: string; logFile?: string; buckets: string[] }): Promise<ServerProcess> {
+export async function startLocalAzblobServer(o: {
+  port: number;
+  dataDir: string;
+  logFile?: string;
+  buckets: string[];
+}): Promise<ServerProcess> {
   if (!existsSync(AZURITE_BLOB)) {
     throw new ServerStartError(`azurite-blob: ${AZURITE_BLOB} is missing. Fix: run npm ci in the repository root`);
   }
@@ -27,7 +32,18 @@ export async function startLocalAzblobServer(o: { port: number; dataDir: string;
   const server = new ServerProcess({
     label: `azurite-blob (127.0.0.1:${o.port})`,
     binary: process.execPath,
-    args: [AZURITE_BLOB, "--blobHost", "127.0.0.1", "--blobPort", String(o.port), "--location", o.dataDir, "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
+    args: [
+      AZURITE_BLOB,
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(o.port),
+      "--location",
+      o.dataDir,
+      "--disableTelemetry",
+      "--skipApiVersionCheck",
+      "--loose",
+    ],
     ports: [o.port],
     // An unsigned request is refused (403) only once the service is up.
     ready: httpAnswers(`${endpoint}?comp=list`),
@@ -46,12 +62,15 @@ export async function startLocalAzblobServer(o: { port: number; dataDir: string;
 }
 
 async function createContainers(endpoint: string, names: string[]): Promise<void> {
-  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key));
+  const service = new BlobServiceClient(
+    endpoint,
+    new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key),
+  );
   for (const name of names) {
     try {
       await service.getContainerClient(name).createIfNotExists();
     } catch (err) {
-      const reason = redact(err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err));
+      const reason = redact(err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err));
       throw new ServerStartError(
         `azurite-blob: could not create container ${JSON.stringify(name)} (${reason}). Fix: use 3-63 lowercase letters, digits and single hyphens`,
         { cause: err },

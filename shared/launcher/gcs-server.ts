@@ -30,14 +30,22 @@ export async function startLocalGcsServer(o: LocalGcsServerOptions): Promise<Ser
     // -external-url: the upload session URLs it hands out must point at this loopback address.
     // Empty pub/sub settings: it publishes object events nowhere, whatever the environment says.
     args: [
-      "-scheme", "http",
-      "-host", "127.0.0.1",
-      "-port", String(o.port),
-      "-backend", "filesystem",
-      "-filesystem-root", o.dataDir,
-      "-external-url", endpoint,
-      "-event.pubsub-project-id", "",
-      "-event.pubsub-topic", "",
+      "-scheme",
+      "http",
+      "-host",
+      "127.0.0.1",
+      "-port",
+      String(o.port),
+      "-backend",
+      "filesystem",
+      "-filesystem-root",
+      o.dataDir,
+      "-external-url",
+      endpoint,
+      "-event.pubsub-project-id",
+      "",
+      "-event.pubsub-topic",
+      "",
     ],
     ports: [o.port],
     ready: httpAnswers(`${endpoint}/storage/v1/b`, 200),
@@ -65,6 +73,8 @@ async function createBucket(endpoint: string, bucket: string): Promise<void> {
   });
   const text = await res.text();
   if (res.status !== 200 && res.status !== 409) {
-    throw new ServerStartError(`fake-gcs-server at ${endpoint} refused to create bucket ${bucket}: ${res.status} ${text.trim().slice(0, 300)}`);
+    throw new ServerStartError(
+      `fake-gcs-server at ${endpoint} refused to create bucket ${bucket}: ${res.status} ${text.trim().slice(0, 300)}`,
+    );
   }
 }

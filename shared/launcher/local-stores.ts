@@ -26,8 +26,16 @@ export function localStoreEndpoint(kind: keyof typeof ENDPOINTS, port: number): 
  */
 export async function startLocalStores(d: Deployment, logDir: string): Promise<Map<string, ServerProcess>> {
   const entries = Object.entries(d.localStores);
-  const results = await Promise.allSettled(entries.map(([cloud, s]) =>
-    STARTERS[s.kind]({ port: s.port, dataDir: s.dataDir, logFile: join(logDir, `store-${cloud}.log`), buckets: s.buckets })));
+  const results = await Promise.allSettled(
+    entries.map(([cloud, s]) =>
+      STARTERS[s.kind]({
+        port: s.port,
+        dataDir: s.dataDir,
+        logFile: join(logDir, `store-${cloud}.log`),
+        buckets: s.buckets,
+      }),
+    ),
+  );
   const started = new Map<string, ServerProcess>();
   results.forEach((r, i) => {
     if (r.status === "fulfilled") started.set(entries[i]![0], r.value);

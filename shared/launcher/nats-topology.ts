@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Deployment } from "../topology/deployment.ts";
 import { writeServerConfigs } from "../topology/nats-config.ts";
-import { NatsServer, waitForLeafLinks, type StartOptions } from "./nats-server.ts";
+import { NatsServer, type StartOptions, waitForLeafLinks } from "./nats-server.ts";
 
 /** The running hub and leaf servers of one deployment. */
 export interface NatsTopology {

@@ -6,4 +6,7 @@
  *   than 10 listeners on each download's own stream, which trips Node's leak warning on GCS reads;
  *   each stream is dropped after its download (googleapis/google-cloud-node#9185).
  */
-export const NODE_FLAGS = ["--disable-warning=ExperimentalWarning", "--disable-warning=MaxListenersExceededWarning"] as const;
+export const NODE_FLAGS = [
+  "--disable-warning=ExperimentalWarning",
+  "--disable-warning=MaxListenersExceededWarning",
+] as const;

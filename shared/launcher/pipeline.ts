@@ -5,13 +5,13 @@ import { applyHubStreams, applyLeafStreams } from "../../streams/apply.ts";
 import { connectNats } from "../nats/connect.ts";
 import { STAGES, type Stage, type Topology } from "../topology/config.ts";
 import type { Deployment } from "../topology/deployment.ts";
-import { planDeployment, writeDeployment, type PinnedPorts } from "../topology/plan.ts";
-import { freePorts } from "./ports.ts";
+import { type PinnedPorts, planDeployment, writeDeployment } from "../topology/plan.ts";
 import { toolBinary } from "./binaries.ts";
-import { startLocalJaeger, type LocalJaeger } from "./jaeger-server.ts";
+import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
-import { startNatsTopology, type NatsTopology } from "./nats-topology.ts";
+import { type NatsTopology, startNatsTopology } from "./nats-topology.ts";
 import { pingWorkers } from "./ping.ts";
+import { freePorts } from "./ports.ts";
 import type { ServerProcess } from "./server-process.ts";
 import { WorkerProcess } from "./worker-process.ts";
 
@@ -66,7 +66,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   const jaegerPorts = o.tracing && existsSync(toolBinary("jaeger")) ? await freePorts(2) : undefined;
-  if (jaegerPorts) d.jaeger = { otlpUrl: `http://127.0.0.1:${jaegerPorts[0]}`, queryUrl: `http://127.0.0.1:${jaegerPorts[1]}` };
+  if (jaegerPorts)
+    d.jaeger = { otlpUrl: `http://127.0.0.1:${jaegerPorts[0]}`, queryUrl: `http://127.0.0.1:${jaegerPorts[1]}` };
   writeDeployment(d);
   const nats = await startNatsTopology(d, { logDir });
   let localStores = new Map<string, ServerProcess>();
@@ -74,28 +75,41 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const workers = new Map<string, WorkerProcess>();
   let guardian: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= (async () => {
-    clearInterval(guardian);
-    await Promise.all([...workers.values()].map((w) => w.stop()));
-    await Promise.all([...localStores.values(), ...(jaeger ? [jaeger.process] : [])].map((s) => s.stop()));
-    await nats.stop();
-  })());
+  const stop = () =>
+    (stopped ??= (async () => {
+      clearInterval(guardian);
+      await Promise.all([...workers.values()].map((w) => w.stop()));
+      await Promise.all([...localStores.values(), ...(jaeger ? [jaeger.process] : [])].map((s) => s.stop()));
+      await nats.stop();
+    })());
   try {
     localStores = await startLocalStores(d, logDir);
     if (jaegerPorts) {
-      jaeger = await startLocalJaeger({ otlpPort: jaegerPorts[0]!, queryPort: jaegerPorts[1]!, dataDir: join(d.dataDir, "jaeger"), logFile: join(logDir, "jaeger.log") });
+      jaeger = await startLocalJaeger({
+        otlpPort: jaegerPorts[0]!,
+        queryPort: jaegerPorts[1]!,
+        dataDir: join(d.dataDir, "jaeger"),
+        logFile: join(logDir, "jaeger.log"),
+      });
     }
     if (o.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), o.onServerRestart);
     await applyAllStreams(d);
     const add = (name: string, args: string[]) => {
-      const w = new WorkerProcess({ name, args, logFile: join(logDir, `${name}.log`), env: o.workerEnv ?? {}, restart: o.restartWorkers ?? true,
-        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}) });
+      const w = new WorkerProcess({
+        name,
+        args,
+        logFile: join(logDir, `${name}.log`),
+        env: o.workerEnv ?? {},
+        restart: o.restartWorkers ?? true,
+        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}),
+      });
       workers.set(name, w);
       w.start();
     };
     add("orchestrator", [join(ROOT, "orchestrator/main.ts"), d.dataDir]);
     for (const c of d.topology.clouds) {
-      for (const stage of STAGES) add(workerName(stage, c.name), [join(ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+      for (const stage of STAGES)
+        add(workerName(stage, c.name), [join(ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
     }
     await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
   } catch (err) {
@@ -103,7 +117,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     throw err;
   }
   return {
-    deployment: d, nats, localStores, jaeger, workers, stop,
+    deployment: d,
+    nats,
+    localStores,
+    jaeger,
+    workers,
+    stop,
     worker(stage, cloud) {
       const w = workers.get(workerName(stage, cloud));
       if (!w) throw new Error(`no worker ${workerName(stage, cloud)}`);
@@ -121,7 +140,11 @@ interface GuardedServer {
 }
 
 /** The servers a deployment runs, by the name `ferry up` reports: `hub`, each cloud's leaf, `store-<cloud>`, `jaeger`. */
-function serversOf(nats: NatsTopology, localStores: Map<string, ServerProcess>, jaeger: LocalJaeger | undefined): Map<string, GuardedServer> {
+function serversOf(
+  nats: NatsTopology,
+  localStores: Map<string, ServerProcess>,
+  jaeger: LocalJaeger | undefined,
+): Map<string, GuardedServer> {
   const servers = new Map<string, GuardedServer>([[nats.hub.endpoint.name, nats.hub]]);
   for (const leaf of Object.values(nats.leaves)) servers.set(leaf.endpoint.name, leaf);
   for (const [cloud, store] of localStores) servers.set(`store-${cloud}`, store);
@@ -130,13 +153,17 @@ function serversOf(nats: NatsTopology, localStores: Map<string, ServerProcess>, 
 }
 
 /** Every second, starts again any server that has died (same config, ports and data). */
-function guardServers(servers: Map<string, GuardedServer>, onRestart?: (name: string, pid: number) => void): NodeJS.Timeout {
+function guardServers(
+  servers: Map<string, GuardedServer>,
+  onRestart?: (name: string, pid: number) => void,
+): NodeJS.Timeout {
   const restarting = new Set<string>();
   const timer = setInterval(() => {
     for (const [name, server] of servers) {
       if (server.isRunning || restarting.has(name)) continue;
       restarting.add(name);
-      server.restart()
+      server
+        .restart()
         .then(() => server.pid !== undefined && onRestart?.(name, server.pid))
         .catch(() => undefined) // tried again on the next tick
         .finally(() => restarting.delete(name));
@@ -172,7 +199,9 @@ async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number
       seen = (await pingWorkers(nc, 500)).length;
       if (seen >= expected) return;
     }
-    throw new Error(`only ${seen} of ${expected} workers answered within ${timeoutMs} ms; see the logs in ${join(d.dataDir, "logs")}`);
+    throw new Error(
+      `only ${seen} of ${expected} workers answered within ${timeoutMs} ms; see the logs in ${join(d.dataDir, "logs")}`,
+    );
   } finally {
     await nc.close();
   }

@@ -18,19 +18,29 @@ export function localS3Endpoint(port: number): string {
  * Objects persist in `dataDir`, so `restart()` keeps them. It listens nowhere else: no admin port,
  * no web UI, no event or log sinks.
  */
-export async function startLocalS3Server(o: { port: number; dataDir: string; logFile?: string; buckets: string[] }): Promise<ServerProcess> {
+export async function startLocalS3Server(o: {
+  port: number;
+  dataDir: string;
+  logFile?: string;
+  buckets: string[];
+}): Promise<ServerProcess> {
   await mkdir(o.dataDir, { recursive: true });
   const endpoint = localS3Endpoint(o.port);
   const server = new ServerProcess({
     label: `versitygw (S3 on 127.0.0.1:${o.port})`,
     binary: toolBinary("versitygw"),
     args: [
-      "--access", LOCAL_S3_CREDENTIALS.accessKeyId,
-      "--secret", LOCAL_S3_CREDENTIALS.secretAccessKey,
-      "--port", `127.0.0.1:${o.port}`,
-      "--region", LOCAL_S3_REGION,
+      "--access",
+      LOCAL_S3_CREDENTIALS.accessKeyId,
+      "--secret",
+      LOCAL_S3_CREDENTIALS.secretAccessKey,
+      "--port",
+      `127.0.0.1:${o.port}`,
+      "--region",
+      LOCAL_S3_REGION,
       "--quiet", // no line per request
-      "posix", o.dataDir,
+      "posix",
+      o.dataDir,
     ],
     ports: [o.port],
     // Anonymous requests get 403: it answers, so it is ready.
@@ -51,7 +61,13 @@ export async function startLocalS3Server(o: { port: number; dataDir: string; log
 
 /** Creates each bucket unless this account already has it. */
 async function createBuckets(endpoint: string, buckets: string[]): Promise<void> {
-  const client = new S3Client({ endpoint, region: LOCAL_S3_REGION, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS, maxAttempts: 3 });
+  const client = new S3Client({
+    endpoint,
+    region: LOCAL_S3_REGION,
+    forcePathStyle: true,
+    credentials: LOCAL_S3_CREDENTIALS,
+    maxAttempts: 3,
+  });
   try {
     for (const bucket of buckets) {
       try {
@@ -59,7 +75,10 @@ async function createBuckets(endpoint: string, buckets: string[]): Promise<void>
       } catch (err) {
         const name = (err as Error).name;
         if (name === "BucketAlreadyOwnedByYou") continue;
-        throw new ServerStartError(`versitygw at ${endpoint}: could not create bucket "${bucket}" (${name}: ${(err as Error).message})`, { cause: err });
+        throw new ServerStartError(
+          `versitygw at ${endpoint}: could not create bucket "${bucket}" (${name}: ${(err as Error).message})`,
+          { cause: err },
+        );
       }
     }
   } finally {

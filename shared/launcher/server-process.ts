@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { dirname } from "node:path";
@@ -69,7 +69,9 @@ export class ServerProcess {
     if (this.#running) throw new Error(`${s.label} is already running`);
     for (const port of s.ports) {
       if (await acceptsConnections(port)) {
-        throw new ServerStartError(`${s.label}: port 127.0.0.1:${port} is already in use (is an older deployment still running?)`);
+        throw new ServerStartError(
+          `${s.label}: port 127.0.0.1:${port} is already in use (is an older deployment still running?)`,
+        );
       }
     }
     const log = this.#openLog();
@@ -95,7 +97,9 @@ export class ServerProcess {
         resolve();
       };
       child.once("exit", (code, signal) => done(signal ? `was killed by ${signal}` : `exited with code ${code}`));
-      child.once("error", (err) => done(`could not be run (${err.message})${s.missingBinaryHint ? `; ${s.missingBinaryHint}` : ""}`));
+      child.once("error", (err) =>
+        done(`could not be run (${err.message})${s.missingBinaryHint ? `; ${s.missingBinaryHint}` : ""}`),
+      );
     });
     try {
       await this.#waitReady();

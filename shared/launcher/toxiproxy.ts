@@ -38,15 +38,20 @@ export async function startToxiproxy(o: { apiPort: number; logFile?: string }): 
   await process.start();
   const call = async (method: string, path: string, body?: unknown): Promise<void> => {
     const res = await fetch(`${apiUrl}${path}`, {
-      method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     if (!res.ok) throw new Error(`toxiproxy ${method} ${path}: ${res.status} ${(await res.text()).trim()}`);
     await res.body?.cancel();
   };
   return {
-    process, apiUrl,
-    link: (name, listenPort, upstream) => call("POST", "/proxies", { name, listen: `127.0.0.1:${listenPort}`, upstream, enabled: true }),
-    addToxic: (link, t) => call("POST", `/proxies/${link}/toxics`, { stream: "downstream", toxicity: 1, attributes: {}, ...t }),
+    process,
+    apiUrl,
+    link: (name, listenPort, upstream) =>
+      call("POST", "/proxies", { name, listen: `127.0.0.1:${listenPort}`, upstream, enabled: true }),
+    addToxic: (link, t) =>
+      call("POST", `/proxies/${link}/toxics`, { stream: "downstream", toxicity: 1, attributes: {}, ...t }),
     removeToxic: (link, toxic) => call("DELETE", `/proxies/${link}/toxics/${toxic}`),
     setEnabled: (link, enabled) => call("POST", `/proxies/${link}`, { enabled }),
     stop: () => process.stop(),

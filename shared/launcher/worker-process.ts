@@ -1,6 +1,6 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { NODE_FLAGS } from "./node-flags.ts";
-import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
 
 export interface WorkerProcessSpec {
   /** `<stage>-<cloud>` or `orchestrator`. */

@@ -2,7 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DefaultAzureCredential } from "@azure/identity";
-import { BlobServiceClient, StorageSharedKeyCredential, type BlobClientConfig, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import {
+  type BlobClientConfig,
+  BlobServiceClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -16,7 +22,7 @@ import { chunksOf } from "./body.ts";
 import { checkedSha256 } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import type { AzblobOpenSpec } from "./open-store.ts";
-import { storeError, where, type FailedRequest } from "./store-errors.ts";
+import { type FailedRequest, storeError, where } from "./store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
 
 /**
@@ -120,13 +126,15 @@ export class AzblobStore implements BlobStore {
       // Not "put": a 409 on a block (a lease, an immutability policy) does not mean the object exists.
       const upload: Promise<void> = this.#request("put block", key, uploadSignal, (s) =>
         blob.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5: md5 }),
-      ).then(
-        () => {},
-        (error: unknown) => {
-          failure ??= { error };
-          stopUploads.abort();
-        },
-      ).finally(() => inFlight.delete(upload));
+      )
+        .then(
+          () => {},
+          (error: unknown) => {
+            failure ??= { error };
+            stopUploads.abort();
+          },
+        )
+        .finally(() => inFlight.delete(upload));
       inFlight.add(upload);
     };
 
@@ -239,7 +247,12 @@ export class AzblobStore implements BlobStore {
    * and retryable failures (5xx, 429, timeouts, resets, refused connections) back off with jitter.
    * Everything that leaves here is typed by storeError, except the caller's abort reason.
    */
-  async #request<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #request<T>(
+    op: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    send: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const { maxTries, requestTimeoutMs, retryBaseMs } = this.#tuning;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
@@ -307,7 +320,9 @@ export class AzblobStore implements BlobStore {
       }
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const failure = stalled ? { code: "TimeoutError", message: `no bytes for ${requestTimeoutMs} ms mid-download` } : failureOf(err);
+      const failure = stalled
+        ? { code: "TimeoutError", message: `no bytes for ${requestTimeoutMs} ms mid-download` }
+        : failureOf(err);
       throw storeError(this, "get", key, failure, err);
     } finally {
       body.destroy();
@@ -331,7 +346,10 @@ function serviceClient(spec: Omit<AzblobOpenSpec, "kind">): BlobServiceClient {
     throw new ConfigError(`${at}: endpoint ${JSON.stringify(spec.endpoint)} is not a URL`);
   }
   if (spec.local) {
-    if (!spec.endpoint) throw new ConfigError(`${at}: a local store needs the emulator's endpoint (http://127.0.0.1:<port>/${AZURITE_DEV_ACCOUNT.name})`);
+    if (!spec.endpoint)
+      throw new ConfigError(
+        `${at}: a local store needs the emulator's endpoint (http://127.0.0.1:<port>/${AZURITE_DEV_ACCOUNT.name})`,
+      );
     const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
     return new BlobServiceClient(spec.endpoint, credential, CLIENT_OPTIONS);
   }
@@ -342,11 +360,15 @@ function serviceClient(spec: Omit<AzblobOpenSpec, "kind">): BlobServiceClient {
     } catch (err) {
       // The SDK's reason names the bad part, never its value; the string itself holds the key.
       const reason = err instanceof Error ? err.message : String(err);
-      throw new ConfigError(`${at}: AZURE_STORAGE_CONNECTION_STRING is not usable (${reason}). Fix: copy it again from the storage account's access keys`);
+      throw new ConfigError(
+        `${at}: AZURE_STORAGE_CONNECTION_STRING is not usable (${reason}). Fix: copy it again from the storage account's access keys`,
+      );
     }
   }
   if (!spec.endpoint) {
-    throw new ConfigError(`${at}: set endpoint (https://<account>.blob.core.windows.net) or AZURE_STORAGE_CONNECTION_STRING`);
+    throw new ConfigError(
+      `${at}: set endpoint (https://<account>.blob.core.windows.net) or AZURE_STORAGE_CONNECTION_STRING`,
+    );
   }
   return new BlobServiceClient(spec.endpoint, new DefaultAzureCredential(), CLIENT_OPTIONS);
 }
@@ -359,7 +381,9 @@ function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
     }
   }
   if (compiled.blockSizeBytes > MAX_BLOCK_BYTES) {
-    throw new ConfigError(`azblob store [cloud=${cloud}]: blockSizeBytes ${compiled.blockSizeBytes} is above ${MAX_BLOCK_BYTES}`);
+    throw new ConfigError(
+      `azblob store [cloud=${cloud}]: blockSizeBytes ${compiled.blockSizeBytes} is above ${MAX_BLOCK_BYTES}`,
+    );
   }
   return compiled;
 }
@@ -370,8 +394,14 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** What the SDK's error says in the terms storeError decides by; HEAD errors carry the code only in details. */
 function failureOf(err: unknown): FailedRequest {
-  const e = (err ?? {}) as { statusCode?: unknown; code?: unknown; details?: { errorCode?: unknown }; message?: unknown };
-  const code = typeof e.details?.errorCode === "string" ? e.details.errorCode : typeof e.code === "string" ? e.code : undefined;
+  const e = (err ?? {}) as {
+    statusCode?: unknown;
+    code?: unknown;
+    details?: { errorCode?: unknown };
+    message?: unknown;
+  };
+  const code =
+    typeof e.details?.errorCode === "string" ? e.details.errorCode : typeof e.code === "string" ? e.code : undefined;
   return {
     ...(typeof e.statusCode === "number" ? { status: e.statusCode } : {}),
     ...(code ? { code } : {}),

@@ -4,7 +4,11 @@ import { InputError } from "../errors.ts";
  * Chunks of a put's `body`, checked to be bytes; stops waiting on a stuck body the moment `signal`
  * aborts, and releases the body when left early. `at` names the put in the InputError for non-bytes.
  */
-export async function* chunksOf(body: AsyncIterable<unknown>, signal: AbortSignal | undefined, at: string): AsyncGenerator<Uint8Array> {
+export async function* chunksOf(
+  body: AsyncIterable<unknown>,
+  signal: AbortSignal | undefined,
+  at: string,
+): AsyncGenerator<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
   let done = false;
   try {
@@ -25,7 +29,10 @@ export async function* chunksOf(body: AsyncIterable<unknown>, signal: AbortSigna
       // which may be never. A Readable is destroyed directly for the same reason.
       const destroy = (body as { destroy?: unknown }).destroy;
       if (typeof destroy === "function") destroy.call(body);
-      else Promise.resolve().then(() => it.return?.()).catch(() => {});
+      else
+        Promise.resolve()
+          .then(() => it.return?.())
+          .catch(() => {});
     }
   }
 }

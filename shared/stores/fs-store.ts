@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import {
@@ -158,7 +158,9 @@ export class FsStore implements BlobStore {
   /** Removes temp files older than `olderThanMs` (by mtime) left by crashed writers; returns how many. */
   async sweepTemp(olderThanMs: number): Promise<number> {
     if (!(Number.isFinite(olderThanMs) && olderThanMs >= 0)) {
-      throw new InputError(`fs store sweepTemp [cloud=${this.cloud}, bucket=${this.bucket}]: olderThanMs ${olderThanMs} is not a non-negative number`);
+      throw new InputError(
+        `fs store sweepTemp [cloud=${this.cloud}, bucket=${this.bucket}]: olderThanMs ${olderThanMs} is not a non-negative number`,
+      );
     }
     const dir = join(this.root, TEMP_DIR);
     let names: string[];
@@ -229,7 +231,8 @@ export class FsStore implements BlobStore {
       const key = dirKey + entry.name;
       if (entry.isDirectory()) {
         const sub = `${key}/`;
-        if (sub.startsWith(prefix) || prefix.startsWith(sub)) yield* this.#walk(join(dir, entry.name), sub, prefix, signal);
+        if (sub.startsWith(prefix) || prefix.startsWith(sub))
+          yield* this.#walk(join(dir, entry.name), sub, prefix, signal);
       } else if (key.startsWith(prefix)) {
         try {
           yield { key, size: (await stat(join(dir, entry.name))).size };

@@ -1,11 +1,18 @@
 import { addAbortSignal, PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT, Storage, type ApiError, type Bucket, type StorageOptions } from "@google-cloud/storage";
+import {
+  type ApiError,
+  type Bucket,
+  IdempotencyStrategy,
+  RETRYABLE_ERR_FN_DEFAULT,
+  Storage,
+  type StorageOptions,
+} from "@google-cloud/storage";
 import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../errors.ts";
 import { checkedSha256, hashingBody } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import type { GcsOpenSpec } from "./open-store.ts";
-import { storeError, where, type FailedRequest } from "./store-errors.ts";
+import { type FailedRequest, storeError, where } from "./store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
 
 /**
@@ -113,7 +120,10 @@ export class GcsStore implements BlobStore {
     // Ask first so a missing object fails here; then read exactly that generation, so an
     // overwrite meanwhile cannot switch objects under the reader.
     const [metadata] = await this.#call("get", key, signal, () => this.#bucket.file(key).getMetadata());
-    const file = this.#bucket.file(key, metadata.generation === undefined ? {} : { generation: Number(metadata.generation) });
+    const file = this.#bucket.file(
+      key,
+      metadata.generation === undefined ? {} : { generation: Number(metadata.generation) },
+    );
     const source = file.createReadStream({ validation: "crc32c" });
     const out = new PassThrough();
     source.once("error", (err) => out.destroy(this.#error("get", key, err)));
@@ -146,8 +156,15 @@ export class GcsStore implements BlobStore {
     assertValidPrefix(prefix);
     let pageToken: string | undefined;
     do {
-      const query = { prefix, autoPaginate: false, maxResults: this.#listPageSize, ...(pageToken ? { pageToken } : {}) };
-      const [files, next] = await this.#call("list", prefix || undefined, options?.signal, () => this.#bucket.getFiles(query));
+      const query = {
+        prefix,
+        autoPaginate: false,
+        maxResults: this.#listPageSize,
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const [files, next] = await this.#call("list", prefix || undefined, options?.signal, () =>
+        this.#bucket.getFiles(query),
+      );
       // GCS lists in byte order of the names, which for keys (ASCII) is plain string order.
       for (const file of files) {
         if (isValidKey(file.name)) yield { key: file.name, size: Number(file.metadata.size) };
@@ -163,7 +180,12 @@ export class GcsStore implements BlobStore {
    * Runs one SDK call (retries included) within #callTimeoutMs; failures become typed errors. On an
    * abort or at the deadline it rejects at once, and the request is left to finish or fail on its own.
    */
-  async #call<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, request: () => Promise<T>): Promise<T> {
+  async #call<T>(
+    op: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    request: () => Promise<T>,
+  ): Promise<T> {
     signal?.throwIfAborted();
     const deadline = AbortSignal.timeout(this.#callTimeoutMs);
     try {
@@ -171,7 +193,10 @@ export class GcsStore implements BlobStore {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (deadline.aborted) {
-        throw new StoreUnavailableError(`${op} ${where(this, key)}: store unavailable (no answer within ${this.#callTimeoutMs} ms)`, { cause: err });
+        throw new StoreUnavailableError(
+          `${op} ${where(this, key)}: store unavailable (no answer within ${this.#callTimeoutMs} ms)`,
+          { cause: err },
+        );
       }
       return this.#fail(op, key, err);
     }
@@ -191,7 +216,10 @@ export class GcsStore implements BlobStore {
     }
     if (failure.status === 404 && op === "put") {
       // The bucket is there, so the resumable session is gone (it expired, or an emulator restarted).
-      throw new StoreUnavailableError(`${op} ${where(this, key)}: the upload session was lost (404); the put can start again`, { cause: err });
+      throw new StoreUnavailableError(
+        `${op} ${where(this, key)}: the upload session was lost (404); the put can start again`,
+        { cause: err },
+      );
     }
     throw storeError(this, op, key, failure, err);
   }
@@ -205,17 +233,29 @@ export class GcsStore implements BlobStore {
 function storageOptions(spec: Omit<GcsOpenSpec, "kind">, timeoutMs: number): StorageOptions {
   // The SDK lets this variable override apiEndpoint for some requests but not others (googleapis/nodejs-storage#2069).
   if (process.env.STORAGE_EMULATOR_HOST !== undefined) {
-    throw new ConfigError(`gcs store [cloud=${spec.cloud}]: STORAGE_EMULATOR_HOST is set; unset it and give the endpoint in topology.json instead`);
+    throw new ConfigError(
+      `gcs store [cloud=${spec.cloud}]: STORAGE_EMULATOR_HOST is set; unset it and give the endpoint in topology.json instead`,
+    );
   }
   const common: StorageOptions = {
     retryOptions: RETRY_OPTIONS,
     timeout: timeoutMs,
     // Resumable uploads ignore `timeout`, but interceptors' options reach their requests too.
-    interceptors_: [{ request: (reqOpts) => ({ ...reqOpts, timeout: timeoutMs }) as ReturnType<Interceptor["request"]> }],
+    interceptors_: [
+      { request: (reqOpts) => ({ ...reqOpts, timeout: timeoutMs }) as ReturnType<Interceptor["request"]> },
+    ],
   };
   if (spec.local) {
-    if (!spec.endpoint) throw new ConfigError(`gcs store [cloud=${spec.cloud}]: "local": true needs the emulator's endpoint (http://127.0.0.1:<port>)`);
-    return { ...common, apiEndpoint: spec.endpoint, projectId: spec.projectId ?? LOCAL_GCS_PROJECT_ID, useAuthWithCustomEndpoint: false };
+    if (!spec.endpoint)
+      throw new ConfigError(
+        `gcs store [cloud=${spec.cloud}]: "local": true needs the emulator's endpoint (http://127.0.0.1:<port>)`,
+      );
+    return {
+      ...common,
+      apiEndpoint: spec.endpoint,
+      projectId: spec.projectId ?? LOCAL_GCS_PROJECT_ID,
+      useAuthWithCustomEndpoint: false,
+    };
   }
   return {
     ...common,
@@ -236,13 +276,22 @@ function isTransient(err: ApiError): boolean {
  * resumable upload, socket errors) say about a failed request.
  */
 function failureOf(err: unknown): FailedRequest {
-  type Shape = { code?: unknown; status?: unknown; name?: unknown; message?: unknown; errors?: { reason?: unknown }[]; response?: { status?: unknown }; cause?: { name?: unknown } };
+  type Shape = {
+    code?: unknown;
+    status?: unknown;
+    name?: unknown;
+    message?: unknown;
+    errors?: { reason?: unknown }[];
+    response?: { status?: unknown };
+    cause?: { name?: unknown };
+  };
   const e = (err ?? {}) as Shape;
   const status = [e.code, e.status, e.response?.status].find((s): s is number => typeof s === "number");
   const reason = Array.isArray(e.errors) ? e.errors.find((x) => typeof x?.reason === "string")?.reason : undefined;
   // The caller's own aborts are handled before this, so an aborted request is one that timed out.
   const timedOut = [e.name, e.cause?.name].some((n) => n === "AbortError" || n === "TimeoutError");
-  const code = typeof e.code === "string" ? e.code : typeof reason === "string" ? reason : timedOut ? "TimeoutError" : undefined;
+  const code =
+    typeof e.code === "string" ? e.code : typeof reason === "string" ? reason : timedOut ? "TimeoutError" : undefined;
   return {
     ...(status === undefined ? {} : { status }),
     ...(code === undefined ? {} : { code }),

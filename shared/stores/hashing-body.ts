@@ -63,7 +63,11 @@ export function hashingBody(
       done = true;
       sha256 = hash.digest("hex");
       if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
-        throw new ChecksumMismatchError(`${options.at}: refused, nothing was published`, options.expectedSha256, sha256);
+        throw new ChecksumMismatchError(
+          `${options.at}: refused, nothing was published`,
+          options.expectedSha256,
+          sha256,
+        );
       }
     } finally {
       // Left at a yield (or failed there): the source waits at its own yield, so this releases the body at once.

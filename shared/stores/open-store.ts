@@ -70,7 +70,9 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
     default: {
       // Unreachable for typed callers; guards specs parsed from JSON at runtime.
       const kind: never = spec;
-      throw new ConfigError(`store kind ${JSON.stringify((kind as { kind?: unknown }).kind)} is not supported [cloud=${(spec as { cloud?: string }).cloud}]`);
+      throw new ConfigError(
+        `store kind ${JSON.stringify((kind as { kind?: unknown }).kind)} is not supported [cloud=${(spec as { cloud?: string }).cloud}]`,
+      );
     }
   }
 }

@@ -14,7 +14,7 @@ import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavaila
 import { checkedSha256, hashingBody } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
 import type { S3OpenSpec } from "./open-store.ts";
-import { storeError, where, type FailedRequest } from "./store-errors.ts";
+import { type FailedRequest, storeError, where } from "./store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
 
 /**
@@ -22,7 +22,10 @@ import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
  * values, written here and passed on the emulator's command line; they are not secrets and open
  * nothing but that local server.
  */
-export const LOCAL_S3_CREDENTIALS = { accessKeyId: "ferry-local-dev", secretAccessKey: "ferry-local-dev-secret" } as const;
+export const LOCAL_S3_CREDENTIALS = {
+  accessKeyId: "ferry-local-dev",
+  secretAccessKey: "ferry-local-dev-secret",
+} as const;
 
 export type S3StoreOptions = Omit<S3OpenSpec, "kind">;
 
@@ -118,8 +121,11 @@ export class S3Store implements BlobStore {
     const signal = options?.signal;
     signal?.throwIfAborted();
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      if (!(out.Body instanceof Readable)) throw new StoreUnavailableError(`get ${where(this, key)}: the SDK returned no Node stream`);
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: signal,
+      });
+      if (!(out.Body instanceof Readable))
+        throw new StoreUnavailableError(`get ${where(this, key)}: the SDK returned no Node stream`);
       return out.Body;
     } catch (err) {
       throw this.#failure("get", key, err, signal);
@@ -131,7 +137,9 @@ export class S3Store implements BlobStore {
     const signal = options?.signal;
     signal?.throwIfAborted();
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: signal,
+      });
       return { key, size: out.ContentLength ?? 0 };
     } catch (err) {
       if (failureOf(err).status !== 404) throw this.#failure("head", key, err, signal);
@@ -159,7 +167,11 @@ export class S3Store implements BlobStore {
     let token: string | undefined;
     do {
       signal?.throwIfAborted();
-      const command = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token });
+      const command = new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: prefix || undefined,
+        ContinuationToken: token,
+      });
       let page;
       try {
         page = await this.#client.send(command, { abortSignal: signal });
@@ -187,12 +199,19 @@ export class S3Store implements BlobStore {
     for (;;) {
       let page;
       try {
-        page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+        page = await this.#client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
       } catch (err) {
         throw this.#failure("sweepTemp", undefined, err);
       }
       for (const { Key, UploadId, Initiated } of page.Uploads ?? []) {
-        if (Key === undefined || UploadId === undefined || Initiated === undefined || Initiated.getTime() > cutoff) continue;
+        if (Key === undefined || UploadId === undefined || Initiated === undefined || Initiated.getTime() > cutoff)
+          continue;
         try {
           await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
           removed++;
@@ -233,10 +252,16 @@ export class S3Store implements BlobStore {
     const failure = failureOf(err);
     if (op === "put" && (failure.code === "ObjectParentIsFile" || failure.code === "ExistingObjectIsDirectory")) {
       // Servers on a file system (versitygw's posix backend) cannot hold both "a" and "a/b".
-      return new InputError(`put ${where(this, key)}: the key collides with another object's path (${failure.code}); on this server "a" and "a/b" cannot both exist`, { cause: err });
+      return new InputError(
+        `put ${where(this, key)}: the key collides with another object's path (${failure.code}); on this server "a" and "a/b" cannot both exist`,
+        { cause: err },
+      );
     }
     if (op === "put" && failure.code === "NoSuchUpload") {
-      return new StoreUnavailableError(`put ${where(this, key)}: the unfinished upload was swept before it completed; retry the put`, { cause: err });
+      return new StoreUnavailableError(
+        `put ${where(this, key)}: the unfinished upload was swept before it completed; retry the put`,
+        { cause: err },
+      );
     }
     return storeError(this, op, key, failure, err);
   }
@@ -244,7 +269,13 @@ export class S3Store implements BlobStore {
 
 /** Status and code of an SDK error: service errors carry `$metadata` and a code, socket errors a `code` like ECONNREFUSED. */
 function failureOf(err: unknown): FailedRequest {
-  const e = (err ?? {}) as { $metadata?: { httpStatusCode?: unknown }; Code?: unknown; code?: unknown; name?: unknown; message?: unknown };
+  const e = (err ?? {}) as {
+    $metadata?: { httpStatusCode?: unknown };
+    Code?: unknown;
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+  };
   const status = typeof e.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
   const code = [e.Code, e.code, e.name].find((c): c is string => typeof c === "string" && c !== "" && c !== "Error");
   const message = typeof e.message === "string" ? e.message : String(err);

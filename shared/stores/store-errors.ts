@@ -1,5 +1,5 @@
 import {
-  FerryError,
+  type FerryError,
   ObjectExistsError,
   ObjectNotFoundError,
   StoreAccessError,
@@ -32,8 +32,10 @@ const BUCKET_MISSING = /nosuchbucket|containernotfound|bucket.*not.*(found|exist
 /** Credentials the service does not know, whatever status it chose (versitygw answers an unknown access key with 404). */
 const UNKNOWN_CREDENTIALS = /^(InvalidAccessKeyId|XAdminUserNotFound)$/;
 /** The SDK found no credentials at all (AWS default chain, @azure/identity, Google ADC): a set-up problem, not an outage. */
-const NO_CREDENTIALS = /^(CredentialsProviderError|CredentialUnavailableError|AuthenticationRequiredError)$|could not load the default credentials/i;
-const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
+const NO_CREDENTIALS =
+  /^(CredentialsProviderError|CredentialUnavailableError|AuthenticationRequiredError)$|could not load the default credentials/i;
+const NETWORK_CODES =
+  /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
 /** Azure found the block it received differs from the Content-MD5 or CRC64 sent with it: damaged on the way, worth resending. */
 const DAMAGED_IN_TRANSIT = /^(Md5Mismatch|Crc64Mismatch)$/;
 
@@ -45,26 +47,45 @@ const DAMAGED_IN_TRANSIT = /^(Md5Mismatch|Crc64Mismatch)$/;
  * damaged on the way). Other 4xx are StoreAccessError: a retry would fail the same way. Messages
  * are redacted of anything that looks like a credential.
  */
-export function storeError(store: StoreIdentity, op: string, key: string | undefined, failure: FailedRequest, cause?: unknown): FerryError {
+export function storeError(
+  store: StoreIdentity,
+  op: string,
+  key: string | undefined,
+  failure: FailedRequest,
+  cause?: unknown,
+): FerryError {
   const { status, code = "" } = failure;
   const detail = redact([status, code, failure.message].filter((x) => x !== undefined && x !== "").join(" "));
   const at = `${op} ${where(store, key)}`;
   if (status === undefined && (NO_CREDENTIALS.test(code) || NO_CREDENTIALS.test(failure.message ?? ""))) {
-    return new StoreAccessError(`${at}: no credentials found (${detail}). Fix: give this cloud's SDK credentials in the environment (see README, "Real clouds")`, { cause });
+    return new StoreAccessError(
+      `${at}: no credentials found (${detail}). Fix: give this cloud's SDK credentials in the environment (see README, "Real clouds")`,
+      { cause },
+    );
   }
   if (BUCKET_MISSING.test(code) || (status === 404 && BUCKET_MISSING.test(failure.message ?? ""))) {
-    return new StoreAccessError(`${at}: the bucket does not exist (${detail}). Fix: create it, or correct the bucket in topology.json`, { cause });
+    return new StoreAccessError(
+      `${at}: the bucket does not exist (${detail}). Fix: create it, or correct the bucket in topology.json`,
+      { cause },
+    );
   }
-  if (status === 404 && !UNKNOWN_CREDENTIALS.test(code)) return new ObjectNotFoundError(`${at}: no such object`, { cause });
-  if ((status === 409 || status === 412) && op === "put") return new ObjectExistsError(`${at}: an object is already there`, { cause });
+  if (status === 404 && !UNKNOWN_CREDENTIALS.test(code))
+    return new ObjectNotFoundError(`${at}: no such object`, { cause });
+  if ((status === 409 || status === 412) && op === "put")
+    return new ObjectExistsError(`${at}: an object is already there`, { cause });
   if (status === 401 || status === 403 || UNKNOWN_CREDENTIALS.test(code)) {
-    return new StoreAccessError(`${at}: access denied (${detail}). Fix: check the credentials this cloud's SDK finds (see README, "Real clouds")`, { cause });
+    return new StoreAccessError(
+      `${at}: access denied (${detail}). Fix: check the credentials this cloud's SDK finds (see README, "Real clouds")`,
+      { cause },
+    );
   }
   if (status === undefined || status === 408 || status === 429 || status >= 500 || NETWORK_CODES.test(code)) {
     return new StoreUnavailableError(`${at}: store unavailable (${detail || "no response"})`, { cause });
   }
   if (DAMAGED_IN_TRANSIT.test(code)) {
-    return new StoreUnavailableError(`${at}: the bytes arrived damaged (${detail}); sending them again may succeed`, { cause });
+    return new StoreUnavailableError(`${at}: the bytes arrived damaged (${detail}); sending them again may succeed`, {
+      cause,
+    });
   }
   return new StoreAccessError(`${at}: refused (${detail})`, { cause });
 }
@@ -72,7 +93,10 @@ export function storeError(store: StoreIdentity, op: string, key: string | undef
 const SECRET_PATTERNS: [RegExp, string][] = [
   // Query strings carry SAS tokens and presigned signatures.
   [/(https?:\/\/[^\s?"']+)\?[^\s"']*/g, "$1?<redacted>"],
-  [/(AccountKey|SharedAccessSignature|sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|access_token|client_secret)=([^;&\s"']+)/gi, "$1=<redacted>"],
+  [
+    /(AccountKey|SharedAccessSignature|sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|access_token|client_secret)=([^;&\s"']+)/gi,
+    "$1=<redacted>",
+  ],
   [/(Authorization|x-amz-security-token)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, "$1$2<redacted>"],
   [/AKIA[0-9A-Z]{16}/g, "<redacted-access-key-id>"],
 ];

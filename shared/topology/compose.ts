@@ -6,10 +6,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
+import type { StoreOpenSpec } from "../stores/open-store.ts";
 import { STAGES, type Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
-import { renderHubConfig, renderLeafConfig, type RenderOptions } from "./nats-config.ts";
-import type { StoreOpenSpec } from "../stores/open-store.ts";
+import { type RenderOptions, renderHubConfig, renderLeafConfig } from "./nats-config.ts";
 import { HUB_NAME, storeOpenSpec } from "./plan.ts";
 
 export const COMPOSE_FILE = "docker-compose.yml";
@@ -85,16 +85,27 @@ export function composeDeployment(topology: Topology): Deployment {
     // machine, and a local store server runs only under `ferry up`: in containers both become fs
     // stores on the shared volume.
     const real = c.store.kind !== "fs" && !c.store.local;
-    stores[c.name] = real ? storeOpenSpec(c, DATA_DIR, undefined) : { cloud: c.name, kind: "fs", root: `${STORES_DIR}/${c.name}` };
+    stores[c.name] = real
+      ? storeOpenSpec(c, DATA_DIR, undefined)
+      : { cloud: c.name, kind: "fs", root: `${STORES_DIR}/${c.name}` };
   }
-  return { topology, dataDir: DATA_DIR, hub: { ...endpoint(HUB_NAME, topology.hubDomain), leafPort: LEAF_PORT }, leaves, stores, localStores: {} };
+  return {
+    topology,
+    dataDir: DATA_DIR,
+    hub: { ...endpoint(HUB_NAME, topology.hubDomain), leafPort: LEAF_PORT },
+    leaves,
+    stores,
+    localStores: {},
+  };
 }
 
 /** Renders docker-compose.yml, one nats-server config per server and the workers' deployment.json. */
 export function renderCompose(topology: Topology, opts: ComposeOptions = {}): RenderedCompose {
   for (const [i, c] of topology.clouds.entries()) {
     if (RESERVED.includes(c.name)) {
-      throw new ConfigError(`clouds[${i}].name: "${c.name}" is the name of another service in docker-compose.yml; rename that cloud`);
+      throw new ConfigError(
+        `clouds[${i}].name: "${c.name}" is the name of another service in docker-compose.yml; rename that cloud`,
+      );
     }
   }
   const source = opts.source ?? "topology.json";
@@ -104,7 +115,8 @@ export function renderCompose(topology: Topology, opts: ComposeOptions = {}): Re
 
   const files: Record<string, string> = {};
   files[`${NATS_CONF_DIR}/${HUB_NAME}.conf`] = renderHubConfig(d, render);
-  for (const cloud of Object.keys(d.leaves)) files[`${NATS_CONF_DIR}/${cloud}.conf`] = renderLeafConfig(d, cloud, render);
+  for (const cloud of Object.keys(d.leaves))
+    files[`${NATS_CONF_DIR}/${cloud}.conf`] = renderLeafConfig(d, cloud, render);
   // JSON has no comments: the note is a key readDeployment ignores.
   files[DEPLOYMENT_JSON] = JSON.stringify({ "//": note, ...d }, null, 2) + "\n";
   const { model, comments } = composeModel(d);
@@ -129,7 +141,12 @@ function composeModel(d: Deployment): { model: ComposeModel; comments: Record<st
       ...(ports ? { ports } : {}),
       volumes: [`./${NATS_CONF_DIR}/${ep.name}.conf:${ep.configFile}:ro`, `nats-${ep.name}:${ep.storeDir}`],
       // /healthz answers 200 once JetStream has recovered its streams; busybox wget is in the alpine image.
-      healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ep.monitorPort}/healthz`], interval: "2s", timeout: "2s", retries: 30 },
+      healthcheck: {
+        test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ep.monitorPort}/healthz`],
+        interval: "2s",
+        timeout: "2s",
+        retries: 30,
+      },
       restart: "unless-stopped",
     };
   };
@@ -143,10 +160,15 @@ function composeModel(d: Deployment): { model: ComposeModel; comments: Record<st
     depends_on,
   });
 
-  comments[HUB_NAME] = `The hub: JetStream domain "${d.hub.domain}". The only server published on the host, on loopback.`;
-  services[HUB_NAME] = natsServer(d.hub, [`127.0.0.1:${CLIENT_PORT}:${d.hub.port}`, `127.0.0.1:${MONITOR_PORT}:${d.hub.monitorPort}`]);
+  comments[HUB_NAME] =
+    `The hub: JetStream domain "${d.hub.domain}". The only server published on the host, on loopback.`;
+  services[HUB_NAME] = natsServer(d.hub, [
+    `127.0.0.1:${CLIENT_PORT}:${d.hub.port}`,
+    `127.0.0.1:${MONITOR_PORT}:${d.hub.monitorPort}`,
+  ]);
   for (const [cloud, leaf] of Object.entries(d.leaves)) {
-    comments[cloud] = `Cloud "${cloud}": its leaf, JetStream domain "${cloud}", fsync on every write, linked to the hub.`;
+    comments[cloud] =
+      `Cloud "${cloud}": its leaf, JetStream domain "${cloud}", fsync on every write, linked to the hub.`;
     // Started, not healthy: a leaf keeps working on its own while the hub is down.
     services[cloud] = { ...natsServer(leaf), depends_on: { [HUB_NAME]: { condition: "service_started" } } };
   }
@@ -161,21 +183,32 @@ function composeModel(d: Deployment): { model: ComposeModel; comments: Record<st
   };
 
   comments.setup = "One-shot: declares every stream and consumer, then exits 0. The workers start only after it.";
-  const allServers = Object.fromEntries([HUB_NAME, ...Object.keys(d.leaves)].map((s) => [s, { condition: "service_healthy" as const }]));
+  const allServers = Object.fromEntries(
+    [HUB_NAME, ...Object.keys(d.leaves)].map((s) => [s, { condition: "service_healthy" as const }]),
+  );
   services.setup = ferry(["streams/main.ts", DATA_DIR], allServers, [deploymentMount]);
 
   const afterSetup = { setup: { condition: "service_completed_successfully" as const } };
   const workerMounts = [deploymentMount, `${STORES_VOLUME}:${STORES_DIR}`];
   comments.orchestrator = "Projects the events into the manifest; talks only to the hub.";
   services.orchestrator = {
-    ...ferry(["orchestrator/main.ts", DATA_DIR], { [HUB_NAME]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
+    ...ferry(
+      ["orchestrator/main.ts", DATA_DIR],
+      { [HUB_NAME]: { condition: "service_healthy" }, ...afterSetup },
+      workerMounts,
+    ),
     restart: "unless-stopped",
   };
   for (const cloud of Object.keys(d.leaves)) {
-    comments[`${STAGES[0]}-${cloud}`] = `Cloud "${cloud}": its stage workers, each connected only to its own leaf. Every store is on the shared "${STORES_VOLUME}" volume.`;
+    comments[`${STAGES[0]}-${cloud}`] =
+      `Cloud "${cloud}": its stage workers, each connected only to its own leaf. Every store is on the shared "${STORES_VOLUME}" volume.`;
     for (const stage of STAGES) {
       services[`${stage}-${cloud}`] = {
-        ...ferry(["stages/main.ts", stage, cloud, DATA_DIR], { [cloud]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
+        ...ferry(
+          ["stages/main.ts", stage, cloud, DATA_DIR],
+          { [cloud]: { condition: "service_healthy" }, ...afterSetup },
+          workerMounts,
+        ),
         restart: "unless-stopped",
       };
     }
@@ -233,7 +266,10 @@ function yamlScalar(v: unknown): string {
   if (typeof v !== "string") throw new Error(`yaml: cannot render ${JSON.stringify(v)} as a scalar`);
   // JSON's escapes are valid in YAML double quotes; YAML 1.1 also reads NEL/LS/PS as line breaks, so escape them.
   // `$` is doubled because compose interpolates ${VAR} in every value.
-  return JSON.stringify(v.replaceAll("$", "$$$$")).replace(/[\u0085\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(v.replaceAll("$", "$$$$")).replace(
+    /[\u0085\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** A generated file that is not as the topology would generate it. */

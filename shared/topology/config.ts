@@ -49,14 +49,18 @@ export function compileTopology(raw: unknown): Topology {
   const clouds = r.clouds.map((c, i) => compileCloud(`clouds[${i}]`, c));
   const seen = new Set<string>([hubDomain]);
   for (const [i, c] of clouds.entries()) {
-    if (seen.has(c.name)) throw new ConfigError(`clouds[${i}].name: "${c.name}" is used twice (cloud names and hub.domain must differ)`);
+    if (seen.has(c.name))
+      throw new ConfigError(`clouds[${i}].name: "${c.name}" is used twice (cloud names and hub.domain must differ)`);
     seen.add(c.name);
   }
   const replicas = r.replicas === undefined ? 3 : asPositiveInt("replicas", r.replicas);
   const concurrency = { ...DEFAULT_CONCURRENCY };
   if (r.concurrency !== undefined) {
     for (const [stage, n] of Object.entries(asObject("concurrency", r.concurrency))) {
-      if (!(stage in concurrency)) throw new ConfigError(`concurrency.${stage}: unknown stage (expected one of ${Object.keys(concurrency).join(", ")})`);
+      if (!(stage in concurrency))
+        throw new ConfigError(
+          `concurrency.${stage}: unknown stage (expected one of ${Object.keys(concurrency).join(", ")})`,
+        );
       concurrency[stage as Stage] = asPositiveInt(`concurrency.${stage}`, n);
     }
   }
@@ -116,18 +120,22 @@ export function withFsStores(t: Topology): Topology {
 }
 
 function asObject(key: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`${key}: expected an object, got ${JSON.stringify(v)}`);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new ConfigError(`${key}: expected an object, got ${JSON.stringify(v)}`);
   return v as Record<string, unknown>;
 }
 
 function asName(key: string, v: unknown): string {
   if (typeof v !== "string" || !NAME.test(v)) {
-    throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a valid name (lower-case letters and digits, starting with a letter)`);
+    throw new ConfigError(
+      `${key}: ${JSON.stringify(v)} is not a valid name (lower-case letters and digits, starting with a letter)`,
+    );
   }
   return v;
 }
 
 function asPositiveInt(key: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a positive integer`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
+    throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a positive integer`);
   return v;
 }

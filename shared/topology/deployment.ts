@@ -47,6 +47,7 @@ export interface LocalStoreServer {
 /** The folder of a cloud's `fs` store; throws when that cloud uses another kind. */
 export function fsRoot(d: Deployment, cloud: string): string {
   const spec = d.stores[cloud];
-  if (spec?.kind !== "fs") throw new Error(`cloud "${cloud}" does not use an fs store (it uses ${spec?.kind ?? "nothing"})`);
+  if (spec?.kind !== "fs")
+    throw new Error(`cloud "${cloud}" does not use an fs store (it uses ${spec?.kind ?? "nothing"})`);
   return spec.root;
 }

@@ -52,7 +52,11 @@ export function renderLeafConfig(d: Deployment, cloud: string, o: RenderOptions 
     o.header +
     common(leaf, o) +
     // sync_interval always: a single-server leaf must not ack what is not on disk (Jepsen, NATS 2.12.1).
-    block("jetstream", [kv("store_dir", q(leaf.storeDir)), kv("domain", q(leaf.domain)), kv("sync_interval", q("always"))]) +
+    block("jetstream", [
+      kv("store_dir", q(leaf.storeDir)),
+      kv("domain", q(leaf.domain)),
+      kv("sync_interval", q("always")),
+    ]) +
     // `reconnect` is a leafnodes-level option (not per remote) in nats-server 2.14.
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
@@ -64,7 +68,8 @@ export function renderLeafConfig(d: Deployment, cloud: string, o: RenderOptions 
 /** Writes every server's config file and creates every JetStream store folder. */
 export function writeServerConfigs(d: Deployment): void {
   const files: [ServerEndpoint, string][] = [[d.hub, renderHubConfig(d)]];
-  for (const cloud of Object.keys(d.leaves)) files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
+  for (const cloud of Object.keys(d.leaves))
+    files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
   for (const [ep, text] of files) {
     mkdirSync(dirname(ep.configFile), { recursive: true });
     mkdirSync(ep.storeDir, { recursive: true });
@@ -74,14 +79,16 @@ export function writeServerConfigs(d: Deployment): void {
 
 /** Server-wide settings shared by hub and leaves; locally everything listens on loopback only. */
 function common(ep: ServerEndpoint, o: RenderOptions): string {
-  return [
-    kv("server_name", q(ep.name)),
-    kv("listen", q(`${o.host}:${ep.port}`)),
-    kv("http", q(`${o.host}:${ep.monitorPort}`)),
-    kv("max_payload", String(MAX_PAYLOAD)),
-    kv("ping_interval", q(PING_INTERVAL)),
-    kv("ping_max", String(PING_MAX)),
-  ].join("\n") + "\n";
+  return (
+    [
+      kv("server_name", q(ep.name)),
+      kv("listen", q(`${o.host}:${ep.port}`)),
+      kv("http", q(`${o.host}:${ep.monitorPort}`)),
+      kv("max_payload", String(MAX_PAYLOAD)),
+      kv("ping_interval", q(PING_INTERVAL)),
+      kv("ping_max", String(PING_MAX)),
+    ].join("\n") + "\n"
+  );
 }
 
 function block(name: string, lines: string[]): string {

@@ -24,7 +24,11 @@ const DEPLOYMENT_FILE = "deployment.json";
  * Places a topology on this machine: absolute folders, a port for every server (local store servers
  * included), and how each cloud's store is opened.
  */
-export async function planDeployment(topology: Topology, dataDir: string, ports: PinnedPorts = {}): Promise<Deployment> {
+export async function planDeployment(
+  topology: Topology,
+  dataDir: string,
+  ports: PinnedPorts = {},
+): Promise<Deployment> {
   const dir = resolve(dataDir);
   const clash = topology.clouds.find((c) => c.name === HUB_NAME);
   if (clash) {
@@ -51,17 +55,27 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
     configFile: join(dir, "nats", `${name}.conf`),
   });
 
-  const hub = { ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()), leafPort: ports.hubLeaf ?? take() };
+  const hub = {
+    ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()),
+    leafPort: ports.hubLeaf ?? take(),
+  };
   const leaves: Record<string, ServerEndpoint> = {};
   const stores: Record<string, StoreOpenSpec> = {};
   const localStores: Record<string, LocalStoreServer> = {};
   for (const cloud of topology.clouds) {
     leaves[cloud.name] = endpoint(cloud.name, cloud.name, take(), take());
-    const local = cloud.store.kind !== "fs" && cloud.store.local ? { port: take(), dataDir: join(dir, "stores", cloud.name) } : undefined;
+    const local =
+      cloud.store.kind !== "fs" && cloud.store.local
+        ? { port: take(), dataDir: join(dir, "stores", cloud.name) }
+        : undefined;
     stores[cloud.name] = storeOpenSpec(cloud, dir, local?.port);
     if (local && cloud.store.kind !== "fs") {
       const kind = cloud.store.kind;
-      localStores[cloud.name] = { kind, ...local, buckets: [cloud.store.kind === "azblob" ? cloud.store.container : cloud.store.bucket] };
+      localStores[cloud.name] = {
+        kind,
+        ...local,
+        buckets: [cloud.store.kind === "azblob" ? cloud.store.container : cloud.store.bucket],
+      };
     }
   }
   return { topology, dataDir: dir, hub, leaves, stores, localStores };
@@ -70,19 +84,29 @@ export async function planDeployment(topology: Topology, dataDir: string, ports:
 /** How workers open a cloud's store; a local server's endpoint is on loopback at `localPort`. */
 export function storeOpenSpec(c: CloudSpec, dir: string, localPort: number | undefined): StoreOpenSpec {
   const s = c.store;
-  const local = localPort === undefined || s.kind === "fs" ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
+  const local =
+    localPort === undefined || s.kind === "fs" ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
   switch (s.kind) {
     case "fs":
       return { cloud: c.name, kind: "fs", root: resolve(dir, s.root ?? join("stores", c.name)) };
     case "s3":
-      return { cloud: c.name, ...s, forcePathStyle: s.forcePathStyle ?? (s.endpoint !== undefined || localPort !== undefined), ...local };
+      return {
+        cloud: c.name,
+        ...s,
+        forcePathStyle: s.forcePathStyle ?? (s.endpoint !== undefined || localPort !== undefined),
+        ...local,
+      };
     case "gcs":
-      return { cloud: c.name, ...s, ...(localPort === undefined ? {} : { projectId: s.projectId ?? "ferry-local" }), ...local };
+      return {
+        cloud: c.name,
+        ...s,
+        ...(localPort === undefined ? {} : { projectId: s.projectId ?? "ferry-local" }),
+        ...local,
+      };
     case "azblob":
       return { cloud: c.name, ...s, ...local };
   }
 }
-
 
 /** Writes `<dataDir>/deployment.json` atomically, so readers never see half a file. */
 export function writeDeployment(d: Deployment): void {
@@ -107,9 +131,13 @@ export function readDeployment(dataDir: string): Deployment {
   try {
     d = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file} is not valid JSON (${(err as Error).message}): restart the deployment with ./ferry up`, { cause: err });
+    throw new ConfigError(
+      `${file} is not valid JSON (${(err as Error).message}): restart the deployment with ./ferry up`,
+      { cause: err },
+    );
   }
-  if (!isDeployment(d)) throw new ConfigError(`${file} is not a ferry deployment: restart the deployment with ./ferry up`);
+  if (!isDeployment(d))
+    throw new ConfigError(`${file} is not a ferry deployment: restart the deployment with ./ferry up`);
   return d;
 }
 
@@ -119,10 +147,17 @@ function isDeployment(v: unknown): v is Deployment {
   const hub = d.hub as Record<string, unknown> | undefined;
   return (
     typeof d.dataDir === "string" &&
-    typeof d.topology === "object" && d.topology !== null &&
-    typeof hub === "object" && hub !== null && typeof hub.port === "number" && typeof hub.leafPort === "number" &&
-    typeof d.leaves === "object" && d.leaves !== null &&
-    typeof d.stores === "object" && d.stores !== null &&
-    typeof d.localStores === "object" && d.localStores !== null
+    typeof d.topology === "object" &&
+    d.topology !== null &&
+    typeof hub === "object" &&
+    hub !== null &&
+    typeof hub.port === "number" &&
+    typeof hub.leafPort === "number" &&
+    typeof d.leaves === "object" &&
+    d.leaves !== null &&
+    typeof d.stores === "object" &&
+    d.stores !== null &&
+    typeof d.localStores === "object" &&
+    d.localStores !== null
   );
 }

@@ -1,8 +1,8 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
-import { StoreUnavailableError, describeError, isRetryable } from "../errors.ts";
 import type { Logger } from "../../observability/log.ts";
 import { traceMessage } from "../../observability/message-spans.ts";
 import { failActiveSpan } from "../../observability/spans.ts";
+import { describeError, isRetryable, StoreUnavailableError } from "../errors.ts";
 import { backoffMs } from "./backoff.ts";
 
 export interface ConsumeLoopOptions {
@@ -59,7 +59,8 @@ async function runLane(o: ConsumeLoopOptions): Promise<void> {
     } catch (err) {
       consumer = undefined;
       failures++;
-      if (failures === 1 || failures % 20 === 0) o.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
+      if (failures === 1 || failures % 20 === 0)
+        o.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
       await sleep(backoffMs(failures, 250, 5000), o.signal);
     }
   }
@@ -81,12 +82,18 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
     // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
     if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < o.maxAttempts)) {
       const delay = backoffMs(attempt);
-      o.log.warn({ err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay }, "will retry");
+      o.log.warn(
+        { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay },
+        "will retry",
+      );
       msg.nak(o.signal.aborted ? 0 : delay);
       if (o.stats) o.stats.retried++;
       return;
     }
-    o.log.error({ err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt }, "dead-lettered");
+    o.log.error(
+      { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt },
+      "dead-lettered",
+    );
     try {
       await o.deadLetter(msg, err);
       msg.term(describeError(err).slice(0, 200));

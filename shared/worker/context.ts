@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { describeError } from "../errors.ts";
-import { encodeEvent, peekIds, type DeadLetter, type EventMeta } from "../events.ts";
 import type { Logger } from "../../observability/log.ts";
 import { publishTraced } from "../../observability/message-spans.ts";
+import { describeError } from "../errors.ts";
+import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../events.ts";
 import type { BlobStore } from "../stores/types.ts";
 import { deadLetterSubject, msgId } from "../subjects.ts";
 import type { Stage, Topology } from "../topology/config.ts";
@@ -67,5 +67,10 @@ export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unk
     ...ids,
     payload,
   };
-  await publishEvent(ctx, deadLetterSubject(ctx.stage, ctx.cloud), dl, msgId("dead", msg.info.stream, msg.info.streamSequence));
+  await publishEvent(
+    ctx,
+    deadLetterSubject(ctx.stage, ctx.cloud),
+    dl,
+    msgId("dead", msg.info.stream, msg.info.streamSequence),
+  );
 }

@@ -2,9 +2,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { createLogger, type Logger } from "../../observability/log.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "../../observability/metrics.ts";
 import { initTracing } from "../../observability/tracing.ts";
+import { connectNats } from "../nats/connect.ts";
 import { openStore } from "../stores/open-store.ts";
 import type { BlobStore } from "../stores/types.ts";
-import { connectNats } from "../nats/connect.ts";
 import { WORKER_METRICS, WORKER_PING } from "../subjects.ts";
 import type { Deployment } from "../topology/deployment.ts";
 import { HUB_NAME, readDeployment } from "../topology/plan.ts";
@@ -37,35 +37,62 @@ export interface WorkerRuntime {
  * Sets up a worker process: reads the deployment, connects to `url`, opens every cloud's store,
  * answers status pings and metrics requests, and turns SIGTERM/SIGINT into an orderly stop.
  */
-export async function startWorkerRuntime(o: { dataDir: string; stage: string; cloud: string; worker: string; url: (d: Deployment) => string }): Promise<WorkerRuntime> {
+export async function startWorkerRuntime(o: {
+  dataDir: string;
+  stage: string;
+  cloud: string;
+  worker: string;
+  url: (d: Deployment) => string;
+}): Promise<WorkerRuntime> {
   const deployment = readDeployment(o.dataDir);
   const log = createLogger({ stage: o.stage, cloud: o.cloud, worker: o.worker });
   // OTEL_EXPORTER_OTLP_ENDPOINT wins; else the deployment's Jaeger, when `ferry up` started one.
   const tracing = initTracing({
-    service: `ferry-${o.stage}`, ...(o.cloud === HUB_NAME ? {} : { cloud: o.cloud }), log,
+    service: `ferry-${o.stage}`,
+    ...(o.cloud === HUB_NAME ? {} : { cloud: o.cloud }),
+    log,
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
   const nc = await connectNats(o.url(deployment), o.worker);
   const stores = openStores(deployment);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
-  const info: Omit<WorkerInfo, "stats"> = { stage: o.stage, cloud: o.cloud, worker: o.worker, pid: process.pid, startedAt: new Date().toISOString() };
-  nc.subscribe(WORKER_PING, { callback: (_err, m) => {
-    m.respond(JSON.stringify({ ...info, stats }));
-  } });
+  const info: Omit<WorkerInfo, "stats"> = {
+    stage: o.stage,
+    cloud: o.cloud,
+    worker: o.worker,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  nc.subscribe(WORKER_PING, {
+    callback: (_err, m) => {
+      m.respond(JSON.stringify({ ...info, stats }));
+    },
+  });
   const metrics = createWorkerMetrics({ stage: o.stage, cloud: o.cloud });
-  nc.subscribe(WORKER_METRICS, { callback: (_err, m) => {
-    void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));
-  } });
+  nc.subscribe(WORKER_METRICS, {
+    callback: (_err, m) => {
+      void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));
+    },
+  });
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   let closed: Promise<void> | undefined;
   return {
-    deployment, nc, stores, log, stats, metrics, stopping: stop.signal,
-    close: () => (closed ??= (async () => {
-      await tracing.shutdown().catch((err: unknown) => log.warn({ err: String(err) }, "could not export the last spans"));
-      await nc.drain().catch(() => undefined);
-      await Promise.all([...stores.values()].map((s) => s.close()));
-    })()),
+    deployment,
+    nc,
+    stores,
+    log,
+    stats,
+    metrics,
+    stopping: stop.signal,
+    close: () =>
+      (closed ??= (async () => {
+        await tracing
+          .shutdown()
+          .catch((err: unknown) => log.warn({ err: String(err) }, "could not export the last spans"));
+        await nc.drain().catch(() => undefined);
+        await Promise.all([...stores.values()].map((s) => s.close()));
+      })()),
   };
 }
 
@@ -76,7 +103,10 @@ export function openStores(d: Deployment): Map<string, BlobStore> {
   for (const c of d.topology.clouds) {
     const spec = d.stores[c.name];
     if (!spec) throw new Error(`deployment has no store for cloud "${c.name}"`);
-    stores.set(c.name, openStore(spec.kind === "fs" && throttle > 0 ? { ...spec, throttleBytesPerSec: throttle } : spec));
+    stores.set(
+      c.name,
+      openStore(spec.kind === "fs" && throttle > 0 ? { ...spec, throttleBytesPerSec: throttle } : spec),
+    );
   }
   return stores;
 }

@@ -13,7 +13,12 @@ const SCAN_BLOCK = 64 * 1024;
  * ends just after its last newline, so every chunk is a usable shard of whole records; a record longer
  * than a chunk is cut where it must be. Reads only the bytes it scans, never the whole file.
  */
-export async function* planChunks(fh: FileHandle, size: number, chunkSize: number, recordBoundaries: boolean): AsyncGenerator<ChunkSpan> {
+export async function* planChunks(
+  fh: FileHandle,
+  size: number,
+  chunkSize: number,
+  recordBoundaries: boolean,
+): AsyncGenerator<ChunkSpan> {
   let offset = 0;
   let index = 0;
   while (offset < size) {

@@ -9,7 +9,7 @@ import { tap } from "../../shared/hashing.ts";
 import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { planChunks } from "./chunk-plan.ts";
-import { parseIngestRequest, type IngestRequest } from "./request.ts";
+import { type IngestRequest, parseIngestRequest } from "./request.ts";
 import { openSource } from "./source.ts";
 
 /**
@@ -33,7 +33,13 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
   try {
     const accepted: FileAccepted = {
-      ...meta(ctx, started), fileId: req.fileId, name: req.name, size, chunkSize: req.chunkSize, replicas, ...(traceId ? { traceId } : {}),
+      ...meta(ctx, started),
+      fileId: req.fileId,
+      name: req.name,
+      size,
+      chunkSize: req.chunkSize,
+      replicas,
+      ...(traceId ? { traceId } : {}),
     };
     await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
     log.info({ size, chunkSize: req.chunkSize, path: req.path }, "ingest started");
@@ -42,24 +48,57 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
     let chunkCount = 0;
     for await (const span of planChunks(fh, size, req.chunkSize, req.recordBoundaries)) {
       // Each chunk's own span: the parent of everything later stages do with it.
-      await withSpan(SPAN_INGEST_CHUNK, { [ATTR_FILE_ID]: req.fileId, [ATTR_CHUNK_INDEX]: span.index, [ATTR_CHUNK_SIZE]: span.size }, async () => {
-        const chunkStarted = Date.now();
-        const key = stagingKey(req.fileId, span.index);
-        const bytes = createReadStream(req.path, { start: span.offset, end: span.offset + span.size - 1, highWaterMark: 1024 * 1024 });
-        const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
-        log.debug({ index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` }, "chunk staged");
-        const ev: ChunkIngested = {
-          ...meta(ctx, chunkStarted),
-          fileId: req.fileId, index: span.index, offset: span.offset, size: put.size, sha256: put.sha256,
-          staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
-          transforms: req.transforms, replicas,
-        };
-        await publishEvent(ctx, chunkSubject("ingested", ctx.cloud), ev, msgId(req.fileId, span.index, "ingested", ctx.cloud));
-      });
+      await withSpan(
+        SPAN_INGEST_CHUNK,
+        { [ATTR_FILE_ID]: req.fileId, [ATTR_CHUNK_INDEX]: span.index, [ATTR_CHUNK_SIZE]: span.size },
+        async () => {
+          const chunkStarted = Date.now();
+          const key = stagingKey(req.fileId, span.index);
+          const bytes = createReadStream(req.path, {
+            start: span.offset,
+            end: span.offset + span.size - 1,
+            highWaterMark: 1024 * 1024,
+          });
+          const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
+          log.debug(
+            {
+              index: span.index,
+              bytes: put.size,
+              durationMs: Date.now() - chunkStarted,
+              to: `${staging.cloud}:${key}`,
+            },
+            "chunk staged",
+          );
+          const ev: ChunkIngested = {
+            ...meta(ctx, chunkStarted),
+            fileId: req.fileId,
+            index: span.index,
+            offset: span.offset,
+            size: put.size,
+            sha256: put.sha256,
+            staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
+            transforms: req.transforms,
+            replicas,
+          };
+          await publishEvent(
+            ctx,
+            chunkSubject("ingested", ctx.cloud),
+            ev,
+            msgId(req.fileId, span.index, "ingested", ctx.cloud),
+          );
+        },
+      );
       msg.working();
       chunkCount++;
     }
-    const done: FileIngested = { ...meta(ctx, started), fileId: req.fileId, name: req.name, size, sha256: whole.digest("hex"), chunkCount };
+    const done: FileIngested = {
+      ...meta(ctx, started),
+      fileId: req.fileId,
+      name: req.name,
+      size,
+      sha256: whole.digest("hex"),
+      chunkCount,
+    };
     await publishEvent(ctx, fileSubject("ingested", ctx.cloud), done, msgId(req.fileId, "ingested", ctx.cloud));
     log.info({ chunkCount, durationMs: done.durationMs }, "ingest complete");
   } finally {

@@ -1,6 +1,6 @@
-import { isAbsolute, basename } from "node:path";
-import { ConfigError, PoisonMessageError } from "../../shared/errors.ts";
-import { TRANSFORMS, parseJsonObject, type Transform } from "../../shared/events.ts";
+import { basename, isAbsolute } from "node:path";
+import { type ConfigError, PoisonMessageError } from "../../shared/errors.ts";
+import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
 import { parseSize } from "../../shared/units.ts";
 
@@ -26,7 +26,8 @@ export const MAX_CHUNK_SIZE = 1024 ** 3;
 /** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
 export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
   const o = parseJsonObject(data, "ingest request");
-  if (o.path === undefined) throw new PoisonMessageError(`ingest request lacks field "path" (the absolute path of the file to ingest)`);
+  if (o.path === undefined)
+    throw new PoisonMessageError(`ingest request lacks field "path" (the absolute path of the file to ingest)`);
   if (typeof o.path !== "string" || !isAbsolute(o.path)) {
     throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${JSON.stringify(o.path)}`);
   }
@@ -43,7 +44,8 @@ export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultC
     path: o.path,
     name,
     chunkSize: chunkSizeOf(o.chunkSize, defaultChunkSize),
-    recordBoundaries: o.recordBoundaries === undefined ? LINE_FORMATS.test(name) : bool("recordBoundaries", o.recordBoundaries),
+    recordBoundaries:
+      o.recordBoundaries === undefined ? LINE_FORMATS.test(name) : bool("recordBoundaries", o.recordBoundaries),
     transforms: transformsOf(o.transforms),
   };
 }
@@ -56,7 +58,8 @@ function chunkSizeOf(v: unknown, fallback: number): number {
   } catch (err) {
     throw new PoisonMessageError(`ingest request field ${(err as ConfigError).message}`);
   }
-  if (n < 1 || n > MAX_CHUNK_SIZE) throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 B and 1 GiB, got ${n}`);
+  if (n < 1 || n > MAX_CHUNK_SIZE)
+    throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 B and 1 GiB, got ${n}`);
   return n;
 }
 
@@ -68,7 +71,9 @@ function bool(field: string, v: unknown): boolean {
 function transformsOf(v: unknown): Transform[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || v.some((t) => !TRANSFORMS.includes(t as Transform))) {
-    throw new PoisonMessageError(`ingest request field "transforms" must be a list of ${JSON.stringify(TRANSFORMS)}, got ${JSON.stringify(v)}`);
+    throw new PoisonMessageError(
+      `ingest request field "transforms" must be a list of ${JSON.stringify(TRANSFORMS)}, got ${JSON.stringify(v)}`,
+    );
   }
   return v as Transform[];
 }

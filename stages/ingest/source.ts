@@ -1,4 +1,4 @@
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { PoisonMessageError } from "../../shared/errors.ts";
 
 /** Opens a source file for reading; a missing, unreadable or non-regular file is a clear, final error. */
@@ -12,7 +12,11 @@ export async function openSource(path: string): Promise<{ fh: FileHandle; size: 
   const st = await fh.stat();
   if (!st.isFile()) {
     await fh.close();
-    throw new PoisonMessageError(st.isDirectory() ? `source ${path} is a directory: ingest the files inside it` : `source ${path} is not a regular file`);
+    throw new PoisonMessageError(
+      st.isDirectory()
+        ? `source ${path} is a directory: ingest the files inside it`
+        : `source ${path} is not a regular file`,
+    );
   }
   return { fh, size: st.size };
 }

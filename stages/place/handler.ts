@@ -5,7 +5,7 @@ import { withSpan } from "../../observability/spans.ts";
 import { objectAttributes } from "../../observability/traced-store.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { ObjectExistsError, StoreUnavailableError } from "../../shared/errors.ts";
-import { parseChunkEvent, type ChunkPlaced, type ChunkProcessed } from "../../shared/events.ts";
+import { type ChunkPlaced, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
@@ -36,22 +36,40 @@ export function createPlaceHandler(ctx: WorkerContext) {
 }
 
 /** One span per replica, naming the target cloud's store and key. */
-async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, target: string, source: Source, signal: AbortSignal): Promise<void> {
+async function placeReplica(
+  ctx: WorkerContext,
+  ev: ChunkProcessed,
+  target: string,
+  source: Source,
+  signal: AbortSignal,
+): Promise<void> {
   const started = Date.now();
   const store = storeOf(ctx, target);
   const key = replicaKey(ev.fileId, ev.index, ev.sha256);
   const attributes = { ...objectAttributes(store, key), [ATTR_FILE_ID]: ev.fileId, [ATTR_CHUNK_INDEX]: ev.index };
   await withSpan(SPAN_PLACE_REPLICA, attributes, async () => {
     const log = ctx.log.child({ fileId: ev.fileId, index: ev.index, target });
-    if (await ensureCopied(ev, store, key, source, signal)) log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
+    if (await ensureCopied(ev, store, key, source, signal))
+      log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
       ...meta(ctx, started),
-      fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256,
+      fileId: ev.fileId,
+      index: ev.index,
+      offset: ev.offset,
+      size: ev.size,
+      sha256: ev.sha256,
       replica: { cloud: target, store: store.kind, bucket: store.bucket, key },
-      staging: ev.staging, replicas: ev.replicas, repairs: ev.repairs ?? 0,
+      staging: ev.staging,
+      replicas: ev.replicas,
+      repairs: ev.repairs ?? 0,
     };
-    await publishEvent(ctx, chunkSubject("placed", ctx.cloud), placed, msgId(ev.fileId, ev.index, "placed", target, ctx.cloud, placed.repairs));
+    await publishEvent(
+      ctx,
+      chunkSubject("placed", ctx.cloud),
+      placed,
+      msgId(ev.fileId, ev.index, "placed", target, ctx.cloud, placed.repairs),
+    );
   });
 }
 
@@ -59,13 +77,21 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, target: stri
  * Writes the replica unless an object of the right size is already there (verify checks its bytes).
  * True when this call wrote it.
  */
-async function ensureCopied(ev: ChunkProcessed, store: BlobStore, key: string, source: Source, signal: AbortSignal): Promise<boolean> {
+async function ensureCopied(
+  ev: ChunkProcessed,
+  store: BlobStore,
+  key: string,
+  source: Source,
+  signal: AbortSignal,
+): Promise<boolean> {
   const existing = await store.head(key, { signal });
   if (existing && existing.size === ev.size) return false;
   if (existing) {
     // A wrong-sized object under a content-derived key can only be damage: remove it and copy again.
     await store.delete(key, { signal });
-    throw new StoreUnavailableError(`replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`);
+    throw new StoreUnavailableError(
+      `replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`,
+    );
   }
   try {
     await store.put(key, await source(), { expectedSha256: ev.sha256, signal });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
-import { parseChunkEvent, type ChunkIngested, type ChunkProcessed } from "../../shared/events.ts";
+import { type ChunkIngested, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { JsonlValidator } from "./validate-jsonl.ts";
@@ -20,7 +20,10 @@ export function createProcessHandler(ctx: WorkerContext) {
     try {
       body = await store.get(ev.staging.key, { signal });
     } catch (err) {
-      if (err instanceof ObjectNotFoundError) throw new PoisonMessageError(`staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`);
+      if (err instanceof ObjectNotFoundError)
+        throw new PoisonMessageError(
+          `staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`,
+        );
       throw err;
     }
     const hash = createHash("sha256");
@@ -32,14 +35,30 @@ export function createProcessHandler(ctx: WorkerContext) {
     validator?.end();
     const actual = hash.digest("hex");
     if (actual !== ev.sha256) {
-      throw new PoisonMessageError(new ChecksumMismatchError(`staged chunk ${ev.index} of file ${ev.fileId} is corrupt`, ev.sha256, actual).message);
+      throw new PoisonMessageError(
+        new ChecksumMismatchError(`staged chunk ${ev.index} of file ${ev.fileId} is corrupt`, ev.sha256, actual)
+          .message,
+      );
     }
     const out: ChunkProcessed = {
       ...meta(ctx, started),
-      fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256,
-      staging: ev.staging, replicas: ev.replicas, repairs: 0,
+      fileId: ev.fileId,
+      index: ev.index,
+      offset: ev.offset,
+      size: ev.size,
+      sha256: ev.sha256,
+      staging: ev.staging,
+      replicas: ev.replicas,
+      repairs: 0,
     };
-    await publishEvent(ctx, chunkSubject("processed", ctx.cloud), out, msgId(ev.fileId, ev.index, "processed", ctx.cloud));
-    ctx.log.child({ fileId: ev.fileId, index: ev.index }).debug({ bytes: ev.size, durationMs: out.durationMs }, "chunk processed");
+    await publishEvent(
+      ctx,
+      chunkSubject("processed", ctx.cloud),
+      out,
+      msgId(ev.fileId, ev.index, "processed", ctx.cloud),
+    );
+    ctx.log
+      .child({ fileId: ev.fileId, index: ev.index })
+      .debug({ bytes: ev.size, durationMs: out.durationMs }, "chunk processed");
   };
 }

@@ -37,7 +37,9 @@ export class JsonlValidator {
     try {
       JSON.parse(text);
     } catch (err) {
-      throw new PoisonMessageError(`line ${this.#line} of chunk ${this.#chunkIndex} is not valid JSON: ${(err as Error).message}`);
+      throw new PoisonMessageError(
+        `line ${this.#line} of chunk ${this.#chunkIndex} is not valid JSON: ${(err as Error).message}`,
+      );
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
-import { parseChunkEvent, type ChunkPlaced, type ChunkProcessed, type ChunkVerified } from "../../shared/events.ts";
+import { type ChunkPlaced, type ChunkProcessed, type ChunkVerified, parseChunkEvent } from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
@@ -22,10 +22,22 @@ export function createVerifyHandler(ctx: WorkerContext) {
     if (!problem) {
       const ok: ChunkVerified = {
         ...meta(ctx, started),
-        fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256, replica: ev.replica,
+        fileId: ev.fileId,
+        index: ev.index,
+        offset: ev.offset,
+        size: ev.size,
+        sha256: ev.sha256,
+        replica: ev.replica,
       };
-      await publishEvent(ctx, chunkSubject("verified", ctx.cloud), ok, msgId(ev.fileId, ev.index, "verified", ev.replica.cloud, ctx.cloud, ev.repairs ?? 0));
-      ctx.log.child({ fileId: ev.fileId, index: ev.index }).debug({ replica: ev.replica.cloud, bytes: ev.size, durationMs: ok.durationMs }, "replica verified");
+      await publishEvent(
+        ctx,
+        chunkSubject("verified", ctx.cloud),
+        ok,
+        msgId(ev.fileId, ev.index, "verified", ev.replica.cloud, ctx.cloud, ev.repairs ?? 0),
+      );
+      ctx.log
+        .child({ fileId: ev.fileId, index: ev.index })
+        .debug({ replica: ev.replica.cloud, bytes: ev.size, durationMs: ok.durationMs }, "replica verified");
       return;
     }
     const repairs = (ev.repairs ?? 0) + 1;
@@ -34,15 +46,30 @@ export function createVerifyHandler(ctx: WorkerContext) {
     await store.delete(ev.replica.key, { signal });
     const again: ChunkProcessed = {
       ...meta(ctx, started),
-      fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256,
-      staging: ev.staging, replicas: ev.replicas, repairs,
+      fileId: ev.fileId,
+      index: ev.index,
+      offset: ev.offset,
+      size: ev.size,
+      sha256: ev.sha256,
+      staging: ev.staging,
+      replicas: ev.replicas,
+      repairs,
     };
-    await publishEvent(ctx, chunkSubject("processed", ctx.cloud), again, msgId(ev.fileId, ev.index, "processed", ctx.cloud, "repair", repairs));
+    await publishEvent(
+      ctx,
+      chunkSubject("processed", ctx.cloud),
+      again,
+      msgId(ev.fileId, ev.index, "processed", ctx.cloud, "repair", repairs),
+    );
   };
 }
 
 /** Undefined when the replica holds exactly the chunk's bytes, else what is wrong with it. */
-async function checkReplica(store: ReturnType<typeof storeOf>, ev: ChunkPlaced, signal: AbortSignal): Promise<string | undefined> {
+async function checkReplica(
+  store: ReturnType<typeof storeOf>,
+  ev: ChunkPlaced,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   const where = `replica ${ev.replica.cloud}:${ev.replica.key} of chunk ${ev.index} of file ${ev.fileId}`;
   try {
     const { sha256, size } = await hashStream(await store.get(ev.replica.key, { signal }));

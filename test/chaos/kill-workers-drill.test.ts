@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
+import { isRunning } from "../../shared/launcher/proc.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import { writeRandomFile } from "../helpers/files.ts";
-import { isRunning } from "../../shared/launcher/proc.ts";
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), "ferry-chaos-"));
@@ -33,7 +33,12 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
   const lines: string[] = [];
   const report = await runKillWorkersDrill({
     dataDir: join(dir, "deploy"),
-    topology: compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "256KiB", ackWait: "5s", orphanAge: "3s" }),
+    topology: compileTopology({
+      clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }],
+      chunkSize: "256KiB",
+      ackWait: "5s",
+      orphanAge: "3s",
+    }),
     files,
     // 384 KiB/s: a 256 KiB chunk takes 0.7 s to write, a whole file 8 s to ingest.
     throttleBytesPerSec: 384 * 1024,
@@ -44,14 +49,25 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
     log: (l) => lines.push(l),
   });
   const context = `seed ${report.seed}, logs in ${report.logDir}\n${lines.join("\n")}`;
-  process.stderr.write(`kill-workers drill: seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds, ${(report.chaosMs / 1000).toFixed(1)} s under fire, ${(report.wallMs / 1000).toFixed(1)} s in all\n`);
-  expect(report.invariants.filter((i) => i.violations.length > 0), context).toEqual([]);
+  process.stderr.write(
+    `kill-workers drill: seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds, ${(report.chaosMs / 1000).toFixed(1)} s under fire, ${(report.wallMs / 1000).toFixed(1)} s in all\n`,
+  );
+  expect(
+    report.invariants.filter((i) => i.violations.length > 0),
+    context,
+  ).toEqual([]);
   expect(report.passed).toBe(true);
   expect(report.files.map((f) => f.state)).toEqual(["complete", "complete", "complete"]);
   // The faults really happened, and some landed where they hurt: on a writer with work in flight.
   expect(report.rounds, context).toBeGreaterThanOrEqual(3);
-  expect(report.kills.some((k) => /^(place|ingest)-/.test(k.worker) && k.busy), context).toBe(true);
-  expect(Object.entries(report.startsPerWorker).some(([name, starts]) => /^(place|ingest)-/.test(name) && starts > 1), context).toBe(true);
+  expect(
+    report.kills.some((k) => /^(place|ingest)-/.test(k.worker) && k.busy),
+    context,
+  ).toBe(true);
+  expect(
+    Object.entries(report.startsPerWorker).some(([name, starts]) => /^(place|ingest)-/.test(name) && starts > 1),
+    context,
+  ).toBe(true);
   expect(report.pids.filter(isRunning)).toEqual([]);
   passed++;
 }, 90_000);
@@ -71,7 +87,9 @@ it("loses nothing while workers and the S3, GCS and Azure servers are killed und
         { name: "gcp", store: { kind: "gcs", bucket: "ferry-chaos-gcp", local: true } },
         { name: "azure", store: { kind: "azblob", container: "ferry-chaos-azure", local: true } },
       ],
-      chunkSize: "256KiB", ackWait: "5s", orphanAge: "3s",
+      chunkSize: "256KiB",
+      ackWait: "5s",
+      orphanAge: "3s",
     }),
     files,
     killStores: true,
@@ -82,11 +100,22 @@ it("loses nothing while workers and the S3, GCS and Azure servers are killed und
     log: (l) => lines.push(l),
   });
   const context = `seed ${report.seed}, logs in ${report.logDir}\n${lines.join("\n")}`;
-  process.stderr.write(`kill-workers drill (stores too): seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds\n`);
-  expect(report.invariants.filter((i) => i.violations.length > 0), context).toEqual([]);
+  process.stderr.write(
+    `kill-workers drill (stores too): seed ${report.seed}, ${report.kills.length} kills in ${report.rounds} rounds\n`,
+  );
+  expect(
+    report.invariants.filter((i) => i.violations.length > 0),
+    context,
+  ).toEqual([]);
   expect(report.files.map((f) => f.state)).toEqual(["complete", "complete"]);
-  expect(report.kills.some((k) => k.worker.startsWith("store-")), context).toBe(true);
-  expect(lines.some((l) => /store-\w+ restarted as pid/.test(l)), context).toBe(true);
+  expect(
+    report.kills.some((k) => k.worker.startsWith("store-")),
+    context,
+  ).toBe(true);
+  expect(
+    lines.some((l) => /store-\w+ restarted as pid/.test(l)),
+    context,
+  ).toBe(true);
   expect(report.pids.filter(isRunning)).toEqual([]);
   passed++;
 }, 150_000);

@@ -4,26 +4,45 @@
  * clouds' real protocol servers (versitygw for S3, fake-gcs-server for GCS, Azurite for Azure Blob).
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readDeployment } from "../../shared/topology/plan.ts";
-import type { Deployment } from "../../shared/topology/deployment.ts";
-import { readRunState } from "../../shared/launcher/run-state.ts";
-import { jsonLines, runCli } from "../helpers/cli.ts";
-import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { isRunning } from "../../shared/launcher/proc.ts";
+import { readRunState } from "../../shared/launcher/run-state.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import type { Deployment } from "../../shared/topology/deployment.ts";
+import { readDeployment } from "../../shared/topology/plan.ts";
 import { openStores } from "../../shared/worker/runtime.ts";
+import { jsonLines, runCli } from "../helpers/cli.ts";
+import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
 
 const CHUNK = 64 * 1024;
 
-interface IngestLine { fileId: string; traceId?: string; name: string; size: number; sha256: string | null; chunkCount: number | null; state: string; reason?: string }
+interface IngestLine {
+  fileId: string;
+  traceId?: string;
+  name: string;
+  size: number;
+  sha256: string | null;
+  chunkCount: number | null;
+  state: string;
+  reason?: string;
+}
 interface FileStatus {
-  fileId: string; state: string; size: number; sha256: string; chunkCount: number;
-  chunks: Array<{ index: number; offset: number; size: number; sha256: string; replicas: Array<{ cloud: string; store: string; bucket: string; key: string; verified: boolean }> }>;
+  fileId: string;
+  state: string;
+  size: number;
+  sha256: string;
+  chunkCount: number;
+  chunks: Array<{
+    index: number;
+    offset: number;
+    size: number;
+    sha256: string;
+    replicas: Array<{ cloud: string; store: string; bucket: string; key: string; verified: boolean }>;
+  }>;
 }
 
 let work: string;
@@ -46,9 +65,16 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "ferry-e2e-"));
   home = join(work, "home");
   const topology = join(work, "topology.json");
-  writeFileSync(topology, JSON.stringify({
-    clouds: Object.entries(STORES).map(([name, store]) => ({ name, store })), replicas: 3, chunkSize: CHUNK, ackWait: "5s", maxAttempts: 3,
-  }));
+  writeFileSync(
+    topology,
+    JSON.stringify({
+      clouds: Object.entries(STORES).map(([name, store]) => ({ name, store })),
+      replicas: 3,
+      chunkSize: CHUNK,
+      ackWait: "5s",
+      maxAttempts: 3,
+    }),
+  );
   env = { FERRY_HOME: home, FERRY_TOPOLOGY: topology };
   const up = await runCli(["up", "--detach", "--port", "0"], { env });
   expect(up.code, up.stderr).toBe(0);
@@ -150,7 +176,9 @@ describe("ingest, status and get through the CLI", () => {
       const out = join(work, "from-bad-aws.bin");
       const bad = await runCli(["get", r.fileId, "-o", out, "--from", "aws"], { env });
       expect(bad.code).toBe(1);
-      expect(bad.stderr).toMatch(/chunk 1 of file .* could not be read from any replica \(aws: sha256 [0-9a-f]{64} instead of/);
+      expect(bad.stderr).toMatch(
+        /chunk 1 of file .* could not be read from any replica \(aws: sha256 [0-9a-f]{64} instead of/,
+      );
       expect(listFiles(work).filter((f) => f.startsWith("from-bad-aws"))).toEqual([]);
       const fallback = join(work, "fallback.bin");
       const ok = await runCli(["get", r.fileId, "-o", fallback], { env });
@@ -184,7 +212,11 @@ describe("status", () => {
   it("shows the hub, every leaf linked, and every worker with stage, cloud and pid", async () => {
     const r = await runCli(["status", "--json"], { env });
     expect(r.code, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as { hub: { url: string }; leaves: Array<{ cloud: string; linked: boolean }>; workers: Array<{ stage: string; cloud: string; pid: number }> };
+    const s = JSON.parse(r.stdout) as {
+      hub: { url: string };
+      leaves: Array<{ cloud: string; linked: boolean }>;
+      workers: Array<{ stage: string; cloud: string; pid: number }>;
+    };
     expect(s.hub.url).toBe(deployment.hub.url);
     expect(s.leaves).toEqual([
       expect.objectContaining({ cloud: "aws", linked: true }),
@@ -192,8 +224,21 @@ describe("status", () => {
       expect.objectContaining({ cloud: "azure", linked: true }),
     ]);
     const stages = s.workers.map((w) => `${w.cloud}/${w.stage}`).sort();
-    expect(stages).toEqual(["aws/ingest", "aws/place", "aws/process", "aws/verify", "azure/ingest", "azure/place", "azure/process", "azure/verify",
-      "gcp/ingest", "gcp/place", "gcp/process", "gcp/verify", "hub/orchestrator"]);
+    expect(stages).toEqual([
+      "aws/ingest",
+      "aws/place",
+      "aws/process",
+      "aws/verify",
+      "azure/ingest",
+      "azure/place",
+      "azure/process",
+      "azure/verify",
+      "gcp/ingest",
+      "gcp/place",
+      "gcp/process",
+      "gcp/verify",
+      "hub/orchestrator",
+    ]);
     expect(s.workers.every((w) => pids.includes(w.pid))).toBe(true);
     const text = await runCli(["status"], { env });
     expect(text.stdout).toContain("linked to hub");
@@ -213,7 +258,9 @@ describe("status", () => {
 });
 
 describe("traces", () => {
-  it("gives each ingested file a trace id whose trace Jaeger holds, and status links to it", { timeout: 60_000 }, async () => {
+  it("gives each ingested file a trace id whose trace Jaeger holds, and status links to it", {
+    timeout: 60_000,
+  }, async () => {
     const path = join(work, "in", "traced.bin");
     writeRandomFile(path, 3 * CHUNK);
     const r = await runCli(["ingest", path, "--wait", "--json"], { env });
@@ -229,13 +276,19 @@ describe("traces", () => {
     const page = await fetch(view);
     expect(page.status).toBe(200);
     await page.body?.cancel();
-    const services = await eventually(async () => {
-      const res = await fetch(`${deployment.jaeger!.queryUrl}/api/traces/${line!.traceId}`);
-      if (res.status !== 200) return undefined;
-      const body = (await res.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
-      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
-      return ["ferry-ingest", "ferry-process", "ferry-place", "ferry-verify"].every((n) => names.has(n)) ? names : undefined;
-    }, 30_000, "the file's trace in Jaeger");
+    const services = await eventually(
+      async () => {
+        const res = await fetch(`${deployment.jaeger!.queryUrl}/api/traces/${line!.traceId}`);
+        if (res.status !== 200) return undefined;
+        const body = (await res.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
+        const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
+        return ["ferry-ingest", "ferry-process", "ferry-place", "ferry-verify"].every((n) => names.has(n))
+          ? names
+          : undefined;
+      },
+      30_000,
+      "the file's trace in Jaeger",
+    );
     expect(services.has("ferry-cli")).toBe(true);
   });
 });
@@ -268,12 +321,19 @@ describe("bad input through the CLI", () => {
     nc.publish("files.ingest", "{ not json");
     await nc.flush();
     await nc.close();
-    const letters = await eventually(async () => {
-      const r = await runCli(["dead-letters", "--json"], { env });
-      const all = jsonLines<{ stage: string; reason: string; payload: string }>(r.stdout);
-      return all.some((l) => l.payload === "{ not json") ? all : undefined;
-    }, 30_000, "the dead letter");
-    expect(letters.find((l) => l.payload === "{ not json")).toMatchObject({ stage: "ingest", reason: expect.stringMatching(/ingest request is not JSON/) });
+    const letters = await eventually(
+      async () => {
+        const r = await runCli(["dead-letters", "--json"], { env });
+        const all = jsonLines<{ stage: string; reason: string; payload: string }>(r.stdout);
+        return all.some((l) => l.payload === "{ not json") ? all : undefined;
+      },
+      30_000,
+      "the dead letter",
+    );
+    expect(letters.find((l) => l.payload === "{ not json")).toMatchObject({
+      stage: "ingest",
+      reason: expect.stringMatching(/ingest request is not JSON/),
+    });
     const status = await runCli(["status"], { env });
     expect(status.stdout).toMatch(/latest dead letters[\s\S]*ingest request is not JSON/);
   });
@@ -292,10 +352,14 @@ describe("a nats-server that dies", () => {
   it("is started again by the supervisor, and files keep going through", async () => {
     const hubPid = readRunState(home)!.pids.hub!;
     process.kill(hubPid, "SIGKILL");
-    const newPid = await eventually(() => {
-      const pid = readRunState(home)?.pids.hub;
-      return pid !== undefined && pid !== hubPid ? pid : undefined;
-    }, 30_000, "the hub to be started again");
+    const newPid = await eventually(
+      () => {
+        const pid = readRunState(home)?.pids.hub;
+        return pid !== undefined && pid !== hubPid ? pid : undefined;
+      },
+      30_000,
+      "the hub to be started again",
+    );
     pids.push(newPid);
     const path = join(work, "after-hub-crash.bin");
     const sha = writeRandomFile(path, 2 * CHUNK + 3);
@@ -316,9 +380,11 @@ describe("restarting the deployment", () => {
     const run = readRunState(home)!;
     pids = [run.supervisorPid, ...Object.values(run.pids)];
     deployment = readDeployment(home);
-  stores = openStores(deployment);
-  dashboardUrl = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
-    const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as { files: { total: number; complete: number } };
+    stores = openStores(deployment);
+    dashboardUrl = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
+    const after = JSON.parse((await runCli(["status", "--json"], { env })).stdout) as {
+      files: { total: number; complete: number };
+    };
     expect(after.files.total).toBe(before.files.total);
     const back = join(work, "kept-after-restart.bin");
     const got = await runCli(["get", keptFile!.fileId, "-o", back], { env });
@@ -334,7 +400,6 @@ describe("restarting the deployment", () => {
     expect(first.files.total).toBe(before.files.total + 1);
   });
 });
-
 
 async function listAll(store: BlobStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];

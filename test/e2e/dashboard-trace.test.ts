@@ -9,16 +9,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
+import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import type { TraceView } from "../../dashboard/trace-view.ts";
 import { publishTraced } from "../../observability/message-spans.ts";
 import { initTracing, type Tracing } from "../../observability/tracing.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { waitForFiles } from "../../shared/client/ingest.ts";
 import { encodeEvent } from "../../shared/events.ts";
-import { startLocalJaeger, type LocalJaeger } from "../../shared/launcher/jaeger-server.ts";
+import { type LocalJaeger, startLocalJaeger } from "../../shared/launcher/jaeger-server.ts";
 import { freePorts } from "../../shared/launcher/ports.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -40,12 +40,22 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "ferry-dashboard-trace-"));
   const [otlpPort, queryPort] = await freePorts(2);
-  jaeger = await startLocalJaeger({ otlpPort: otlpPort!, queryPort: queryPort!, dataDir: join(dir, "jaeger"), logFile: join(dir, "jaeger.log") });
-  t = await startTestPipeline({ workerEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: "100" } });
+  jaeger = await startLocalJaeger({
+    otlpPort: otlpPort!,
+    queryPort: queryPort!,
+    dataDir: join(dir, "jaeger"),
+    logFile: join(dir, "jaeger.log"),
+  });
+  t = await startTestPipeline({
+    workerEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: "100" },
+  });
   process.env.OTEL_BSP_SCHEDULE_DELAY = "100";
   tracing = initTracing({ service: "ferry-cli", otlpUrl: jaeger.otlpUrl });
   // As `ferry up` writes it: the deployment knows its Jaeger.
-  dash = await startDashboard({ deployment: { ...t.pipeline.deployment, jaeger: { otlpUrl: jaeger.otlpUrl, queryUrl: jaeger.queryUrl } }, port: 0 });
+  dash = await startDashboard({
+    deployment: { ...t.pipeline.deployment, jaeger: { otlpUrl: jaeger.otlpUrl, queryUrl: jaeger.queryUrl } },
+    port: 0,
+  });
   // One without a Jaeger, as a deployment is when the jaeger binary is missing.
   bare = await startDashboard({ deployment: t.pipeline.deployment, port: 0 });
 }, 120_000);
@@ -62,11 +72,22 @@ afterAll(async () => {
 
 async function openPage(): Promise<Page> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing, so the trace page cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`);
+    throw new Error(
+      `${CHROMIUM} is missing, so the trace page cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`,
+    );
   }
   browser ??= await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   return browser.newPage({ viewport: { width: 1320, height: 1000 } });
 }
@@ -76,7 +97,8 @@ async function until(what: string, read: () => Promise<unknown>, want: unknown, 
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while ((last = await read()) !== want) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -90,21 +112,41 @@ describe("the dashboard's trace page", () => {
     const data = randomBytes(CHUNKS * CHUNK);
     writeFileSync(path, data);
     // A damaged object under chunk 1's gcp replica key: the first place attempt fails with an exception, the retry copies it.
-    await t!.stores.get("gcp")!.put(replicaKey(fileId, 1, sha256(data.subarray(CHUNK, 2 * CHUNK))), Readable.from([Buffer.alloc(10, 7)]));
-    const { traceId } = await publishTraced(t!.hubJs, "files.ingest", encodeEvent({ fileId, path, name: "traced.bin" }), { msgID: `ingest:${fileId}` }, { root: true });
+    await t!.stores
+      .get("gcp")!
+      .put(replicaKey(fileId, 1, sha256(data.subarray(CHUNK, 2 * CHUNK))), Readable.from([Buffer.alloc(10, 7)]));
+    const { traceId } = await publishTraced(
+      t!.hubJs,
+      "files.ingest",
+      encodeEvent({ fileId, path, name: "traced.bin" }),
+      { msgID: `ingest:${fileId}` },
+      { root: true },
+    );
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     const file = (await waitForFiles(t!.kv, [fileId], () => undefined, 90_000)).get(fileId)!;
     expect(file.state).toBe("complete");
 
     // The whole trace is in Jaeger once every replica's verify span is (the dashboard draws what Jaeger has when asked).
-    const trace = await eventually(async () => {
-      const res = await apiTrace(traceId!);
-      if (res.status !== 200) return undefined;
-      const v = (await res.json()) as TraceView;
-      return v.spans.filter((s) => s.service === "ferry-verify" && s.operation.startsWith("process ")).length === CHUNKS * 3 ? v : undefined;
-    }, 60_000, "every verify span through the dashboard's /api/trace");
+    const trace = await eventually(
+      async () => {
+        const res = await apiTrace(traceId!);
+        if (res.status !== 200) return undefined;
+        const v = (await res.json()) as TraceView;
+        return v.spans.filter((s) => s.service === "ferry-verify" && s.operation.startsWith("process ")).length ===
+          CHUNKS * 3
+          ? v
+          : undefined;
+      },
+      60_000,
+      "every verify span through the dashboard's /api/trace",
+    );
     expect(trace.traceId).toBe(traceId);
-    expect(trace.spans[0]).toMatchObject({ depth: 0, service: "ferry-cli", operation: "publish files.ingest", startMs: 0 });
+    expect(trace.spans[0]).toMatchObject({
+      depth: 0,
+      service: "ferry-cli",
+      operation: "publish files.ingest",
+      startMs: 0,
+    });
 
     // The dashboard's file row links to its own trace page, and to Jaeger's for a Jaeger with a UI.
     const page = await openPage();
@@ -117,19 +159,34 @@ describe("the dashboard's trace page", () => {
     await page.waitForURL(`${dash!.url}trace/${traceId}`);
 
     // Rows for all four stages, on one time axis, indented under their parents.
-    const services = () => page.locator("#waterfall .span").evaluateAll((els) => els.map((e) => e.getAttribute("data-service")));
-    await until("rows of all four stages", async () => { const shown = await services(); return STAGE_SERVICES.every((s) => shown.includes(s)); }, true);
+    const services = () =>
+      page.locator("#waterfall .span").evaluateAll((els) => els.map((e) => e.getAttribute("data-service")));
+    await until(
+      "rows of all four stages",
+      async () => {
+        const shown = await services();
+        return STAGE_SERVICES.every((s) => shown.includes(s));
+      },
+      true,
+    );
     expect(await page.locator("#waterfall .span").count()).toBe(trace.spans.length);
     expect(await page.locator("#trace-id").textContent()).toBe(traceId);
     const first = page.locator("#waterfall .span").first();
     expect(await first.locator(".service").textContent()).toBe("ferry-cli");
     expect(await first.locator(".span-start").textContent()).toBe("0.00 ms");
-    expect(Number(await page.locator('#waterfall .span[data-service="ferry-verify"]').first().getAttribute("data-depth"))).toBeGreaterThan(5);
+    expect(
+      Number(await page.locator('#waterfall .span[data-service="ferry-verify"]').first().getAttribute("data-depth")),
+    ).toBeGreaterThan(5);
 
     // A place replica row names its target cloud, and expanding it shows its store kind, bucket and key.
-    const placeRows = page.locator('#waterfall .span[data-service="ferry-place"]').filter({ has: page.locator(".operation", { hasText: /^place replica$/ }) });
+    const placeRows = page
+      .locator('#waterfall .span[data-service="ferry-place"]')
+      .filter({ has: page.locator(".operation", { hasText: /^place replica$/ }) });
     // Each chunk to every cloud; the retried chunk's second attempt places all three replicas again.
-    const placed = trace.spans.filter((x) => x.operation === "place replica").map((x) => `@${x.attributes.find((a) => a.key === "cloud.provider")?.value}`).sort();
+    const placed = trace.spans
+      .filter((x) => x.operation === "place replica")
+      .map((x) => `@${x.attributes.find((a) => a.key === "cloud.provider")?.value}`)
+      .sort();
     expect(placed.length).toBe((CHUNKS + 1) * 3);
     expect(new Set(placed)).toEqual(new Set(["@aws", "@gcp", "@azure"]));
     expect((await placeRows.locator(".cloud").allTextContents()).map((c) => c.trim()).sort()).toEqual(placed);
@@ -141,11 +198,23 @@ describe("the dashboard's trace page", () => {
     expect(details).toContain("file iddash-trace-1");
 
     // The failed gcp attempt is red, with its exception message on the row.
-    const failed = page.locator("#waterfall .span.error").filter({ has: page.locator(".operation", { hasText: /^place replica$/ }) });
+    const failed = page
+      .locator("#waterfall .span.error")
+      .filter({ has: page.locator(".operation", { hasText: /^place replica$/ }) });
     expect(await failed.count()).toBe(1);
     expect(await failed.locator(".cloud").textContent()).toBe(" @gcp");
-    expect(await failed.locator(".span-error").textContent()).toMatch(/had 10 bytes instead of 65536; removed, will copy again/);
-    expect(await failed.locator(".span-bar").evaluate((b) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(b).backgroundColor)).toBe("rgb(224, 96, 90)");
+    expect(await failed.locator(".span-error").textContent()).toMatch(
+      /had 10 bytes instead of 65536; removed, will copy again/,
+    );
+    expect(
+      await failed
+        .locator(".span-bar")
+        .evaluate(
+          (b) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(b)
+              .backgroundColor,
+        ),
+    ).toBe("rgb(224, 96, 90)");
     expect(await page.locator("#trace-status").textContent()).toMatch(/^\d+ errors?$/);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -162,7 +231,11 @@ describe("the dashboard's trace page", () => {
     const unknown = "0123456789abcdef0123456789abcdef";
     const page = await openPage();
     await page.goto(new URL(`/trace/${unknown}`, dash!.url).href);
-    await until("the empty state", () => page.locator("#trace-empty").textContent(), "Jaeger has not received this trace yet; spans arrive within a few seconds.");
+    await until(
+      "the empty state",
+      () => page.locator("#trace-empty").textContent(),
+      "Jaeger has not received this trace yet; spans arrive within a few seconds.",
+    );
     expect(await page.locator("#waterfall .span").count()).toBe(0);
     expect(await page.locator("header a", { hasText: "dashboard" }).getAttribute("href")).toBe("/");
     await page.close();
@@ -171,10 +244,14 @@ describe("the dashboard's trace page", () => {
   it("answers 400 for what is not a trace id and 404 for a trace Jaeger does not have or a deployment without Jaeger", async () => {
     const bad = await apiTrace("notahexid");
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toMatch(/not a trace id: a trace id is 32 lowercase hex digits/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(
+      /not a trace id: a trace id is 32 lowercase hex digits/,
+    );
     const unknown = await apiTrace("fedcba9876543210fedcba9876543210");
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: string }).error).toMatch(/Jaeger has not received trace fedcba9876543210fedcba9876543210 yet/);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(
+      /Jaeger has not received trace fedcba9876543210fedcba9876543210 yet/,
+    );
     const noJaeger = await fetch(new URL("/api/trace/fedcba9876543210fedcba9876543210", bare!.url));
     expect(noJaeger.status).toBe(404);
     expect(((await noJaeger.json()) as { error: string }).error).toMatch(/this deployment has no Jaeger/);

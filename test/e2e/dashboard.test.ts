@@ -5,9 +5,9 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
+import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
@@ -42,11 +42,22 @@ afterAll(async () => {
 async function openPage(): Promise<Page> {
   if (!browser) {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing, so the dashboard cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`);
+      throw new Error(
+        `${CHROMIUM} is missing, so the dashboard cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`,
+      );
     }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     opened = await browser.newPage({ viewport: { width: 1320, height: 1000 } });
   }
@@ -54,7 +65,10 @@ async function openPage(): Promise<Page> {
 }
 
 /** What the page shows for one file right now (read in one go in the page), or undefined while it has no row. */
-async function fileRow(page: Page, fileId: string): Promise<{ state: string; progress: string; name: string } | undefined> {
+async function fileRow(
+  page: Page,
+  fileId: string,
+): Promise<{ state: string; progress: string; name: string } | undefined> {
   const row = await page.evaluate(`(() => {
     const row = document.querySelector('#files tr[data-file-id="${fileId}"]');
     return row && { state: row.dataset.state, progress: row.querySelector(".progress-text").textContent, name: row.querySelector(".name").textContent };
@@ -70,7 +84,8 @@ async function until(what: string, read: () => Promise<unknown>, want: unknown, 
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while ((last = await read()) !== want) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -87,10 +102,21 @@ describe("dashboard", () => {
     await until("the page to go live", () => page.locator("#conn").textContent(), "live");
     await page.waitForSelector("#stages tbody tr[data-stage]", { timeout: 15_000 });
     expect(await page.locator("#topology .leaf .pill").allTextContents()).toEqual(["linked", "linked", "linked"]);
-    expect(await page.locator("#topology .leaf").evaluateAll((els) => els.map((e) => e.getAttribute("data-cloud")))).toEqual(["aws", "gcp", "azure"]);
-    expect(await page.locator("#topology .leaf .workers").first().textContent()).toBe("ingest 1process 1place 1verify 1");
-    expect(await page.locator("#stages tbody tr").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-stage"), r.lastElementChild?.textContent]))).toEqual([
-      ["ingest", "3"], ["process", "3"], ["place", "3"], ["verify", "3"],
+    expect(
+      await page.locator("#topology .leaf").evaluateAll((els) => els.map((e) => e.getAttribute("data-cloud"))),
+    ).toEqual(["aws", "gcp", "azure"]);
+    expect(await page.locator("#topology .leaf .workers").first().textContent()).toBe(
+      "ingest 1process 1place 1verify 1",
+    );
+    expect(
+      await page
+        .locator("#stages tbody tr")
+        .evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-stage"), r.lastElementChild?.textContent])),
+    ).toEqual([
+      ["ingest", "3"],
+      ["process", "3"],
+      ["place", "3"],
+      ["verify", "3"],
     ]);
     expect(navigations).toEqual([dash.url]);
   });
@@ -106,9 +132,11 @@ describe("dashboard", () => {
     const deadline = Date.now() + 90_000;
     for (;;) {
       const row = await fileRow(page, "dashboard-live-1");
-      if (row && (seen.length === 0 || seen.at(-1)!.progress !== row.progress || seen.at(-1)!.state !== row.state)) seen.push({ state: row.state, progress: row.progress });
+      if (row && (seen.length === 0 || seen.at(-1)!.progress !== row.progress || seen.at(-1)!.state !== row.state))
+        seen.push({ state: row.state, progress: row.progress });
       if (row?.state === "complete" || row?.state === "failed") break;
-      if (Date.now() > deadline) throw new Error(`the file did not finish on the page within 90 s; seen: ${JSON.stringify(seen)}`);
+      if (Date.now() > deadline)
+        throw new Error(`the file did not finish on the page within 90 s; seen: ${JSON.stringify(seen)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     // It appeared while in flight, showed progress strictly between none and all, never went backwards, and completed.
@@ -126,7 +154,12 @@ describe("dashboard", () => {
     expect(await pageGlobal(page, "__xss")).toBeUndefined();
 
     // The replicas of all 24 chunks are counted in every cloud, and the stages measured the work.
-    await until("every cloud to count the file's replicas", async () => (await page.locator("#topology .leaf").allTextContents()).every((l) => l.includes(`${CHUNKS} replicas`)), true);
+    await until(
+      "every cloud to count the file's replicas",
+      async () =>
+        (await page.locator("#topology .leaf").allTextContents()).every((l) => l.includes(`${CHUNKS} replicas`)),
+      true,
+    );
     expect(await page.locator("#summary .card").first().textContent()).toContain("files in flight0");
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -142,14 +175,27 @@ describe("dashboard", () => {
     expect(await gcp.getAttribute("class")).toContain("cut");
     expect(await page.locator("#topology .leaf .pill").allTextContents()).toEqual(["linked", "NOT LINKED", "linked"]);
     // gcp's workers cannot be reached any more; the page still gets a snapshot every second or two.
-    await until("gcp's workers to be missing", () => gcp.locator(".workers").textContent(), "ingest 0process 0place 0verify 0", 20_000);
+    await until(
+      "gcp's workers to be missing",
+      () => gcp.locator(".workers").textContent(),
+      "ingest 0process 0place 0verify 0",
+      20_000,
+    );
     const before = await page.locator("#updated").getAttribute("datetime");
-    await until("the next snapshot", async () => (await page.locator("#updated").getAttribute("datetime")) !== before, true, 5_000);
+    await until(
+      "the next snapshot",
+      async () => (await page.locator("#updated").getAttribute("datetime")) !== before,
+      true,
+      5_000,
+    );
     expect(await page.locator("#conn").textContent()).toBe("live");
   });
 
   it("serves its state as JSON and refuses what it does not serve", async () => {
-    const state = await (await fetch(new URL("/api/state", dash.url))).json() as { files: { complete: number }; leaves: Array<{ linked: boolean }> };
+    const state = (await (await fetch(new URL("/api/state", dash.url))).json()) as {
+      files: { complete: number };
+      leaves: Array<{ linked: boolean }>;
+    };
     expect(state.files.complete).toBe(1);
     expect(state.leaves.map((l) => l.linked)).toEqual([true, false, true]);
     expect((await fetch(new URL("/nope", dash.url))).status).toBe(404);

@@ -4,8 +4,8 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { waitForFiles } from "../../shared/client/ingest.ts";
-import { startDashboard, type Dashboard } from "../../dashboard/server.ts";
 import { eventually, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
@@ -53,7 +53,8 @@ function parseExposition(text: string): Sample[] {
     if (meta) {
       if (!NAME.test(meta[2]!)) throw new Error(`bad metric name at ${where}`);
       if (meta[1] === "TYPE") {
-        if (!["counter", "gauge", "histogram", "summary", "untyped"].includes(meta[3]!)) throw new Error(`unknown type at ${where}`);
+        if (!["counter", "gauge", "histogram", "summary", "untyped"].includes(meta[3]!))
+          throw new Error(`unknown type at ${where}`);
         if (types.has(meta[2]!)) throw new Error(`second TYPE for ${meta[2]} at ${where}`);
         types.set(meta[2]!, meta[3]!);
       }
@@ -73,12 +74,14 @@ function parseExposition(text: string): Sample[] {
       labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_x, c: string) => (c === "n" ? "\n" : c));
       pos = LABEL.lastIndex;
     }
-    if (!/^(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|NaN|[+-]Inf)$/.test(m[3]!)) throw new Error(`bad value at ${where}`);
+    if (!/^(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)|NaN|[+-]Inf)$/.test(m[3]!))
+      throw new Error(`bad value at ${where}`);
     const name = m[1]!;
     const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, "");
     const type = types.get(family);
     if (!type) throw new Error(`sample without a TYPE at ${where}`);
-    if (family !== name && type !== "histogram" && type !== "summary") throw new Error(`suffix on a ${type} at ${where}`);
+    if (family !== name && type !== "histogram" && type !== "summary")
+      throw new Error(`suffix on a ${type} at ${where}`);
     samples.push({ name, labels, value: m[3] === "+Inf" ? Infinity : Number(m[3]) });
   });
   for (const [family, type] of types) {
@@ -93,10 +96,12 @@ function parseExposition(text: string): Sample[] {
       const bounds = buckets.map((b) => (b.labels.le === "+Inf" ? Infinity : Number(b.labels.le)));
       if (bounds.at(-1) !== Infinity) throw new Error(`${family}${key} has no +Inf bucket`);
       for (let i = 1; i < buckets.length; i++) {
-        if (!(bounds[i]! > bounds[i - 1]!) || buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${family}${key} buckets are not cumulative`);
+        if (!(bounds[i]! > bounds[i - 1]!) || buckets[i]!.value < buckets[i - 1]!.value)
+          throw new Error(`${family}${key} buckets are not cumulative`);
       }
       const count = samples.find((x) => x.name === `${family}_count` && JSON.stringify(x.labels) === key);
-      if (count?.value !== buckets.at(-1)!.value) throw new Error(`${family}${key}: +Inf bucket ${buckets.at(-1)!.value} != _count ${count?.value}`);
+      if (count?.value !== buckets.at(-1)!.value)
+        throw new Error(`${family}${key}: +Inf bucket ${buckets.at(-1)!.value} != _count ${count?.value}`);
     }
   }
   return samples;
@@ -121,33 +126,58 @@ describe("/metrics after files went through", () => {
       writeRandomFile(path, f.size);
       t.nc.publish("files.ingest", JSON.stringify({ fileId: f.fileId, path }));
     }
-    const done = await waitForFiles(t.kv, FILES.map((f) => f.fileId), () => undefined, 60_000);
-    for (const f of FILES) expect(done.get(f.fileId)).toMatchObject({ state: "complete", size: f.size, chunkCount: f.chunks });
+    const done = await waitForFiles(
+      t.kv,
+      FILES.map((f) => f.fileId),
+      () => undefined,
+      60_000,
+    );
+    for (const f of FILES)
+      expect(done.get(f.fileId)).toMatchObject({ state: "complete", size: f.size, chunkCount: f.chunks });
 
     // The orchestrator acknowledges the last events just after the file completes: wait for every consumer to drain.
-    const { contentType, samples } = await eventually(async () => {
-      const s = await scrape();
-      const lag = total(s.samples, "ferry_consumer_pending_messages").sum + total(s.samples, "ferry_consumer_ack_pending_messages").sum;
-      return lag === 0 ? s : undefined;
-    }, 20_000, "every consumer to drain");
+    const { contentType, samples } = await eventually(
+      async () => {
+        const s = await scrape();
+        const lag =
+          total(s.samples, "ferry_consumer_pending_messages").sum +
+          total(s.samples, "ferry_consumer_ack_pending_messages").sum;
+        return lag === 0 ? s : undefined;
+      },
+      20_000,
+      "every consumer to drain",
+    );
     expect(contentType).toBe("text/plain; version=0.0.4; charset=utf-8");
 
     // Messages per stage: a file for ingest, a chunk for process and place, a replica (3 per chunk) for verify.
     const ok = (stage: string) => total(samples, "ferry_stage_messages_total", { stage, outcome: "ok" }).sum;
-    expect(STAGES.map((s) => [s, ok(s)])).toEqual([["ingest", FILES.length], ["process", TOTAL_CHUNKS], ["place", TOTAL_CHUNKS], ["verify", TOTAL_CHUNKS * 3]]);
+    expect(STAGES.map((s) => [s, ok(s)])).toEqual([
+      ["ingest", FILES.length],
+      ["process", TOTAL_CHUNKS],
+      ["place", TOTAL_CHUNKS],
+      ["verify", TOTAL_CHUNKS * 3],
+    ]);
     expect(total(samples, "ferry_stage_messages_total", { outcome: "retry" }).sum).toBe(0);
     expect(total(samples, "ferry_stage_messages_total", { outcome: "dead_letter" }).sum).toBe(0);
     expect(total(samples, "ferry_stage_redeliveries_total").sum).toBe(0);
     // Every stage worker of every cloud exposes its series, even one that handled nothing.
-    for (const stage of STAGES) for (const cloud of CLOUDS) expect(total(samples, "ferry_stage_messages_total", { stage, cloud }).series).toBe(3);
+    for (const stage of STAGES)
+      for (const cloud of CLOUDS) expect(total(samples, "ferry_stage_messages_total", { stage, cloud }).series).toBe(3);
 
     const bytes = (stage: string) => total(samples, "ferry_stage_bytes_total", { stage }).sum;
-    expect(STAGES.map((s) => [s, bytes(s)])).toEqual([["ingest", TOTAL_BYTES], ["process", TOTAL_BYTES], ["place", TOTAL_BYTES], ["verify", TOTAL_BYTES * 3]]);
+    expect(STAGES.map((s) => [s, bytes(s)])).toEqual([
+      ["ingest", TOTAL_BYTES],
+      ["process", TOTAL_BYTES],
+      ["place", TOTAL_BYTES],
+      ["verify", TOTAL_BYTES * 3],
+    ]);
 
     // One handling-time observation per message, every one of them timed.
     for (const stage of STAGES) {
       expect(total(samples, "ferry_stage_handling_seconds_count", { stage, outcome: "ok" }).sum).toBe(ok(stage));
-      expect(total(samples, "ferry_stage_handling_seconds_bucket", { stage, outcome: "ok", le: "+Inf" }).sum).toBe(ok(stage));
+      expect(total(samples, "ferry_stage_handling_seconds_bucket", { stage, outcome: "ok", le: "+Inf" }).sum).toBe(
+        ok(stage),
+      );
       expect(total(samples, "ferry_stage_handling_seconds_sum", { stage, outcome: "ok" }).sum).toBeGreaterThan(0);
     }
     // The orchestrator projected at least one event per chunk event (ingested, processed, 3 placed, 3 verified).
@@ -160,27 +190,40 @@ describe("/metrics after files went through", () => {
 
     for (const cloud of CLOUDS) expect(total(samples, "ferry_leaf_link_up", { cloud })).toEqual({ sum: 1, series: 1 });
     expect(total(samples, "ferry_dead_letters_stored")).toEqual({ sum: 0, series: STAGES.length * CLOUDS.length });
-    expect(total(samples, "ferry_workers_answering")).toEqual({ sum: 1 + STAGES.length * CLOUDS.length, series: 1 + STAGES.length * CLOUDS.length });
+    expect(total(samples, "ferry_workers_answering")).toEqual({
+      sum: 1 + STAGES.length * CLOUDS.length,
+      series: 1 + STAGES.length * CLOUDS.length,
+    });
   });
 
   it("counts a dead letter on its worker and as stored on the hub", async () => {
     t.nc.publish("files.ingest", "this is not json");
-    const { samples } = await eventually(async () => {
-      const s = await scrape();
-      return total(s.samples, "ferry_dead_letters_stored").sum === 1 ? s : undefined;
-    }, 30_000, "the dead letter to be stored on the hub");
+    const { samples } = await eventually(
+      async () => {
+        const s = await scrape();
+        return total(s.samples, "ferry_dead_letters_stored").sum === 1 ? s : undefined;
+      },
+      30_000,
+      "the dead letter to be stored on the hub",
+    );
     expect(total(samples, "ferry_dead_letters_stored", { stage: "ingest" }).sum).toBe(1);
     expect(total(samples, "ferry_stage_messages_total", { stage: "ingest", outcome: "dead_letter" }).sum).toBe(1);
-    expect(total(samples, "ferry_stage_handling_seconds_count", { stage: "ingest", outcome: "dead_letter" }).sum).toBe(1);
+    expect(total(samples, "ferry_stage_handling_seconds_count", { stage: "ingest", outcome: "dead_letter" }).sum).toBe(
+      1,
+    );
   });
 });
 
 describe("the exposition reader itself", () => {
   it("rejects what Prometheus would reject", () => {
     expect(() => parseExposition("ferry_x 1\n")).toThrow(/without a TYPE/);
-    expect(() => parseExposition("# TYPE ferry_x gauge\nferry_x{a=\"1\"\"} 1\n")).toThrow(/bad label set/);
+    expect(() => parseExposition('# TYPE ferry_x gauge\nferry_x{a="1""} 1\n')).toThrow(/bad label set/);
     expect(() => parseExposition("# TYPE ferry_x gauge\nferry_x one\n")).toThrow(/bad value/);
-    expect(() => parseExposition("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n")).toThrow(/not cumulative/);
-    expect(parseExposition("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3.5\nh_count 2\n")).toHaveLength(4);
+    expect(() => parseExposition('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\n')).toThrow(
+      /not cumulative/,
+    );
+    expect(
+      parseExposition('# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n'),
+    ).toHaveLength(4);
   });
 });

@@ -2,16 +2,17 @@
  * The pipeline as any NATS client sees it: raw ingest requests, malformed ones, repeated publishes
  * and redelivered events, on real servers and worker processes.
  */
-import { fsRoot } from "../../shared/topology/deployment.ts";
+
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { replicaKey } from "../../shared/chunk-keys.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { replicaKey } from "../../shared/chunk-keys.ts";
 import { waitForFiles } from "../../shared/client/ingest.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
-import { listFileRecords, readChunkRecords, readFileRecord, type FileRecord } from "../../shared/manifest.ts";
+import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { fsRoot } from "../../shared/topology/deployment.ts";
 import { EVENTS_STREAM } from "../../streams/definitions.ts";
 import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -26,11 +27,17 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const byName = async (name: string): Promise<FileRecord | undefined> => (await listFileRecords(t.kv)).find((f) => f.name === name);
-const complete = (name: string) => eventually(async () => {
-  const f = await byName(name);
-  return f?.state === "complete" || f?.state === "failed" ? f : undefined;
-}, 60_000, `${name} to finish`);
+const byName = async (name: string): Promise<FileRecord | undefined> =>
+  (await listFileRecords(t.kv)).find((f) => f.name === name);
+const complete = (name: string) =>
+  eventually(
+    async () => {
+      const f = await byName(name);
+      return f?.state === "complete" || f?.state === "failed" ? f : undefined;
+    },
+    60_000,
+    `${name} to finish`,
+  );
 
 async function readBack(f: FileRecord): Promise<string> {
   const out = join(t.dir, `back-${f.fileId}`);
@@ -44,7 +51,8 @@ async function deadLetters(): Promise<Array<{ eventSubject: string; reason: stri
   const info = await jsm.streams.info(EVENTS_STREAM);
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
     const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-    if (m?.subject.startsWith("deadletter.")) out.push({ ...m.json<{ reason: string; fileId?: string }>(), eventSubject: m.subject });
+    if (m?.subject.startsWith("deadletter."))
+      out.push({ ...m.json<{ reason: string; fileId?: string }>(), eventSubject: m.subject });
   }
   return out;
 }
@@ -66,16 +74,27 @@ describe("malformed requests", () => {
   it("dead-letters requests that are not JSON, lack fields or name a missing file, and keeps working", async () => {
     t.nc.publish("files.ingest", "this is not json");
     t.nc.publish("files.ingest", JSON.stringify({ name: "no-path" }));
-    t.nc.publish("files.ingest", JSON.stringify({ fileId: "missing-source-1", path: join(t.dir, "does-not-exist.bin") }));
-    const failed = await eventually(async () => {
-      const f = await readFileRecord(t.kv, "missing-source-1");
-      return f?.state === "failed" ? f : undefined;
-    }, 30_000, "the missing-source file to fail");
+    t.nc.publish(
+      "files.ingest",
+      JSON.stringify({ fileId: "missing-source-1", path: join(t.dir, "does-not-exist.bin") }),
+    );
+    const failed = await eventually(
+      async () => {
+        const f = await readFileRecord(t.kv, "missing-source-1");
+        return f?.state === "failed" ? f : undefined;
+      },
+      30_000,
+      "the missing-source file to fail",
+    );
     expect(failed.reason).toMatch(/does-not-exist\.bin does not exist/);
-    const letters = await eventually(async () => {
-      const dl = await deadLetters();
-      return dl.length >= 3 ? dl : undefined;
-    }, 30_000, "three dead letters");
+    const letters = await eventually(
+      async () => {
+        const dl = await deadLetters();
+        return dl.length >= 3 ? dl : undefined;
+      },
+      30_000,
+      "three dead letters",
+    );
     const reasons = letters.map((l) => l.reason).join("\n");
     expect(reasons).toMatch(/ingest request is not JSON/);
     expect(reasons).toMatch(/ingest request lacks field "path"/);
@@ -133,7 +152,9 @@ describe("idempotency", () => {
     await waitForFiles(t.kv, ["redelivered-1"], () => undefined, 60_000);
     const before = await readFileRecord(t.kv, "redelivered-1");
     const chunksBefore = await readChunkRecords(t.kv, before!);
-    const objectsBefore = CLOUDS.map((c) => listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")));
+    const objectsBefore = CLOUDS.map((c) =>
+      listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")),
+    );
     // Replay every event of the file into its cloud with fresh message ids: what a redelivery
     // beyond the duplicate window looks like to every stage and to the orchestrator.
     const jsm = await t.hubJs.jetstreamManager();
@@ -152,8 +173,12 @@ describe("idempotency", () => {
     await new Promise((r) => setTimeout(r, 5000));
     const after = await readFileRecord(t.kv, "redelivered-1");
     expect({ ...after, updatedAt: "" }).toEqual({ ...before, updatedAt: "" });
-    expect((await readChunkRecords(t.kv, after!)).map((c) => c.replicas.length)).toEqual(chunksBefore.map((c) => c.replicas.length));
-    expect(CLOUDS.map((c) => listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")))).toEqual(objectsBefore);
+    expect((await readChunkRecords(t.kv, after!)).map((c) => c.replicas.length)).toEqual(
+      chunksBefore.map((c) => c.replicas.length),
+    );
+    expect(CLOUDS.map((c) => listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")))).toEqual(
+      objectsBefore,
+    );
     expect(await readBack(after!)).toBe(sha);
   });
 });

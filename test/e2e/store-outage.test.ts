@@ -11,8 +11,8 @@ import { listDeadLetters } from "../../shared/client/dead-letters.ts";
 import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
 import { checkSource } from "../../shared/client/preflight.ts";
 import { reassemble } from "../../shared/client/reassemble.ts";
-import { startLocalS3Server } from "../../shared/launcher/s3-server.ts";
 import { freePorts } from "../../shared/launcher/ports.ts";
+import { startLocalS3Server } from "../../shared/launcher/s3-server.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { startToxiproxy, type Toxiproxy } from "../../shared/launcher/toxiproxy.ts";
 import { readFileRecord } from "../../shared/manifest.ts";
@@ -41,7 +41,8 @@ async function readBackFrom(t: TestPipeline, fileId: string, cloud: string): Pro
  */
 function retriesLogged(t: TestPipeline): Array<{ attempt: number; delayMs: number; err: string }> {
   const logs = join(t.pipeline.deployment.dataDir, "logs");
-  return readdirSync(logs).filter((f) => /^(ingest|process|place|verify)-\w+\.log$/.test(f))
+  return readdirSync(logs)
+    .filter((f) => /^(ingest|process|place|verify)-\w+\.log$/.test(f))
     .flatMap((f) => readFileSync(join(logs, f), "utf8").split("\n"))
     .filter((l) => l.includes('"will retry"'))
     .map((l) => JSON.parse(l) as { attempt: number; delayMs: number; err: string });
@@ -94,8 +95,14 @@ describe("a store whose connections are reset for a while", () => {
     toxiproxy = await startToxiproxy({ apiPort: apiPort! });
     await toxiproxy.link("s3", linkPort!, `127.0.0.1:${s3Port}`);
     // aws as a real cloud would be configured: an endpoint, and credentials from the environment.
-    const clouds = [{ name: "aws", store: { kind: "s3", bucket: "ferry-aws", endpoint: `http://127.0.0.1:${linkPort}` } }, ...LOCAL_CLOUDS.slice(1)];
-    const credentials = { AWS_ACCESS_KEY_ID: S3_LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_LOCAL_CREDENTIALS.secretAccessKey };
+    const clouds = [
+      { name: "aws", store: { kind: "s3", bucket: "ferry-aws", endpoint: `http://127.0.0.1:${linkPort}` } },
+      ...LOCAL_CLOUDS.slice(1),
+    ];
+    const credentials = {
+      AWS_ACCESS_KEY_ID: S3_LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3_LOCAL_CREDENTIALS.secretAccessKey,
+    };
     Object.assign(process.env, credentials); // for this process's own reads from the aws store
     t = await startTestPipeline({ topology: { clouds, chunkSize: CHUNK, maxAttempts: 3 }, workerEnv: credentials });
   }, 120_000);
@@ -133,7 +140,10 @@ describe("a store whose connections are reset for a while", () => {
     expect(await listDeadLetters(t.hubJs)).toEqual([]);
     // The secret the workers were given appears in no log line, and in no file the deployment wrote.
     const logs = join(t.pipeline.deployment.dataDir, "logs");
-    for (const f of readdirSync(logs)) expect(readFileSync(join(logs, f), "utf8"), f).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
-    expect(readFileSync(join(t.pipeline.deployment.dataDir, "deployment.json"), "utf8")).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
+    for (const f of readdirSync(logs))
+      expect(readFileSync(join(logs, f), "utf8"), f).not.toContain(S3_LOCAL_CREDENTIALS.secretAccessKey);
+    expect(readFileSync(join(t.pipeline.deployment.dataDir, "deployment.json"), "utf8")).not.toContain(
+      S3_LOCAL_CREDENTIALS.secretAccessKey,
+    );
   });
 });

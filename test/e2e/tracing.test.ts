@@ -15,9 +15,9 @@ import { replicaKey } from "../../shared/chunk-keys.ts";
 import { submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
 import { checkSource } from "../../shared/client/preflight.ts";
 import { encodeEvent } from "../../shared/events.ts";
-import { startLocalJaeger, type LocalJaeger } from "../../shared/launcher/jaeger-server.ts";
+import { type LocalJaeger, startLocalJaeger } from "../../shared/launcher/jaeger-server.ts";
 import { freePorts } from "../../shared/launcher/ports.ts";
-import { readFileRecord, type FileRecord } from "../../shared/manifest.ts";
+import { type FileRecord, readFileRecord } from "../../shared/manifest.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
@@ -33,9 +33,16 @@ let tracing: Tracing | undefined;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "ferry-tracing-"));
   const [otlpPort, queryPort] = await freePorts(2);
-  jaeger = await startLocalJaeger({ otlpPort: otlpPort!, queryPort: queryPort!, dataDir: join(dir, "jaeger"), logFile: join(dir, "jaeger.log") });
+  jaeger = await startLocalJaeger({
+    otlpPort: otlpPort!,
+    queryPort: queryPort!,
+    dataDir: join(dir, "jaeger"),
+    logFile: join(dir, "jaeger.log"),
+  });
   // Spans leave a process after the batch processor's delay: keep it short so the test does not wait 5 s a round.
-  t = await startTestPipeline({ workerEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: "100" } });
+  t = await startTestPipeline({
+    workerEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: "100" },
+  });
   // This process publishes requests as `ferry ingest` does.
   process.env.OTEL_BSP_SCHEDULE_DELAY = "100";
   tracing = initTracing({ service: "ferry-cli", otlpUrl: jaeger.otlpUrl });
@@ -64,7 +71,9 @@ interface JSpan {
 interface JaegerTrace {
   traceID: string;
   spans: Array<{
-    spanID: string; operationName: string; processID: string;
+    spanID: string;
+    operationName: string;
+    processID: string;
     references: Array<{ refType: string; spanID: string; traceID: string }>;
     tags: Array<{ key: string; value: unknown }>;
     logs: Array<{ fields: Array<{ key: string; value: unknown }> }>;
@@ -72,7 +81,8 @@ interface JaegerTrace {
   processes: Record<string, { serviceName: string; tags: Array<{ key: string; value: unknown }> }>;
 }
 
-const kv = (list: Array<{ key: string; value: unknown }>): Record<string, unknown> => Object.fromEntries(list.map((x) => [x.key, x.value]));
+const kv = (list: Array<{ key: string; value: unknown }>): Record<string, unknown> =>
+  Object.fromEntries(list.map((x) => [x.key, x.value]));
 
 /** GET /api/traces/{traceId}: every span of the trace, or [] while Jaeger has none. */
 async function fetchTrace(traceId: string): Promise<JSpan[]> {
@@ -102,13 +112,17 @@ async function fetchTrace(traceId: string): Promise<JSpan[]> {
  * batch by batch from many processes, and a parent ends (and is exported) after its children.
  */
 function traceWhen(traceId: string, done: (spans: JSpan[]) => boolean, what: string): Promise<JSpan[]> {
-  return eventually(async () => {
-    const spans = await fetchTrace(traceId);
-    if (!done(spans)) return undefined;
-    await new Promise((r) => setTimeout(r, 1000));
-    const again = await fetchTrace(traceId);
-    return again.length === spans.length ? again : undefined;
-  }, 60_000, what);
+  return eventually(
+    async () => {
+      const spans = await fetchTrace(traceId);
+      if (!done(spans)) return undefined;
+      await new Promise((r) => setTimeout(r, 1000));
+      const again = await fetchTrace(traceId);
+      return again.length === spans.length ? again : undefined;
+    },
+    60_000,
+    what,
+  );
 }
 
 const isConsumer = (s: JSpan, service: string) => s.service === service && s.tags["span.kind"] === "consumer";
@@ -136,7 +150,10 @@ async function finished(fileId: string): Promise<FileRecord> {
 /** Every JSON line of a worker's log (worker logs are in <dataDir>/logs/<stage>-<cloud>.log). */
 function logLines(stage: string, cloud: string): Array<Record<string, unknown>> {
   const text = readFileSync(join(t!.pipeline.deployment.dataDir, "logs", `${stage}-${cloud}.log`), "utf8");
-  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe("one trace per file in Jaeger", () => {
@@ -151,27 +168,45 @@ describe("one trace per file in Jaeger", () => {
     expect(file.traceId).toBe(traceId);
 
     // Complete once the orchestrator's span for every verified replica and for files.completed is in.
-    const spans = await traceWhen(traceId!, (s) =>
-      s.filter((x) => isConsumer(x, "ferry-orchestrator") && String(x.tags["messaging.destination.name"]).startsWith("chunks.verified.")).length === chunks * 3
-      && s.some((x) => x.name === "publish files.completed"), "the whole trace in Jaeger");
+    const spans = await traceWhen(
+      traceId!,
+      (s) =>
+        s.filter(
+          (x) =>
+            isConsumer(x, "ferry-orchestrator") &&
+            String(x.tags["messaging.destination.name"]).startsWith("chunks.verified."),
+        ).length ===
+          chunks * 3 && s.some((x) => x.name === "publish files.completed"),
+      "the whole trace in Jaeger",
+    );
 
     expect(orphans(spans)).toEqual([]);
     const roots = spans.filter((s) => s.parentId === undefined);
-    expect(roots.map((s) => [s.service, s.name, s.tags["span.kind"]])).toEqual([["ferry-cli", "publish files.ingest", "producer"]]);
+    expect(roots.map((s) => [s.service, s.name, s.tags["span.kind"]])).toEqual([
+      ["ferry-cli", "publish files.ingest", "producer"],
+    ]);
     expect(roots[0]!.tags["messaging.system"]).toBe("nats");
     expect(roots[0]!.tags["ferry.file_id"]).toBe(fileId);
-    expect(new Set(spans.map((s) => s.service))).toEqual(new Set(["ferry-cli", ...STAGE_SERVICES, "ferry-orchestrator"]));
+    expect(new Set(spans.map((s) => s.service))).toEqual(
+      new Set(["ferry-cli", ...STAGE_SERVICES, "ferry-orchestrator"]),
+    );
 
     // The stages of one file run in the cloud that ingested it; the replicas reach every cloud.
     const home = file.stagingClouds[0]!;
     for (const service of STAGE_SERVICES) {
-      expect(new Set(spans.filter((s) => s.service === service).map((s) => s.resource["cloud.provider"]))).toEqual(new Set([home]));
+      expect(new Set(spans.filter((s) => s.service === service).map((s) => s.resource["cloud.provider"]))).toEqual(
+        new Set([home]),
+      );
     }
-    const clouds = new Set(spans.flatMap((s) => [s.resource["cloud.provider"], s.tags["cloud.provider"]]).filter((c) => c !== undefined));
+    const clouds = new Set(
+      spans.flatMap((s) => [s.resource["cloud.provider"], s.tags["cloud.provider"]]).filter((c) => c !== undefined),
+    );
     expect(clouds).toEqual(new Set(CLOUDS));
 
     const ingest = spans.filter((s) => isConsumer(s, "ferry-ingest"));
-    expect(ingest.map((s) => [s.name, s.parentId, s.tags["messaging.nats.message.delivery_count"]])).toEqual([["process files.ingest", roots[0]!.spanId, 1]]);
+    expect(ingest.map((s) => [s.name, s.parentId, s.tags["messaging.nats.message.delivery_count"]])).toEqual([
+      ["process files.ingest", roots[0]!.spanId, 1],
+    ]);
 
     for (let i = 0; i < chunks; i++) {
       const replicas = spans.filter((s) => s.name === "place replica" && ofChunk(s, i));
@@ -201,7 +236,11 @@ describe("one trace per file in Jaeger", () => {
           "ferry-ingest: process files.ingest",
           "ferry-cli: publish files.ingest",
         ]);
-        expect(lineage(spans, v).filter((s) => s.tags["ferry.chunk_index"] !== undefined).every((s) => ofChunk(s, i))).toBe(true);
+        expect(
+          lineage(spans, v)
+            .filter((s) => s.tags["ferry.chunk_index"] !== undefined)
+            .every((s) => ofChunk(s, i)),
+        ).toBe(true);
       }
     }
   });
@@ -215,17 +254,32 @@ describe("one trace per file in Jaeger", () => {
     // worker removes it and fails the attempt (retryable); the redelivered message copies it again.
     const key = replicaKey(fileId, 1, sha256(data.subarray(CHUNK, 2 * CHUNK)));
     await t!.stores.get("gcp")!.put(key, Readable.from([Buffer.alloc(10, 7)]));
-    const { traceId } = await publishTraced(t!.hubJs, "files.ingest", encodeEvent({ fileId, path }), { msgID: `ingest:${fileId}` }, { root: true });
+    const { traceId } = await publishTraced(
+      t!.hubJs,
+      "files.ingest",
+      encodeEvent({ fileId, path }),
+      { msgID: `ingest:${fileId}` },
+      { root: true },
+    );
     const file = await finished(fileId);
     expect(file.state).toBe("complete");
     expect(file.traceId).toBe(traceId);
 
-    const spans = await traceWhen(traceId!, (s) =>
-      s.filter((x) => isConsumer(x, "ferry-verify")).length === 3 * 3 && s.filter((x) => isConsumer(x, "ferry-place") && ofChunk(x, 1)).length === 2,
-    "both place attempts of chunk 1 and every verify");
+    const spans = await traceWhen(
+      traceId!,
+      (s) =>
+        s.filter((x) => isConsumer(x, "ferry-verify")).length === 3 * 3 &&
+        s.filter((x) => isConsumer(x, "ferry-place") && ofChunk(x, 1)).length === 2,
+      "both place attempts of chunk 1 and every verify",
+    );
     expect(orphans(spans)).toEqual([]);
-    const attempts = spans.filter((s) => isConsumer(s, "ferry-place") && ofChunk(s, 1))
-      .sort((a, b) => Number(a.tags["messaging.nats.message.delivery_count"]) - Number(b.tags["messaging.nats.message.delivery_count"]));
+    const attempts = spans
+      .filter((s) => isConsumer(s, "ferry-place") && ofChunk(s, 1))
+      .sort(
+        (a, b) =>
+          Number(a.tags["messaging.nats.message.delivery_count"]) -
+          Number(b.tags["messaging.nats.message.delivery_count"]),
+      );
     expect(attempts.map((s) => s.tags["messaging.nats.message.delivery_count"])).toEqual([1, 2]);
     // The same message delivered twice: both attempts hang under the one publish of chunks.processed.
     expect(attempts[0]!.parentId).toBe(attempts[1]!.parentId);
@@ -241,26 +295,43 @@ describe("one trace per file in Jaeger", () => {
     // The worker's log line about the retry leads to this trace and this chunk.
     const home = file.stagingClouds[0]!;
     const retry = logLines("place", home).find((l) => l.msg === "will retry" && l.fileId === fileId);
-    expect(retry).toMatchObject({ trace_id: traceId, span_id: attempts[0]!.spanId, index: 1, stage: "place", cloud: home });
+    expect(retry).toMatchObject({
+      trace_id: traceId,
+      span_id: attempts[0]!.spanId,
+      index: 1,
+      stage: "place",
+      cloud: home,
+    });
   });
 });
 
 /** Every TCP address `pid` listens on, from /proc: its socket inodes matched with the kernel's LISTEN rows. */
 function listeningAddresses(pid: number): string[] {
-  const inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-    } catch {
-      return undefined; // closed meanwhile
-    }
-  }).filter((x) => x !== undefined));
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined; // closed meanwhile
+        }
+      })
+      .filter((x) => x !== undefined),
+  );
   const out: string[] = [];
   for (const table of ["tcp", "tcp6"]) {
     for (const row of readFileSync(`/proc/${pid}/net/${table}`, "utf8").trim().split("\n").slice(1)) {
       const f = row.trim().split(/\s+/);
       if (f[3] !== "0A" || !inodes.has(f[9]!)) continue; // 0A: LISTEN
       const [hexIp, hexPort] = f[1]!.split(":");
-      const ip = hexIp!.length === 8 ? hexIp!.match(/../g)!.reverse().map((b) => parseInt(b, 16)).join(".") : `[${hexIp}]`;
+      const ip =
+        hexIp!.length === 8
+          ? hexIp!
+              .match(/../g)!
+              .reverse()
+              .map((b) => parseInt(b, 16))
+              .join(".")
+          : `[${hexIp}]`;
       out.push(`${ip}:${parseInt(hexPort!, 16)}`);
     }
   }
@@ -270,16 +341,25 @@ function listeningAddresses(pid: number): string[] {
 describe("a local Jaeger", () => {
   it("listens only on loopback, on the two ports it was given plus one the OS picked, so a second one runs beside it", async () => {
     const [otlpPort, queryPort] = await freePorts(2);
-    const second = await startLocalJaeger({ otlpPort: otlpPort!, queryPort: queryPort!, dataDir: join(dir, "jaeger-2") });
+    const second = await startLocalJaeger({
+      otlpPort: otlpPort!,
+      queryPort: queryPort!,
+      dataDir: join(dir, "jaeger-2"),
+    });
     try {
       for (const j of [jaeger!, second]) {
         const addrs = listeningAddresses(j.process.pid!);
-        expect(addrs.every((a) => a.startsWith("127.0.0.1:")), addrs.join(" ")).toBe(true);
+        expect(
+          addrs.every((a) => a.startsWith("127.0.0.1:")),
+          addrs.join(" "),
+        ).toBe(true);
         expect(addrs.length, addrs.join(" ")).toBe(3); // OTLP/HTTP, query HTTP, query gRPC on an OS-picked port
         const res = await fetch(`${j.queryUrl}/api/services`);
         expect(res.status).toBe(200);
       }
-      expect(listeningAddresses(second.process.pid!)).toEqual(expect.arrayContaining([`127.0.0.1:${otlpPort}`, `127.0.0.1:${queryPort}`]));
+      expect(listeningAddresses(second.process.pid!)).toEqual(
+        expect.arrayContaining([`127.0.0.1:${otlpPort}`, `127.0.0.1:${queryPort}`]),
+      );
     } finally {
       await second.process.stop();
     }
@@ -293,22 +373,34 @@ describe("logs lead to the trace", () => {
     const good = line.repeat(Math.ceil(CHUNK / line.length));
     const path = join(dir, "broken.jsonl");
     writeFileSync(path, `${good}this line is not json\n${line}`);
-    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkSource(path), { transforms: ["validate-jsonl"] });
+    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkSource(path), {
+      transforms: ["validate-jsonl"],
+    });
     const file = await finished(fileId);
     expect(file.state).toBe("failed");
     expect(file.reason).toMatch(/chunk 1/);
     expect((await readFileRecord(t!.kv, fileId))?.traceId).toBe(traceId);
 
     const home = file.stagingClouds[0]!;
-    const lines = logLines("process", home).filter((l) => l.fileId === fileId && l.index === 1 && (l.level as number) >= 40);
+    const lines = logLines("process", home).filter(
+      (l) => l.fileId === fileId && l.index === 1 && (l.level as number) >= 40,
+    );
     expect(lines.map((l) => l.msg)).toContain("dead-lettered");
     for (const l of lines) expect(l).toMatchObject({ trace_id: traceId, stage: "process", cloud: home });
 
     // The line's span is the failed process span in Jaeger, and the dead letter was published under it.
     const dead = lines.find((l) => l.msg === "dead-lettered")!;
-    const spans = await traceWhen(traceId!, (s) => s.some((x) => x.spanId === dead.span_id) && s.some((x) => x.name.startsWith("publish deadletter.")), "the failed chunk's spans");
+    const spans = await traceWhen(
+      traceId!,
+      (s) => s.some((x) => x.spanId === dead.span_id) && s.some((x) => x.name.startsWith("publish deadletter.")),
+      "the failed chunk's spans",
+    );
     const failed = spans.find((s) => s.spanId === dead.span_id)!;
-    expect([failed.service, failed.name, failed.tags["otel.status_code"]]).toEqual(["ferry-process", `process chunks.ingested.${home}`, "ERROR"]);
+    expect([failed.service, failed.name, failed.tags["otel.status_code"]]).toEqual([
+      "ferry-process",
+      `process chunks.ingested.${home}`,
+      "ERROR",
+    ]);
     expect(spans.find((s) => s.name === `publish deadletter.process.${home}`)?.parentId).toBe(failed.spanId);
     expect(orphans(spans)).toEqual([]);
   });

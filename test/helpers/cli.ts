@@ -1,6 +1,6 @@
-import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
-import { spawn, type SpawnOptions } from "node:child_process";
+import { type SpawnOptions, spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -11,7 +11,10 @@ export interface CliResult {
 }
 
 /** Runs the ferry CLI as a user would (a separate process), with its output captured. */
-export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const opts: SpawnOptions = {
     cwd: REPO_ROOT,
     env: { ...process.env, ...o.env },
@@ -35,4 +38,8 @@ export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; uid?: numbe
 }
 
 /** Parses one JSON object per line. */
-export const jsonLines = <T>(text: string): T[] => text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);
+export const jsonLines = <T>(text: string): T[] =>
+  text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as T);

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startPipeline, type Pipeline } from "../../shared/launcher/pipeline.ts";
+import { type Pipeline, startPipeline } from "../../shared/launcher/pipeline.ts";
 import { openManifest } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -25,10 +25,22 @@ export interface TestPipeline {
 }
 
 /** Starts hub, three leaves and every worker with small chunks and a short ack wait. */
-export async function startTestPipeline(o: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {}): Promise<TestPipeline> {
+export async function startTestPipeline(
+  o: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {},
+): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), "ferry-test-"));
-  const topology = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }], chunkSize: "64KiB", ackWait: "5s", maxAttempts: 3, ...o.topology });
-  const pipeline = await startPipeline({ topology, dataDir: join(dir, "deploy"), ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}) });
+  const topology = compileTopology({
+    clouds: [{ name: "aws" }, { name: "gcp" }, { name: "azure" }],
+    chunkSize: "64KiB",
+    ackWait: "5s",
+    maxAttempts: 3,
+    ...o.topology,
+  });
+  const pipeline = await startPipeline({
+    topology,
+    dataDir: join(dir, "deploy"),
+    ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
+  });
   const conns: NatsConnection[] = [];
   try {
     const nc = await connectNats(pipeline.deployment.hub.url, "test-client");
@@ -37,7 +49,12 @@ export async function startTestPipeline(o: { topology?: Record<string, unknown>;
     const kv = await openManifest(hubJs);
     const stores = openStores(pipeline.deployment);
     return {
-      dir, pipeline, nc, hubJs, kv, stores,
+      dir,
+      pipeline,
+      nc,
+      hubJs,
+      kv,
+      stores,
       async leaf(cloud) {
         const c = await connectNats(pipeline.deployment.leaves[cloud]!.url, `test-${cloud}`);
         conns.push(c);

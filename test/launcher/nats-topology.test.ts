@@ -1,19 +1,26 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect as tcpConnect, type Server } from "node:net";
+import { createServer, type Server, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../helpers/wait.ts";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
+import { leafLinks, NatsServer, ServerStartError, waitForLeafLinks } from "../../shared/launcher/nats-server.ts";
+import { type NatsTopology, startNatsTopology } from "../../shared/launcher/nats-topology.ts";
 import { freePorts } from "../../shared/launcher/ports.ts";
-import { NatsServer, ServerStartError, leafLinks, waitForLeafLinks } from "../../shared/launcher/nats-server.ts";
-import { startNatsTopology, type NatsTopology } from "../../shared/launcher/nats-topology.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
 import { planDeployment, readDeployment, writeDeployment } from "../../shared/topology/plan.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes: the binary comes from $FERRY_NATS_SERVER or PATH, as in the product.
 
@@ -51,7 +58,11 @@ describe("planDeployment and deployment.json", () => {
   it("resolves folders, picks distinct ports, honours pinned ones, round-trips", async () => {
     const dir = tempDir();
     const topology = compileTopology({
-      clouds: [{ name: "aws" }, { name: "gcp", store: { kind: "fs", root: "custom/gcp" } }, { name: "azure", store: { kind: "fs", root: "/srv/az" } }],
+      clouds: [
+        { name: "aws" },
+        { name: "gcp", store: { kind: "fs", root: "custom/gcp" } },
+        { name: "azure", store: { kind: "fs", root: "/srv/az" } },
+      ],
     });
     const [pinned] = await freePorts(1);
     const d = await planDeployment(topology, join(dir, "x", ".."), { hubMonitor: pinned as number });
@@ -66,7 +77,12 @@ describe("planDeployment and deployment.json", () => {
       azure: { cloud: "azure", kind: "fs", root: "/srv/az" },
     });
     expect(d.localStores).toEqual({});
-    const ports = [d.hub.port, d.hub.leafPort, d.hub.monitorPort, ...Object.values(d.leaves).flatMap((l) => [l.port, l.monitorPort])];
+    const ports = [
+      d.hub.port,
+      d.hub.leafPort,
+      d.hub.monitorPort,
+      ...Object.values(d.leaves).flatMap((l) => [l.port, l.monitorPort]),
+    ];
     expect(new Set(ports).size).toBe(9);
 
     expect(() => readDeployment(dir)).toThrow(ConfigError);
@@ -91,12 +107,16 @@ describe("a 3-cloud NATS topology (real servers)", () => {
   const publish = async (cloud: string, i: number): Promise<PubAck> => {
     let ack: PubAck | undefined;
     await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
-      ack = await jetstream(nc[cloud]!).publish(`ev.test.${cloud}`, `${cloud} ${i}`, { msgID: `${cloud}:${i}`, timeout: 2000 });
+      ack = await jetstream(nc[cloud]!).publish(`ev.test.${cloud}`, `${cloud} ${i}`, {
+        msgID: `${cloud}:${i}`,
+        timeout: 2000,
+      });
       return true;
     });
     return ack!;
   };
-  const messages = async (server: string, stream: string): Promise<number> => (await jsm[server]!.streams.info(stream)).state.messages;
+  const messages = async (server: string, stream: string): Promise<number> =>
+    (await jsm[server]!.streams.info(stream)).state.messages;
 
   beforeAll(async () => {
     d = await planDeployment(compileTopology({ clouds: CLOUDS.map((name) => ({ name })) }), tempDir());
@@ -144,7 +164,12 @@ describe("a 3-cloud NATS topology (real servers)", () => {
 
     for (const cloud of ["aws", "gcp"]) {
       for (let i = 0; i < 10; i++) {
-        expect(await publish(cloud, i)).toMatchObject({ stream: streamOf(cloud), domain: cloud, duplicate: false, seq: i + 1 });
+        expect(await publish(cloud, i)).toMatchObject({
+          stream: streamOf(cloud),
+          domain: cloud,
+          duplicate: false,
+          seq: i + 1,
+        });
       }
       expect(await publish(cloud, 0)).toMatchObject({ duplicate: true, seq: 1 });
     }
@@ -161,7 +186,9 @@ describe("a 3-cloud NATS topology (real servers)", () => {
 
   // nats-server 2.14.9: a restarted hub asks for its source consumers before the leaves have relinked,
   // waits 30 s for that answer and backs off 10 s, so sourcing resumes ~40 s after the restart.
-  it("keeps acking on the leaves while the hub is SIGKILLed; the hub catches up after restart", { timeout: 60_000 }, async () => {
+  it("keeps acking on the leaves while the hub is SIGKILLed; the hub catches up after restart", {
+    timeout: 60_000,
+  }, async () => {
     const hub = topo!.hub;
     await hub.kill();
     expect(hub.isRunning).toBe(false);
@@ -237,6 +264,8 @@ describe("NatsServer start-up failures", () => {
   });
 
   it("names the fix when the binary cannot be run", async () => {
-    await expect(NatsServer.start(d.hub, { binary: join(d.dataDir, "no-such-nats-server") })).rejects.toThrow(/FERRY_NATS_SERVER/);
+    await expect(NatsServer.start(d.hub, { binary: join(d.dataDir, "no-such-nats-server") })).rejects.toThrow(
+      /FERRY_NATS_SERVER/,
+    );
   });
 });

@@ -2,13 +2,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import pino from "pino";
-import { waitFor } from "../helpers/wait.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type PubAck } from "@nats-io/jetstream";
+import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
 import { waitForLeafLinks } from "../../shared/launcher/nats-server.ts";
-import { startNatsTopology, type NatsTopology } from "../../shared/launcher/nats-topology.ts";
+import { type NatsTopology, startNatsTopology } from "../../shared/launcher/nats-topology.ts";
 import { applyAllStreams } from "../../shared/launcher/pipeline.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
@@ -16,9 +23,14 @@ import type { Deployment } from "../../shared/topology/deployment.ts";
 import { planDeployment } from "../../shared/topology/plan.ts";
 import { cloudStream, EVENTS_STREAM } from "../../streams/definitions.ts";
 import {
-  nudgeStalledSources, parseSourceHeader, sourceHeaderId, sourceKey, SourceMemory, type SourceReport,
+  nudgeStalledSources,
+  parseSourceHeader,
+  SourceMemory,
+  type SourceReport,
+  sourceHeaderId,
+  sourceKey,
 } from "../../streams/source-health.ts";
-import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes ($FERRY_NATS_SERVER or PATH). nats-server 2.14.9 / 2.15.2 on their own resume a
 // source ~40 s after a hub restart and ~10-20 s after a leaf restart; the watchdog brings both down to seconds.
@@ -35,7 +47,10 @@ afterAll(() => {
 async function world(clouds: string[], topologyExtra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "ferry-src-"));
   tempDirs.push(dir);
-  const d: Deployment = await planDeployment(compileTopology({ clouds: clouds.map((name) => ({ name })), ...topologyExtra }), dir);
+  const d: Deployment = await planDeployment(
+    compileTopology({ clouds: clouds.map((name) => ({ name })), ...topologyExtra }),
+    dir,
+  );
   const topo: NatsTopology = await startNatsTopology(d);
   const nc: Record<string, NatsConnection> = {};
   const jsm: Record<string, JetStreamManager> = {};
@@ -46,7 +61,10 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
   }
   const next: Record<string, number> = {};
   return {
-    d, topo, nc, jsm,
+    d,
+    topo,
+    nc,
+    jsm,
     /** Publishes `n` events on the cloud's leaf, each with its own msgID, retrying through reconnects. */
     async publish(cloud: string, n: number): Promise<PubAck[]> {
       const acks: PubAck[] = [];
@@ -54,14 +72,18 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
         const i = (next[cloud] = (next[cloud] ?? 0) + 1);
         let ack: PubAck | undefined;
         await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
-          ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, { msgID: `${cloud}:${i}`, timeout: 2000 });
+          ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, {
+            msgID: `${cloud}:${i}`,
+            timeout: 2000,
+          });
           return true;
         });
         acks.push(ack!);
       }
       return acks;
     },
-    count: async (server: string, stream: string): Promise<number> => (await jsm[server]!.streams.info(stream)).state.messages,
+    count: async (server: string, stream: string): Promise<number> =>
+      (await jsm[server]!.streams.info(stream)).state.messages,
     /** Msg-ids of every message the hub stream holds, in order. */
     async ids(stream: string): Promise<string[]> {
       const { state } = await jsm.hub!.streams.info(stream);
@@ -103,7 +125,11 @@ describe("the source watchdog on the real EVENTS stream", () => {
     // The orchestrator's own connection to the hub.
     watchdogNc = await connect({ servers: w.d.hub.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     watchdog = startSourceWatchdog({
-      nc: watchdogNc, hubDomain: w.d.topology.hubDomain, clouds: CLOUDS, log: silent, signal: stop.signal,
+      nc: watchdogNc,
+      hubDomain: w.d.topology.hubDomain,
+      clouds: CLOUDS,
+      log: silent,
+      signal: stop.signal,
       onReport: (r) => reports.push(r),
     });
   }, 60_000);
@@ -124,12 +150,16 @@ describe("the source watchdog on the real EVENTS stream", () => {
   it("reports every source healthy and changes nothing while sourcing works", async () => {
     await waitFor("a report", 5000, async () => reports.length >= 2 || "none yet");
     const last = reports.at(-1)!;
-    expect(last.map((r) => [r.source, r.verdict]).sort()).toEqual(CLOUDS.map((c) => [cloudStream(c), "healthy"]).sort());
+    expect(last.map((r) => [r.source, r.verdict]).sort()).toEqual(
+      CLOUDS.map((c) => [cloudStream(c), "healthy"]).sort(),
+    );
     expect(last.find((r) => r.source === "CLOUD_AWS")?.mark).toBe(10);
     expect(reports.flat().filter((r) => r.verdict !== "healthy")).toEqual([]);
   });
 
-  it("hub SIGKILLed while the leaves keep acking: EVENTS catches up within seconds, each event once", { timeout: 60_000 }, async () => {
+  it("hub SIGKILLed while the leaves keep acking: EVENTS catches up within seconds, each event once", {
+    timeout: 60_000,
+  }, async () => {
     await w.topo.hub.kill();
     await w.publish("aws", 4);
     await w.publish("gcp", 4);
@@ -179,7 +209,9 @@ describe("the source watchdog on the real EVENTS stream", () => {
     expectEachOnce(await w.ids(EVENTS_STREAM));
   });
 
-  it("puts back a declared source found missing (a nudge cut short), where it left off", { timeout: 30_000 }, async () => {
+  it("puts back a declared source found missing (a nudge cut short), where it left off", {
+    timeout: 30_000,
+  }, async () => {
     const sources = (await w.jsm.hub!.streams.info(EVENTS_STREAM)).config.sources ?? [];
     await w.jsm.hub!.streams.update(EVENTS_STREAM, { sources: sources.filter((s) => s.name !== "CLOUD_AZURE") });
     await w.publish("azure", 2);
@@ -205,7 +237,10 @@ describe("a source whose events all expired from the sourcing stream", () => {
     w = await world(["aws", "gcp"]);
     await applyAllStreams(w.d);
     await w.jsm.hub!.streams.add({
-      name: STREAM, retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(4000),
+      name: STREAM,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_age: nanos(4000),
       sources: ["aws", "gcp"].map((c) => ({ name: cloudStream(c), domain: c })),
     });
     const messages = await (await jetstream(w.nc.hub!).consumers.get(STREAM)).consume();
@@ -218,18 +253,24 @@ describe("a source whose events all expired from the sourcing stream", () => {
     await w?.stop();
   }, 30_000);
 
-  const expired = () => waitFor(`${STREAM} expired`, 20_000, async () => (await w.count("hub", STREAM)) === 0 || "not yet");
-  const storedNow = (n: number) => waitFor(`${n} stored in ${STREAM}`, 10_000, async () => stored.length >= n || stored.join(","));
+  const expired = () =>
+    waitFor(`${STREAM} expired`, 20_000, async () => (await w.count("hub", STREAM)) === 0 || "not yet");
+  const storedNow = (n: number) =>
+    waitFor(`${n} stored in ${STREAM}`, 10_000, async () => stored.length >= n || stored.join(","));
   const silentAws = async (mem: SourceMemory): Promise<SourceReport> => {
     let report: SourceReport | undefined;
     await waitFor("aws reported silent", 20_000, async () => {
-      report = (await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory: mem, dryRun: true })).find((r) => r.source === "CLOUD_AWS");
+      report = (await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory: mem, dryRun: true })).find(
+        (r) => r.source === "CLOUD_AWS",
+      );
       return (report !== undefined && report.verdict !== "healthy") || `${report?.verdict}, idle ${report?.idleMs} ms`;
     });
     return report!;
   };
 
-  it("leaf restart: resumes after the last event it got, not from the leaf's first, and skips none", { timeout: 90_000 }, async () => {
+  it("leaf restart: resumes after the last event it got, not from the leaf's first, and skips none", {
+    timeout: 90_000,
+  }, async () => {
     await w.publish("aws", 5);
     await storedNow(5);
     const seen = await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory });
@@ -249,7 +290,12 @@ describe("a source whose events all expired from the sourcing stream", () => {
 
     // With the remembered mark it resumes at aws seq 6.
     const reports = await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory, minIdleMs: 0 });
-    expect(reports.find((r) => r.source === "CLOUD_AWS")).toMatchObject({ verdict: "nudged", mark: 5, startSeq: 6, remoteLastSeq: 7 });
+    expect(reports.find((r) => r.source === "CLOUD_AWS")).toMatchObject({
+      verdict: "nudged",
+      mark: 5,
+      startSeq: 6,
+      remoteLastSeq: 7,
+    });
     await storedNow(8);
     await sleep(1500);
     expect(stored).toEqual(["aws:1", "aws:2", "aws:3", "aws:4", "aws:5", "gcp:1", "aws:6", "aws:7"]);
@@ -257,12 +303,17 @@ describe("a source whose events all expired from the sourcing stream", () => {
     const after = await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory });
     expect(after.find((r) => r.source === "CLOUD_AWS")).toMatchObject({ verdict: "healthy", mark: 7 });
     const sources = (await w.jsm.hub!.streams.info(STREAM)).config.sources ?? [];
-    expect(sources.map((x) => [x.name, x.opt_start_seq])).toEqual([["CLOUD_AWS", undefined], ["CLOUD_GCP", undefined]]);
+    expect(sources.map((x) => [x.name, x.opt_start_seq])).toEqual([
+      ["CLOUD_AWS", undefined],
+      ["CLOUD_GCP", undefined],
+    ]);
   });
 
   // nats-server alone loses these: after a restart it finds nothing from aws in the stream and starts
   // aws's consumer at the stream's last message time (gcp's newer event), past aws 8 and 9.
-  it("hub restart: resumes after the last event it got, where the server alone would skip some", { timeout: 90_000 }, async () => {
+  it("hub restart: resumes after the last event it got, where the server alone would skip some", {
+    timeout: 90_000,
+  }, async () => {
     await expired();
     await w.topo.leaves.aws!.restart();
     await w.publish("aws", 2);
@@ -277,8 +328,13 @@ describe("a source whose events all expired from the sourcing stream", () => {
       reports.push(...(await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory }).catch(() => [])));
       await sleep(500);
     }
-    console.log(`hub restart with nothing from aws left in ${STREAM}: caught up ${Date.now() - t0} ms after the restart began`);
-    expect(reports.filter((r) => r.source === "CLOUD_AWS" && r.verdict === "nudged")[0]).toMatchObject({ mark: 7, startSeq: 8 });
+    console.log(
+      `hub restart with nothing from aws left in ${STREAM}: caught up ${Date.now() - t0} ms after the restart began`,
+    );
+    expect(reports.filter((r) => r.source === "CLOUD_AWS" && r.verdict === "nudged")[0]).toMatchObject({
+      mark: 7,
+      startSeq: 8,
+    });
     await sleep(1500);
     expect(stored.slice(8)).toEqual(["gcp:2", "aws:8", "aws:9"]);
   });

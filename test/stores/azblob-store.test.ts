@@ -25,7 +25,12 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-azblob-"));
   port = await freePort();
-  server = await startLocalAzblobServer({ port, dataDir: join(dir, "data"), logFile: join(dir, "azurite.log"), buckets: [CONTAINER] });
+  server = await startLocalAzblobServer({
+    port,
+    dataDir: join(dir, "data"),
+    logFile: join(dir, "azurite.log"),
+    buckets: [CONTAINER],
+  });
 });
 
 afterAll(async () => {
@@ -44,7 +49,13 @@ function sdkContainer() {
 }
 
 describeStoreConformance("azblob on Azurite (blob service)", async () => ({
-  store: openStore({ cloud: "azure", kind: "azblob", container: CONTAINER, endpoint: localAzblobEndpoint(port), local: true }),
+  store: openStore({
+    cloud: "azure",
+    kind: "azblob",
+    container: CONTAINER,
+    endpoint: localAzblobEndpoint(port),
+    local: true,
+  }),
   cleanup: async () => {},
 }));
 
@@ -65,7 +76,9 @@ describe("AzblobStore on Azurite", () => {
     const key = `big/${randomUUID()}`;
     const data = randomBytes(10 * MiB);
     const wrong = sha256(randomBytes(8));
-    await expect(store().put(key, chunked(data, MiB), { expectedSha256: wrong })).rejects.toBeInstanceOf(ChecksumMismatchError);
+    await expect(store().put(key, chunked(data, MiB), { expectedSha256: wrong })).rejects.toBeInstanceOf(
+      ChecksumMismatchError,
+    );
 
     const controller = new AbortController();
     const reason = new Error("gave up");
@@ -123,7 +136,9 @@ describe("AzblobStore on Azurite", () => {
       const started = performance.now();
       const err = await readAll(body).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnavailableError);
-      expect((err as Error).message).toMatch(/get azure \(azblob bucket ferry-azure, key stall\/.*no bytes for 500 ms mid-download/);
+      expect((err as Error).message).toMatch(
+        /get azure \(azblob bucket ferry-azure, key stall\/.*no bytes for 500 ms mid-download/,
+      );
       expect(performance.now() - started).toBeLessThan(5_000);
     } finally {
       await relay.close();
@@ -135,7 +150,9 @@ describe("AzblobStore on Azurite", () => {
     await store().put(key, chunked(randomBytes(10), 10));
     const writers = [randomBytes(8 * MiB), randomBytes(8 * MiB)];
     const small = localStore({ blockSizeBytes: MiB });
-    const results = await Promise.allSettled(writers.map((data) => small.put(key, chunked(data, 64 * 1024), { overwrite: true })));
+    const results = await Promise.allSettled(
+      writers.map((data) => small.put(key, chunked(data, 64 * 1024), { overwrite: true })),
+    );
     for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(StoreUnavailableError);
     const back = await readAll(await store().get(key));
     const winners = writers.filter((_, i) => results[i]?.status === "fulfilled");
@@ -149,7 +166,11 @@ describe("AzblobStore on Azurite", () => {
     process.env.AZURE_STORAGE_CONNECTION_STRING = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_DEV_ACCOUNT.name};AccountKey=${wrongKey};BlobEndpoint=${localAzblobEndpoint(port)};`;
     try {
       const denied = new AzblobStore({ cloud: "azure", container: CONTAINER });
-      for (const attempt of [() => denied.put("k/denied", chunked(randomBytes(10), 10)), () => denied.head("k/denied"), () => listAll(denied, "k/")]) {
+      for (const attempt of [
+        () => denied.put("k/denied", chunked(randomBytes(10), 10)),
+        () => denied.head("k/denied"),
+        () => listAll(denied, "k/"),
+      ]) {
         const err = await (attempt() as Promise<unknown>).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StoreAccessError);
         expect((err as StoreAccessError).retryable).toBe(false);
@@ -190,7 +211,9 @@ describe("AzblobStore on Azurite", () => {
       const started = performance.now();
       const err = await hung.put("k/hung", chunked(randomBytes(100), 100)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnavailableError);
-      expect((err as Error).message).toMatch(/put block azure \(azblob bucket ferry-azure, key k\/hung\).*no answer within 500 ms/);
+      expect((err as Error).message).toMatch(
+        /put block azure \(azblob bucket ferry-azure, key k\/hung\).*no answer within 500 ms/,
+      );
       expect(performance.now() - started).toBeLessThan(5_000);
       expect(sockets.size).toBeGreaterThanOrEqual(2); // the retry really went out
     } finally {
@@ -200,14 +223,20 @@ describe("AzblobStore on Azurite", () => {
   });
 
   // Last: it stops the shared server.
-  it("fails retryably within a bounded time while the server is stopped, and finds every object after it restarts", { timeout: 90_000 }, async () => {
+  it("fails retryably within a bounded time while the server is stopped, and finds every object after it restarts", {
+    timeout: 90_000,
+  }, async () => {
     const s = store();
     const key = `restart/${randomUUID()}`;
     const data = randomBytes(5 * MiB);
     await s.put(key, chunked(data, MiB));
 
     await server?.stop();
-    for (const attempt of [() => s.put(`${key}-new`, chunked(randomBytes(10), 10)), () => s.head(key), () => s.get(key)]) {
+    for (const attempt of [
+      () => s.put(`${key}-new`, chunked(randomBytes(10), 10)),
+      () => s.head(key),
+      () => s.get(key),
+    ]) {
       const started = performance.now();
       const err = await attempt().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnavailableError);
@@ -225,8 +254,13 @@ describe("AzblobStore on Azurite", () => {
 
 describe("AzblobStore configuration", () => {
   it("refuses a container name Azure would reject, a local store without endpoint, and bad tuning, as ConfigError", () => {
-    expect(() => new AzblobStore({ cloud: "azure", container: "Ferry_Azure", local: true, endpoint: "http://127.0.0.1:1/x" })).toThrow(/not a valid Azure container name/);
-    expect(() => new AzblobStore({ cloud: "azure", container: "ferry", local: true })).toThrow(/needs the emulator's endpoint/);
+    expect(
+      () =>
+        new AzblobStore({ cloud: "azure", container: "Ferry_Azure", local: true, endpoint: "http://127.0.0.1:1/x" }),
+    ).toThrow(/not a valid Azure container name/);
+    expect(() => new AzblobStore({ cloud: "azure", container: "ferry", local: true })).toThrow(
+      /needs the emulator's endpoint/,
+    );
     expect(() => localStore({ blockSizeBytes: 0 })).toThrow(/blockSizeBytes 0 is not a positive whole number/);
   });
 });

@@ -1,12 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ChecksumMismatchError,
-  InputError,
-  ObjectExistsError,
-  ObjectNotFoundError,
-} from "../../shared/errors.ts";
+import { ChecksumMismatchError, InputError, ObjectExistsError, ObjectNotFoundError } from "../../shared/errors.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { sha256 } from "../helpers/files.ts";
 import { bytes, chunked, listAll, readAll } from "./helpers.ts";
@@ -75,11 +70,19 @@ export function describeStoreConformance(
       it("lists only keys under the prefix, in key order, with sizes", async () => {
         const p = fresh();
         // "-" and "." sort before "/": b-d and b.e come before b/c in plain string order.
-        const sizes: Record<string, number> = { [`${p}/b/c`]: 3, [`${p}/a`]: 1, [`${p}/b-d`]: 4, [`${p}/b.e`]: 0, [`${p}/a.x`]: 2 };
+        const sizes: Record<string, number> = {
+          [`${p}/b/c`]: 3,
+          [`${p}/a`]: 1,
+          [`${p}/b-d`]: 4,
+          [`${p}/b.e`]: 0,
+          [`${p}/a.x`]: 2,
+        };
         for (const [key, size] of Object.entries(sizes)) await store.put(key, bytes(randomBytes(size)));
         await store.put(`${p}-sibling/z`, bytes(randomBytes(5)));
 
-        const expected = Object.keys(sizes).sort().map((key) => ({ key, size: sizes[key] }));
+        const expected = Object.keys(sizes)
+          .sort()
+          .map((key) => ({ key, size: sizes[key] }));
         expect(await listAll(store, `${p}/`)).toEqual(expected);
         // "<p>-sibling/z" sorts before "<p>/a", again because "-" sorts before "/".
         expect(await listAll(store, p)).toEqual([{ key: `${p}-sibling/z`, size: 5 }, ...expected]);
@@ -122,11 +125,16 @@ export function describeStoreConformance(
         expect((await readAll(await store.get(key))).equals(first)).toBe(true);
       });
 
-      it("lets exactly one of two racing create-only writers win, with its bytes intact", { timeout: 60_000 }, async () => {
+      it("lets exactly one of two racing create-only writers win, with its bytes intact", {
+        timeout: 60_000,
+      }, async () => {
         const key = `${fresh()}/race`;
         const a = randomBytes(3 * 1024 * 1024 + 11);
         const b = randomBytes(3 * 1024 * 1024 + 11);
-        const results = await Promise.allSettled([store.put(key, chunked(a, 64 * 1024)), store.put(key, chunked(b, 64 * 1024))]);
+        const results = await Promise.allSettled([
+          store.put(key, chunked(a, 64 * 1024)),
+          store.put(key, chunked(b, 64 * 1024)),
+        ]);
         const won = results.filter((r) => r.status === "fulfilled");
         const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
         expect(won).toHaveLength(1);

@@ -3,11 +3,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChecksumMismatchError, FerryError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
+import {
+  ChecksumMismatchError,
+  type FerryError,
+  StoreAccessError,
+  StoreUnavailableError,
+} from "../../shared/errors.ts";
 import { localGcsEndpoint, startLocalGcsServer } from "../../shared/launcher/gcs-server.ts";
 import { freePort } from "../../shared/launcher/ports.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
-import { GcsStore, UPLOAD_CHUNK_BYTES, type GcsStoreTuning } from "../../shared/stores/gcs-store.ts";
+import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -23,7 +28,12 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-gcs-"));
   port = await freePort();
-  server = await startLocalGcsServer({ port, dataDir: join(dir, "data"), logFile: join(dir, "fake-gcs.log"), buckets: [BUCKET] });
+  server = await startLocalGcsServer({
+    port,
+    dataDir: join(dir, "data"),
+    logFile: join(dir, "fake-gcs.log"),
+    buckets: [BUCKET],
+  });
 });
 
 afterAll(async () => {
@@ -43,15 +53,22 @@ describe("GcsStore on fake-gcs-server", () => {
   it("round-trips an object larger than one upload chunk byte for byte", { timeout: 60_000 }, async () => {
     const key = `big/${randomUUID()}`;
     const data = randomBytes(UPLOAD_CHUNK_BYTES + 4 * 1024 * 1024);
-    expect(await store().put(key, chunked(data, 256 * 1024 + 3), { expectedSha256: sha256(data) })).toEqual({ size: data.length, sha256: sha256(data) });
+    expect(await store().put(key, chunked(data, 256 * 1024 + 3), { expectedSha256: sha256(data) })).toEqual({
+      size: data.length,
+      sha256: sha256(data),
+    });
     expect(await store().head(key)).toEqual({ key, size: data.length });
     expect((await readAll(await store().get(key))).equals(data)).toBe(true);
   });
 
-  it("publishes nothing when a large upload fails its checksum after the first chunk went out", { timeout: 60_000 }, async () => {
+  it("publishes nothing when a large upload fails its checksum after the first chunk went out", {
+    timeout: 60_000,
+  }, async () => {
     const p = `bad-big/${randomUUID()}`;
     const data = randomBytes(UPLOAD_CHUNK_BYTES + 1024 * 1024);
-    const err = await store().put(`${p}/x`, chunked(data, 64 * 1024), { expectedSha256: sha256(randomBytes(8)) }).catch((e: unknown) => e);
+    const err = await store()
+      .put(`${p}/x`, chunked(data, 64 * 1024), { expectedSha256: sha256(randomBytes(8)) })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     await firstChunkAccepted(`${p}/x`);
     expect(await uploadStatuses(`${p}/x`)).toEqual([308]); // the publishing request never went out
@@ -87,7 +104,13 @@ describe("GcsStore on fake-gcs-server", () => {
   });
 
   it("is what openStore gives for a gcs spec", async () => {
-    const opened = openStore({ cloud: "gcp", kind: "gcs", bucket: BUCKET, endpoint: localGcsEndpoint(port), local: true });
+    const opened = openStore({
+      cloud: "gcp",
+      kind: "gcs",
+      bucket: BUCKET,
+      endpoint: localGcsEndpoint(port),
+      local: true,
+    });
     expect(opened).toBeInstanceOf(GcsStore);
     expect([opened.kind, opened.cloud, opened.bucket]).toEqual(["gcs", "gcp", BUCKET]);
     const key = `opened/${randomUUID()}`;
@@ -105,14 +128,21 @@ describe("GcsStore on fake-gcs-server", () => {
       ["list", () => listAll(missing, "")],
     ];
     for (const [op, attempt] of attempts) {
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, op).toBeInstanceOf(StoreAccessError);
       expect((err as FerryError).retryable).toBe(false);
-      expect((err as Error).message).toMatch(new RegExp(`^${op} gcp \\(gcs bucket no-such-bucket.*the bucket does not exist.*Fix: create it`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`^${op} gcp \\(gcs bucket no-such-bucket.*the bucket does not exist.*Fix: create it`),
+      );
     }
   });
 
-  it("gives up on a hung server within its timeouts, retryably, for uploads and other calls alike", { timeout: 60_000 }, async () => {
+  it("gives up on a hung server within its timeouts, retryably, for uploads and other calls alike", {
+    timeout: 60_000,
+  }, async () => {
     const key = `hung/${randomUUID()}`;
     await store().put(key, chunked(randomBytes(7), 7));
     const impatient = gcsStore(BUCKET, { requestTimeoutMs: 1500 });
@@ -126,7 +156,10 @@ describe("GcsStore on fake-gcs-server", () => {
       ];
       for (const [op, attempt] of attempts) {
         const started = performance.now();
-        const err = await attempt().then(() => undefined, (e: unknown) => e);
+        const err = await attempt().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, op).toBeInstanceOf(StoreUnavailableError);
         expect((err as Error).message).toMatch(new RegExp(`^${op} gcp \\(gcs bucket ${BUCKET}`));
         expect(performance.now() - started).toBeLessThan(15_000);
@@ -137,7 +170,9 @@ describe("GcsStore on fake-gcs-server", () => {
     expect(await store().head(key)).toEqual({ key, size: 7 });
   });
 
-  it("fails fast and retryably while the server is down, and finds everything again once it is back", { timeout: 90_000 }, async () => {
+  it("fails fast and retryably while the server is down, and finds everything again once it is back", {
+    timeout: 90_000,
+  }, async () => {
     const key = `outage/${randomUUID()}`;
     const data = randomBytes(1000);
     await store().put(key, chunked(data, 1000));
@@ -151,7 +186,10 @@ describe("GcsStore on fake-gcs-server", () => {
     ];
     for (const [op, attempt] of attempts) {
       const started = performance.now();
-      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      const err = await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, op).toBeInstanceOf(StoreUnavailableError);
       expect((err as FerryError).retryable).toBe(true);
       expect((err as Error).message).toMatch(new RegExp(`^${op} gcp \\(gcs bucket ${BUCKET}`));
@@ -162,7 +200,10 @@ describe("GcsStore on fake-gcs-server", () => {
     await server!.start();
     expect((await readAll(await store().get(key))).equals(data)).toBe(true);
     await store().put(`${key}-2`, chunked(randomBytes(10), 10));
-    expect(await listAll(store(), "outage/")).toEqual([{ key, size: 1000 }, { key: `${key}-2`, size: 10 }]);
+    expect(await listAll(store(), "outage/")).toEqual([
+      { key, size: 1000 },
+      { key: `${key}-2`, size: 10 },
+    ]);
   });
 });
 
@@ -175,5 +216,9 @@ async function uploadStatuses(key: string): Promise<number[]> {
 
 /** Waits until the server has taken the first chunk of an upload to `key`. */
 function firstChunkAccepted(key: string): Promise<void> {
-  return waitFor(`first chunk of ${key} accepted`, 20_000, async () => (await uploadStatuses(key)).includes(308) || "no 308 yet");
+  return waitFor(
+    `first chunk of ${key} accepted`,
+    20_000,
+    async () => (await uploadStatuses(key)).includes(308) || "no 308 yet",
+  );
 }

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout } from "node:timers/promises";
-import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ChecksumMismatchError,
@@ -16,8 +22,8 @@ import {
 } from "../../shared/errors.ts";
 import { freePort } from "../../shared/launcher/ports.ts";
 import { LOCAL_S3_REGION, localS3Endpoint, startLocalS3Server } from "../../shared/launcher/s3-server.ts";
-import { startToxiproxy } from "../../shared/launcher/toxiproxy.ts";
 import type { ServerProcess } from "../../shared/launcher/server-process.ts";
+import { startToxiproxy } from "../../shared/launcher/toxiproxy.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -41,8 +47,18 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-s3-"));
   const port = await freePort();
   endpoint = localS3Endpoint(port);
-  server = await startLocalS3Server({ port, dataDir: join(dir, "data"), logFile: join(dir, "versitygw.log"), buckets: [CONFORMANCE_BUCKET, BUCKET] });
-  inspect = new S3Client({ endpoint, region: LOCAL_S3_REGION, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS });
+  server = await startLocalS3Server({
+    port,
+    dataDir: join(dir, "data"),
+    logFile: join(dir, "versitygw.log"),
+    buckets: [CONFORMANCE_BUCKET, BUCKET],
+  });
+  inspect = new S3Client({
+    endpoint,
+    region: LOCAL_S3_REGION,
+    forcePathStyle: true,
+    credentials: LOCAL_S3_CREDENTIALS,
+  });
 });
 
 afterAll(async () => {
@@ -54,7 +70,15 @@ afterAll(async () => {
 
 /** A store on the test server, closed after the file. */
 function s3(options: Partial<S3StoreOptions> = {}): S3Store {
-  const store = new S3Store({ cloud: "aws", bucket: BUCKET, region: LOCAL_S3_REGION, endpoint, local: true, partSizeBytes: 5 * MIB, ...options });
+  const store = new S3Store({
+    cloud: "aws",
+    bucket: BUCKET,
+    region: LOCAL_S3_REGION,
+    endpoint,
+    local: true,
+    partSizeBytes: 5 * MIB,
+    ...options,
+  });
   stores.push(store);
   return store;
 }
@@ -77,7 +101,10 @@ describe("S3Store on versitygw", () => {
     const store = s3();
     const key = `${fresh()}/big.bin`;
     const data = randomBytes(12 * MIB);
-    expect(await store.put(key, chunked(data, 100_000), { expectedSha256: sha256(data) })).toEqual({ size: data.length, sha256: sha256(data) });
+    expect(await store.put(key, chunked(data, 100_000), { expectedSha256: sha256(data) })).toEqual({
+      size: data.length,
+      sha256: sha256(data),
+    });
     expect((await readAll(await store.get(key))).equals(data)).toBe(true);
     expect(await store.head(key)).toEqual({ key, size: data.length });
     // The server stores the checksum it verified: here a composite of three part SHA-256s.
@@ -87,7 +114,9 @@ describe("S3Store on versitygw", () => {
 
     const small = randomBytes(1000);
     await store.put(`${key}.small`, chunked(small, 300));
-    const smallHead = await inspect!.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${key}.small`, ChecksumMode: "ENABLED" }));
+    const smallHead = await inspect!.send(
+      new HeadObjectCommand({ Bucket: BUCKET, Key: `${key}.small`, ChecksumMode: "ENABLED" }),
+    );
     expect(smallHead.ChecksumSHA256).toBe(createHash("sha256").update(small).digest("base64"));
   });
 
@@ -112,7 +141,12 @@ describe("S3Store on versitygw", () => {
 
   it("versitygw refuses a body that does not match the SHA-256 sent with it", async () => {
     const put = inspect!.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `${fresh()}/forged`, Body: randomBytes(1000), ChecksumSHA256: createHash("sha256").update("other").digest("base64") }),
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: `${fresh()}/forged`,
+        Body: randomBytes(1000),
+        ChecksumSHA256: createHash("sha256").update("other").digest("base64"),
+      }),
     );
     await expect(put).rejects.toMatchObject({ name: "BadDigest", $metadata: { httpStatusCode: 400 } });
   });
@@ -136,7 +170,12 @@ describe("S3Store on versitygw", () => {
       const linkPort = await freePort();
       await toxiproxy.link("s3", linkPort, new URL(endpoint).host);
       // 1 MiB/s towards the server: each 5 MiB part would take about 5 s to finish.
-      await toxiproxy.addToxic("s3", { name: "slow", type: "bandwidth", stream: "upstream", attributes: { rate: 1024 } });
+      await toxiproxy.addToxic("s3", {
+        name: "slow",
+        type: "bandwidth",
+        stream: "upstream",
+        attributes: { rate: 1024 },
+      });
       const store = s3({ endpoint: localS3Endpoint(linkPort) });
       const key = `${fresh()}/aborted.bin`;
       async function* stalls(): AsyncGenerator<Uint8Array> {
@@ -146,7 +185,11 @@ describe("S3Store on versitygw", () => {
       const controller = new AbortController();
       const put = store.put(key, stalls(), { signal: controller.signal });
       put.catch(() => {});
-      await waitFor("the multipart upload has begun", 20_000, async () => (await unfinishedUploads(key)).length === 1 || "no upload yet");
+      await waitFor(
+        "the multipart upload has begun",
+        20_000,
+        async () => (await unfinishedUploads(key)).length === 1 || "no upload yet",
+      );
       await setTimeout(300);
       const reason = new Error("worker shutting down");
       const started = performance.now();
@@ -178,7 +221,11 @@ describe("S3Store on versitygw", () => {
     }
     const put = store.put(`${p}/slow`, slow());
     put.catch(() => {});
-    await waitFor("the multipart upload has begun", 20_000, async () => (await unfinishedUploads(p)).length === 1 || "no upload yet");
+    await waitFor(
+      "the multipart upload has begun",
+      20_000,
+      async () => (await unfinishedUploads(p)).length === 1 || "no upload yet",
+    );
     expect(await store.sweepTemp(0)).toBe(1);
     resume.resolve();
     const err = await put.catch((e: unknown) => e);
@@ -225,7 +272,10 @@ describe("S3Store on versitygw", () => {
         process.env.AWS_ACCESS_KEY_ID = accessKeyId;
         process.env.AWS_SECRET_ACCESS_KEY = secret;
         const wrong = s3({ local: false });
-        for (const attempt of [() => wrong.put(`${fresh()}/x`, chunked(randomBytes(10), 10)), () => listAll(wrong, "")]) {
+        for (const attempt of [
+          () => wrong.put(`${fresh()}/x`, chunked(randomBytes(10), 10)),
+          () => listAll(wrong, ""),
+        ]) {
           const err = await attempt().catch((e: unknown) => e);
           expect(err).toBeInstanceOf(StoreAccessError);
           expect((err as StoreAccessError).retryable).toBe(false);
@@ -258,7 +308,9 @@ describe("S3Store on versitygw", () => {
   it("rejects a malformed expectedSha256 and a body that yields strings with InputError, publishing nothing", async () => {
     const store = s3();
     const key = `${fresh()}/bad-input`;
-    await expect(store.put(key, chunked(randomBytes(10), 10), { expectedSha256: "abc" })).rejects.toThrow(/expectedSha256 "abc" is not 64 hex digits/);
+    await expect(store.put(key, chunked(randomBytes(10), 10), { expectedSha256: "abc" })).rejects.toThrow(
+      /expectedSha256 "abc" is not 64 hex digits/,
+    );
     async function* text(): AsyncGenerator<string> {
       yield "hello";
     }

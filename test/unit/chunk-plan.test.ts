@@ -3,7 +3,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { planChunks, type ChunkSpan } from "../../stages/ingest/chunk-plan.ts";
+import { type ChunkSpan, planChunks } from "../../stages/ingest/chunk-plan.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ferry-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,7 +22,9 @@ describe("planChunks", () => {
   it("cuts exact sizes, with a short last chunk and none for an empty file", async () => {
     expect(await plan("", 4, false)).toEqual([]);
     expect(await plan("abcdefghij", 4, false)).toEqual([
-      { index: 0, offset: 0, size: 4 }, { index: 1, offset: 4, size: 4 }, { index: 2, offset: 8, size: 2 },
+      { index: 0, offset: 0, size: 4 },
+      { index: 1, offset: 4, size: 4 },
+      { index: 2, offset: 8, size: 2 },
     ]);
     expect(await plan("abcd", 4, false)).toEqual([{ index: 0, offset: 0, size: 4 }]);
   });
@@ -30,7 +32,10 @@ describe("planChunks", () => {
   it("ends each chunk after its last newline when cutting on record boundaries", async () => {
     const spans = await plan("aa\nbbb\ncccc\nd\n", 6, true);
     expect(spans).toEqual([
-      { index: 0, offset: 0, size: 3 }, { index: 1, offset: 3, size: 4 }, { index: 2, offset: 7, size: 5 }, { index: 3, offset: 12, size: 2 },
+      { index: 0, offset: 0, size: 3 },
+      { index: 1, offset: 3, size: 4 },
+      { index: 2, offset: 7, size: 5 },
+      { index: 3, offset: 12, size: 2 },
     ]);
   });
 

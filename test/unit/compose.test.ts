@@ -2,8 +2,15 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
+import {
+  COMPOSE_DIR,
+  COMPOSE_FILE,
+  composeDeployment,
+  composeDrift,
+  renderCompose,
+  yamlBlock,
+} from "../../shared/topology/compose.ts";
 import { compileTopology, loadTopology, STAGES } from "../../shared/topology/config.ts";
-import { COMPOSE_FILE, COMPOSE_DIR, composeDeployment, composeDrift, renderCompose, yamlBlock } from "../../shared/topology/compose.ts";
 import { renderLeafConfig } from "../../shared/topology/nats-config.ts";
 import { readDeployment } from "../../shared/topology/plan.ts";
 
@@ -40,7 +47,8 @@ describe("the committed compose files", () => {
   it("reference only services, volumes and files that exist", () => {
     const { services, volumes } = base.model;
     for (const [name, s] of Object.entries(services)) {
-      for (const dep of Object.keys(s.depends_on ?? {})) expect(services, `${name} depends on ${dep}`).toHaveProperty([dep]);
+      for (const dep of Object.keys(s.depends_on ?? {}))
+        expect(services, `${name} depends on ${dep}`).toHaveProperty([dep]);
       for (const mount of s.volumes ?? []) {
         const [from] = mount.split(":") as [string];
         if (from.startsWith("./")) expect(base.files, `${name} mounts ${from}`).toHaveProperty([from.slice(2)]);
@@ -73,8 +81,13 @@ describe("renderCompose", () => {
     for (const [name, s] of Object.entries(base.model.services)) {
       if (name !== "setup") expect(more.model.services[name], name).toEqual(s);
     }
-    expect(more.model.services.setup?.depends_on).toEqual({ ...base.model.services.setup?.depends_on, onprem: { condition: "service_healthy" } });
-    expect(more.files[`${COMPOSE_DIR}/nats/onprem.conf`]).toBe(base.files[`${COMPOSE_DIR}/nats/${first}.conf`]?.replaceAll(first, "onprem"));
+    expect(more.model.services.setup?.depends_on).toEqual({
+      ...base.model.services.setup?.depends_on,
+      onprem: { condition: "service_healthy" },
+    });
+    expect(more.files[`${COMPOSE_DIR}/nats/onprem.conf`]).toBe(
+      base.files[`${COMPOSE_DIR}/nats/${first}.conf`]?.replaceAll(first, "onprem"),
+    );
   });
 
   it("makes every worker depend on its own cloud's leaf only (and on the stream setup)", () => {
@@ -82,9 +95,17 @@ describe("renderCompose", () => {
     for (const cloud of CLOUDS) {
       for (const name of workerNames(cloud)) {
         const deps = base.model.services[name]?.depends_on ?? {};
-        expect(Object.keys(deps).filter((d) => servers.includes(d)), name).toEqual([cloud]);
+        expect(
+          Object.keys(deps).filter((d) => servers.includes(d)),
+          name,
+        ).toEqual([cloud]);
         expect(deps.setup, name).toEqual({ condition: "service_completed_successfully" });
-        expect(base.model.services[name]?.command, name).toEqual(["stages/main.ts", name.split("-")[0], cloud, "/deploy"]);
+        expect(base.model.services[name]?.command, name).toEqual([
+          "stages/main.ts",
+          name.split("-")[0],
+          cloud,
+          "/deploy",
+        ]);
       }
     }
     expect(Object.keys(base.model.services.orchestrator?.depends_on ?? {})).toEqual(["hub", "setup"]);
@@ -111,14 +132,27 @@ describe("renderCompose", () => {
 
   it("refuses a cloud named like another service", () => {
     for (const name of ["hub", "jaeger", "setup", "orchestrator"]) {
-      expect(() => renderCompose(compileTopology({ hub: { domain: "core" }, clouds: [{ name }] }))).toThrow(ConfigError);
+      expect(() => renderCompose(compileTopology({ hub: { domain: "core" }, clouds: [{ name }] }))).toThrow(
+        ConfigError,
+      );
     }
   });
 });
 
 describe("yamlBlock", () => {
   it("quotes every string, so YAML reads no number, boolean, null or compose variable", () => {
-    const lines = yamlBlock({ a: { ports: ["127.0.0.1:4222:4222"], command: ["yes", "null", "1.0"], env: { X: 'say "hi"\n$HOME' }, n: 3, empty: {} } }, 0);
+    const lines = yamlBlock(
+      {
+        a: {
+          ports: ["127.0.0.1:4222:4222"],
+          command: ["yes", "null", "1.0"],
+          env: { X: 'say "hi"\n$HOME' },
+          n: 3,
+          empty: {},
+        },
+      },
+      0,
+    );
     expect(lines).toEqual([
       "a:",
       "  ports:",

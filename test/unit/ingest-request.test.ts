@@ -8,11 +8,19 @@ const parse = (v: unknown) => parseIngestRequest(enc(v), 7, 1024);
 describe("parseIngestRequest", () => {
   it("fills defaults: a stable id from the stream sequence, the base name, record cuts for line formats", () => {
     const r = parse({ path: "/data/train.jsonl" });
-    expect(r).toMatchObject({ path: "/data/train.jsonl", name: "train.jsonl", chunkSize: 1024, recordBoundaries: true, transforms: [] });
+    expect(r).toMatchObject({
+      path: "/data/train.jsonl",
+      name: "train.jsonl",
+      chunkSize: 1024,
+      recordBoundaries: true,
+      transforms: [],
+    });
     expect(r.fileId).toMatch(/^[0-9a-f]{20}$/);
     expect(parse({ path: "/data/train.jsonl" }).fileId).toBe(r.fileId);
     expect(parse({ path: "/data/x.bin" }).recordBoundaries).toBe(false);
-    expect(parse({ path: "/x", chunkSize: "2KiB", recordBoundaries: true, transforms: ["validate-jsonl"] })).toMatchObject({ chunkSize: 2048, recordBoundaries: true, transforms: ["validate-jsonl"] });
+    expect(
+      parse({ path: "/x", chunkSize: "2KiB", recordBoundaries: true, transforms: ["validate-jsonl"] }),
+    ).toMatchObject({ chunkSize: 2048, recordBoundaries: true, transforms: ["validate-jsonl"] });
   });
 
   it.each([

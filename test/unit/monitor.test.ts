@@ -3,13 +3,20 @@
  * pipeline time, and where the bottleneck thresholds (25 / 35 / 50 %) fall.
  */
 import { describe, expect, it } from "vitest";
-import { analyse, recentRates, type HistoryEvent } from "../../observability/monitor.ts";
+import { analyse, type HistoryEvent, recentRates } from "../../observability/monitor.ts";
 
 const T0 = Date.parse("2026-11-02T03:00:00.000Z");
 const at = (ms: number) => new Date(T0 + ms).toISOString();
 
 /** A successful chunk event that ended `endMs` after T0 and took `durationMs`. */
-function chunk(kind: "ingested" | "processed" | "placed" | "verified", index: number, size: number, endMs: number, durationMs: number, extra: Partial<HistoryEvent["body"]> = {}): HistoryEvent {
+function chunk(
+  kind: "ingested" | "processed" | "placed" | "verified",
+  index: number,
+  size: number,
+  endMs: number,
+  durationMs: number,
+  extra: Partial<HistoryEvent["body"]> = {},
+): HistoryEvent {
   return { subject: `chunks.${kind}.aws`, body: { fileId: "f1", index, size, at: at(endMs), durationMs, ...extra } };
 }
 
@@ -44,23 +51,59 @@ describe("analyse", () => {
     const [ingest, process, place, verify] = r.stages;
     // ingest: 100 + 200 ms of work from 0 to 300 ms: 1500 B in 0.3 s
     expect(ingest).toEqual({
-      stage: "ingest", chunks: 2, bytes: 1500, busyMs: 300, spanMs: 300, bytesPerSec: 5000, chunksPerSec: 2 / 0.3,
-      succeeded: 2, failed: 0, successRate: 1, share: 300 / 1500,
+      stage: "ingest",
+      chunks: 2,
+      bytes: 1500,
+      busyMs: 300,
+      spanMs: 300,
+      bytesPerSec: 5000,
+      chunksPerSec: 2 / 0.3,
+      succeeded: 2,
+      failed: 0,
+      successRate: 1,
+      share: 300 / 1500,
     });
     // process: one dead letter against two successes
     expect(process).toEqual({
-      stage: "process", chunks: 2, bytes: 1500, busyMs: 100, spanMs: 150, bytesPerSec: 10_000, chunksPerSec: 2 / 0.15,
-      succeeded: 2, failed: 1, successRate: 2 / 3, share: 100 / 1500,
+      stage: "process",
+      chunks: 2,
+      bytes: 1500,
+      busyMs: 100,
+      spanMs: 150,
+      bytesPerSec: 10_000,
+      chunksPerSec: 2 / 0.15,
+      succeeded: 2,
+      failed: 1,
+      successRate: 2 / 3,
+      share: 100 / 1500,
     });
     // place: the slowest replica of each chunk counts (400 + 500), replicas count as successes
     expect(place).toEqual({
-      stage: "place", chunks: 2, bytes: 1500, busyMs: 900, spanMs: 600, bytesPerSec: 2500, chunksPerSec: 2 / 0.6,
-      succeeded: 4, failed: 0, successRate: 1, share: 900 / 1500,
+      stage: "place",
+      chunks: 2,
+      bytes: 1500,
+      busyMs: 900,
+      spanMs: 600,
+      bytesPerSec: 2500,
+      chunksPerSec: 2 / 0.6,
+      succeeded: 4,
+      failed: 0,
+      successRate: 1,
+      share: 900 / 1500,
     });
     // verify: 100 + 100 ms, work from 1100 to 1350 ms, one bad replica among five checks
     expect(verify).toEqual({
-      stage: "verify", chunks: 2, bytes: 1500, busyMs: 200, spanMs: 250, bytesPerSec: 6000, chunksPerSec: 8,
-      succeeded: 4, failed: 1, successRate: 0.8, share: 200 / 1500,
+      stage: "verify",
+      chunks: 2,
+      bytes: 1500,
+      busyMs: 200,
+      spanMs: 250,
+      bytesPerSec: 6000,
+      chunksPerSec: 8,
+      succeeded: 4,
+      failed: 1,
+      successRate: 0.8,
+      share: 200 / 1500,
     });
     expect(r.bottleneck).toEqual({ stage: "place", share: 0.6, severity: "severe" });
   });
@@ -75,17 +118,23 @@ describe("analyse", () => {
     expect(r).toMatchObject({ from: null, to: null, events: 0 });
     expect(r.bottleneck).toBeUndefined();
     expect(r.stages.map((s) => [s.stage, s.chunks, s.bytesPerSec, s.successRate, s.share])).toEqual([
-      ["ingest", 0, 0, null, 0], ["process", 0, 0, null, 0], ["place", 0, 0, null, 0], ["verify", 0, 0, null, 0],
+      ["ingest", 0, 0, null, 0],
+      ["process", 0, 0, null, 0],
+      ["place", 0, 0, null, 0],
+      ["verify", 0, 0, null, 0],
     ]);
   });
 });
 
 describe("bottleneck severity", () => {
   /** One chunk whose four stages took the given milliseconds (they sum to 100, so each is its share in %). */
-  const shares = (ingest: number, process: number, place: number, verify: number) => analyse([
-    chunk("ingested", 0, 10, 1000, ingest), chunk("processed", 0, 10, 2000, process),
-    chunk("placed", 0, 10, 3000, place), chunk("verified", 0, 10, 4000, verify),
-  ]).bottleneck;
+  const shares = (ingest: number, process: number, place: number, verify: number) =>
+    analyse([
+      chunk("ingested", 0, 10, 1000, ingest),
+      chunk("processed", 0, 10, 2000, process),
+      chunk("placed", 0, 10, 3000, place),
+      chunk("verified", 0, 10, 4000, verify),
+    ]).bottleneck;
 
   it("flags nothing while every stage has at most 25 %", () => {
     expect(shares(25, 25, 25, 25)).toBeUndefined();

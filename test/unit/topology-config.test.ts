@@ -5,8 +5,18 @@ import { compileTopology } from "../../shared/topology/config.ts";
 describe("compileTopology", () => {
   it("fills documented defaults and turns units into bytes and milliseconds", () => {
     const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }] });
-    expect(t).toMatchObject({ hubDomain: "hub", replicas: 3, chunkSizeBytes: 8 * 1024 * 1024, ackWaitMs: 30_000, maxAttempts: 10, eventMaxAgeMs: 7 * 86_400_000 });
-    expect(t.clouds).toEqual([{ name: "aws", store: { kind: "fs" } }, { name: "gcp", store: { kind: "fs" } }]);
+    expect(t).toMatchObject({
+      hubDomain: "hub",
+      replicas: 3,
+      chunkSizeBytes: 8 * 1024 * 1024,
+      ackWaitMs: 30_000,
+      maxAttempts: 10,
+      eventMaxAgeMs: 7 * 86_400_000,
+    });
+    expect(t.clouds).toEqual([
+      { name: "aws", store: { kind: "fs" } },
+      { name: "gcp", store: { kind: "fs" } },
+    ]);
   });
 
   it("adds a cloud with one config entry", () => {

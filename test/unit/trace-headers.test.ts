@@ -1,6 +1,7 @@
 /** The W3C trace context through NATS message headers, and log lines that name their span. */
-import { context, trace } from "@opentelemetry/api";
+
 import { headers } from "@nats-io/transport-node";
+import { context, trace } from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
 import { traceFields } from "../../observability/log.ts";
 import { activeTraceId, withSpan } from "../../observability/spans.ts";
@@ -18,13 +19,18 @@ describe("trace headers", () => {
   it("carry the publishing span's context to the consumer, which continues the same trace", async () => {
     tracing = initTracing({ service: "ferry-test" });
     expect(tracing.exporting).toBe(false); // no endpoint: ids and propagation only
-    const sent = await withSpan("publish test.subject", {}, async (span) => ({ h: injectTraceHeaders(), ctx: span.spanContext() }));
+    const sent = await withSpan("publish test.subject", {}, async (span) => ({
+      h: injectTraceHeaders(),
+      ctx: span.spanContext(),
+    }));
     expect(sent.h.get("traceparent")).toBe(`00-${sent.ctx.traceId}-${sent.ctx.spanId}-01`);
 
     // What a consumer does with the headers of the message it pulled.
     const received = trace.getSpanContext(extractTraceContext(sent.h, context.active()));
     expect(received).toEqual({ traceId: sent.ctx.traceId, spanId: sent.ctx.spanId, traceFlags: 1, isRemote: true });
-    const child = await context.with(extractTraceContext(sent.h), () => withSpan("process test.subject", {}, async () => activeTraceId()));
+    const child = await context.with(extractTraceContext(sent.h), () =>
+      withSpan("process test.subject", {}, async () => activeTraceId()),
+    );
     expect(child).toBe(sent.ctx.traceId);
   });
 
@@ -42,7 +48,9 @@ describe("trace headers", () => {
     const ctx = extractTraceContext(undefined);
     expect(trace.getSpanContext(ctx)).toBeUndefined();
     const a = await context.with(ctx, () => withSpan("process", {}, async () => activeTraceId()));
-    const b = await context.with(extractTraceContext(headers()), () => withSpan("process", {}, async () => activeTraceId()));
+    const b = await context.with(extractTraceContext(headers()), () =>
+      withSpan("process", {}, async () => activeTraceId()),
+    );
     expect(a).toMatch(/^[0-9a-f]{32}$/);
     expect(b).toMatch(/^[0-9a-f]{32}$/);
     expect(a).not.toBe(b);
@@ -61,7 +69,10 @@ describe("log lines", () => {
   it("carry trace_id and span_id of the active span, and nothing outside a span", async () => {
     tracing = initTracing({ service: "ferry-test" });
     expect(traceFields()).toEqual({});
-    const { fields, ctx } = await withSpan("work", {}, async (span) => ({ fields: traceFields(), ctx: span.spanContext() }));
+    const { fields, ctx } = await withSpan("work", {}, async (span) => ({
+      fields: traceFields(),
+      ctx: span.spanContext(),
+    }));
     expect(fields).toEqual({ trace_id: ctx.traceId, span_id: ctx.spanId });
   });
 });
