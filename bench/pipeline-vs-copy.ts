@@ -41,20 +41,18 @@ export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
     const base: number[] = [];
     const ferry: number[] = [];
     for (let run = 1; run <= o.runs; run++) {
-      base.push(await timed(() => copyAndHash(source, join(root, "copy"), copies)));
-      ferry.push(
-        await timed(async () => {
-          const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
-          const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
-          if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
-        }),
-      );
-      o.log(
-        `run ${run}/${o.runs}: baseline ${(base.at(-1)! / 1000).toFixed(2)} s, ferry ${(ferry.at(-1)! / 1000).toFixed(2)} s`,
-      );
+      const baseMs = await timed(() => copyAndHash(source, join(root, "copy"), copies));
+      const ferryMs = await timed(async () => {
+        const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
+        const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
+        if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
+      });
+      base.push(baseMs);
+      ferry.push(ferryMs);
+      o.log(`run ${run}/${o.runs}: baseline ${(baseMs / 1000).toFixed(2)} s, ferry ${(ferryMs / 1000).toFixed(2)} s`);
     }
     await nc.close();
-    const ratios = ferry.map((f, i) => f / base[i]!);
+    const ratios = ferry.map((f, i) => f / (base[i] ?? Number.NaN));
     const mbps = (ms: number) => (o.sizeBytes / 1e6 / (ms / 1000)).toFixed(1);
     return [
       `file ${formatBytes(o.sizeBytes)}, ${o.topology.clouds.length} clouds, ${copies - 1} replicas, chunks of ${formatBytes(o.topology.chunkSizeBytes)}, ${o.runs} runs each`,
@@ -94,5 +92,6 @@ async function timed(f: () => Promise<void>): Promise<number> {
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  const at = (i: number): number => s[i] ?? Number.NaN;
+  return s.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 };

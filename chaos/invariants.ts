@@ -110,7 +110,7 @@ export async function replicasIntact(kv: KV, stores: Map<string, BlobStore>, fil
           continue;
         }
         const index = Number(m[1]);
-        const sha = m[2]!;
+        const sha = m[2] ?? "";
         const actual = (await hashStream(await store.get(obj.key))).sha256;
         if (actual !== sha)
           out.push(`${where}: its bytes hash to ${actual} (a partial or corrupt object under a final key)`);

@@ -241,7 +241,10 @@ async function killWhileInFlight(
   const started = Date.now();
   const deadline = started + o.durationMs;
   let latest: FileRecords = new Map();
-  const done = async () => allFinished((latest = await readRecords(c.kv, files)));
+  const done = async () => {
+    latest = await readRecords(c.kv, files);
+    return allFinished(latest);
+  };
   for (let round = 1; ; round++) {
     // Draw every choice before waiting, so the sequence depends on the seed alone, not on timing.
     const pause = o.intervalMs * (0.5 + rand());
@@ -249,15 +252,16 @@ async function killWhileInFlight(
     if (await waitUntil(done, Math.min(deadline, Date.now() + pause))) return round - 1;
     if (Date.now() >= deadline || serversDown(p).length > 0) return round - 1;
     const alive = victims.flatMap((name) => {
-      const pid = targets.get(name)!.pid;
-      return pid === undefined ? [] : [{ name, pid }];
+      const target = targets.get(name);
+      return target?.pid === undefined ? [] : [{ name, pid: target.pid, target }];
     });
     const busy = await Promise.all(
       alive.map((v) => !v.name.startsWith("store-") && isBusy(c, p.deployment, v.name, v.pid, files)),
     );
-    await Promise.all(alive.map((v) => targets.get(v.name)!.kill()));
+    await Promise.all(alive.map((v) => v.target.kill()));
     const atMs = Date.now() - started;
-    alive.forEach((v, i) => kills.push({ round, atMs, worker: v.name, pid: v.pid, busy: busy[i]! }));
+    for (const [i, v] of alive.entries())
+      kills.push({ round, atMs, worker: v.name, pid: v.pid, busy: busy[i] === true });
     const skipped = victims.filter((n) => !alive.some((v) => v.name === n));
     log(
       `round ${round} +${(atMs / 1000).toFixed(1)}s [${progress(latest)}]: killed ${alive.map((v, i) => `${v.name} (pid ${v.pid}${busy[i] ? ", busy" : ""})`).join(", ") || "nobody"}${skipped.length ? `; ${skipped.join(", ")} already down` : ""}`,
@@ -312,8 +316,8 @@ async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, 
       return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
     const [stage, cloud] = name.split("-");
     const leaf = cloud === undefined ? undefined : c.leaves.get(cloud);
-    if (leaf && LEAF_CONSUMERS.some((lc) => lc.stage === stage)) {
-      if ((await leaf.consumers.info(cloudStream(cloud!), stage!)).num_ack_pending > 0) return true;
+    if (leaf && cloud !== undefined && stage !== undefined && LEAF_CONSUMERS.some((lc) => lc.stage === stage)) {
+      if ((await leaf.consumers.info(cloudStream(cloud), stage)).num_ack_pending > 0) return true;
     }
     const sources = new Set(files.map((f) => f.path));
     const roots = Object.values(d.stores).flatMap((s) => (s.kind === "fs" ? [`${s.root}/`] : []));

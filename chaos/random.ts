@@ -21,7 +21,9 @@ export function sample<T>(rand: () => number, items: readonly T[], k: number): T
   const n = Math.min(k, pool.length);
   for (let i = 0; i < n; i++) {
     const j = i + Math.floor(rand() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    const picked = pool[j] as T;
+    pool[j] = pool[i] as T;
+    pool[i] = picked;
   }
   return pool.slice(0, n);
 }

@@ -71,8 +71,12 @@ export async function startDashboard(o: {
     if (!latest || (latest.settled && Date.now() - latest.at >= PUSH_EVERY_MS)) {
       const next = { at: Date.now(), state: source.snapshot(), settled: false };
       next.state.then(
-        () => (next.settled = true),
-        () => latest === next && (latest = undefined),
+        () => {
+          next.settled = true;
+        },
+        () => {
+          if (latest === next) latest = undefined;
+        },
       );
       latest = next;
     }

@@ -196,7 +196,7 @@ function fileRows(files: FileRecord[], d: Deployment): FileView[] {
       createdAt: f.createdAt,
       ...(f.reason ? { reason: f.reason } : {}),
       ...(f.completedAt ? { completedAt: f.completedAt } : {}),
-      ...(traceUrl ? { traceId: f.traceId!, traceUrl } : {}),
+      ...(traceUrl && f.traceId ? { traceId: f.traceId, traceUrl } : {}),
     };
   });
 }

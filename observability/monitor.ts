@@ -117,24 +117,19 @@ function classify(e: HistoryEvent): Classified | undefined {
 
 /** Per stage figures and the bottleneck, from events in any order. */
 export function analyse(events: readonly HistoryEvent[]): PipelineReport {
-  const acc = new Map(
-    STAGES.map((s) => [
-      s,
-      {
-        chunks: new Map<string, { size: number; ms: number }>(),
-        succeeded: 0,
-        failed: 0,
-        start: Infinity,
-        end: -Infinity,
-      },
-    ]),
-  );
+  const acc = perStage(() => ({
+    chunks: new Map<string, { size: number; ms: number }>(),
+    succeeded: 0,
+    failed: 0,
+    start: Infinity,
+    end: -Infinity,
+  }));
   let analysed = 0;
   for (const e of events) {
     const c = classify(e);
     if (!c) continue;
     analysed++;
-    const a = acc.get(c.stage)!;
+    const a = acc[c.stage];
     if (!c.ok) {
       a.failed++;
       continue;
@@ -145,10 +140,10 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
     a.start = Math.min(a.start, c.startMs);
     a.end = Math.max(a.end, c.endMs);
   }
-  const busy = new Map([...acc].map(([s, a]) => [s, [...a.chunks.values()].reduce((t, c) => t + c.ms, 0)]));
-  const totalBusy = [...busy.values()].reduce((t, ms) => t + ms, 0);
+  const busy = perStage((s) => [...acc[s].chunks.values()].reduce((t, c) => t + c.ms, 0));
+  const totalBusy = Object.values(busy).reduce((t, ms) => t + ms, 0);
   const stages = STAGES.map((stage): StageReport => {
-    const a = acc.get(stage)!;
+    const a = acc[stage];
     const bytes = [...a.chunks.values()].reduce((t, c) => t + c.size, 0);
     const spanMs = a.chunks.size > 0 ? a.end - a.start : 0;
     const perSec = (n: number) => (spanMs > 0 ? n / (spanMs / 1000) : 0);
@@ -157,18 +152,22 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
       stage,
       chunks: a.chunks.size,
       bytes,
-      busyMs: busy.get(stage)!,
+      busyMs: busy[stage],
       spanMs,
       bytesPerSec: perSec(bytes),
       chunksPerSec: perSec(a.chunks.size),
       succeeded: a.succeeded,
       failed: a.failed,
       successRate: attempts > 0 ? a.succeeded / attempts : null,
-      share: totalBusy > 0 ? busy.get(stage)! / totalBusy : 0,
+      share: totalBusy > 0 ? busy[stage] / totalBusy : 0,
     };
   });
-  const starts = [...acc.values()].map((a) => a.start).filter(Number.isFinite);
-  const ends = [...acc.values()].map((a) => a.end).filter(Number.isFinite);
+  const starts = Object.values(acc)
+    .map((a) => a.start)
+    .filter(Number.isFinite);
+  const ends = Object.values(acc)
+    .map((a) => a.end)
+    .filter(Number.isFinite);
   const bottleneck = findBottleneck(stages);
   return {
     from: starts.length ? new Date(Math.min(...starts)).toISOString() : null,
@@ -177,6 +176,11 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
     stages,
     ...(bottleneck ? { bottleneck } : {}),
   };
+}
+
+/** A record with one value per stage, made by `make`. */
+function perStage<T>(make: (stage: Stage) => T): Record<Stage, T> {
+  return Object.fromEntries(STAGES.map((s) => [s, make(s)])) as Record<Stage, T>;
 }
 
 function findBottleneck(stages: StageReport[]): Bottleneck | undefined {
@@ -191,18 +195,16 @@ export function recentRates(
   nowMs: number,
   windowMs: number,
 ): Record<Stage, { bytesPerSec: number; chunksPerSec: number }> {
-  const chunks = new Map(STAGES.map((s) => [s, new Map<string, number>()]));
+  const chunks = perStage(() => new Map<string, number>());
   for (const e of events) {
     const c = classify(e);
-    if (c?.ok && c.endMs > nowMs - windowMs && c.endMs <= nowMs) chunks.get(c.stage)!.set(c.chunk, c.size);
+    if (c?.ok && c.endMs > nowMs - windowMs && c.endMs <= nowMs) chunks[c.stage].set(c.chunk, c.size);
   }
   const secs = windowMs / 1000;
-  return Object.fromEntries(
-    STAGES.map((s) => {
-      const m = chunks.get(s)!;
-      return [s, { bytesPerSec: [...m.values()].reduce((t, n) => t + n, 0) / secs, chunksPerSec: m.size / secs }];
-    }),
-  ) as Record<Stage, { bytesPerSec: number; chunksPerSec: number }>;
+  return perStage((s) => ({
+    bytesPerSec: [...chunks[s].values()].reduce((t, n) => t + n, 0) / secs,
+    chunksPerSec: chunks[s].size / secs,
+  }));
 }
 
 /** Subjects of the EVENTS stream the monitor reads. */

@@ -49,7 +49,7 @@ export function traceStore(store: BlobStore): BlobStore {
     head: (key, o) => span("head", key, () => store.head(key, o)),
     delete: (key, o) => span("delete", key, () => store.delete(key, o)),
     list: (prefix, o) => store.list(prefix, o),
-    ...(store.sweepTemp ? { sweepTemp: (ms: number) => store.sweepTemp!(ms) } : {}),
+    ...(store.sweepTemp ? { sweepTemp: store.sweepTemp.bind(store) } : {}),
     close: () => store.close(),
   };
 }

@@ -84,9 +84,11 @@ export function initTracing(o: TracingOptions): Tracing {
 function exportProcessor(otlpUrl: string | undefined): SpanProcessor | undefined {
   if (process.env.OTEL_TRACES_EXPORTER === "none") return undefined;
   const fromEnv = Boolean(process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  if (!fromEnv && !otlpUrl) return undefined;
   // The exporter reads the OTEL_EXPORTER_OTLP_* variables itself; a url given here would override them.
-  const exporter = new OTLPTraceExporter(fromEnv ? {} : { url: `${otlpUrl!.replace(/\/+$/, "")}/v1/traces` });
+  let exporter: OTLPTraceExporter;
+  if (fromEnv) exporter = new OTLPTraceExporter({});
+  else if (otlpUrl) exporter = new OTLPTraceExporter({ url: `${otlpUrl.replace(/\/+$/, "")}/v1/traces` });
+  else return undefined;
   // This SDK version no longer reads the OTEL_BSP_* variables, so they are read here.
   return new BatchSpanProcessor({
     exporter,

@@ -85,7 +85,7 @@ export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<Outc
 export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<Outcome> {
   const chunk = await updateChunk(p, e, (c) => {
     const r = c.replicas.find((x) => x.cloud === e.replica.cloud);
-    if (r && r.verified) return;
+    if (r?.verified) return;
     if (r) Object.assign(r, e.replica, { verified: true, verifiedAt: e.at });
     else c.replicas.push({ ...e.replica, verified: true, verifiedAt: e.at });
     c.stageMs.verify = Math.max(c.stageMs.verify, e.durationMs);

@@ -67,7 +67,7 @@ export function openManifest(js: JetStreamClient): Promise<KV> {
 /** Reads a JSON value, or undefined when the key is absent or deleted. */
 export async function readJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
   const e = await kv.get(key);
-  if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
+  if (e?.operation !== "PUT" || e.length === 0) return undefined;
   return { value: e.json<T>(), revision: e.revision };
 }
 

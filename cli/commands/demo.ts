@@ -77,33 +77,44 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
     const hubJs = jetstream(nc, { domain: p.deployment.topology.hubDomain });
     const kv = await openManifest(hubJs);
     const started = Date.now();
-    const ids: string[] = [];
-    for (const path of paths) ids.push((await submitIngest(hubJs, await checkSource(path))).fileId);
+    const submitted: Array<{ path: string; name: string; fileId: string }> = [];
+    for (const path of paths) {
+      const { fileId } = await submitIngest(hubJs, await checkSource(path));
+      submitted.push({ path, name: basename(path), fileId });
+    }
     const live = process.stderr.isTTY ? new LiveBlock(process.stderr) : undefined;
     const files = await waitForFiles(
       kv,
-      ids,
-      (l) => live?.render(ids.map((id, i) => progressLine(basename(paths[i]!), l.get(id)))),
+      submitted.map((s) => s.fileId),
+      (l) => live?.render(submitted.map((s) => progressLine(s.name, l.get(s.fileId)))),
       30 * 60_000,
     );
     const seconds = (Date.now() - started) / 1000;
-    const records = ids.map((id) => files.get(id)!);
+    const records = submitted.flatMap((s) => {
+      const record = files.get(s.fileId);
+      return record ? [{ ...s, record }] : [];
+    });
     let replicas = 0;
-    for (const f of records)
-      for (const c of await readChunkRecords(kv, f)) replicas += c.replicas.filter((r) => r.verified).length;
-    process.stdout.write(summary(records, replicas, seconds));
+    for (const { record } of records)
+      for (const c of await readChunkRecords(kv, record)) replicas += c.replicas.filter((r) => r.verified).length;
+    process.stdout.write(
+      summary(
+        records.map((r) => r.record),
+        replicas,
+        seconds,
+      ),
+    );
     process.stdout.write(`peak memory per worker: ${peakMemoryPerStage(p.workers)}\n`);
-    let good = records.every((f) => f.state === "complete");
-    for (const [i, f] of records.entries()) {
-      const out = join(outDir, basename(paths[i]!));
-      const back = await reassemble(kv, stores, f.fileId, out, {
+    let good = records.length === submitted.length && records.every((r) => r.record.state === "complete");
+    for (const { path, name, record } of records) {
+      const back = await reassemble(kv, stores, record.fileId, join(outDir, name), {
         preference: p.deployment.topology.clouds.map((c) => c.name),
       });
-      const source = await hashStream(createReadStream(paths[i]!));
+      const source = await hashStream(createReadStream(path));
       const same = back.sha256 === source.sha256 && back.size === source.size;
       good &&= same;
       process.stdout.write(
-        `  read back ${basename(paths[i]!).padEnd(18)} ${same ? "identical" : "DIFFERENT"} (sha256 ${back.sha256.slice(0, 16)}…)\n`,
+        `  read back ${name.padEnd(18)} ${same ? "identical" : "DIFFERENT"} (sha256 ${back.sha256.slice(0, 16)}…)\n`,
       );
     }
     process.stdout.write(good ? "demo passed: every file complete and read back byte-identical\n" : "demo FAILED\n");

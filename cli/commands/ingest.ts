@@ -54,34 +54,31 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
-    const submitted: SubmittedFile[] = [];
+    const submitted: Array<{ file: SubmittedFile; src: CheckedSource }> = [];
     for (const src of sources) {
-      submitted.push(
-        await submitIngest(session.hubJs, src, {
-          ...(chunkSize === undefined ? {} : { chunkSize }),
-          ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
-          transforms,
-        }),
-      );
+      const file = await submitIngest(session.hubJs, src, {
+        ...(chunkSize === undefined ? {} : { chunkSize }),
+        ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
+        transforms,
+      });
+      submitted.push({ file, src });
     }
-    const ids = submitted.map((s) => s.fileId);
     if (!values.wait) {
-      for (const [i, s] of submitted.entries()) report(values.json, s, sources[i]!, undefined);
+      for (const { file, src } of submitted) report(values.json, file, src, undefined);
       return 0;
     }
     const live = process.stderr.isTTY && !values.json ? new LiveBlock(process.stderr) : undefined;
-    const names = sources.map((s) => s.path.split("/").pop() ?? s.path);
     const files = await waitForFiles(
       session.kv,
-      ids,
-      (latest) => live?.render(ids.map((id, i) => progressLine(names[i]!, latest.get(id)))),
+      submitted.map((s) => s.file.fileId),
+      (latest) => live?.render(submitted.map((s) => progressLine(baseName(s.src), latest.get(s.file.fileId)))),
       timeoutMs,
     );
     let failed = 0;
-    for (const [i, s] of submitted.entries()) {
-      const f = files.get(s.fileId);
+    for (const { file, src } of submitted) {
+      const f = files.get(file.fileId);
       if (f?.state !== "complete") failed++;
-      report(values.json, s, sources[i]!, f);
+      report(values.json, file, src, f);
     }
     return failed > 0 ? 1 : 0;
   } finally {
@@ -110,7 +107,7 @@ function report(
   src: CheckedSource,
   f: FileRecord | undefined,
 ): void {
-  const name = src.path.split("/").pop() ?? src.path;
+  const name = baseName(src);
   if (json) {
     const line = {
       fileId,
@@ -133,4 +130,8 @@ function report(
 function help(): number {
   process.stdout.write(`${INGEST_HELP}\n`);
   return 0;
+}
+
+function baseName(src: CheckedSource): string {
+  return src.path.split("/").pop() ?? src.path;
 }

@@ -2,6 +2,7 @@
 // text nodes or attribute values, never HTML.
 
 /** Creates an element; children that are not nodes become text nodes. */
+// biome-ignore lint/correctness/noUnusedVariables: a global of app.js and trace.js, which load after this file
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -16,4 +17,5 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: a global of app.js and trace.js, which load after this file
 const $ = (id) => document.getElementById(id);

@@ -77,9 +77,15 @@ function row(span, total) {
     span.attributes.length ? attributeList(span) : el("div", { class: "muted" }, "no key attributes"),
     el("div", { class: "mono muted small" }, `span ${span.spanId}`),
   );
-  const toggle = () => (details.hidden = !details.hidden);
+  const toggle = () => {
+    details.hidden = !details.hidden;
+  };
   head.addEventListener("click", toggle);
-  head.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), toggle()));
+  head.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    e.preventDefault();
+    toggle();
+  });
   return el(
     "div",
     {
@@ -154,4 +160,5 @@ async function load(traceId, since) {
 const traceId = decodeURIComponent(location.pathname.replace(/^\/trace\//, "").replace(/\/+$/, ""));
 $("trace-id").textContent = traceId;
 document.title = `ferry trace ${traceId}`;
-load(traceId, Date.now());
+// load() reports every failure on the page itself.
+void load(traceId, Date.now());

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { sourceProblem } from "../../stages/ingest/source.ts";
@@ -12,7 +13,7 @@ export interface CheckedSource {
 /** Checks a path before anything is published; throws InputError naming the problem and the fix. */
 export async function checkSource(path: string): Promise<CheckedSource> {
   const abs = resolve(path);
-  let st;
+  let st: Stats;
   try {
     st = await stat(abs);
   } catch (err) {

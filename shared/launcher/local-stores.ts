@@ -4,6 +4,7 @@ import { localAzblobEndpoint, startLocalAzblobServer } from "./azblob-server.ts"
 import { localGcsEndpoint, startLocalGcsServer } from "./gcs-server.ts";
 import { localS3Endpoint, startLocalS3Server } from "./s3-server.ts";
 import type { ServerProcess } from "./server-process.ts";
+import { startAll } from "./start-all.ts";
 
 /** Which server plays which cloud protocol on loopback. */
 const STARTERS = {
@@ -25,25 +26,18 @@ export function localStoreEndpoint(kind: keyof typeof ENDPOINTS, port: number): 
  * Keyed by cloud name.
  */
 export async function startLocalStores(d: Deployment, logDir: string): Promise<Map<string, ServerProcess>> {
-  const entries = Object.entries(d.localStores);
-  const results = await Promise.allSettled(
-    entries.map(([cloud, s]) =>
-      STARTERS[s.kind]({
-        port: s.port,
-        dataDir: s.dataDir,
-        logFile: join(logDir, `store-${cloud}.log`),
-        buckets: s.buckets,
-      }),
-    ),
+  const starts = Object.entries(d.localStores).map(
+    ([cloud, s]) =>
+      [
+        cloud,
+        () =>
+          STARTERS[s.kind]({
+            port: s.port,
+            dataDir: s.dataDir,
+            logFile: join(logDir, `store-${cloud}.log`),
+            buckets: s.buckets,
+          }),
+      ] as const,
   );
-  const started = new Map<string, ServerProcess>();
-  results.forEach((r, i) => {
-    if (r.status === "fulfilled") started.set(entries[i]![0], r.value);
-  });
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed) {
-    await Promise.all([...started.values()].map((p) => p.stop()));
-    throw failed.reason;
-  }
-  return started;
+  return startAll(starts, (server) => server.stop());
 }

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Deployment } from "../topology/deployment.ts";
 import { writeServerConfigs } from "../topology/nats-config.ts";
 import { NatsServer, type StartOptions, waitForLeafLinks } from "./nats-server.ts";
+import { startAll } from "./start-all.ts";
 
 /** The running hub and leaf servers of one deployment. */
 export interface NatsTopology {
@@ -43,18 +44,12 @@ export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions
   try {
     hub = await NatsServer.start(d.hub, startOpts(d.hub.name));
     started.push(hub);
-    const clouds = Object.keys(d.leaves);
-    const results = await Promise.allSettled(clouds.map((c) => NatsServer.start(d.leaves[c]!, startOpts(c))));
-    const leaves: Record<string, NatsServer> = {};
-    results.forEach((r, i) => {
-      if (r.status === "fulfilled") {
-        started.push(r.value);
-        leaves[clouds[i]!] = r.value;
-      }
-    });
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
-    await waitForLeafLinks(d.hub, clouds, opts.linkTimeoutMs ?? 15_000);
+    const starts = Object.entries(d.leaves).map(
+      ([c, leaf]) => [c, () => NatsServer.start(leaf, startOpts(c))] as const,
+    );
+    const leaves = Object.fromEntries(await startAll(starts, (s) => s.stop()));
+    started.push(...Object.values(leaves));
+    await waitForLeafLinks(d.hub, Object.keys(d.leaves), opts.linkTimeoutMs ?? 15_000);
 
     let stopping: Promise<void> | undefined;
     return { hub, leaves, stop: () => (stopping ??= stopAll()) };

@@ -65,9 +65,12 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
   const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
-  const jaegerPorts = o.tracing && existsSync(toolBinary("jaeger")) ? await freePorts(2) : undefined;
-  if (jaegerPorts)
-    d.jaeger = { otlpUrl: `http://127.0.0.1:${jaegerPorts[0]}`, queryUrl: `http://127.0.0.1:${jaegerPorts[1]}` };
+  let jaegerPorts: { otlp: number; query: number } | undefined;
+  if (o.tracing && existsSync(toolBinary("jaeger"))) {
+    const [otlp = 0, query = 0] = await freePorts(2);
+    jaegerPorts = { otlp, query };
+    d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
+  }
   writeDeployment(d);
   const nats = await startNatsTopology(d, { logDir });
   let localStores = new Map<string, ServerProcess>();
@@ -86,8 +89,8 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
     localStores = await startLocalStores(d, logDir);
     if (jaegerPorts) {
       jaeger = await startLocalJaeger({
-        otlpPort: jaegerPorts[0]!,
-        queryPort: jaegerPorts[1]!,
+        otlpPort: jaegerPorts.otlp,
+        queryPort: jaegerPorts.query,
         dataDir: join(d.dataDir, "jaeger"),
         logFile: join(logDir, "jaeger.log"),
       });

@@ -26,7 +26,7 @@ export function peakMemoryPerStage(workers: Map<string, { pid: number | undefine
   const peak = new Map<string, number>();
   for (const [name, w] of workers) {
     const rss = w.pid === undefined ? undefined : peakRssBytes(w.pid);
-    const stage = name.split("-")[0]!;
+    const stage = name.split("-")[0] ?? name;
     if (rss !== undefined) peak.set(stage, Math.max(peak.get(stage) ?? 0, rss));
   }
   return [...peak].map(([stage, bytes]) => `${stage} ${formatBytes(bytes)}`).join(", ");

@@ -6,7 +6,9 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -172,7 +174,7 @@ export class S3Store implements BlobStore {
         Prefix: prefix || undefined,
         ContinuationToken: token,
       });
-      let page;
+      let page: ListObjectsV2CommandOutput;
       try {
         page = await this.#client.send(command, { abortSignal: signal });
       } catch (err) {
@@ -197,7 +199,7 @@ export class S3Store implements BlobStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      let page;
+      let page: ListMultipartUploadsCommandOutput;
       try {
         page = await this.#client.send(
           new ListMultipartUploadsCommand({

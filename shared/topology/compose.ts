@@ -118,7 +118,7 @@ export function renderCompose(topology: Topology, opts: ComposeOptions = {}): Re
   for (const cloud of Object.keys(d.leaves))
     files[`${NATS_CONF_DIR}/${cloud}.conf`] = renderLeafConfig(d, cloud, render);
   // JSON has no comments: the note is a key readDeployment ignores.
-  files[DEPLOYMENT_JSON] = JSON.stringify({ "//": note, ...d }, null, 2) + "\n";
+  files[DEPLOYMENT_JSON] = `${JSON.stringify({ "//": note, ...d }, null, 2)}\n`;
   const { model, comments } = composeModel(d);
   files[COMPOSE_FILE] = renderComposeYaml(model, comments, [
     note,
@@ -226,7 +226,7 @@ function renderComposeYaml(m: ComposeModel, comments: Record<string, string>, he
     out.push(`  ${yamlKey(name)}:`, ...yamlBlock(service, 2));
   }
   out.push("", "volumes:", ...yamlBlock(m.volumes, 1));
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 /** Lists that are an argv read best on one line; other lists (ports, volumes) one item a line. */

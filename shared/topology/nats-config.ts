@@ -79,16 +79,14 @@ export function writeServerConfigs(d: Deployment): void {
 
 /** Server-wide settings shared by hub and leaves; locally everything listens on loopback only. */
 function common(ep: ServerEndpoint, o: RenderOptions): string {
-  return (
-    [
-      kv("server_name", q(ep.name)),
-      kv("listen", q(`${o.host}:${ep.port}`)),
-      kv("http", q(`${o.host}:${ep.monitorPort}`)),
-      kv("max_payload", String(MAX_PAYLOAD)),
-      kv("ping_interval", q(PING_INTERVAL)),
-      kv("ping_max", String(PING_MAX)),
-    ].join("\n") + "\n"
-  );
+  return `${[
+    kv("server_name", q(ep.name)),
+    kv("listen", q(`${o.host}:${ep.port}`)),
+    kv("http", q(`${o.host}:${ep.monitorPort}`)),
+    kv("max_payload", String(MAX_PAYLOAD)),
+    kv("ping_interval", q(PING_INTERVAL)),
+    kv("ping_max", String(PING_MAX)),
+  ].join("\n")}\n`;
 }
 
 function block(name: string, lines: string[]): string {
@@ -115,5 +113,5 @@ export function q(s: string): string {
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
     else out += ch;
   }
-  return out + '"';
+  return `${out}"`;
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
 import { type ChunkIngested, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
@@ -16,7 +17,7 @@ export function createProcessHandler(ctx: WorkerContext) {
     const started = Date.now();
     const ev = parseChunkEvent<ChunkIngested>(msg.data, "chunks.ingested event", ["staging"]);
     const store = storeOf(ctx, ev.staging.cloud);
-    let body;
+    let body: Readable;
     try {
       body = await store.get(ev.staging.key, { signal });
     } catch (err) {

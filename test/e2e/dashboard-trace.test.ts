@@ -96,7 +96,9 @@ async function openPage(): Promise<Page> {
 async function until(what: string, read: () => Promise<unknown>, want: unknown, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  while ((last = await read()) !== want) {
+  for (;;) {
+    last = await read();
+    if (last === want) return;
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));

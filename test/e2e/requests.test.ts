@@ -162,7 +162,7 @@ describe("idempotency", () => {
     const replayed: string[] = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
       const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
-      if (!m || !m.subject.startsWith("chunks.") || m.json<{ fileId: string }>().fileId !== "redelivered-1") continue;
+      if (!m?.subject.startsWith("chunks.") || m.json<{ fileId: string }>().fileId !== "redelivered-1") continue;
       const cloud = m.subject.split(".")[2]!;
       const leaf = jetstream(await t.leaf(cloud));
       await leaf.publish(m.subject, m.data, { msgID: `replay-${seq}` });

@@ -49,7 +49,10 @@ function streamHolds(what: string, timeoutMs: number, count: () => Promise<numbe
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tcpConnect({ host: "127.0.0.1", port });
-    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once("error", () => resolve(false));
   });
 }

@@ -69,7 +69,8 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
     async publish(cloud: string, n: number): Promise<PubAck[]> {
       const acks: PubAck[] = [];
       for (let k = 0; k < n; k++) {
-        const i = (next[cloud] = (next[cloud] ?? 0) + 1);
+        const i = (next[cloud] ?? 0) + 1;
+        next[cloud] = i;
         let ack: PubAck | undefined;
         await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
           ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, {

@@ -43,7 +43,8 @@ describe("planChunks", () => {
     const text = `${"x".repeat(150_000)}\nshort\n${"y".repeat(10)}`;
     const spans = await plan(text, 65_536, true);
     expect(spans.reduce((n, s) => n + s.size, 0)).toBe(text.length);
-    spans.forEach((s, i) => expect(s.offset).toBe(i === 0 ? 0 : spans[i - 1]!.offset + spans[i - 1]!.size));
+    for (const [i, s] of spans.entries())
+      expect(s.offset).toBe(i === 0 ? 0 : spans[i - 1]!.offset + spans[i - 1]!.size);
     expect(spans.every((s) => s.size <= 65_536)).toBe(true);
   });
 });
