@@ -2,15 +2,9 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: [
-      "test/**/*.test.ts",
-      "stages/**/*.test.ts",
-      "shared/**/*.test.ts",
-      "streams/**/*.test.ts",
-      "orchestrator/**/*.test.ts",
-      "cli/**/*.test.ts",
-      "chaos/**/*.test.ts",
-    ],
+    include: ["test/**/*.test.ts"],
+    // A stray .only must never pass for a green run, on CI or off it.
+    allowOnly: false,
     // Tests start real servers (nats-server, storage emulators): generous timeouts.
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -15,6 +15,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { downCommand } from "./commands/down.ts";
 import { getCommand } from "./commands/get.ts";
 import { ingestCommand } from "./commands/ingest.ts";
+import { lintCommand } from "./commands/lint.ts";
 import { reportCommand } from "./commands/report.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runTestCommand } from "./commands/test.ts";
@@ -42,7 +43,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
     summary: "break it on purpose (kill-workers: SIGKILL workers mid-flight) and check every invariant",
   },
   bench: { run: benchCommand, summary: "measure throughput and worker memory against a plain-copy baseline" },
-  test: { run: runTestCommand, summary: "typecheck and run the whole test suite" },
+  lint: { run: lintCommand, summary: "check formatting and lint rules with Biome (--fix rewrites what it safely can)" },
+  test: { run: runTestCommand, summary: "typecheck, lint and run the whole test suite" },
 };
 
 const HELP = `ferry — moves training data into several clouds at once over NATS JetStream, verified byte for byte.
