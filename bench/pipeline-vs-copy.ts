@@ -9,15 +9,15 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { submitIngest, waitForFiles } from "../shared/client/ingest.ts";
-import { checkSource } from "../shared/client/preflight.ts";
-import { type Pipeline, startPipeline } from "../shared/launcher/pipeline.ts";
-import { peakMemoryPerStage } from "../shared/launcher/proc.ts";
+import { submitIngest, waitForFiles } from "../client/ingest.ts";
+import { checkSource } from "../client/preflight.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { writeRandomFile } from "../shared/sample-data.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { formatBytes } from "../shared/units.ts";
+import { type Pipeline, startPipeline } from "../supervisor/pipeline.ts";
+import { peakMemoryPerStage } from "../supervisor/proc.ts";
 
 export interface BenchOptions {
   topology: Topology;

@@ -8,9 +8,9 @@ import { mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { StoredDeadLetter } from "../client/dead-letters.ts";
+import { reassemble } from "../client/reassemble.ts";
 import { replicaPrefix, stagingPrefix } from "../shared/chunk-keys.ts";
-import type { StoredDeadLetter } from "../shared/client/dead-letters.ts";
-import { reassemble } from "../shared/client/reassemble.ts";
 import { describeError } from "../shared/errors.ts";
 import { hashStream } from "../shared/hashing.ts";
 import { type FileRecord, readChunkRecords } from "../shared/manifest.ts";
@@ -22,7 +22,7 @@ import {
   INGEST_CONSUMER,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
-} from "../streams/definitions.ts";
+} from "../shared/stream-names.ts";
 
 /** A file a drill ingested: its id and the source it came from. */
 export interface DrillFile {

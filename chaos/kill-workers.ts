@@ -9,18 +9,18 @@ import { basename, join } from "node:path";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { listDeadLetters } from "../shared/client/dead-letters.ts";
-import { isFinished, submitIngest } from "../shared/client/ingest.ts";
-import { checkSource } from "../shared/client/preflight.ts";
+import { listDeadLetters } from "../client/dead-letters.ts";
+import { isFinished, submitIngest } from "../client/ingest.ts";
+import { checkSource } from "../client/preflight.ts";
 import { ConfigError, describeError } from "../shared/errors.ts";
-import { type Pipeline, startPipeline } from "../shared/launcher/pipeline.ts";
 import { type FileRecord, openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
+import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { openStores } from "../shared/worker/runtime.ts";
-import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
+import { type Pipeline, startPipeline } from "../supervisor/pipeline.ts";
 import {
   type DrillFile,
   type FileRecords,

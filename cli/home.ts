@@ -3,15 +3,14 @@ import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError } from "../shared/errors.ts";
-import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../shared/launcher/run-state.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { REPO_ROOT } from "../shared/repo-root.ts";
+import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { readDeployment } from "../shared/topology/plan.ts";
-import { openStores } from "../shared/worker/runtime.ts";
-
-export const REPO_ROOT = resolve(import.meta.dirname, "..");
+import { readDeployment } from "../shared/topology/deployment.ts";
+import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../supervisor/run-state.ts";
 
 /** The folder a deployment lives in: `--home`, else FERRY_HOME, else `.ferry` in the repository. */
 export function resolveHome(flag?: string): string {

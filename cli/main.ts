@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError, InputError } from "../shared/errors.ts";
+import { REPO_ROOT } from "../shared/repo-root.ts";
 import { UsageError } from "./args.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { chaosCommand } from "./commands/chaos.ts";
@@ -20,7 +21,6 @@ import { reportCommand } from "./commands/report.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runTestCommand } from "./commands/test.ts";
 import { upCommand } from "./commands/up.ts";
-import { REPO_ROOT } from "./home.ts";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
   demo: { run: demoCommand, summary: "run the whole pipeline on a generated dataset and check every byte" },

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { HISTORY_SUBJECTS, type HistoryEvent } from "../observability/monitor.ts";
-import { EVENTS_STREAM } from "../streams/definitions.ts";
+import { EVENTS_STREAM } from "../shared/stream-names.ts";
 
 /** A dead letter as the dashboard shows it. */
 export interface DeadLetterRow {

@@ -6,11 +6,8 @@
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import { leafLinks } from "../shared/launcher/nats-server.ts";
 import { connectNats } from "../shared/nats/connect.ts";
-import { WORKER_METRICS } from "../shared/subjects.ts";
-import { STAGES } from "../shared/topology/config.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { leafLinks } from "../shared/nats/monitoring.ts";
 import {
   cloudStream,
   EVENTS_STREAM,
@@ -18,7 +15,10 @@ import {
   INGEST_CONSUMER,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
-} from "../streams/definitions.ts";
+} from "../shared/stream-names.ts";
+import { WORKER_METRICS } from "../shared/subjects.ts";
+import { STAGES } from "../shared/topology/config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */
 const WORKER_WAIT_MS = 500;

@@ -6,9 +6,10 @@
 import { stat } from "node:fs/promises";
 import type { JsMsg } from "@nats-io/jetstream";
 import { Counter, Histogram, Registry } from "prom-client";
-import type { Outcome } from "../shared/worker/consume-loop.ts";
+/** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
+export type HandlingOutcome = "ok" | "retry" | "dead_letter";
 
-const OUTCOMES: readonly Outcome[] = ["ok", "retry", "dead_letter"];
+const OUTCOMES: readonly HandlingOutcome[] = ["ok", "retry", "dead_letter"];
 
 /**
  * Handling-time buckets in seconds. An 8 MiB chunk takes 20–200 ms on local disks and up to
@@ -19,7 +20,7 @@ export const HANDLING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 export interface WorkerMetrics {
   registry: Registry;
   /** The consume loop's hook: counts the message, its bytes and its handling time. */
-  onOutcome(outcome: Outcome, msg: JsMsg, durationMs: number): void;
+  onOutcome(outcome: HandlingOutcome, msg: JsMsg, durationMs: number): void;
 }
 
 /** Creates the registry of a worker of `stage` in `cloud`; every outcome starts at 0 so the series exist before the first message. */

@@ -5,7 +5,7 @@ import { eventType } from "../shared/subjects.ts";
 import { type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
 
-type Apply = (p: project.Projection, e: never) => Promise<project.Outcome>;
+type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
 
 const HANDLERS: Record<string, Apply> = {
   "files.accepted": project.onFileAccepted,

@@ -3,12 +3,12 @@
  * projects every cloud's events into the manifest and finishes complete files.
  */
 import { jetstream } from "@nats-io/jetstream";
+import { runConsumeLoop } from "../runtime/consume-loop.ts";
+import { makeWorkerId } from "../runtime/context.ts";
+import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
 import { describeError } from "../shared/errors.ts";
 import { openManifest } from "../shared/manifest.ts";
-import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
-import { makeWorkerId } from "../shared/worker/context.ts";
-import { startWorkerRuntime } from "../shared/worker/runtime.ts";
-import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../streams/definitions.ts";
+import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import { createOrchestratorHandler } from "./dispatch.ts";
 import { startSourceWatchdog } from "./source-watchdog.ts";
 

@@ -27,9 +27,9 @@ export interface Projection {
  * What the caller must do next for the file, if anything: finish it when `ready`; delete
  * `staleStaging`, a chunk staged after the file was already complete (a late duplicate ingest).
  */
-export type Outcome = { fileId: string; ready: boolean; staleStaging?: ObjectLocation } | undefined;
+export type NextStep = { fileId: string; ready: boolean; staleStaging?: ObjectLocation } | undefined;
 
-export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Outcome> {
+export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<NextStep> {
   await updateFile(p, e.fileId, e.at, (f) => {
     f.name = e.name;
     f.size = e.size;
@@ -42,7 +42,7 @@ export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Ou
   return undefined;
 }
 
-export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<Outcome> {
+export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<NextStep> {
   await updateChunk(p, e, (c) => {
     if (!c.staging.some((s) => s.cloud === e.staging.cloud && s.key === e.staging.key)) c.staging.push(e.staging);
     c.stageMs.ingest = e.durationMs;
@@ -55,7 +55,7 @@ export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<
   return f.state === "complete" ? { fileId: e.fileId, ready: false, staleStaging: e.staging } : undefined;
 }
 
-export async function onFileIngested(p: Projection, e: FileIngested): Promise<Outcome> {
+export async function onFileIngested(p: Projection, e: FileIngested): Promise<NextStep> {
   const f = await updateFile(p, e.fileId, e.at, (f) => {
     f.name = e.name;
     f.size = e.size;
@@ -67,14 +67,14 @@ export async function onFileIngested(p: Projection, e: FileIngested): Promise<Ou
   return { fileId: e.fileId, ready: isReady(f) };
 }
 
-export async function onChunkProcessed(p: Projection, e: ChunkProcessed): Promise<Outcome> {
+export async function onChunkProcessed(p: Projection, e: ChunkProcessed): Promise<NextStep> {
   await updateChunk(p, e, (c) => {
     c.stageMs.process = Math.max(c.stageMs.process, e.durationMs);
   });
   return undefined;
 }
 
-export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<Outcome> {
+export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<NextStep> {
   await updateChunk(p, e, (c) => {
     if (!c.replicas.some((r) => r.cloud === e.replica.cloud)) c.replicas.push({ ...e.replica, verified: false });
     c.stageMs.place = Math.max(c.stageMs.place, e.durationMs);
@@ -82,7 +82,7 @@ export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<Outc
   return undefined;
 }
 
-export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<Outcome> {
+export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<NextStep> {
   const chunk = await updateChunk(p, e, (c) => {
     const r = c.replicas.find((x) => x.cloud === e.replica.cloud);
     if (r?.verified) return;
@@ -102,7 +102,7 @@ export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<
 }
 
 /** A dead letter that names a file fails it, unless the file already completed (a late redelivery). */
-export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<Outcome> {
+export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<NextStep> {
   if (!e.fileId) return undefined;
   await updateFile(p, e.fileId, e.at, (f) => {
     if (f.state === "complete" || f.state === "failed") return;

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
-import { cloudStream, EVENTS_STREAM } from "../streams/definitions.ts";
+import { cloudStream, EVENTS_STREAM } from "../shared/stream-names.ts";
 import { nudgeStalledSources, SourceMemory, type SourceReport, type SourceVerdict } from "../streams/source-health.ts";
 
 export interface SourceWatchdogOptions {

@@ -5,8 +5,8 @@
 
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { MANIFEST_BUCKET } from "../streams/definitions.ts";
 import type { ObjectLocation } from "./stores/types.ts";
+import { MANIFEST_BUCKET } from "./stream-names.ts";
 
 export type FileState = "ingesting" | "processing" | "complete" | "failed";
 export type StageTimes = { ingest: number; process: number; place: number; verify: number };

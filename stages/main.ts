@@ -4,12 +4,12 @@
  */
 import { type JsMsg, jetstream } from "@nats-io/jetstream";
 import { traceStores } from "../observability/traced-store.ts";
+import { runConsumeLoop } from "../runtime/consume-loop.ts";
+import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../runtime/context.ts";
+import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
 import { describeError } from "../shared/errors.ts";
+import { cloudStream, FILES_STREAM, INGEST_CONSUMER } from "../shared/stream-names.ts";
 import { STAGES, type Stage } from "../shared/topology/config.ts";
-import { runConsumeLoop } from "../shared/worker/consume-loop.ts";
-import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../shared/worker/context.ts";
-import { startWorkerRuntime } from "../shared/worker/runtime.ts";
-import { cloudStream, FILES_STREAM, INGEST_CONSUMER } from "../streams/definitions.ts";
 import { createIngestHandler } from "./ingest/handler.ts";
 import { createPlaceHandler } from "./place/handler.ts";
 import { createProcessHandler } from "./process/handler.ts";

@@ -8,18 +8,16 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "../shared/nats/connect.ts";
+import { cloudStream, EVENTS_STREAM, FILES_STREAM, LEAF_CONSUMERS, MANIFEST_BUCKET } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
 import {
   cloudEventsStream,
-  cloudStream,
-  EVENTS_STREAM,
   eventsStream,
-  FILES_STREAM,
   filesStream,
   ingestConsumer,
-  LEAF_CONSUMERS,
   leafConsumer,
-  MANIFEST_BUCKET,
   orchestratorConsumer,
 } from "./definitions.ts";
 
@@ -62,4 +60,21 @@ async function ensureConsumer(
   }
   const { durable_name: _name, deliver_policy: _deliver, ...mutable } = cfg;
   await jsm.consumers.update(stream, cfg.durable_name, mutable);
+}
+
+/** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */
+export async function applyAllStreams(d: Deployment): Promise<void> {
+  const conns: NatsConnection[] = [];
+  try {
+    for (const [cloud, leaf] of Object.entries(d.leaves)) {
+      const nc = await connectNats(leaf.url, `ferry-setup-${cloud}`);
+      conns.push(nc);
+      await applyLeafStreams(nc, d.topology, cloud);
+    }
+    const hub = await connectNats(d.hub.url, "ferry-setup-hub");
+    conns.push(hub);
+    await applyHubStreams(hub, d.topology);
+  } finally {
+    await Promise.all(conns.map((nc) => nc.close()));
+  }
 }

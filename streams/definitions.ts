@@ -12,24 +12,16 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import {
+  cloudStream,
+  EVENTS_STREAM,
+  FILES_STREAM,
+  INGEST_CONSUMER,
+  type LEAF_CONSUMERS,
+  ORCHESTRATOR_CONSUMER,
+} from "../shared/stream-names.ts";
 import { chunkSubject, cloudStreamSubjects, FILES_COMPLETED, INGEST_REQUESTS } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
-
-export const FILES_STREAM = "FILES";
-export const EVENTS_STREAM = "EVENTS";
-export const MANIFEST_BUCKET = "ferry_manifest";
-export const INGEST_CONSUMER = "ingest";
-export const ORCHESTRATOR_CONSUMER = "orchestrator";
-
-/** The stream on a cloud's leaf holding everything that cloud publishes. */
-export const cloudStream = (cloud: string): string => `CLOUD_${cloud.toUpperCase()}`;
-
-/** The stages that consume their cloud's stream, and the event kind each one takes. */
-export const LEAF_CONSUMERS = [
-  { stage: "process", takes: "ingested" },
-  { stage: "place", takes: "processed" },
-  { stage: "verify", takes: "placed" },
-] as const;
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 

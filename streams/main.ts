@@ -5,10 +5,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { applyAllStreams } from "../shared/launcher/pipeline.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { readDeployment } from "../shared/topology/plan.ts";
+import { readDeployment } from "../shared/topology/deployment.ts";
+import { applyAllStreams } from "./apply.ts";
 
 /** Containers start in any order: how long to wait for every leaf to link to the hub. */
 const LINK_TIMEOUT_MS = 120_000;

@@ -1,9 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { COMPOSE_FILE, composeDrift, renderCompose } from "../../shared/topology/compose.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
 import { parseCommand } from "../args.ts";
-import { REPO_ROOT, resolveTopologyPath } from "../home.ts";
+import { resolveTopologyPath } from "../home.ts";
 
 export const COMPOSE_HELP = `Usage: ferry compose [--check] [--topology <file>]
 

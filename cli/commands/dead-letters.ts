@@ -1,4 +1,4 @@
-import { listDeadLetters } from "../../shared/client/dead-letters.ts";
+import { listDeadLetters } from "../../client/dead-letters.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome } from "../home.ts";
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { isOurProcess, readRunState, removeRunState, SUPERVISOR_MARKER } from "../../shared/launcher/run-state.ts";
+import { isOurProcess, readRunState, removeRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome } from "../home.ts";
 

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { reassemble } from "../../shared/client/reassemble.ts";
+import { reassemble } from "../../client/reassemble.ts";
 import { InputError } from "../../shared/errors.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";

@@ -1,6 +1,6 @@
+import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
+import { type CheckedSource, checkSource } from "../../client/preflight.ts";
 import { initTracing } from "../../observability/tracing.ts";
-import { type SubmittedFile, submitIngest, waitForFiles } from "../../shared/client/ingest.ts";
-import { type CheckedSource, checkSource } from "../../shared/client/preflight.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
 import type { FileRecord } from "../../shared/manifest.ts";

@@ -5,9 +5,9 @@ import {
   type StageReport,
 } from "../../observability/monitor.ts";
 import { ConfigError, FerryError } from "../../shared/errors.ts";
-import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../../shared/launcher/run-state.ts";
-import { readDeployment } from "../../shared/topology/plan.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
 import { formatBytes, parseDuration } from "../../shared/units.ts";
+import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveHome } from "../home.ts";
 

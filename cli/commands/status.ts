@@ -1,11 +1,11 @@
+import { listDeadLetters } from "../../client/dead-letters.ts";
 import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
-import { listDeadLetters } from "../../shared/client/dead-letters.ts";
+import { pingWorkers } from "../../runtime/ping.ts";
 import { InputError } from "../../shared/errors.ts";
-import { leafLinks } from "../../shared/launcher/nats-server.ts";
-import { pingWorkers } from "../../shared/launcher/ping.ts";
-import { readRunState } from "../../shared/launcher/run-state.ts";
 import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { leafLinks } from "../../shared/nats/monitoring.ts";
 import { formatBytes } from "../../shared/units.ts";
+import { readRunState } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome, type Session } from "../home.ts";
 import { progressLine } from "../progress.ts";

@@ -7,8 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { RUN_MARKER, reapLeftovers } from "../test-run/leftovers.ts";
-import { REPO_ROOT, runNodeScript } from "../test-run/node-script.ts";
+import { runNodeScript } from "../test-run/node-script.ts";
 import { tallyLines, tallyVitest, type VitestJson } from "../test-run/tally.ts";
 import { checkLint } from "./lint.ts";
 

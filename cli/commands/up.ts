@@ -4,8 +4,11 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
-import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
-import { type Pipeline, startPipeline } from "../../shared/launcher/pipeline.ts";
+import { REPO_ROOT } from "../../shared/repo-root.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
+import type { Deployment } from "../../shared/topology/deployment.ts";
+import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
+import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 import {
   isOurProcess,
   type RunState,
@@ -13,11 +16,9 @@ import {
   removeRunState,
   SUPERVISOR_MARKER,
   writeRunState,
-} from "../../shared/launcher/run-state.ts";
-import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
-import type { Deployment } from "../../shared/topology/deployment.ts";
+} from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
-import { REPO_ROOT, resolveHome, resolveTopologyPath } from "../home.ts";
+import { resolveHome, resolveTopologyPath } from "../home.ts";
 
 export const UP_HELP = `Usage: ferry up [--detach] [options]
 

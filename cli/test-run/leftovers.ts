@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { isRunning } from "../../shared/launcher/proc.ts";
+import { isRunning } from "../../supervisor/proc.ts";
 
 /** Environment variable that marks every process a test run starts (they inherit it). */
 export const RUN_MARKER = "FERRY_TEST_RUN";

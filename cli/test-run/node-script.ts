@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
-
-export const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
+import { REPO_ROOT } from "../../shared/repo-root.ts";
 
 export interface ScriptResult {
   code: number;

@@ -9,6 +9,7 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
+import { backoffMs } from "../backoff.ts";
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -17,7 +18,6 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../errors.ts";
-import { backoffMs } from "../worker/backoff.ts";
 import { chunksOf } from "./body.ts";
 import { checkedSha256 } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";

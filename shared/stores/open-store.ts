@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import type { Deployment } from "../topology/deployment.ts";
 import { AzblobStore } from "./azblob-store.ts";
 import { FsStore } from "./fs-store.ts";
 import { GcsStore } from "./gcs-store.ts";
@@ -75,4 +76,19 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
       );
     }
   }
+}
+
+/** Opens the store of every cloud in the deployment. `FERRY_FS_THROTTLE_BPS` slows fs writes for chaos drills. */
+export function openStores(d: Deployment): Map<string, BlobStore> {
+  const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
+  const stores = new Map<string, BlobStore>();
+  for (const c of d.topology.clouds) {
+    const spec = d.stores[c.name];
+    if (!spec) throw new Error(`deployment has no store for cloud "${c.name}"`);
+    stores.set(
+      c.name,
+      openStore(spec.kind === "fs" && throttle > 0 ? { ...spec, throttleBytesPerSec: throttle } : spec),
+    );
+  }
+  return stores;
 }

@@ -9,8 +9,9 @@ import { ConfigError } from "../errors.ts";
 import type { StoreOpenSpec } from "../stores/open-store.ts";
 import { STAGES, type Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
+import { HUB_NAME } from "./deployment.ts";
 import { type RenderOptions, renderHubConfig, renderLeafConfig } from "./nats-config.ts";
-import { HUB_NAME, storeOpenSpec } from "./plan.ts";
+import { storeOpenSpec } from "./store-config.ts";
 
 export const COMPOSE_FILE = "docker-compose.yml";
 export const COMPOSE_DIR = "deploy/compose";

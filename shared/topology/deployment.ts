@@ -1,3 +1,7 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { writeJsonAtomic } from "../json-file.ts";
 import type { StoreOpenSpec } from "../stores/open-store.ts";
 import type { Topology } from "./config.ts";
 
@@ -50,4 +54,63 @@ export function fsRoot(d: Deployment, cloud: string): string {
   if (spec?.kind !== "fs")
     throw new Error(`cloud "${cloud}" does not use an fs store (it uses ${spec?.kind ?? "nothing"})`);
   return spec.root;
+}
+
+/** The hub's server name, store folder and config file stem. */
+export const HUB_NAME = "hub";
+
+const DEPLOYMENT_FILE = "deployment.json";
+
+/** Writes `<dataDir>/deployment.json` atomically, so readers never see half a file. */
+export function writeDeployment(d: Deployment): void {
+  mkdirSync(d.dataDir, { recursive: true });
+  writeJsonAtomic(join(d.dataDir, DEPLOYMENT_FILE), d);
+}
+
+/** Reads the deployment written by `ferry up`; a missing file is a ConfigError telling how to start one. */
+export function readDeployment(dataDir: string): Deployment {
+  const dir = resolve(dataDir);
+  const file = join(dir, DEPLOYMENT_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new ConfigError(`no running deployment in ${dir}: start one with ./ferry up`, { cause: err });
+    }
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let d: unknown;
+  try {
+    d = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      `${file} is not valid JSON (${(err as Error).message}): restart the deployment with ./ferry up`,
+      { cause: err },
+    );
+  }
+  if (!isDeployment(d))
+    throw new ConfigError(`${file} is not a ferry deployment: restart the deployment with ./ferry up`);
+  return d;
+}
+
+function isDeployment(v: unknown): v is Deployment {
+  if (typeof v !== "object" || v === null) return false;
+  const d = v as Record<string, unknown>;
+  const hub = d.hub as Record<string, unknown> | undefined;
+  return (
+    typeof d.dataDir === "string" &&
+    typeof d.topology === "object" &&
+    d.topology !== null &&
+    typeof hub === "object" &&
+    hub !== null &&
+    typeof hub.port === "number" &&
+    typeof hub.leafPort === "number" &&
+    typeof d.leaves === "object" &&
+    d.leaves !== null &&
+    typeof d.stores === "object" &&
+    d.stores !== null &&
+    typeof d.localStores === "object" &&
+    d.localStores !== null
+  );
 }

@@ -1,5 +1,9 @@
+import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { localStoreEndpoint } from "../stores/local-endpoint.ts";
+import type { StoreOpenSpec } from "../stores/open-store.ts";
 import { parseSize } from "../units.ts";
+import type { CloudSpec } from "./config.ts";
 
 /** A cloud's store as configured in topology.json, validated; endpoints of local servers are filled in later by the plan. */
 export type StoreSpec =
@@ -150,4 +154,31 @@ function optionalUrl(key: string, v: unknown): string | undefined {
   if (url.username || url.password || url.search)
     throw new ConfigError(`${key}: the endpoint must not carry credentials or a query string; use the environment`);
   return String(v).replace(/\/+$/, "");
+}
+
+/** How workers open a cloud's store; a local server's endpoint is on loopback at `localPort`. */
+export function storeOpenSpec(c: CloudSpec, dir: string, localPort: number | undefined): StoreOpenSpec {
+  const s = c.store;
+  const local =
+    localPort === undefined || s.kind === "fs" ? {} : { local: true, endpoint: localStoreEndpoint(s.kind, localPort) };
+  switch (s.kind) {
+    case "fs":
+      return { cloud: c.name, kind: "fs", root: resolve(dir, s.root ?? join("stores", c.name)) };
+    case "s3":
+      return {
+        cloud: c.name,
+        ...s,
+        forcePathStyle: s.forcePathStyle ?? (s.endpoint !== undefined || localPort !== undefined),
+        ...local,
+      };
+    case "gcs":
+      return {
+        cloud: c.name,
+        ...s,
+        ...(localPort === undefined ? {} : { projectId: s.projectId ?? "ferry-local" }),
+        ...local,
+      };
+    case "azblob":
+      return { cloud: c.name, ...s, ...local };
+  }
 }

@@ -3,14 +3,14 @@ import { createReadStream } from "node:fs";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
 import { activeTraceId, setActiveAttributes, withSpan } from "../../observability/spans.ts";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { stagingKey } from "../../shared/chunk-keys.ts";
 import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import { tap } from "../../shared/hashing.ts";
+import { openSource } from "../../shared/sources/local-file.ts";
 import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { planChunks } from "./chunk-plan.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
-import { openSource } from "./source.ts";
 
 /**
  * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is

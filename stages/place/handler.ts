@@ -3,12 +3,12 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { ATTR_CHUNK_INDEX, ATTR_FILE_ID, SPAN_PLACE_REPLICA } from "../../observability/semconv.ts";
 import { withSpan } from "../../observability/spans.ts";
 import { objectAttributes } from "../../observability/traced-store.ts";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { ObjectExistsError, StoreUnavailableError } from "../../shared/errors.ts";
 import { type ChunkPlaced, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { chooseTargets } from "./targets.ts";
 
 /** Chunks up to this size are read from staging once and written to every target from memory. */

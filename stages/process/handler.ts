@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { JsMsg } from "@nats-io/jetstream";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
 import { type ChunkIngested, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 import { JsonlValidator } from "./validate-jsonl.ts";
 
 /**

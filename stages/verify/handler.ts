@@ -1,9 +1,9 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
 import { type ChunkPlaced, type ChunkProcessed, type ChunkVerified, parseChunkEvent } from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../shared/worker/context.ts";
 
 /** Bad replicas of one chunk sent back to placement before the chunk is dead-lettered. */
 export const MAX_REPAIRS = 3;

@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitForFiles } from "../../shared/client/ingest.ts";
-import { reassemble } from "../../shared/client/reassemble.ts";
+import { waitForFiles } from "../../client/ingest.ts";
+import { reassemble } from "../../client/reassemble.ts";
 import { readFileRecord } from "../../shared/manifest.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";

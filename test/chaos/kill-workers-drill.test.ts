@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
-import { isRunning } from "../../shared/launcher/proc.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
+import { isRunning } from "../../supervisor/proc.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 
 const MiB = 1024 * 1024;

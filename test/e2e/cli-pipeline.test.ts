@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isRunning } from "../../shared/launcher/proc.ts";
-import { readRunState } from "../../shared/launcher/run-state.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
+import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
-import { readDeployment } from "../../shared/topology/plan.ts";
-import { openStores } from "../../shared/worker/runtime.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
+import { isRunning } from "../../supervisor/proc.ts";
+import { readRunState } from "../../supervisor/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
 import { eventually, listFiles, sha256File, writeRandomFile } from "../helpers/files.ts";
 

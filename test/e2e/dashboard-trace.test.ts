@@ -11,15 +11,15 @@ import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForFiles } from "../../client/ingest.ts";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import type { TraceView } from "../../dashboard/trace-view.ts";
 import { publishTraced } from "../../observability/message-spans.ts";
 import { initTracing, type Tracing } from "../../observability/tracing.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
-import { waitForFiles } from "../../shared/client/ingest.ts";
 import { encodeEvent } from "../../shared/events.ts";
-import { type LocalJaeger, startLocalJaeger } from "../../shared/launcher/jaeger-server.ts";
-import { freePorts } from "../../shared/launcher/ports.ts";
+import { type LocalJaeger, startLocalJaeger } from "../../supervisor/jaeger-server.ts";
+import { freePorts } from "../../supervisor/ports.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 

@@ -4,8 +4,8 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForFiles } from "../../client/ingest.ts";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
-import { waitForFiles } from "../../shared/client/ingest.ts";
 import { eventually, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 

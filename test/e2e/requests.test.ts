@@ -8,12 +8,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForFiles } from "../../client/ingest.ts";
+import { reassemble } from "../../client/reassemble.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
-import { waitForFiles } from "../../shared/client/ingest.ts";
-import { reassemble } from "../../shared/client/reassemble.ts";
 import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
-import { EVENTS_STREAM } from "../../streams/definitions.ts";
 import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 

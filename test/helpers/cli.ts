@@ -1,6 +1,6 @@
 import { type SpawnOptions, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { NODE_FLAGS } from "../../shared/launcher/node-flags.ts";
+import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type Pipeline, startPipeline } from "../../shared/launcher/pipeline.ts";
 import { openManifest } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
+import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
-import { openStores } from "../../shared/worker/runtime.ts";
+import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 
 /** A running pipeline in a temporary folder, and a client connected to its hub. */
 export interface TestPipeline {

@@ -13,13 +13,15 @@ import {
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
-import { leafLinks, NatsServer, ServerStartError, waitForLeafLinks } from "../../shared/launcher/nats-server.ts";
-import { type NatsTopology, startNatsTopology } from "../../shared/launcher/nats-topology.ts";
-import { freePorts } from "../../shared/launcher/ports.ts";
+import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { readDeployment, writeDeployment } from "../../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
-import { planDeployment, readDeployment, writeDeployment } from "../../shared/topology/plan.ts";
+import { NatsServer, ServerStartError } from "../../supervisor/nats-server.ts";
+import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
+import { planDeployment } from "../../supervisor/plan.ts";
+import { freePorts } from "../../supervisor/ports.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes: the binary comes from $FERRY_NATS_SERVER or PATH, as in the product.

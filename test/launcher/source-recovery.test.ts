@@ -14,14 +14,12 @@ import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
-import { waitForLeafLinks } from "../../shared/launcher/nats-server.ts";
-import { type NatsTopology, startNatsTopology } from "../../shared/launcher/nats-topology.ts";
-import { applyAllStreams } from "../../shared/launcher/pipeline.ts";
+import { waitForLeafLinks } from "../../shared/nats/monitoring.ts";
+import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
-import { planDeployment } from "../../shared/topology/plan.ts";
-import { cloudStream, EVENTS_STREAM } from "../../streams/definitions.ts";
+import { applyAllStreams } from "../../streams/apply.ts";
 import {
   nudgeStalledSources,
   parseSourceHeader,
@@ -30,6 +28,8 @@ import {
   sourceHeaderId,
   sourceKey,
 } from "../../streams/source-health.ts";
+import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
+import { planDeployment } from "../../supervisor/plan.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes ($FERRY_NATS_SERVER or PATH). nats-server 2.14.9 / 2.15.2 on their own resume a

@@ -9,11 +9,12 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
-import { localGcsEndpoint, startLocalGcsServer } from "../../shared/launcher/gcs-server.ts";
-import { freePort } from "../../shared/launcher/ports.ts";
-import type { ServerProcess } from "../../shared/launcher/server-process.ts";
 import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs-store.ts";
+import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
+import { startLocalGcsServer } from "../../supervisor/gcs-server.ts";
+import { freePort } from "../../supervisor/ports.ts";
+import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { describeStoreConformance } from "./conformance.ts";
@@ -42,7 +43,7 @@ afterAll(async () => {
 });
 
 function gcsStore(bucket = BUCKET, tuning?: GcsStoreTuning): GcsStore {
-  return new GcsStore({ cloud: "gcp", bucket, endpoint: localGcsEndpoint(port), local: true }, tuning);
+  return new GcsStore({ cloud: "gcp", bucket, endpoint: localStoreEndpoint("gcs", port), local: true }, tuning);
 }
 
 describeStoreConformance("gcs on fake-gcs-server", async () => ({ store: gcsStore(), cleanup: async () => {} }));
@@ -108,7 +109,7 @@ describe("GcsStore on fake-gcs-server", () => {
       cloud: "gcp",
       kind: "gcs",
       bucket: BUCKET,
-      endpoint: localGcsEndpoint(port),
+      endpoint: localStoreEndpoint("gcs", port),
       local: true,
     });
     expect(opened).toBeInstanceOf(GcsStore);

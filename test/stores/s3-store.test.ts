@@ -20,13 +20,14 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
-import { freePort } from "../../shared/launcher/ports.ts";
-import { LOCAL_S3_REGION, localS3Endpoint, startLocalS3Server } from "../../shared/launcher/s3-server.ts";
-import type { ServerProcess } from "../../shared/launcher/server-process.ts";
-import { startToxiproxy } from "../../shared/launcher/toxiproxy.ts";
+import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { freePort } from "../../supervisor/ports.ts";
+import { LOCAL_S3_REGION, startLocalS3Server } from "../../supervisor/s3-server.ts";
+import type { ServerProcess } from "../../supervisor/server-process.ts";
+import { startToxiproxy } from "../../supervisor/toxiproxy.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { describeStoreConformance } from "./conformance.ts";
@@ -46,7 +47,7 @@ const stores: BlobStore[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-s3-"));
   const port = await freePort();
-  endpoint = localS3Endpoint(port);
+  endpoint = localStoreEndpoint("s3", port);
   server = await startLocalS3Server({
     port,
     dataDir: join(dir, "data"),
@@ -176,7 +177,7 @@ describe("S3Store on versitygw", () => {
         stream: "upstream",
         attributes: { rate: 1024 },
       });
-      const store = s3({ endpoint: localS3Endpoint(linkPort) });
+      const store = s3({ endpoint: localStoreEndpoint("s3", linkPort) });
       const key = `${fresh()}/aborted.bin`;
       async function* stalls(): AsyncGenerator<Uint8Array> {
         yield randomBytes(11 * MIB); // two parts go up, the rest waits for more

@@ -11,8 +11,8 @@ import {
   yamlBlock,
 } from "../../shared/topology/compose.ts";
 import { compileTopology, loadTopology, STAGES } from "../../shared/topology/config.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
 import { renderLeafConfig } from "../../shared/topology/nats-config.ts";
-import { readDeployment } from "../../shared/topology/plan.ts";
 
 // No Docker here: these tests check that the generated files agree with the topology and with each other.
 

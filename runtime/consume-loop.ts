@@ -1,9 +1,10 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "../../observability/log.ts";
-import { traceMessage } from "../../observability/message-spans.ts";
-import { failActiveSpan } from "../../observability/spans.ts";
-import { describeError, isRetryable, StoreUnavailableError } from "../errors.ts";
-import { backoffMs } from "./backoff.ts";
+import type { Logger } from "../observability/log.ts";
+import { traceMessage } from "../observability/message-spans.ts";
+import type { HandlingOutcome } from "../observability/metrics.ts";
+import { failActiveSpan } from "../observability/spans.ts";
+import { backoffMs } from "../shared/backoff.ts";
+import { describeError, isRetryable, StoreUnavailableError } from "../shared/errors.ts";
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up; called again after a failure (e.g. the leaf link was cut). */
@@ -20,11 +21,8 @@ export interface ConsumeLoopOptions {
   /** Counters the worker reports to `ferry status`. */
   stats?: LoopStats;
   /** Called once per message when handling ends, with how it ended and how long it took (metrics). */
-  onOutcome?: (outcome: Outcome, msg: JsMsg, durationMs: number) => void;
+  onOutcome?: (outcome: HandlingOutcome, msg: JsMsg, durationMs: number) => void;
 }
-
-/** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
-export type Outcome = "ok" | "retry" | "dead_letter";
 
 export interface LoopStats {
   handled: number;
@@ -70,7 +68,7 @@ async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
   const lease = setInterval(() => msg.working(), Math.max(1000, o.ackWaitMs / 3));
   const attempt = msg.info.deliveryCount;
   const started = performance.now();
-  let outcome: Outcome = "retry";
+  let outcome: HandlingOutcome = "retry";
   try {
     await o.handle(msg, o.signal);
     msg.ack();

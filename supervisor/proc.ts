@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { formatBytes } from "../units.ts";
+import { formatBytes } from "../shared/units.ts";
 
 /** Peak resident memory of a live process in bytes (VmHWM), or undefined when it cannot be read. */
 export function peakRssBytes(pid: number): number | undefined {

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../json-file.ts";
+import { writeJsonAtomic } from "../shared/json-file.ts";
 
 /** What `ferry up` records so that `ferry down` and `ferry status` can find what it started. */
 export interface RunState {

@@ -1,21 +1,19 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { applyHubStreams, applyLeafStreams } from "../../streams/apply.ts";
-import { connectNats } from "../nats/connect.ts";
-import { STAGES, type Stage, type Topology } from "../topology/config.ts";
-import type { Deployment } from "../topology/deployment.ts";
-import { type PinnedPorts, planDeployment, writeDeployment } from "../topology/plan.ts";
+import { join } from "node:path";
+import { pingWorkers } from "../runtime/ping.ts";
+import { connectNats } from "../shared/nats/connect.ts";
+import { REPO_ROOT } from "../shared/repo-root.ts";
+import { STAGES, type Stage, type Topology } from "../shared/topology/config.ts";
+import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
+import { applyAllStreams } from "../streams/apply.ts";
 import { toolBinary } from "./binaries.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
 import { type NatsTopology, startNatsTopology } from "./nats-topology.ts";
-import { pingWorkers } from "./ping.ts";
+import { type PinnedPorts, planDeployment } from "./plan.ts";
 import { freePorts } from "./ports.ts";
 import type { ServerProcess } from "./server-process.ts";
 import { WorkerProcess } from "./worker-process.ts";
-
-const ROOT = resolve(import.meta.dirname, "../..");
 
 export interface PipelineOptions {
   topology: Topology;
@@ -109,10 +107,10 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       workers.set(name, w);
       w.start();
     };
-    add("orchestrator", [join(ROOT, "orchestrator/main.ts"), d.dataDir]);
+    add("orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]);
     for (const c of d.topology.clouds) {
       for (const stage of STAGES)
-        add(workerName(stage, c.name), [join(ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+        add(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
     }
     await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
   } catch (err) {
@@ -174,23 +172,6 @@ function guardServers(
   }, SERVER_CHECK_MS);
   timer.unref();
   return timer;
-}
-
-/** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */
-export async function applyAllStreams(d: Deployment): Promise<void> {
-  const conns: NatsConnection[] = [];
-  try {
-    for (const [cloud, leaf] of Object.entries(d.leaves)) {
-      const nc = await connectNats(leaf.url, `ferry-setup-${cloud}`);
-      conns.push(nc);
-      await applyLeafStreams(nc, d.topology, cloud);
-    }
-    const hub = await connectNats(d.hub.url, "ferry-setup-hub");
-    conns.push(hub);
-    await applyHubStreams(hub, d.topology);
-  } finally {
-    await Promise.all(conns.map((nc) => nc.close()));
-  }
 }
 
 async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import type { Deployment } from "../topology/deployment.ts";
-import { writeServerConfigs } from "../topology/nats-config.ts";
-import { NatsServer, type StartOptions, waitForLeafLinks } from "./nats-server.ts";
+import { waitForLeafLinks } from "../shared/nats/monitoring.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { writeServerConfigs } from "../shared/topology/nats-config.ts";
+import { NatsServer, type StartOptions } from "./nats-server.ts";
 import { startAll } from "./start-all.ts";
 
 /** The running hub and leaf servers of one deployment. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { WORKER_PING } from "../subjects.ts";
-import type { WorkerInfo } from "../worker/runtime.ts";
+import { WORKER_PING } from "../shared/subjects.ts";
+import type { WorkerInfo } from "./worker-runtime.ts";
 
 /** Asks every worker reachable from `nc` who it is; collects answers for `waitMs`. */
 export async function pingWorkers(nc: NatsConnection, waitMs: number): Promise<WorkerInfo[]> {

@@ -1,17 +1,14 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { AZURITE_DEV_ACCOUNT } from "../stores/azblob-store.ts";
-import { redact } from "../stores/store-errors.ts";
+import { REPO_ROOT } from "../shared/repo-root.ts";
+import { AZURITE_DEV_ACCOUNT } from "../shared/stores/azblob-store.ts";
+import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
+import { redact } from "../shared/stores/store-errors.ts";
 import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
 
 /** Azurite's blob service, from the project's own node_modules whatever the current directory. */
-const AZURITE_BLOB = resolve(import.meta.dirname, "../../node_modules/.bin/azurite-blob");
-
-/** The emulator's blob endpoint: path-style, the development account as the first path segment. */
-export function localAzblobEndpoint(port: number): string {
-  return `http://127.0.0.1:${port}/${AZURITE_DEV_ACCOUNT.name}`;
-}
+const AZURITE_BLOB = join(REPO_ROOT, "node_modules/.bin/azurite-blob");
 
 /**
  * Starts Azurite's blob service on 127.0.0.1:`port`, keeping its data under `dataDir` (so restart()
@@ -28,7 +25,7 @@ export async function startLocalAzblobServer(o: {
     throw new ServerStartError(`azurite-blob: ${AZURITE_BLOB} is missing. Fix: run npm ci in the repository root`);
   }
   mkdirSync(o.dataDir, { recursive: true });
-  const endpoint = localAzblobEndpoint(o.port);
+  const endpoint = localStoreEndpoint("azblob", o.port);
   const server = new ServerProcess({
     label: `azurite-blob (127.0.0.1:${o.port})`,
     binary: process.execPath,

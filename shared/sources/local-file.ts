@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import { PoisonMessageError } from "../../shared/errors.ts";
+import { PoisonMessageError } from "../errors.ts";
 
 /** Opens a source file for reading; a missing, unreadable or non-regular file is a clear, final error. */
 export async function openSource(path: string): Promise<{ fh: FileHandle; size: number }> {

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { EVENTS_STREAM } from "../../streams/definitions.ts";
-import type { DeadLetter } from "../events.ts";
+import type { DeadLetter } from "../shared/events.ts";
+import { EVENTS_STREAM } from "../shared/stream-names.ts";
 
 /** A dead letter as stored in the hub's EVENTS stream, with where it sits there. */
 export interface StoredDeadLetter extends DeadLetter {

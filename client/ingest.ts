@@ -1,12 +1,12 @@
 import { basename } from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { publishTraced } from "../../observability/message-spans.ts";
-import { ATTR_FILE_ID } from "../../observability/semconv.ts";
-import { encodeEvent, type Transform } from "../events.ts";
-import { newFileId } from "../ids.ts";
-import { type FileRecord, readFileRecord } from "../manifest.ts";
-import { INGEST_REQUESTS } from "../subjects.ts";
+import { publishTraced } from "../observability/message-spans.ts";
+import { ATTR_FILE_ID } from "../observability/semconv.ts";
+import { encodeEvent, type Transform } from "../shared/events.ts";
+import { newFileId } from "../shared/ids.ts";
+import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
+import { INGEST_REQUESTS } from "../shared/subjects.ts";
 import type { CheckedSource } from "./preflight.ts";
 
 export interface IngestOptions {

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { FerryError } from "../errors.ts";
-import type { ServerEndpoint } from "../topology/deployment.ts";
+import { healthz } from "../shared/nats/monitoring.ts";
+import type { ServerEndpoint } from "../shared/topology/deployment.ts";
 import { ServerProcess, ServerStartError } from "./server-process.ts";
 
 export { ServerStartError };
@@ -70,41 +69,5 @@ export class NatsServer {
   /** Stops the server and starts it again on the same config, ports and store (data persists). */
   restart(graceMs = 5000): Promise<void> {
     return this.#process.restart(graceMs);
-  }
-}
-
-/** Plain /healthz on a single server also checks that every stored stream was recovered. */
-async function healthz(monitorPort: number, signal: AbortSignal): Promise<boolean | string> {
-  const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal });
-  if (res.status === 200) return true;
-  return `/healthz ${res.status} ${(await res.text()).trim()}`;
-}
-
-/** Which leaves (by server name) have a link to the hub; every name in `clouds` is present, false if not linked. */
-export async function leafLinks(hub: ServerEndpoint, clouds: string[] = []): Promise<Record<string, boolean>> {
-  const res = await fetch(`http://127.0.0.1:${hub.monitorPort}/leafz`, { signal: AbortSignal.timeout(2000) });
-  if (res.status !== 200) throw new Error(`hub /leafz answered ${res.status}`);
-  // nats-server 2.14: { server_id, now, leafnodes, leafs: [{ name, account, ip, port, ... }] }
-  const body = (await res.json()) as { leafs?: { name?: string }[] };
-  const links: Record<string, boolean> = Object.fromEntries(clouds.map((c) => [c, false]));
-  for (const leaf of body.leafs ?? []) if (leaf.name) links[leaf.name] = true;
-  return links;
-}
-
-/** Resolves once every cloud's leaf is linked to the hub; rejects after `timeoutMs` naming the missing ones. */
-export async function waitForLeafLinks(hub: ServerEndpoint, clouds: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "hub monitoring not answering";
-  for (;;) {
-    try {
-      const links = await leafLinks(hub, clouds);
-      const missing = clouds.filter((c) => !links[c]);
-      if (missing.length === 0) return;
-      last = `not linked: ${missing.join(", ")}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() >= deadline) throw new FerryError(`leaf links to the hub not up within ${timeoutMs} ms (${last})`);
-    await sleep(100);
   }
 }

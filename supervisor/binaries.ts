@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { REPO_ROOT } from "../shared/repo-root.ts";
 
-const CACHE_BIN = resolve(import.meta.dirname, "../../.cache/bin");
+const CACHE_BIN = join(REPO_ROOT, ".cache/bin");
 
 /** The local servers scripts/bootstrap.sh installs, by the environment variable that can override each. */
 const TOOLS = {

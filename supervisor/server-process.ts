@@ -3,7 +3,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FerryError } from "../errors.ts";
+import { FerryError } from "../shared/errors.ts";
 
 /** A server could not be started or did not become ready; the message carries its log tail. */
 export class ServerStartError extends FerryError {}

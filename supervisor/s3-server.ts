@@ -1,16 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_S3_CREDENTIALS } from "../stores/s3-store.ts";
+import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
+import { LOCAL_S3_CREDENTIALS } from "../shared/stores/s3-store.ts";
 import { toolBinary, toolHint } from "./binaries.ts";
 import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
 
 /** The region versitygw signs for unless told otherwise; local S3 specs use it. */
 export const LOCAL_S3_REGION = "us-east-1";
-
-/** Where a local S3 server on `port` answers. */
-export function localS3Endpoint(port: number): string {
-  return `http://127.0.0.1:${port}`;
-}
 
 /**
  * Starts versitygw (S3 on its posix backend: a bucket is a folder under `dataDir`, an object a file)
@@ -25,7 +21,7 @@ export async function startLocalS3Server(o: {
   buckets: string[];
 }): Promise<ServerProcess> {
   await mkdir(o.dataDir, { recursive: true });
-  const endpoint = localS3Endpoint(o.port);
+  const endpoint = localStoreEndpoint("s3", o.port);
   const server = new ServerProcess({
     label: `versitygw (S3 on 127.0.0.1:${o.port})`,
     binary: toolBinary("versitygw"),

@@ -1,4 +1,5 @@
-import { LOCAL_GCS_PROJECT_ID } from "../stores/gcs-store.ts";
+import { LOCAL_GCS_PROJECT_ID } from "../shared/stores/gcs-store.ts";
+import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
 import { toolBinary, toolHint } from "./binaries.ts";
 import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
 
@@ -12,18 +13,13 @@ export interface LocalGcsServerOptions {
   buckets: string[];
 }
 
-/** The URL the GCS SDK is pointed at (`apiEndpoint`) for a fake-gcs-server on 127.0.0.1:`port`. */
-export function localGcsEndpoint(port: number): string {
-  return `http://127.0.0.1:${port}`;
-}
-
 /**
  * Starts fake-gcs-server on 127.0.0.1:`port` with the filesystem backend under `dataDir`, waits until
  * it serves the JSON API, and creates the buckets that are missing. Plain HTTP on one port: its gRPC
  * API is served on the same listener, and only over HTTP/2, which the plain-HTTP listener does not speak.
  */
 export async function startLocalGcsServer(o: LocalGcsServerOptions): Promise<ServerProcess> {
-  const endpoint = localGcsEndpoint(o.port);
+  const endpoint = localStoreEndpoint("gcs", o.port);
   const server = new ServerProcess({
     label: `fake-gcs-server (port ${o.port})`,
     binary: toolBinary("fake-gcs-server"),

@@ -1,13 +1,13 @@
 import { hostname } from "node:os";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger } from "../../observability/log.ts";
-import { publishTraced } from "../../observability/message-spans.ts";
-import { describeError } from "../errors.ts";
-import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../events.ts";
-import type { BlobStore } from "../stores/types.ts";
-import { deadLetterSubject, msgId } from "../subjects.ts";
-import type { Stage, Topology } from "../topology/config.ts";
+import type { Logger } from "../observability/log.ts";
+import { publishTraced } from "../observability/message-spans.ts";
+import { describeError } from "../shared/errors.ts";
+import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared/events.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
+import { deadLetterSubject, msgId } from "../shared/subjects.ts";
+import type { Stage, Topology } from "../shared/topology/config.ts";
 
 /** Everything a stage handler may use: its identity, its cloud's connection, the stores. */
 export interface WorkerContext {

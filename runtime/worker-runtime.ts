@@ -1,13 +1,13 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createLogger, type Logger } from "../../observability/log.ts";
-import { createWorkerMetrics, type WorkerMetrics } from "../../observability/metrics.ts";
-import { initTracing } from "../../observability/tracing.ts";
-import { connectNats } from "../nats/connect.ts";
-import { openStore } from "../stores/open-store.ts";
-import type { BlobStore } from "../stores/types.ts";
-import { WORKER_METRICS, WORKER_PING } from "../subjects.ts";
-import type { Deployment } from "../topology/deployment.ts";
-import { HUB_NAME, readDeployment } from "../topology/plan.ts";
+import { createLogger, type Logger } from "../observability/log.ts";
+import { createWorkerMetrics, type WorkerMetrics } from "../observability/metrics.ts";
+import { initTracing } from "../observability/tracing.ts";
+import { connectNats } from "../shared/nats/connect.ts";
+import { openStores } from "../shared/stores/open-store.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
+import { WORKER_METRICS, WORKER_PING } from "../shared/subjects.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { HUB_NAME, readDeployment } from "../shared/topology/deployment.ts";
 import type { LoopStats } from "./consume-loop.ts";
 
 /** What `ferry status` learns from a worker answering a ping. */
@@ -94,19 +94,4 @@ export async function startWorkerRuntime(o: {
         await Promise.all([...stores.values()].map((s) => s.close()));
       })()),
   };
-}
-
-/** Opens the store of every cloud in the deployment. `FERRY_FS_THROTTLE_BPS` slows fs writes for chaos drills. */
-export function openStores(d: Deployment): Map<string, BlobStore> {
-  const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
-  const stores = new Map<string, BlobStore>();
-  for (const c of d.topology.clouds) {
-    const spec = d.stores[c.name];
-    if (!spec) throw new Error(`deployment has no store for cloud "${c.name}"`);
-    stores.set(
-      c.name,
-      openStore(spec.kind === "fs" && throttle > 0 ? { ...spec, throttleBytesPerSec: throttle } : spec),
-    );
-  }
-  return stores;
 }

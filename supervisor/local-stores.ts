@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import type { Deployment } from "../topology/deployment.ts";
-import { localAzblobEndpoint, startLocalAzblobServer } from "./azblob-server.ts";
-import { localGcsEndpoint, startLocalGcsServer } from "./gcs-server.ts";
-import { localS3Endpoint, startLocalS3Server } from "./s3-server.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { startLocalAzblobServer } from "./azblob-server.ts";
+import { startLocalGcsServer } from "./gcs-server.ts";
+import { startLocalS3Server } from "./s3-server.ts";
 import type { ServerProcess } from "./server-process.ts";
 import { startAll } from "./start-all.ts";
 
@@ -12,13 +12,6 @@ const STARTERS = {
   gcs: startLocalGcsServer,
   azblob: startLocalAzblobServer,
 } as const;
-
-const ENDPOINTS = { s3: localS3Endpoint, gcs: localGcsEndpoint, azblob: localAzblobEndpoint } as const;
-
-/** The URL clients use for the local server of a store kind on 127.0.0.1:`port`. */
-export function localStoreEndpoint(kind: keyof typeof ENDPOINTS, port: number): string {
-  return ENDPOINTS[kind](port);
-}
 
 /**
  * Starts the store server of every cloud whose store is `"local": true` (in parallel), each with its

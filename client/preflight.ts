@@ -1,8 +1,8 @@
 import type { Stats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { sourceProblem } from "../../stages/ingest/source.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../shared/errors.ts";
+import { sourceProblem } from "../shared/sources/local-file.ts";
 
 /** A local file that is fit to ingest: exists, is a regular file, and can be read by this user. */
 export interface CheckedSource {

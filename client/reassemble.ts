@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import type { KV } from "@nats-io/kv";
-import { ChecksumMismatchError, describeError, FerryError, InputError } from "../errors.ts";
-import { type ChunkRecord, type ReplicaRecord, readChunkRecords, readFileRecord } from "../manifest.ts";
-import type { BlobStore } from "../stores/types.ts";
+import { ChecksumMismatchError, describeError, FerryError, InputError } from "../shared/errors.ts";
+import { type ChunkRecord, type ReplicaRecord, readChunkRecords, readFileRecord } from "../shared/manifest.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
 
 /** The file could not be rebuilt exactly; nothing was left at the output path. */
 export class ReassemblyError extends FerryError {}

@@ -1,0 +1,80 @@
+import { join, resolve } from "node:path";
+import { ConfigError } from "../shared/errors.ts";
+import type { StoreOpenSpec } from "../shared/stores/open-store.ts";
+import type { Topology } from "../shared/topology/config.ts";
+import {
+  type Deployment,
+  HUB_NAME,
+  type LocalStoreServer,
+  type ServerEndpoint,
+} from "../shared/topology/deployment.ts";
+import { storeOpenSpec } from "../shared/topology/store-config.ts";
+import { freePorts } from "./ports.ts";
+
+/** Ports to pin instead of picking free ones (e.g. for docs or a fixed dashboard link). */
+export interface PinnedPorts {
+  hub?: number;
+  hubLeaf?: number;
+  hubMonitor?: number;
+}
+
+/**
+ * Places a topology on this machine: absolute folders, a port for every server (local store servers
+ * included), and how each cloud's store is opened.
+ */
+export async function planDeployment(
+  topology: Topology,
+  dataDir: string,
+  ports: PinnedPorts = {},
+): Promise<Deployment> {
+  const dir = resolve(dataDir);
+  const clash = topology.clouds.find((c) => c.name === HUB_NAME);
+  if (clash) {
+    throw new ConfigError(`clouds: "${HUB_NAME}" is reserved for the hub server's name; rename that cloud`);
+  }
+  const pinned = [ports.hub, ports.hubLeaf, ports.hubMonitor].filter((p): p is number => p !== undefined);
+  const localClouds = topology.clouds.filter((c) => c.store.kind !== "fs" && c.store.local);
+  const wanted = 3 + 2 * topology.clouds.length + localClouds.length - pinned.length;
+  // Ask for extra ports and drop pinned ones: a pinned port not yet listening could be handed out again.
+  const pool = (await freePorts(wanted + pinned.length)).filter((p) => !pinned.includes(p)).slice(0, wanted);
+  const take = (): number => {
+    const p = pool.shift();
+    if (p === undefined) throw new Error("planDeployment: ran out of free ports");
+    return p;
+  };
+
+  const endpoint = (name: string, domain: string, port: number, monitorPort: number): ServerEndpoint => ({
+    name,
+    domain,
+    port,
+    monitorPort,
+    url: `nats://127.0.0.1:${port}`,
+    storeDir: join(dir, "nats", name),
+    configFile: join(dir, "nats", `${name}.conf`),
+  });
+
+  const hub = {
+    ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()),
+    leafPort: ports.hubLeaf ?? take(),
+  };
+  const leaves: Record<string, ServerEndpoint> = {};
+  const stores: Record<string, StoreOpenSpec> = {};
+  const localStores: Record<string, LocalStoreServer> = {};
+  for (const cloud of topology.clouds) {
+    leaves[cloud.name] = endpoint(cloud.name, cloud.name, take(), take());
+    const local =
+      cloud.store.kind !== "fs" && cloud.store.local
+        ? { port: take(), dataDir: join(dir, "stores", cloud.name) }
+        : undefined;
+    stores[cloud.name] = storeOpenSpec(cloud, dir, local?.port);
+    if (local && cloud.store.kind !== "fs") {
+      const kind = cloud.store.kind;
+      localStores[cloud.name] = {
+        kind,
+        ...local,
+        buckets: [cloud.store.kind === "azblob" ? cloud.store.container : cloud.store.bucket],
+      };
+    }
+  }
+  return { topology, dataDir: dir, hub, leaves, stores, localStores };
+}
