@@ -1,7 +1,7 @@
 /**
- * The invariants of DESIGN.md as checks a drill runs once its faults have stopped. Each returns
- * human-readable violations: [] means the invariant holds. They read the manifest, the streams and
- * the stores directly, never a worker's word for it.
+ * The pipeline's invariants (README, "What survives what") as checks a drill runs once its faults
+ * have stopped. Each returns human-readable violations: [] means the invariant holds. They read the
+ * manifest, the streams and the stores directly, never a worker's word for it.
  */
 import { createReadStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";

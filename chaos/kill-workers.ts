@@ -1,5 +1,5 @@
 /**
- * The kill-workers drill (DESIGN.md, failure model): while files are in flight, SIGKILL a random set
+ * The kill-workers drill (the failure model in the README's "What survives what"): while files are in flight, SIGKILL a random set
  * of up to 20 % of all worker processes at once (the orchestrator included), let the launcher restart
  * them, repeat; then, once the pipeline has drained, check every invariant. Choices come from a seeded
  * PRNG, so `seed` replays the same victims and intervals (timing on the machine still varies).

@@ -3,8 +3,8 @@ import type { Logger } from "../observability/log.ts";
 import { traceMessage } from "../observability/message-spans.ts";
 import type { HandlingOutcome } from "../observability/metrics.ts";
 import { failActiveSpan } from "../observability/spans.ts";
-import { backoffMs } from "../shared/backoff.ts";
 import { describeError, isRetryable, StoreUnavailableError } from "../shared/errors.ts";
+import { backoffMs } from "../shared/retry.ts";
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up; called again after a failure (e.g. the leaf link was cut). */

@@ -24,5 +24,3 @@ export async function hashStream(
   }
   return { sha256: h.digest("hex"), size };
 }
-
-export const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");

@@ -188,11 +188,6 @@ export function httpAnswers(url: string, status?: number): (signal: AbortSignal)
   };
 }
 
-/** A ready probe: true once something accepts TCP connections on 127.0.0.1:`port`. */
-export function tcpAnswers(port: number): () => Promise<boolean | string> {
-  return async () => (await acceptsConnections(port)) || `nothing listening on 127.0.0.1:${port}`;
-}
-
 export function acceptsConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tcpConnect({ host: "127.0.0.1", port });

@@ -9,7 +9,6 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
-import { backoffMs } from "../backoff.ts";
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -18,6 +17,7 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../errors.ts";
+import { backoffMs } from "../retry.ts";
 import { chunksOf } from "./body.ts";
 import { checkedSha256 } from "./hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";

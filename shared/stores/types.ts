@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 
-/** The store protocols a cloud can use. Only `fs` exists in the walking skeleton. */
+/** The store protocols a cloud can use. */
 export type StoreKind = "fs" | "s3" | "gcs" | "azblob";
 
 /** Where an object lives: enough to find it again from any process. */
