@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { httpAnswers, ServerStartError } from "../shared/process/server-spec.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
-import { AZURITE_DEV_ACCOUNT } from "../shared/stores/azblob-store.ts";
+import { AZURITE_DEV_ACCOUNT } from "../shared/stores/azblob/azblob-store.ts";
 import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
 import { redact } from "../shared/stores/store-errors.ts";
-import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
+import { ServerProcess } from "./server-process.ts";
 
 /** Azurite's blob service, from the project's own node_modules whatever the current directory. */
 const AZURITE_BLOB = join(REPO_ROOT, "node_modules/.bin/azurite-blob");

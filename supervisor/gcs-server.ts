@@ -1,7 +1,8 @@
-import { LOCAL_GCS_PROJECT_ID } from "../shared/stores/gcs-store.ts";
+import { toolBinary, toolHint } from "../shared/process/binaries.ts";
+import { httpAnswers, ServerStartError } from "../shared/process/server-spec.ts";
+import { LOCAL_GCS_PROJECT_ID } from "../shared/stores/gcs/gcs-store.ts";
 import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
-import { toolBinary, toolHint } from "./binaries.ts";
-import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
+import { ServerProcess } from "./server-process.ts";
 
 export interface LocalGcsServerOptions {
   port: number;

@@ -1,9 +1,10 @@
 import { mkdir } from "node:fs/promises";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { toolBinary, toolHint } from "../shared/process/binaries.ts";
+import { httpAnswers, ServerStartError } from "../shared/process/server-spec.ts";
 import { localStoreEndpoint } from "../shared/stores/local-endpoint.ts";
-import { LOCAL_S3_CREDENTIALS } from "../shared/stores/s3-store.ts";
-import { toolBinary, toolHint } from "./binaries.ts";
-import { httpAnswers, ServerProcess, ServerStartError } from "./server-process.ts";
+import { LOCAL_S3_CREDENTIALS } from "../shared/stores/s3/s3-store.ts";
+import { ServerProcess } from "./server-process.ts";
 
 /** The region versitygw signs for unless told otherwise; local S3 specs use it. */
 export const LOCAL_S3_REGION = "us-east-1";

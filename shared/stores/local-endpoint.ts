@@ -1,4 +1,4 @@
-import { AZURITE_DEV_ACCOUNT } from "./azblob-store.ts";
+import { AZURITE_DEV_ACCOUNT } from "./azblob/azblob-store.ts";
 
 /** Where clients reach the local server ferry starts for a store kind on 127.0.0.1:`port`. */
 const ENDPOINTS = {

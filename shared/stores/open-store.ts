@@ -1,9 +1,9 @@
 import { ConfigError } from "../errors.ts";
 import type { Deployment } from "../topology/deployment.ts";
-import { AzblobStore } from "./azblob-store.ts";
-import { FsStore } from "./fs-store.ts";
-import { GcsStore } from "./gcs-store.ts";
-import { S3Store } from "./s3-store.ts";
+import { AzblobStore } from "./azblob/azblob-store.ts";
+import { FsStore } from "./fs/fs-store.ts";
+import { GcsStore } from "./gcs/gcs-store.ts";
+import { S3Store } from "./s3/s3-store.ts";
 import type { BlobStore } from "./types.ts";
 
 /** A store on the local disk: `root` is an absolute folder. */

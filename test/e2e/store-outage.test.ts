@@ -12,7 +12,7 @@ import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkSource } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { readFileRecord } from "../../shared/manifest.ts";
-import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3-store.ts";
+import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3/s3-store.ts";
 import { freePorts } from "../../supervisor/ports.ts";
 import { startLocalS3Server } from "../../supervisor/s3-server.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";

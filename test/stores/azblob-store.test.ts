@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChecksumMismatchError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
-import { AZURITE_DEV_ACCOUNT, AzblobStore, type AzblobTuning } from "../../shared/stores/azblob-store.ts";
+import { AZURITE_DEV_ACCOUNT, AzblobStore, type AzblobTuning } from "../../shared/stores/azblob/azblob-store.ts";
 import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { startLocalAzblobServer } from "../../supervisor/azblob-server.ts";

@@ -9,7 +9,7 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
-import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs-store.ts";
+import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs/gcs-store.ts";
 import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { startLocalGcsServer } from "../../supervisor/gcs-server.ts";

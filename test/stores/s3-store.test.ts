@@ -22,7 +22,7 @@ import {
 } from "../../shared/errors.ts";
 import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3-store.ts";
+import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3/s3-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { freePort } from "../../supervisor/ports.ts";
 import { LOCAL_S3_REGION, startLocalS3Server } from "../../supervisor/s3-server.ts";

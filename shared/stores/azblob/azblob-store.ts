@@ -16,14 +16,14 @@ import {
   ObjectNotFoundError,
   StoreAccessError,
   StoreUnavailableError,
-} from "../errors.ts";
-import { backoffMs } from "../retry.ts";
-import { chunksOf } from "./body.ts";
-import { checkedSha256 } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { AzblobOpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
+} from "../../errors.ts";
+import { backoffMs } from "../../retry.ts";
+import { chunksOf } from "../body.ts";
+import { checkedSha256 } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import type { AzblobOpenSpec } from "../open-store.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
 
 /**
  * The storage emulator's well-known development account (Azurite, the old Storage Emulator).

@@ -8,12 +8,12 @@ import {
   Storage,
   type StorageOptions,
 } from "@google-cloud/storage";
-import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../errors.ts";
-import { checkedSha256, hashingBody } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { GcsOpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
+import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { checkedSha256, hashingBody } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import type { GcsOpenSpec } from "../open-store.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
 
 /**
  * What the local emulator gets instead of credentials. fake-gcs-server checks none, so the SDK is

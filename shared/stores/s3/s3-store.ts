@@ -12,12 +12,12 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavailableError } from "../errors.ts";
-import { checkedSha256, hashingBody } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { S3OpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
+import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { checkedSha256, hashingBody } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import type { S3OpenSpec } from "../open-store.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
 
 /**
  * What the S3 server ferry starts on loopback (`local: true`) accepts. These are public development
