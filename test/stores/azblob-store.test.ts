@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChecksumMismatchError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
-import { AZURITE_DEV_ACCOUNT, AzblobStore, type AzblobTuning } from "../../shared/stores/azblob/azblob-store.ts";
-import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
+import { AzblobStore, type AzblobTuning } from "../../shared/stores/azblob/azblob-store.ts";
+import { AZURITE_DEV_ACCOUNT } from "../../shared/stores/azblob/client.ts";
+import { localAzblobEndpoint } from "../../shared/stores/azblob/local-server.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { startLocalAzblobServer } from "../../supervisor/azblob-server.ts";
+import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
@@ -26,7 +27,7 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-azblob-"));
   port = await freePort();
-  server = await startLocalAzblobServer({
+  server = await startLocalStoreServer("azblob", {
     port,
     dataDir: join(dir, "data"),
     logFile: join(dir, "azurite.log"),
@@ -39,18 +40,14 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function localStore(
-  tuning?: AzblobTuning,
-  endpoint = localStoreEndpoint("azblob", port),
-  container = CONTAINER,
-): AzblobStore {
+function localStore(tuning?: AzblobTuning, endpoint = localAzblobEndpoint(port), container = CONTAINER): AzblobStore {
   return new AzblobStore({ cloud: "azure", container, endpoint, local: true }, tuning);
 }
 
 /** The container as the SDK sees it, for what the store interface does not show (blocks, uncommitted blobs). */
 function sdkContainer() {
   const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
-  return new BlobServiceClient(localStoreEndpoint("azblob", port), credential).getContainerClient(CONTAINER);
+  return new BlobServiceClient(localAzblobEndpoint(port), credential).getContainerClient(CONTAINER);
 }
 
 describeStoreConformance("azblob on Azurite (blob service)", async () => ({
@@ -58,7 +55,7 @@ describeStoreConformance("azblob on Azurite (blob service)", async () => ({
     cloud: "azure",
     kind: "azblob",
     container: CONTAINER,
-    endpoint: localStoreEndpoint("azblob", port),
+    endpoint: localAzblobEndpoint(port),
     local: true,
   }),
   cleanup: async () => {},
@@ -111,7 +108,7 @@ describe("AzblobStore on Azurite", () => {
   it("sends a Content-MD5 with each block: a block damaged on the way is refused by the service and sent again", async () => {
     const proxy = await faultyRelay(port, MARKER);
     try {
-      const through = localStore({ blockSizeBytes: MiB, retryBaseMs: 50 }, localStoreEndpoint("azblob", proxy.port));
+      const through = localStore({ blockSizeBytes: MiB, retryBaseMs: 50 }, localAzblobEndpoint(proxy.port));
       const data = withMarker(randomBytes(3 * MiB));
       const key = `damaged/${randomUUID()}`;
       proxy.corruptNext(1);
@@ -135,7 +132,7 @@ describe("AzblobStore on Azurite", () => {
     await store().put(key, chunked(randomBytes(4 * MiB), MiB));
     const relay = await faultyRelay(port, MARKER);
     try {
-      const through = localStore({ requestTimeoutMs: 500 }, localStoreEndpoint("azblob", relay.port));
+      const through = localStore({ requestTimeoutMs: 500 }, localAzblobEndpoint(relay.port));
       relay.stallAnswersAfter(256 * 1024);
       const body = await through.get(key);
       const started = performance.now();
@@ -168,7 +165,7 @@ describe("AzblobStore on Azurite", () => {
   it("refuses wrong credentials with StoreAccessError naming cloud and container, never the key", async () => {
     const wrongKey = randomBytes(64).toString("base64");
     const before = process.env.AZURE_STORAGE_CONNECTION_STRING;
-    process.env.AZURE_STORAGE_CONNECTION_STRING = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_DEV_ACCOUNT.name};AccountKey=${wrongKey};BlobEndpoint=${localStoreEndpoint("azblob", port)};`;
+    process.env.AZURE_STORAGE_CONNECTION_STRING = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_DEV_ACCOUNT.name};AccountKey=${wrongKey};BlobEndpoint=${localAzblobEndpoint(port)};`;
     try {
       const denied = new AzblobStore({ cloud: "azure", container: CONTAINER });
       for (const attempt of [
@@ -191,7 +188,7 @@ describe("AzblobStore on Azurite", () => {
   });
 
   it("reports a missing container as StoreAccessError naming it and the fix, for every operation", async () => {
-    const missing = localStore({}, localStoreEndpoint("azblob", port), "no-such-container");
+    const missing = localStore({}, localAzblobEndpoint(port), "no-such-container");
     const attempts = [
       () => missing.put("k", chunked(randomBytes(10), 10)),
       () => missing.get("k"),
@@ -212,10 +209,7 @@ describe("AzblobStore on Azurite", () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
       const silentPort = (silent.address() as { port: number }).port;
-      const hung = localStore(
-        { requestTimeoutMs: 500, maxTries: 2, retryBaseMs: 50 },
-        localStoreEndpoint("azblob", silentPort),
-      );
+      const hung = localStore({ requestTimeoutMs: 500, maxTries: 2, retryBaseMs: 50 }, localAzblobEndpoint(silentPort));
       const started = performance.now();
       const err = await hung.put("k/hung", chunked(randomBytes(100), 100)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StoreUnavailableError);

@@ -10,9 +10,9 @@ import {
   StoreUnavailableError,
 } from "../../shared/errors.ts";
 import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs/gcs-store.ts";
-import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
+import { localGcsEndpoint } from "../../shared/stores/gcs/local-server.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { startLocalGcsServer } from "../../supervisor/gcs-server.ts";
+import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
@@ -29,7 +29,7 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-gcs-"));
   port = await freePort();
-  server = await startLocalGcsServer({
+  server = await startLocalStoreServer("gcs", {
     port,
     dataDir: join(dir, "data"),
     logFile: join(dir, "fake-gcs.log"),
@@ -43,7 +43,7 @@ afterAll(async () => {
 });
 
 function gcsStore(bucket = BUCKET, tuning?: GcsStoreTuning): GcsStore {
-  return new GcsStore({ cloud: "gcp", bucket, endpoint: localStoreEndpoint("gcs", port), local: true }, tuning);
+  return new GcsStore({ cloud: "gcp", bucket, endpoint: localGcsEndpoint(port), local: true }, tuning);
 }
 
 describeStoreConformance("gcs on fake-gcs-server", async () => ({ store: gcsStore(), cleanup: async () => {} }));
@@ -109,7 +109,7 @@ describe("GcsStore on fake-gcs-server", () => {
       cloud: "gcp",
       kind: "gcs",
       bucket: BUCKET,
-      endpoint: localStoreEndpoint("gcs", port),
+      endpoint: localGcsEndpoint(port),
       local: true,
     });
     expect(opened).toBeInstanceOf(GcsStore);

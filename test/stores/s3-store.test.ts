@@ -20,12 +20,12 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
-import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3/s3-store.ts";
+import { LOCAL_S3_CREDENTIALS, LOCAL_S3_REGION, localS3Endpoint } from "../../shared/stores/s3/local-server.ts";
+import { S3Store, type S3StoreOptions } from "../../shared/stores/s3/s3-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
-import { LOCAL_S3_REGION, startLocalS3Server } from "../../supervisor/s3-server.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy } from "../../supervisor/toxiproxy.ts";
 import { sha256 } from "../helpers/files.ts";
@@ -47,8 +47,8 @@ const stores: BlobStore[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-s3-"));
   const port = await freePort();
-  endpoint = localStoreEndpoint("s3", port);
-  server = await startLocalS3Server({
+  endpoint = localS3Endpoint(port);
+  server = await startLocalStoreServer("s3", {
     port,
     dataDir: join(dir, "data"),
     logFile: join(dir, "versitygw.log"),
@@ -177,7 +177,7 @@ describe("S3Store on versitygw", () => {
         stream: "upstream",
         attributes: { rate: 1024 },
       });
-      const store = s3({ endpoint: localStoreEndpoint("s3", linkPort) });
+      const store = s3({ endpoint: localS3Endpoint(linkPort) });
       const key = `${fresh()}/aborted.bin`;
       async function* stalls(): AsyncGenerator<Uint8Array> {
         yield randomBytes(11 * MIB); // two parts go up, the rest waits for more

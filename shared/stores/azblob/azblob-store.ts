@@ -1,14 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DefaultAzureCredential } from "@azure/identity";
-import {
-  type BlobClientConfig,
-  BlobServiceClient,
-  type ContainerClient,
-  type StoragePipelineOptions,
-  StorageSharedKeyCredential,
-} from "@azure/storage-blob";
+import type { ContainerClient } from "@azure/storage-blob";
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -21,19 +14,10 @@ import { backoffMs } from "../../retry.ts";
 import { chunksOf } from "../body.ts";
 import { checkedSha256 } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
-import type { AzblobOpenSpec } from "../open-store.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
-
-/**
- * The storage emulator's well-known development account (Azurite, the old Storage Emulator).
- * These are public values published in the emulator's documentation and accepted only by emulators:
- * not secrets.
- */
-export const AZURITE_DEV_ACCOUNT = {
-  name: "devstoreaccount1",
-  key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-} as const;
+import { AZURE_CONTAINER_NAME, failureOf, serviceClient } from "./client.ts";
+import type { AzblobOpenSpec } from "./kind.ts";
 
 /** How a store moves bytes and how hard it tries; the defaults suit both Azure and Azurite. */
 export interface AzblobTuning {
@@ -63,20 +47,6 @@ const DEFAULT_TUNING: Tuning = {
 const MAX_BLOCK_BYTES = 100 * 1024 * 1024;
 const RETRY_CAP_MS = 10_000;
 const LIST_PAGE_SIZE = 1000;
-/** Azure's container naming rule: 3-63 lowercase letters, digits and single inner hyphens. */
-const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
-
-/**
- * The SDK's own retry is off: its policy has no jitter, sets only the server-side `timeout`
- * parameter (no client deadline) and retries neither 429 nor 502/504. #request retries instead.
- * Checksums are pinned to "Customized" (the per-block Content-MD5 put() sends): Azurite 3.37 stores
- * the SDK's structured-message CRC64 encoding verbatim (1000 bytes put came back as 1039).
- */
-const CLIENT_OPTIONS: StoragePipelineOptions & BlobClientConfig = {
-  retryOptions: { maxTries: 1 },
-  uploadContentChecksumAlgorithm: "Customized",
-  downloadContentChecksumAlgorithm: "Customized",
-};
 
 /**
  * A BlobStore on an Azure Blob container. A put stages blocks (each with a Content-MD5 the service
@@ -95,9 +65,9 @@ export class AzblobStore implements BlobStore {
 
   constructor(spec: Omit<AzblobOpenSpec, "kind">, tuning: AzblobTuning = {}) {
     if (!spec.cloud) throw new ConfigError(`azblob store: cloud must be a non-empty name`);
-    if (!CONTAINER_NAME.test(spec.container ?? "")) {
+    if (!AZURE_CONTAINER_NAME.pattern.test(spec.container ?? "")) {
       throw new ConfigError(
-        `azblob store [cloud=${spec.cloud}]: container ${JSON.stringify(spec.container)} is not a valid Azure container name (3-63 lowercase letters, digits and single hyphens)`,
+        `azblob store [cloud=${spec.cloud}]: container ${JSON.stringify(spec.container)} is not a valid Azure container name (${AZURE_CONTAINER_NAME.rule})`,
       );
     }
     this.cloud = spec.cloud;
@@ -335,44 +305,6 @@ export class AzblobStore implements BlobStore {
   }
 }
 
-/**
- * The SDK client for a spec. `local`: the emulator's development account at `endpoint`. Otherwise
- * AZURE_STORAGE_CONNECTION_STRING when set, else DefaultAzureCredential (environment, workload or
- * managed identity, Azure CLI login...) against `endpoint`.
- */
-function serviceClient(spec: Omit<AzblobOpenSpec, "kind">): BlobServiceClient {
-  const at = `azblob store [cloud=${spec.cloud}]`;
-  if (spec.endpoint !== undefined && !URL.canParse(spec.endpoint)) {
-    throw new ConfigError(`${at}: endpoint ${JSON.stringify(spec.endpoint)} is not a URL`);
-  }
-  if (spec.local) {
-    if (!spec.endpoint)
-      throw new ConfigError(
-        `${at}: a local store needs the emulator's endpoint (http://127.0.0.1:<port>/${AZURITE_DEV_ACCOUNT.name})`,
-      );
-    const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
-    return new BlobServiceClient(spec.endpoint, credential, CLIENT_OPTIONS);
-  }
-  const connectionString = process.env.AZURE_STORAGE_CONNECTION_STRING;
-  if (connectionString) {
-    try {
-      return BlobServiceClient.fromConnectionString(connectionString, CLIENT_OPTIONS);
-    } catch (err) {
-      // The SDK's reason names the bad part, never its value; the string itself holds the key.
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new ConfigError(
-        `${at}: AZURE_STORAGE_CONNECTION_STRING is not usable (${reason}). Fix: copy it again from the storage account's access keys`,
-      );
-    }
-  }
-  if (!spec.endpoint) {
-    throw new ConfigError(
-      `${at}: set endpoint (https://<account>.blob.core.windows.net) or AZURE_STORAGE_CONNECTION_STRING`,
-    );
-  }
-  return new BlobServiceClient(spec.endpoint, new DefaultAzureCredential(), CLIENT_OPTIONS);
-}
-
 function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
   const compiled = { ...DEFAULT_TUNING, ...stripUndefined(tuning) };
   for (const [name, value] of Object.entries(compiled)) {
@@ -390,22 +322,4 @@ function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** What the SDK's error says in the terms storeError decides by; HEAD errors carry the code only in details. */
-function failureOf(err: unknown): FailedRequest {
-  const e = (err ?? {}) as {
-    statusCode?: unknown;
-    code?: unknown;
-    details?: { errorCode?: unknown };
-    message?: unknown;
-  };
-  const code =
-    typeof e.details?.errorCode === "string" ? e.details.errorCode : typeof e.code === "string" ? e.code : undefined;
-  return {
-    ...(typeof e.statusCode === "number" ? { status: e.statusCode } : {}),
-    ...(code ? { code } : {}),
-    // The service appends RequestId and Time lines; the first line says what went wrong.
-    ...(typeof e.message === "string" ? { message: e.message.split("\n")[0] } : {}),
-  };
 }

@@ -11,15 +11,10 @@ import {
 import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
 import { checkedSha256, hashingBody } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
-import type { GcsOpenSpec } from "../open-store.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
-
-/**
- * What the local emulator gets instead of credentials. fake-gcs-server checks none, so the SDK is
- * told to send none; this project id is a public development value, not a secret.
- */
-export const LOCAL_GCS_PROJECT_ID = "ferry-local";
+import type { GcsOpenSpec } from "./kind.ts";
+import { LOCAL_GCS_PROJECT_ID } from "./local-server.ts";
 
 /** Tuning for tests; production uses the defaults. */
 export interface GcsStoreTuning {
