@@ -9,12 +9,10 @@ import { ChecksumMismatchError, StoreAccessError, StoreUnavailableError } from "
 import { AzblobStore, type AzblobTuning } from "../../shared/stores/azblob/azblob-store.ts";
 import { AZURITE_DEV_ACCOUNT } from "../../shared/stores/azblob/client.ts";
 import { localAzblobEndpoint } from "../../shared/stores/azblob/local-server.ts";
-import { openStore } from "../../shared/stores/open-store.ts";
 import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
-import { describeStoreConformance } from "./conformance.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 const CONTAINER = "ferry-azure";
@@ -49,17 +47,6 @@ function sdkContainer() {
   const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
   return new BlobServiceClient(localAzblobEndpoint(port), credential).getContainerClient(CONTAINER);
 }
-
-describeStoreConformance("azblob on Azurite (blob service)", async () => ({
-  store: openStore({
-    cloud: "azure",
-    kind: "azblob",
-    container: CONTAINER,
-    endpoint: localAzblobEndpoint(port),
-    local: true,
-  }),
-  cleanup: async () => {},
-}));
 
 describe("AzblobStore on Azurite", () => {
   const store = () => localStore({ blockSizeBytes: 4 * MiB });

@@ -17,7 +17,6 @@ import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { describeStoreConformance } from "./conformance.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 // A real fake-gcs-server (filesystem backend) on a free loopback port, shared by every test here.
@@ -45,8 +44,6 @@ afterAll(async () => {
 function gcsStore(bucket = BUCKET, tuning?: GcsStoreTuning): GcsStore {
   return new GcsStore({ cloud: "gcp", bucket, endpoint: localGcsEndpoint(port), local: true }, tuning);
 }
-
-describeStoreConformance("gcs on fake-gcs-server", async () => ({ store: gcsStore(), cleanup: async () => {} }));
 
 describe("GcsStore on fake-gcs-server", () => {
   const store = (): GcsStore => gcsStore();

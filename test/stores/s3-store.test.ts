@@ -30,7 +30,6 @@ import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy } from "../../supervisor/toxiproxy.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { describeStoreConformance } from "./conformance.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 const MIB = 1024 * 1024;
@@ -83,12 +82,6 @@ function s3(options: Partial<S3StoreOptions> = {}): S3Store {
   stores.push(store);
   return store;
 }
-
-describeStoreConformance("s3 on versitygw (S3-compatible, posix backend)", async () => ({
-  // 5 MiB parts, so the conformance suite's 5 MiB + 1 object goes up in two parts.
-  store: s3({ bucket: CONFORMANCE_BUCKET }),
-  cleanup: async () => {},
-}));
 
 describe("S3Store on versitygw", () => {
   const fresh = () => `t-${randomUUID().slice(0, 8)}`;
