@@ -15,7 +15,9 @@ import { checkSource } from "../client/preflight.ts";
 import { ConfigError, describeError } from "../shared/errors.ts";
 import { type FileRecord, openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { isFsOpenSpec } from "../shared/stores/fs/kind.ts";
 import { openStores } from "../shared/stores/open-store.ts";
+import { localServerOf } from "../shared/stores/registry.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
@@ -215,12 +217,13 @@ function victimsOf(p: Pipeline, stores: boolean): Map<string, Victim> {
   const victims = new Map<string, Victim>(p.workers);
   if (!stores) return victims;
   for (const [cloud, server] of p.localStores) {
-    const azurite = p.deployment.localStores[cloud]?.kind === "azblob";
+    const kind = p.deployment.localStores[cloud]?.kind;
+    const losesWritesOnKill = kind !== undefined && localServerOf(kind).losesWritesOnKill;
     victims.set(`store-${cloud}`, {
       get pid() {
         return server.pid;
       },
-      kill: () => (azurite ? server.stop() : server.kill()),
+      kill: () => (losesWritesOnKill ? server.stop() : server.kill()),
     });
   }
   return victims;
@@ -320,7 +323,7 @@ async function isBusy(c: DrillClient, d: Deployment, name: string, pid: number, 
       if ((await leaf.consumers.info(cloudStream(cloud), stage)).num_ack_pending > 0) return true;
     }
     const sources = new Set(files.map((f) => f.path));
-    const roots = Object.values(d.stores).flatMap((s) => (s.kind === "fs" ? [`${s.root}/`] : []));
+    const roots = Object.values(d.stores).flatMap((s) => (isFsOpenSpec(s) ? [`${s.root}/`] : []));
     return await hasOpen(pid, (path) => sources.has(path) || roots.some((r) => path.startsWith(r)));
   } catch {
     return false;
@@ -403,7 +406,7 @@ function serversDown(p: Pipeline): string[] {
 async function tempLeftovers(d: Deployment): Promise<string[]> {
   const out: string[] = [];
   for (const [cloud, spec] of Object.entries(d.stores)) {
-    if (spec.kind !== "fs") continue;
+    if (!isFsOpenSpec(spec)) continue;
     const names = await readdir(join(spec.root, ".tmp")).catch(() => [] as string[]);
     if (names.length > 0)
       out.push(`${cloud}: ${names.length} temp file(s) of interrupted writes still in the store's .tmp folder`);

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toolBinary, toolHint } from "./binaries.ts";
-import { httpAnswers, ServerProcess } from "./server-process.ts";
+import { toolBinary, toolHint } from "../shared/process/binaries.ts";
+import { httpAnswers } from "../shared/process/server-spec.ts";
+import { ServerProcess } from "./server-process.ts";
 
 export interface LocalJaegerOptions {
   /** OTLP over HTTP (what every ferry process exports to). */

@@ -1,17 +1,35 @@
 import { join } from "node:path";
+import { type LocalServerKind, localServerOf } from "../shared/stores/registry.ts";
+import type { LocalServerOptions } from "../shared/stores/store-kind.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { startLocalAzblobServer } from "./azblob-server.ts";
-import { startLocalGcsServer } from "./gcs-server.ts";
-import { startLocalS3Server } from "./s3-server.ts";
-import type { ServerProcess } from "./server-process.ts";
+import { ServerProcess } from "./server-process.ts";
 import { startAll } from "./start-all.ts";
 
-/** Which server plays which cloud protocol on loopback. */
-const STARTERS = {
-  s3: startLocalS3Server,
-  gcs: startLocalGcsServer,
-  azblob: startLocalAzblobServer,
-} as const;
+export interface LocalStoreServerOptions extends LocalServerOptions {
+  /** Buckets (or containers) to create when missing. */
+  buckets: string[];
+}
+
+/**
+ * Starts the local server of a store kind (versitygw for s3, fake-gcs-server for gcs, Azurite for
+ * azblob) on 127.0.0.1:`port`, waits until it answers, creates the missing `buckets`, and returns it
+ * running. Its data persists in `dataDir`, so `restart()` keeps every object.
+ */
+export async function startLocalStoreServer(
+  kind: LocalServerKind,
+  options: LocalStoreServerOptions,
+): Promise<ServerProcess> {
+  const local = localServerOf(kind);
+  const server = new ServerProcess(await local.process(options));
+  await server.start();
+  try {
+    await local.createBuckets(local.endpoint(options.port), options.buckets);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
 
 /**
  * Starts the store server of every cloud whose store is `"local": true` (in parallel), each with its
@@ -24,7 +42,7 @@ export async function startLocalStores(d: Deployment, logDir: string): Promise<M
       [
         cloud,
         () =>
-          STARTERS[s.kind]({
+          startLocalStoreServer(s.kind, {
             port: s.port,
             dataDir: s.dataDir,
             logFile: join(logDir, `store-${cloud}.log`),

@@ -1,6 +1,7 @@
 import { healthz } from "../shared/nats/monitoring.ts";
+import { ServerStartError } from "../shared/process/server-spec.ts";
 import type { ServerEndpoint } from "../shared/topology/deployment.ts";
-import { ServerProcess, ServerStartError } from "./server-process.ts";
+import { ServerProcess } from "./server-process.ts";
 
 export { ServerStartError };
 

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { ConfigError } from "../shared/errors.ts";
-import type { StoreOpenSpec } from "../shared/stores/open-store.ts";
+import { localServerFor, type StoreOpenSpec } from "../shared/stores/registry.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import {
   type Deployment,
@@ -33,7 +33,7 @@ export async function planDeployment(
     throw new ConfigError(`clouds: "${HUB_NAME}" is reserved for the hub server's name; rename that cloud`);
   }
   const pinned = [ports.hub, ports.hubLeaf, ports.hubMonitor].filter((p): p is number => p !== undefined);
-  const localClouds = topology.clouds.filter((c) => c.store.kind !== "fs" && c.store.local);
+  const localClouds = topology.clouds.filter((c) => localServerFor(c.store));
   const wanted = 3 + 2 * topology.clouds.length + localClouds.length - pinned.length;
   // Ask for extra ports and drop pinned ones: a pinned port not yet listening could be handed out again.
   const pool = (await freePorts(wanted + pinned.length)).filter((p) => !pinned.includes(p)).slice(0, wanted);
@@ -62,18 +62,11 @@ export async function planDeployment(
   const localStores: Record<string, LocalStoreServer> = {};
   for (const cloud of topology.clouds) {
     leaves[cloud.name] = endpoint(cloud.name, cloud.name, take(), take());
-    const local =
-      cloud.store.kind !== "fs" && cloud.store.local
-        ? { port: take(), dataDir: join(dir, "stores", cloud.name) }
-        : undefined;
+    const server = localServerFor(cloud.store);
+    const local = server ? { port: take(), dataDir: join(dir, "stores", cloud.name) } : undefined;
     stores[cloud.name] = storeOpenSpec(cloud, dir, local?.port);
-    if (local && cloud.store.kind !== "fs") {
-      const kind = cloud.store.kind;
-      localStores[cloud.name] = {
-        kind,
-        ...local,
-        buckets: [cloud.store.kind === "azblob" ? cloud.store.container : cloud.store.bucket],
-      };
+    if (server && local) {
+      localStores[cloud.name] = { kind: server.kind, ...local, buckets: server.server.buckets(cloud.store) };
     }
   }
   return { topology, dataDir: dir, hub, leaves, stores, localStores };

@@ -1,5 +1,6 @@
-import { toolBinary, toolHint } from "./binaries.ts";
-import { httpAnswers, ServerProcess } from "./server-process.ts";
+import { toolBinary, toolHint } from "../shared/process/binaries.ts";
+import { httpAnswers } from "../shared/process/server-spec.ts";
+import { ServerProcess } from "./server-process.ts";
 
 /** A toxic toxiproxy applies to a link: `reset_peer` (connection resets), `latency`, `timeout`, `bandwidth`, … */
 export interface Toxic {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
+import { storeKindOf } from "../../shared/stores/registry.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
@@ -250,8 +251,5 @@ function describe(p: Pipeline, dashboard: Dashboard): string {
 /** `s3 bucket ferry-aws at http://127.0.0.1:4567 (local versitygw)`, or the fs folder. */
 function describeStore(d: Deployment, cloud: string): string {
   const s = d.stores[cloud];
-  if (!s) return "none";
-  if (s.kind === "fs") return `fs ${s.root}`;
-  const name = s.kind === "azblob" ? `container ${s.container}` : `bucket ${s.bucket}`;
-  return `${s.kind} ${name}${s.endpoint ? ` at ${s.endpoint}` : ""}${s.local ? " (local server)" : ""}`;
+  return s ? storeKindOf(s).describe(s) : "none";
 }

@@ -1,4 +1,5 @@
 import { InputError } from "../errors.ts";
+import { abortable } from "./abortable.ts";
 
 /**
  * Chunks of a put's `body`, checked to be bytes; stops waiting on a stuck body the moment `signal`
@@ -13,7 +14,7 @@ export async function* chunksOf(
   let done = false;
   try {
     for (;;) {
-      const next = await nextOrAbort(it, signal);
+      const next = await abortable(() => it.next(), signal);
       if (next.done) {
         done = true;
         return;
@@ -35,17 +36,4 @@ export async function* chunksOf(
           .catch(() => {});
     }
   }
-}
-
-/** `it.next()`, but rejecting with the abort reason as soon as `signal` aborts. */
-function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T>> {
-  if (signal === undefined) return it.next();
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    it.next()
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
+import type { StoreKind } from "./registry.ts";
 
-/** The store protocols a cloud can use. */
-export type StoreKind = "fs" | "s3" | "gcs" | "azblob";
+export type { StoreKind };
 
 /** Where an object lives: enough to find it again from any process. */
 export interface ObjectLocation {

@@ -6,7 +6,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
-import type { StoreOpenSpec } from "../stores/open-store.ts";
+import { fsKind } from "../stores/fs/kind.ts";
+import { type StoreOpenSpec, storeKindOf } from "../stores/registry.ts";
 import { STAGES, type Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
 import { HUB_NAME } from "./deployment.ts";
@@ -85,10 +86,9 @@ export function composeDeployment(topology: Topology): Deployment {
     // A real cloud's store is reached the same way from a container. An fs root is a folder on this
     // machine, and a local store server runs only under `ferry up`: in containers both become fs
     // stores on the shared volume.
-    const real = c.store.kind !== "fs" && !c.store.local;
-    stores[c.name] = real
-      ? storeOpenSpec(c, DATA_DIR, undefined)
-      : { cloud: c.name, kind: "fs", root: `${STORES_DIR}/${c.name}` };
+    stores[c.name] = storeKindOf(c.store).onThisMachine(c.store)
+      ? fsKind.openSpec(c.name, { kind: "fs", root: `${STORES_DIR}/${c.name}` }, { dataDir: DATA_DIR })
+      : storeOpenSpec(c, DATA_DIR, undefined);
   }
   return {
     topology,

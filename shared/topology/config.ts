@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
+import { fsKind } from "../stores/fs/kind.ts";
 import { parseDuration, parseSize } from "../units.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
 
@@ -110,7 +111,7 @@ export const STORES_OPTION_HELP = `--stores <which>   "config" (default): each c
 /** Applies a `--stores` option: undefined or "config" keeps the topology, "fs" moves every cloud to fs stores. */
 export function applyStoresOption(t: Topology, value: string | undefined): Topology {
   if (value === undefined || value === "config") return t;
-  if (value === "fs") return withFsStores(t);
+  if (value === fsKind.name) return withFsStores(t);
   throw new ConfigError(`--stores: "${value}" is not one of "config", "fs"`);
 }
 

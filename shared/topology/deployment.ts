@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { writeJsonAtomic } from "../json-file.ts";
-import type { StoreOpenSpec } from "../stores/open-store.ts";
+import { isFsOpenSpec } from "../stores/fs/kind.ts";
+import type { LocalServerKind, StoreOpenSpec } from "../stores/registry.ts";
 import type { Topology } from "./config.ts";
 
 /** One nats-server of a running deployment, all on loopback. */
@@ -38,9 +39,9 @@ export interface Deployment {
   jaeger?: { otlpUrl: string; queryUrl: string };
 }
 
-/** A store server ferry starts itself: versitygw for s3, fake-gcs-server for gcs, Azurite for azblob. */
+/** A store server ferry starts itself (its kind's `localServer`: versitygw for s3, fake-gcs-server for gcs, Azurite for azblob). */
 export interface LocalStoreServer {
-  kind: "s3" | "gcs" | "azblob";
+  kind: LocalServerKind;
   port: number;
   /** Where it keeps its objects, so a restart finds them again. */
   dataDir: string;
@@ -51,7 +52,7 @@ export interface LocalStoreServer {
 /** The folder of a cloud's `fs` store; throws when that cloud uses another kind. */
 export function fsRoot(d: Deployment, cloud: string): string {
   const spec = d.stores[cloud];
-  if (spec?.kind !== "fs")
+  if (!spec || !isFsOpenSpec(spec))
     throw new Error(`cloud "${cloud}" does not use an fs store (it uses ${spec?.kind ?? "nothing"})`);
   return spec.root;
 }

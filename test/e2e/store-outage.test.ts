@@ -12,9 +12,9 @@ import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkSource } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { readFileRecord } from "../../shared/manifest.ts";
-import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3-store.ts";
+import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3/local-server.ts";
+import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePorts } from "../../supervisor/ports.ts";
-import { startLocalS3Server } from "../../supervisor/s3-server.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy, type Toxiproxy } from "../../supervisor/toxiproxy.ts";
 import { eventually, sha256File, writeRandomFile } from "../helpers/files.ts";
@@ -91,7 +91,7 @@ describe("a store whose connections are reset for a while", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ferry-outage-"));
     const [s3Port, linkPort, apiPort] = await freePorts(3);
-    s3 = await startLocalS3Server({ port: s3Port!, dataDir: join(dir, "s3"), buckets: ["ferry-aws"] });
+    s3 = await startLocalStoreServer("s3", { port: s3Port!, dataDir: join(dir, "s3"), buckets: ["ferry-aws"] });
     toxiproxy = await startToxiproxy({ apiPort: apiPort! });
     await toxiproxy.link("s3", linkPort!, `127.0.0.1:${s3Port}`);
     // aws as a real cloud would be configured: an endpoint, and credentials from the environment.

@@ -8,7 +8,8 @@ import { bytes, chunked, listAll, readAll } from "./helpers.ts";
 
 /**
  * The behaviour every BlobStore must show, whatever is behind it. Only the interface is tested
- * here (no paths, no SDK calls), so S3, GCS and Azure run exactly the same cases.
+ * here (no paths, no SDK calls), so every kind runs exactly the same cases; conformance.test.ts
+ * runs it over the registry's list of kinds, each on its real server.
  */
 export function describeStoreConformance(
   name: string,

@@ -5,18 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, InputError, StoreUnavailableError } from "../../shared/errors.ts";
-import { FsStore } from "../../shared/stores/fs-store.ts";
+import { FsStore } from "../../shared/stores/fs/fs-store.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { describeStoreConformance } from "./conformance.ts";
 import { bytes, listAll } from "./helpers.ts";
-
-describeStoreConformance("FsStore", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "ferry-fs-conf-"));
-  return {
-    store: new FsStore({ cloud: "aws", root: join(dir, "store") }),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-});
 
 describe("FsStore on disk", () => {
   let dir: string;

@@ -20,17 +20,16 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
-import { localStoreEndpoint } from "../../shared/stores/local-endpoint.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
-import { LOCAL_S3_CREDENTIALS, S3Store, type S3StoreOptions } from "../../shared/stores/s3-store.ts";
+import { LOCAL_S3_CREDENTIALS, LOCAL_S3_REGION, localS3Endpoint } from "../../shared/stores/s3/local-server.ts";
+import { S3Store, type S3StoreOptions } from "../../shared/stores/s3/s3-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
-import { LOCAL_S3_REGION, startLocalS3Server } from "../../supervisor/s3-server.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy } from "../../supervisor/toxiproxy.ts";
 import { sha256 } from "../helpers/files.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { describeStoreConformance } from "./conformance.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 const MIB = 1024 * 1024;
@@ -47,8 +46,8 @@ const stores: BlobStore[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "ferry-s3-"));
   const port = await freePort();
-  endpoint = localStoreEndpoint("s3", port);
-  server = await startLocalS3Server({
+  endpoint = localS3Endpoint(port);
+  server = await startLocalStoreServer("s3", {
     port,
     dataDir: join(dir, "data"),
     logFile: join(dir, "versitygw.log"),
@@ -83,12 +82,6 @@ function s3(options: Partial<S3StoreOptions> = {}): S3Store {
   stores.push(store);
   return store;
 }
-
-describeStoreConformance("s3 on versitygw (S3-compatible, posix backend)", async () => ({
-  // 5 MiB parts, so the conformance suite's 5 MiB + 1 object goes up in two parts.
-  store: s3({ bucket: CONFORMANCE_BUCKET }),
-  cleanup: async () => {},
-}));
 
 describe("S3Store on versitygw", () => {
   const fresh = () => `t-${randomUUID().slice(0, 8)}`;
@@ -177,7 +170,7 @@ describe("S3Store on versitygw", () => {
         stream: "upstream",
         attributes: { rate: 1024 },
       });
-      const store = s3({ endpoint: localStoreEndpoint("s3", linkPort) });
+      const store = s3({ endpoint: localS3Endpoint(linkPort) });
       const key = `${fresh()}/aborted.bin`;
       async function* stalls(): AsyncGenerator<Uint8Array> {
         yield randomBytes(11 * MIB); // two parts go up, the rest waits for more

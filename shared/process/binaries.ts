@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../shared/repo-root.ts";
+import { REPO_ROOT } from "../repo-root.ts";
 
 const CACHE_BIN = join(REPO_ROOT, ".cache/bin");
 

@@ -1,14 +1,6 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
-import { DefaultAzureCredential } from "@azure/identity";
-import {
-  type BlobClientConfig,
-  BlobServiceClient,
-  type ContainerClient,
-  type StoragePipelineOptions,
-  StorageSharedKeyCredential,
-} from "@azure/storage-blob";
+import type { ContainerClient } from "@azure/storage-blob";
 import {
   ChecksumMismatchError,
   ConfigError,
@@ -16,24 +8,16 @@ import {
   ObjectNotFoundError,
   StoreAccessError,
   StoreUnavailableError,
-} from "../errors.ts";
-import { backoffMs } from "../retry.ts";
-import { chunksOf } from "./body.ts";
-import { checkedSha256 } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { AzblobOpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
-
-/**
- * The storage emulator's well-known development account (Azurite, the old Storage Emulator).
- * These are public values published in the emulator's documentation and accepted only by emulators:
- * not secrets.
- */
-export const AZURITE_DEV_ACCOUNT = {
-  name: "devstoreaccount1",
-  key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-} as const;
+} from "../../errors.ts";
+import { retry } from "../../retry.ts";
+import { chunksOf } from "../body.ts";
+import { checkedSha256 } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import { AZURE_CONTAINER_NAME, failureOf, serviceClient } from "./client.ts";
+import type { AzblobOpenSpec } from "./kind.ts";
+import { StagedBlocks } from "./staged-blocks.ts";
 
 /** How a store moves bytes and how hard it tries; the defaults suit both Azure and Azurite. */
 export interface AzblobTuning {
@@ -63,20 +47,6 @@ const DEFAULT_TUNING: Tuning = {
 const MAX_BLOCK_BYTES = 100 * 1024 * 1024;
 const RETRY_CAP_MS = 10_000;
 const LIST_PAGE_SIZE = 1000;
-/** Azure's container naming rule: 3-63 lowercase letters, digits and single inner hyphens. */
-const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
-
-/**
- * The SDK's own retry is off: its policy has no jitter, sets only the server-side `timeout`
- * parameter (no client deadline) and retries neither 429 nor 502/504. #request retries instead.
- * Checksums are pinned to "Customized" (the per-block Content-MD5 put() sends): Azurite 3.37 stores
- * the SDK's structured-message CRC64 encoding verbatim (1000 bytes put came back as 1039).
- */
-const CLIENT_OPTIONS: StoragePipelineOptions & BlobClientConfig = {
-  retryOptions: { maxTries: 1 },
-  uploadContentChecksumAlgorithm: "Customized",
-  downloadContentChecksumAlgorithm: "Customized",
-};
 
 /**
  * A BlobStore on an Azure Blob container. A put stages blocks (each with a Content-MD5 the service
@@ -95,9 +65,9 @@ export class AzblobStore implements BlobStore {
 
   constructor(spec: Omit<AzblobOpenSpec, "kind">, tuning: AzblobTuning = {}) {
     if (!spec.cloud) throw new ConfigError(`azblob store: cloud must be a non-empty name`);
-    if (!CONTAINER_NAME.test(spec.container ?? "")) {
+    if (!AZURE_CONTAINER_NAME.pattern.test(spec.container ?? "")) {
       throw new ConfigError(
-        `azblob store [cloud=${spec.cloud}]: container ${JSON.stringify(spec.container)} is not a valid Azure container name (3-63 lowercase letters, digits and single hyphens)`,
+        `azblob store [cloud=${spec.cloud}]: container ${JSON.stringify(spec.container)} is not a valid Azure container name (${AZURE_CONTAINER_NAME.rule})`,
       );
     }
     this.cloud = spec.cloud;
@@ -111,81 +81,69 @@ export class AzblobStore implements BlobStore {
     const { signal } = options;
     const expected = checkedSha256(options.expectedSha256, `put ${where(this, key)}`);
     signal?.throwIfAborted();
-    // Aborts the blocks still in flight once the put fails or its caller gives up.
-    const stopUploads = new AbortController();
-    const uploadSignal = signal ? AbortSignal.any([signal, stopUploads.signal]) : stopUploads.signal;
-    const inFlight = new Set<Promise<void>>();
-    let failure: { error: unknown } | undefined;
-    const blockIds: string[] = [];
-    // One prefix per put, so the blocks of racing writers to the same key never mix.
-    const idPrefix = randomUUID();
-    const stage = (block: Buffer): void => {
-      const id = Buffer.from(`${idPrefix}-${String(blockIds.length).padStart(6, "0")}`).toString("base64");
-      blockIds.push(id);
-      const md5 = createHash("md5").update(block).digest();
+    const blocks = new StagedBlocks(
       // Not "put": a 409 on a block (a lease, an immutability policy) does not mean the object exists.
-      const upload: Promise<void> = this.#request("put block", key, uploadSignal, (s) =>
-        blob.stageBlock(id, block, block.length, { abortSignal: s, transactionalContentMD5: md5 }),
-      )
-        .then(
-          () => {},
-          (error: unknown) => {
-            failure ??= { error };
-            stopUploads.abort();
-          },
-        )
-        .finally(() => inFlight.delete(upload));
-      inFlight.add(upload);
-    };
-
+      (id, block, blockSignal) =>
+        this.#request("put block", key, blockSignal, (s) =>
+          blob.stageBlock(id, block, block.length, {
+            abortSignal: s,
+            transactionalContentMD5: createHash("md5").update(block).digest(),
+          }),
+        ),
+      this.#tuning.maxConcurrency,
+      signal,
+    );
     try {
-      const hash = createHash("sha256");
-      let size = 0;
-      // Bytes are copied into the block as they come, so a body that reuses its buffers cannot
-      // make the staged bytes differ from the hashed ones.
-      let block: Buffer | undefined;
-      let filled = 0;
-      for await (const chunk of chunksOf(body, uploadSignal, `put ${where(this, key)}`)) {
-        hash.update(chunk);
-        size += chunk.length;
-        for (let at = 0; at < chunk.length; ) {
-          block ??= Buffer.allocUnsafe(this.#tuning.blockSizeBytes);
-          const n = Math.min(chunk.length - at, block.length - filled);
-          block.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled < block.length) continue;
-          // Bounded memory: wait for a free slot before reading more of the body.
-          while (inFlight.size >= this.#tuning.maxConcurrency) await Promise.race(inFlight);
-          if (failure) throw failure.error;
-          stage(block);
-          block = undefined;
-          filled = 0;
-        }
-      }
-      // A copy, so a small last block does not pin a whole block's buffer while it uploads.
-      if (block && filled > 0) stage(Buffer.from(block.subarray(0, filled)));
-      await Promise.all(inFlight);
-      if (failure) throw failure.error;
-      const sha256 = hash.digest("hex");
+      const { size, sha256 } = await this.#stageBody(key, body, blocks);
+      await blocks.settle();
       if (expected !== undefined && expected !== sha256) {
         throw new ChecksumMismatchError(`put rejected ${where(this, key)}; nothing was committed`, expected, sha256);
       }
       // Last chance to honour an abort: after the commit the object is visible.
       signal?.throwIfAborted();
       await this.#request("put", key, signal, (s) =>
-        blob.commitBlockList(blockIds, { abortSignal: s, conditions: options.overwrite ? {} : { ifNoneMatch: "*" } }),
+        blob.commitBlockList(blocks.ids, { abortSignal: s, conditions: options.overwrite ? {} : { ifNoneMatch: "*" } }),
       ).catch((err: unknown) => {
         throw this.#commitFailed(key, err);
       });
       return { size, sha256 };
     } catch (err) {
-      stopUploads.abort();
-      await Promise.all(inFlight);
-      // The caller's abort wins; a read cut short because a block failed reports that block's error.
+      await blocks.abandon();
+      // The caller's abort wins over what it cut short.
       if (signal?.aborted && !(err instanceof FerryError)) throw signal.reason;
-      throw failure && err === stopUploads.signal.reason ? failure.error : err;
+      throw blocks.failureFor(err);
     }
+  }
+
+  /**
+   * Reads the body into blocks of blockSizeBytes and stages each as it fills, hashing on the way.
+   * Bytes are copied into the block as they come, so a body that reuses its buffers cannot make
+   * the staged bytes differ from the hashed ones.
+   */
+  async #stageBody(key: string, body: AsyncIterable<unknown>, blocks: StagedBlocks): Promise<PutResult> {
+    const hash = createHash("sha256");
+    let size = 0;
+    let block: Buffer | undefined;
+    let filled = 0;
+    for await (const chunk of chunksOf(body, blocks.signal, `put ${where(this, key)}`)) {
+      hash.update(chunk);
+      size += chunk.length;
+      for (let at = 0; at < chunk.length; ) {
+        block ??= Buffer.allocUnsafe(this.#tuning.blockSizeBytes);
+        const n = Math.min(chunk.length - at, block.length - filled);
+        block.set(chunk.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled < block.length) continue;
+        await blocks.waitForSlot();
+        blocks.stage(block);
+        block = undefined;
+        filled = 0;
+      }
+    }
+    // A copy, so a small last block does not pin a whole block's buffer while it uploads.
+    if (block && filled > 0) blocks.stage(Buffer.from(block.subarray(0, filled)));
+    return { size, sha256: hash.digest("hex") };
   }
 
   async get(key: string, options?: Signal): Promise<Readable> {
@@ -254,12 +212,10 @@ export class AzblobStore implements BlobStore {
     send: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const { maxTries, requestTimeoutMs, retryBaseMs } = this.#tuning;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
+    const once = async (): Promise<T> => {
       const deadline = new AbortController();
       // Cleared once the answer's headers arrive, so a long download is not cut off.
       const timer = setTimeout(() => deadline.abort(), requestTimeoutMs);
-      let typed: FerryError;
       try {
         return await send(signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
       } catch (err) {
@@ -267,17 +223,18 @@ export class AzblobStore implements BlobStore {
         const failure: FailedRequest = deadline.signal.aborted
           ? { code: "TimeoutError", message: `no answer within ${requestTimeoutMs} ms` }
           : failureOf(err);
-        typed = storeError(this, op, key, failure, err);
-        if (!typed.retryable || attempt >= maxTries) throw typed;
+        throw storeError(this, op, key, failure, err);
       } finally {
         clearTimeout(timer);
       }
-      try {
-        await sleep(backoffMs(attempt, retryBaseMs, RETRY_CAP_MS), undefined, signal ? { signal } : {});
-      } catch {
-        throw signal?.reason ?? typed;
-      }
-    }
+    };
+    return retry(once, {
+      attempts: maxTries,
+      baseMs: retryBaseMs,
+      capMs: RETRY_CAP_MS,
+      retryable: (err) => err instanceof FerryError && err.retryable,
+      signal,
+    });
   }
 
   /**
@@ -335,44 +292,6 @@ export class AzblobStore implements BlobStore {
   }
 }
 
-/**
- * The SDK client for a spec. `local`: the emulator's development account at `endpoint`. Otherwise
- * AZURE_STORAGE_CONNECTION_STRING when set, else DefaultAzureCredential (environment, workload or
- * managed identity, Azure CLI login...) against `endpoint`.
- */
-function serviceClient(spec: Omit<AzblobOpenSpec, "kind">): BlobServiceClient {
-  const at = `azblob store [cloud=${spec.cloud}]`;
-  if (spec.endpoint !== undefined && !URL.canParse(spec.endpoint)) {
-    throw new ConfigError(`${at}: endpoint ${JSON.stringify(spec.endpoint)} is not a URL`);
-  }
-  if (spec.local) {
-    if (!spec.endpoint)
-      throw new ConfigError(
-        `${at}: a local store needs the emulator's endpoint (http://127.0.0.1:<port>/${AZURITE_DEV_ACCOUNT.name})`,
-      );
-    const credential = new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
-    return new BlobServiceClient(spec.endpoint, credential, CLIENT_OPTIONS);
-  }
-  const connectionString = process.env.AZURE_STORAGE_CONNECTION_STRING;
-  if (connectionString) {
-    try {
-      return BlobServiceClient.fromConnectionString(connectionString, CLIENT_OPTIONS);
-    } catch (err) {
-      // The SDK's reason names the bad part, never its value; the string itself holds the key.
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new ConfigError(
-        `${at}: AZURE_STORAGE_CONNECTION_STRING is not usable (${reason}). Fix: copy it again from the storage account's access keys`,
-      );
-    }
-  }
-  if (!spec.endpoint) {
-    throw new ConfigError(
-      `${at}: set endpoint (https://<account>.blob.core.windows.net) or AZURE_STORAGE_CONNECTION_STRING`,
-    );
-  }
-  return new BlobServiceClient(spec.endpoint, new DefaultAzureCredential(), CLIENT_OPTIONS);
-}
-
 function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
   const compiled = { ...DEFAULT_TUNING, ...stripUndefined(tuning) };
   for (const [name, value] of Object.entries(compiled)) {
@@ -388,24 +307,6 @@ function compileTuning(cloud: string, tuning: AzblobTuning): Tuning {
   return compiled;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** What the SDK's error says in the terms storeError decides by; HEAD errors carry the code only in details. */
-function failureOf(err: unknown): FailedRequest {
-  const e = (err ?? {}) as {
-    statusCode?: unknown;
-    code?: unknown;
-    details?: { errorCode?: unknown };
-    message?: unknown;
-  };
-  const code =
-    typeof e.details?.errorCode === "string" ? e.details.errorCode : typeof e.code === "string" ? e.code : undefined;
-  return {
-    ...(typeof e.statusCode === "number" ? { status: e.statusCode } : {}),
-    ...(code ? { code } : {}),
-    // The service appends RequestId and Time lines; the first line says what went wrong.
-    ...(typeof e.message === "string" ? { message: e.message.split("\n")[0] } : {}),
-  };
+function stripUndefined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -12,29 +12,20 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavailableError } from "../errors.ts";
-import { checkedSha256, hashingBody } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { S3OpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
-
-/**
- * What the S3 server ferry starts on loopback (`local: true`) accepts. These are public development
- * values, written here and passed on the emulator's command line; they are not secrets and open
- * nothing but that local server.
- */
-export const LOCAL_S3_CREDENTIALS = {
-  accessKeyId: "ferry-local-dev",
-  secretAccessKey: "ferry-local-dev-secret",
-} as const;
+import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { checkedSha256, hashingBody } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import type { S3OpenSpec } from "./kind.ts";
+import { LOCAL_S3_CREDENTIALS } from "./local-server.ts";
 
 export type S3StoreOptions = Omit<S3OpenSpec, "kind">;
 
 const MIB = 1024 * 1024;
 const DEFAULT_PART_SIZE = 8 * MIB;
 /** S3's limits for every part but the last. */
-const MIN_PART_SIZE = 5 * MIB;
+export const MIN_PART_SIZE = 5 * MIB;
 const MAX_PART_SIZE = 5 * 1024 * MIB;
 /** Parts in flight per put; memory stays near partSize x (QUEUE_SIZE + 1) whatever the object size. */
 const QUEUE_SIZE = 3;

@@ -12,12 +12,12 @@ import {
   ObjectExistsError,
   ObjectNotFoundError,
   StoreUnavailableError,
-} from "../errors.ts";
-import { chunksOf } from "./body.ts";
-import { checkedSha256 } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
+} from "../../errors.ts";
+import { chunksOf } from "../body.ts";
+import { checkedSha256 } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
 import { throttle } from "./throttle.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
 
 export interface FsStoreOptions {
   cloud: string;

@@ -8,18 +8,14 @@ import {
   Storage,
   type StorageOptions,
 } from "@google-cloud/storage";
-import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../errors.ts";
-import { checkedSha256, hashingBody } from "./hashing-body.ts";
-import { assertValidKey, assertValidPrefix, isValidKey } from "./keys.ts";
-import type { GcsOpenSpec } from "./open-store.ts";
-import { type FailedRequest, storeError, where } from "./store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "./types.ts";
-
-/**
- * What the local emulator gets instead of credentials. fake-gcs-server checks none, so the SDK is
- * told to send none; this project id is a public development value, not a secret.
- */
-export const LOCAL_GCS_PROJECT_ID = "ferry-local";
+import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { abortable } from "../abortable.ts";
+import { checkedSha256, hashingBody } from "../hashing-body.ts";
+import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
+import { type FailedRequest, storeError, where } from "../store-errors.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import type { GcsOpenSpec } from "./kind.ts";
+import { LOCAL_GCS_PROJECT_ID } from "./local-server.ts";
 
 /** Tuning for tests; production uses the defaults. */
 export interface GcsStoreTuning {
@@ -189,7 +185,7 @@ export class GcsStore implements BlobStore {
     signal?.throwIfAborted();
     const deadline = AbortSignal.timeout(this.#callTimeoutMs);
     try {
-      return await abortable(request(), signal ? AbortSignal.any([signal, deadline]) : deadline);
+      return await abortable(request, signal ? AbortSignal.any([signal, deadline]) : deadline);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (deadline.aborted) {
@@ -297,13 +293,4 @@ function failureOf(err: unknown): FailedRequest {
     ...(code === undefined ? {} : { code }),
     message: typeof e.message === "string" ? e.message : String(err),
   };
-}
-
-/** `promise`, but rejecting with the abort reason as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

@@ -1,0 +1,52 @@
+import { ConfigError } from "../../errors.ts";
+import { localOrEndpoint, named } from "../config-fields.ts";
+import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
+import { AzblobStore } from "./azblob-store.ts";
+import { AZURE_CONTAINER_NAME } from "./client.ts";
+import { azurite } from "./local-server.ts";
+
+/** An Azure Blob store as topology.json gives it. */
+export interface AzblobStoreConfig {
+  kind: "azblob";
+  container: string;
+  endpoint?: string;
+  local?: boolean;
+}
+
+/**
+ * An Azure Blob container. `endpoint` is the account's blob URL (https://<account>.blob.core.windows.net);
+ * credentials from AZURE_STORAGE_CONNECTION_STRING, else DefaultAzureCredential.
+ */
+export interface AzblobOpenSpec {
+  cloud: string;
+  kind: "azblob";
+  container: string;
+  endpoint?: string;
+  local?: boolean;
+}
+
+/** Azure Blob Storage through @azure/storage-blob; locally, Azurite. */
+export const azblobKind: StoreKindWithLocalServer<"azblob", AzblobStoreConfig, AzblobOpenSpec> = {
+  name: "azblob",
+  fields: ["kind", "container", "endpoint", "local"],
+  example: { kind: "azblob", container: "ferry-azure", local: true },
+  parseConfig(key, raw) {
+    const { local, endpoint } = localOrEndpoint(key, raw);
+    if (!local && !endpoint) {
+      throw new ConfigError(
+        `${key}.endpoint: an Azure store needs its account's blob endpoint, e.g. "https://<account>.blob.core.windows.net" (or "local": true)`,
+      );
+    }
+    return {
+      kind: "azblob",
+      container: named(`${key}.container`, raw.container, AZURE_CONTAINER_NAME),
+      ...(endpoint ? { endpoint } : {}),
+      ...(local ? { local } : {}),
+    };
+  },
+  openSpec: (cloud, config, placement) => ({ cloud, ...config, ...localServerFields(azurite, placement) }),
+  open: (spec) => new AzblobStore(spec),
+  describe: (spec) => describeRemote("azblob", `container ${spec.container}`, spec),
+  onThisMachine: (config) => config.local === true,
+  localServer: azurite,
+};
