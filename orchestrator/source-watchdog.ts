@@ -8,7 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
 import { cloudStream, EVENTS_STREAM } from "../shared/stream-names.ts";
-import { nudgeStalledSources, SourceMemory, type SourceReport, type SourceVerdict } from "../streams/source-health.ts";
+import { nudgeStalledSources, SourceMemory } from "../streams/source-health.ts";
+import type { SourceReport, SourceVerdict } from "../streams/source-verdict.ts";
 
 export interface SourceWatchdogOptions {
   /** A connection to the hub. */

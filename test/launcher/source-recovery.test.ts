@@ -20,14 +20,9 @@ import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { applyAllStreams } from "../../streams/apply.ts";
-import {
-  nudgeStalledSources,
-  parseSourceHeader,
-  SourceMemory,
-  type SourceReport,
-  sourceHeaderId,
-  sourceKey,
-} from "../../streams/source-health.ts";
+import { nudgeStalledSources, SourceMemory } from "../../streams/source-health.ts";
+import { parseSourceHeader, sourceHeaderId, sourceKey } from "../../streams/source-identity.ts";
+import type { SourceReport } from "../../streams/source-verdict.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -341,7 +336,7 @@ describe("a source whose events all expired from the sourcing stream", () => {
   });
 });
 
-describe("source-health helpers", () => {
+describe("source identity", () => {
   it("names a source as the server does in Nats-Stream-Source", () => {
     expect(sourceHeaderId({ name: "EV_AWS", domain: "aws" })).toBe("EV_AWS:g9WCZGcR");
     expect(sourceHeaderId({ name: "EV_AWS", external: { api: "$JS.aws.API" } })).toBe("EV_AWS:g9WCZGcR");
