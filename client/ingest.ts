@@ -7,7 +7,7 @@ import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
 import { INGEST_REQUESTS } from "../shared/subjects.ts";
-import type { CheckedSource } from "./preflight.ts";
+import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
   chunkSize?: number;
@@ -27,17 +27,17 @@ export interface SubmittedFile {
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedSource,
-  o: IngestOptions = {},
+  src: CheckedIngestFile,
+  options: IngestOptions = {},
 ): Promise<SubmittedFile> {
   const fileId = newFileId();
   const request = {
     fileId,
     path: src.path,
     name: basename(src.path),
-    ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
-    ...(o.recordBoundaries === undefined ? {} : { recordBoundaries: o.recordBoundaries }),
-    ...(o.transforms?.length ? { transforms: o.transforms } : {}),
+    ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+    ...(options.recordBoundaries === undefined ? {} : { recordBoundaries: options.recordBoundaries }),
+    ...(options.transforms?.length ? { transforms: options.transforms } : {}),
   };
   // A new root: a file's trace never hangs under whatever the caller was doing.
   const { traceId } = await publishTraced(

@@ -59,12 +59,12 @@ export const workerName = (stage: Stage, cloud: string): string => `${stage}-${c
  * Starts everything a deployment needs and waits until every worker answers.
  * On any failure, whatever was started is stopped before the error is rethrown.
  */
-export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
-  const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const d = await planDeployment(options.topology, options.dataDir, options.ports ?? {});
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (o.tracing && existsSync(toolBinary("jaeger"))) {
+  if (options.tracing && existsSync(toolBinary("jaeger"))) {
     const [otlp = 0, query = 0] = await freePorts(2);
     jaegerPorts = { otlp, query };
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
@@ -93,16 +93,16 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         logFile: join(logDir, "jaeger.log"),
       });
     }
-    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), o.onServerRestart);
+    if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
     await applyAllStreams(d);
     const add = (name: string, args: string[]) => {
       const w = new WorkerProcess({
         name,
         args,
         logFile: join(logDir, `${name}.log`),
-        env: o.workerEnv ?? {},
-        restart: o.restartWorkers ?? true,
-        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}),
+        env: options.workerEnv ?? {},
+        restart: options.restartWorkers ?? true,
+        ...(options.onWorkerStart ? { onStart: (pid: number) => options.onWorkerStart?.(name, pid) } : {}),
       });
       workers.set(name, w);
       w.start();
@@ -112,7 +112,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       for (const stage of STAGES)
         add(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
     }
-    await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
+    await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
     throw err;
