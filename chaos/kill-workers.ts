@@ -15,6 +15,7 @@ import { checkIngestFile } from "../client/preflight.ts";
 import { ConfigError, describeError } from "../shared/errors.ts";
 import { type FileRecord, openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { becomesTrue } from "../shared/retry.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
@@ -253,7 +254,8 @@ async function killWhileInFlight(
     // Draw every choice before waiting, so the sequence depends on the seed alone, not on timing.
     const pause = options.intervalMs * (0.5 + rand());
     const victims = sample(rand, names, 1 + Math.floor(rand() * perRound(options, p)));
-    if (await waitUntil(done, Math.min(deadline, Date.now() + pause))) return round - 1;
+    if (await becomesTrue(done, { timeoutMs: Math.min(deadline - Date.now(), pause), intervalMs: 200 }))
+      return round - 1;
     if (Date.now() >= deadline || serversDown(p).length > 0) return round - 1;
     const alive = victims.flatMap((name) => {
       const target = targets.get(name);
@@ -292,7 +294,10 @@ async function settleAndCheck(
     };
   }
   const deadline = Date.now() + options.drainTimeoutMs;
-  await waitUntil(async () => allFinished(await readRecords(c.kv, files)), deadline);
+  await becomesTrue(async () => allFinished(await readRecords(c.kv, files)), {
+    timeoutMs: deadline - Date.now(),
+    intervalMs: 200,
+  });
   const state = await waitForDrain(c, deadline);
   log("checking the invariants");
   const records = await readRecords(c.kv, files).catch((err: unknown): FileRecords => {
@@ -302,7 +307,10 @@ async function settleAndCheck(
   const invariants = await checkInvariants(c, p.deployment, files, records, state);
   // Killed writers' temp files are swept once they sit untouched for orphanAge (then a sweep tick).
   const sweptBy = Date.now() + 2 * p.deployment.topology.orphanAgeMs + 5000;
-  await waitUntil(async () => (await tempLeftovers(p.deployment)).length === 0, sweptBy);
+  await becomesTrue(async () => (await tempLeftovers(p.deployment)).length === 0, {
+    timeoutMs: sweptBy - Date.now(),
+    intervalMs: 200,
+  });
   invariants.push({ name: "temp files of killed writers swept", violations: await tempLeftovers(p.deployment) });
   return { records, invariants };
 }
@@ -344,7 +352,7 @@ async function hasOpen(pid: number, wanted: (path: string) => boolean): Promise<
 async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineState | Error> {
   let last: PipelineState | Error = new Error("never read");
   let calm = 0;
-  await waitUntil(
+  await becomesTrue(
     async () => {
       try {
         last = await readPipelineState({ domain: c.hubDomain, jsm: c.hubJsm }, c.leaves);
@@ -355,8 +363,7 @@ async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineS
       }
       return calm >= 2;
     },
-    deadline,
-    1000,
+    { timeoutMs: deadline - Date.now(), intervalMs: 1000 },
   );
   return last;
 }
@@ -473,16 +480,6 @@ function progress(records: FileRecords): string {
     ? String(rs.reduce((n, r) => n + (r?.chunkCount ?? 0), 0))
     : "?";
   return `${done}/${rs.length} files, ${chunks}/${total} chunks complete`;
-}
-
-/** Polls `check` until it is true (returns true) or `deadline` passes (returns false). */
-async function waitUntil(check: () => Promise<boolean>, deadline: number, everyMs = 200): Promise<boolean> {
-  for (;;) {
-    if (await check().catch(() => false)) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise((r) => setTimeout(r, Math.min(everyMs, left)));
-  }
 }
 
 function countBy(items: string[]): Record<string, number> {

@@ -4,7 +4,7 @@ import { traceMessage } from "../observability/message-spans.ts";
 import type { HandlingOutcome } from "../observability/metrics.ts";
 import { failActiveSpan } from "../observability/spans.ts";
 import { describeError, isRetryable, StoreUnavailableError } from "../shared/errors.ts";
-import { backoffMs } from "../shared/retry.ts";
+import { backoffMs, pause } from "../shared/retry.ts";
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up; called again after a failure (e.g. the leaf link was cut). */
@@ -59,7 +59,8 @@ async function runLane(options: ConsumeLoopOptions): Promise<void> {
       failures++;
       if (failures === 1 || failures % 20 === 0)
         options.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
-      await sleep(backoffMs(failures, 250, 5000), options.signal);
+      // Aborted: the loop ends.
+      await pause(backoffMs(failures, 250, 5000), options.signal).catch(() => undefined);
     }
   }
 }
@@ -105,16 +106,4 @@ async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void>
     clearInterval(lease);
     options.onOutcome?.(outcome, msg, performance.now() - started);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { pingWorkers } from "../runtime/ping.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
+import { pollUntil } from "../shared/retry.ts";
 import { STAGES, type Stage, type Topology } from "../shared/topology/config.ts";
 import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
 import { applyAllStreams } from "../streams/apply.ts";
@@ -177,14 +178,14 @@ function guardServers(
 async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
   const nc = await connectNats(d.hub.url, "ferry-ready-check");
   try {
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    while (Date.now() < deadline) {
-      seen = (await pingWorkers(nc, 500)).length;
-      if (seen >= expected) return;
-    }
-    throw new Error(
-      `only ${seen} of ${expected} workers answered within ${timeoutMs} ms; see the logs in ${join(d.dataDir, "logs")}`,
+    // No pause between checks: each ping already waits 500 ms for the answers.
+    await pollUntil(
+      `all ${expected} workers answering (their logs are in ${join(d.dataDir, "logs")})`,
+      async () => {
+        const seen = (await pingWorkers(nc, 500)).length;
+        return seen >= expected || `${seen} of ${expected} answered`;
+      },
+      { timeoutMs, intervalMs: 0 },
     );
   } finally {
     await nc.close();
