@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { submitIngest, waitForFiles } from "../client/ingest.ts";
-import { checkSource } from "../client/preflight.ts";
+import { checkIngestFile } from "../client/preflight.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { writeRandomFile } from "../shared/sample-data.ts";
@@ -27,35 +27,37 @@ export interface BenchOptions {
 }
 
 /** Runs the benchmark and returns the lines of its report. */
-export async function benchPipelineVsCopy(o: BenchOptions): Promise<string[]> {
+export async function benchPipelineVsCopy(options: BenchOptions): Promise<string[]> {
   const root = await mkdtemp(join(tmpdir(), "ferry-bench-"));
   let pipeline: Pipeline | undefined;
   try {
     const source = join(root, "shard.bin");
-    await writeRandomFile(source, o.sizeBytes);
-    const copies = 1 + Math.min(o.topology.replicas, o.topology.clouds.length);
-    pipeline = await startPipeline({ topology: o.topology, dataDir: join(root, "deploy") });
+    await writeRandomFile(source, options.sizeBytes);
+    const copies = 1 + Math.min(options.topology.replicas, options.topology.clouds.length);
+    pipeline = await startPipeline({ topology: options.topology, dataDir: join(root, "deploy") });
     const nc = await connectNats(pipeline.deployment.hub.url, "ferry-bench");
-    const hubJs = jetstream(nc, { domain: o.topology.hubDomain });
+    const hubJs = jetstream(nc, { domain: options.topology.hubDomain });
     const kv = await openManifest(hubJs);
     const base: number[] = [];
     const ferry: number[] = [];
-    for (let run = 1; run <= o.runs; run++) {
+    for (let run = 1; run <= options.runs; run++) {
       const baseMs = await timed(() => copyAndHash(source, join(root, "copy"), copies));
       const ferryMs = await timed(async () => {
-        const id = (await submitIngest(hubJs, await checkSource(source))).fileId;
+        const id = (await submitIngest(hubJs, await checkIngestFile(source))).fileId;
         const files = await waitForFiles(kv, [id], () => undefined, 30 * 60_000);
         if (files.get(id)?.state !== "complete") throw new Error(`benchmark file ${id} did not complete`);
       });
       base.push(baseMs);
       ferry.push(ferryMs);
-      o.log(`run ${run}/${o.runs}: baseline ${(baseMs / 1000).toFixed(2)} s, ferry ${(ferryMs / 1000).toFixed(2)} s`);
+      options.log(
+        `run ${run}/${options.runs}: baseline ${(baseMs / 1000).toFixed(2)} s, ferry ${(ferryMs / 1000).toFixed(2)} s`,
+      );
     }
     await nc.close();
     const ratios = ferry.map((f, i) => f / (base[i] ?? Number.NaN));
-    const mbps = (ms: number) => (o.sizeBytes / 1e6 / (ms / 1000)).toFixed(1);
+    const mbps = (ms: number) => (options.sizeBytes / 1e6 / (ms / 1000)).toFixed(1);
     return [
-      `file ${formatBytes(o.sizeBytes)}, ${o.topology.clouds.length} clouds, ${copies - 1} replicas, chunks of ${formatBytes(o.topology.chunkSizeBytes)}, ${o.runs} runs each`,
+      `file ${formatBytes(options.sizeBytes)}, ${options.topology.clouds.length} clouds, ${copies - 1} replicas, chunks of ${formatBytes(options.topology.chunkSizeBytes)}, ${options.runs} runs each`,
       `baseline (${copies} fsynced copies + hashes): median ${(median(base) / 1000).toFixed(2)} s, ${mbps(median(base))} MB/s`,
       `ferry (ingest to complete):         median ${(median(ferry) / 1000).toFixed(2)} s, ${mbps(median(ferry))} MB/s`,
       `ratio ferry / baseline, run by run: median ${median(ratios).toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)})`,

@@ -11,10 +11,11 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { listDeadLetters } from "../client/dead-letters.ts";
 import { isFinished, submitIngest } from "../client/ingest.ts";
-import { checkSource } from "../client/preflight.ts";
+import { checkIngestFile } from "../client/preflight.ts";
 import { ConfigError, describeError } from "../shared/errors.ts";
 import { type FileRecord, openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { becomesTrue } from "../shared/retry.ts";
 import { isFsOpenSpec } from "../shared/stores/fs/kind.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import { localServerOf } from "../shared/stores/registry.ts";
@@ -103,19 +104,19 @@ export interface KillWorkersReport {
 }
 
 /** Runs the drill on a private deployment and returns its report; everything it started is stopped. */
-export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWorkersReport> {
-  const opts = compileOptions(o);
+export async function runKillWorkersDrill(options: KillWorkersOptions): Promise<KillWorkersReport> {
+  const compiled = compileOptions(options);
   const started = Date.now();
-  const log = o.log;
+  const log = options.log;
   const pids: number[] = [];
   const seenNames = new Set<string>();
-  log(`starting a private deployment in ${o.dataDir} (seed ${opts.seed})`);
+  log(`starting a private deployment in ${options.dataDir} (seed ${compiled.seed})`);
   const pipeline = await startPipeline({
-    topology: o.topology,
-    dataDir: o.dataDir,
-    workerEnv: o.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(o.throttleBytesPerSec) } : {},
+    topology: options.topology,
+    dataDir: options.dataDir,
+    workerEnv: options.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(options.throttleBytesPerSec) } : {},
     // Brings killed store servers back (and nats-servers, which this drill never kills).
-    restartServers: o.killStores ?? false,
+    restartServers: options.killStores ?? false,
     onServerRestart: (name, pid) => {
       pids.push(pid);
       log(`  ${name} restarted as pid ${pid}`);
@@ -135,23 +136,23 @@ export async function runKillWorkersDrill(o: KillWorkersOptions): Promise<KillWo
     );
     client = await openClient(pipeline.deployment);
     const files: Array<DrillFile & { size: number }> = [];
-    for (const path of o.files) {
-      const src = await checkSource(path);
+    for (const path of options.files) {
+      const src = await checkIngestFile(path);
       files.push({ fileId: (await submitIngest(client.hubJs, src)).fileId, path: src.path, size: src.size });
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    const targets = victimsOf(pipeline, o.killStores ?? false);
+    const targets = victimsOf(pipeline, options.killStores ?? false);
     log(
-      `submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(opts, pipeline)} of ${targets.size} workers${o.killStores ? " and store servers" : ""} every ~${opts.intervalMs} ms`,
+      `submitted ${files.length} file(s), ${bytes} bytes; killing up to ${perRound(compiled, pipeline)} of ${targets.size} workers${options.killStores ? " and store servers" : ""} every ~${compiled.intervalMs} ms`,
     );
     const chaosStarted = Date.now();
     const kills: Kill[] = [];
-    const rounds = await killWhileInFlight(pipeline, targets, client, files, opts, kills, log);
+    const rounds = await killWhileInFlight(pipeline, targets, client, files, compiled, kills, log);
     const chaosMs = Date.now() - chaosStarted;
     log(`kills stopped after ${rounds} round(s), ${kills.length} kill(s); waiting for the pipeline to drain`);
-    const { records, invariants } = await settleAndCheck(pipeline, client, files, opts, log);
+    const { records, invariants } = await settleAndCheck(pipeline, client, files, compiled, log);
     return {
-      seed: opts.seed,
+      seed: compiled.seed,
       passed: invariants.every((i) => i.violations.length === 0),
       rounds,
       kills,
@@ -184,27 +185,31 @@ type CompiledOptions = Required<
   Pick<KillWorkersOptions, "durationMs" | "drainTimeoutMs" | "maxFraction" | "intervalMs" | "seed">
 >;
 
-function compileOptions(o: KillWorkersOptions): CompiledOptions {
-  if (o.files.length === 0) throw new ConfigError("kill-workers drill: files: give at least one file to ingest");
+function compileOptions(options: KillWorkersOptions): CompiledOptions {
+  if (options.files.length === 0) throw new ConfigError("kill-workers drill: files: give at least one file to ingest");
   const positive = (key: string, v: number) => {
     if (!(Number.isFinite(v) && v > 0))
       throw new ConfigError(`kill-workers drill: ${key}: ${v} is not a positive number`);
     return v;
   };
-  const maxFraction = o.maxFraction ?? 0.2;
+  const maxFraction = options.maxFraction ?? 0.2;
   if (!(maxFraction > 0 && maxFraction <= 1))
     throw new ConfigError(`kill-workers drill: maxFraction: ${maxFraction} is not in (0, 1]`);
   return {
-    durationMs: positive("durationMs", o.durationMs ?? 120_000),
-    drainTimeoutMs: positive("drainTimeoutMs", o.drainTimeoutMs ?? Math.max(60_000, 4 * o.topology.ackWaitMs)),
+    durationMs: positive("durationMs", options.durationMs ?? 120_000),
+    drainTimeoutMs: positive(
+      "drainTimeoutMs",
+      options.drainTimeoutMs ?? Math.max(60_000, 4 * options.topology.ackWaitMs),
+    ),
     maxFraction,
-    intervalMs: positive("intervalMs", o.intervalMs ?? 1500),
-    seed: o.seed ?? randomSeed(),
+    intervalMs: positive("intervalMs", options.intervalMs ?? 1500),
+    seed: options.seed ?? randomSeed(),
   };
 }
 
 /** How many workers one round may kill: the share of all of them, at least one. */
-const perRound = (o: CompiledOptions, p: Pipeline): number => Math.max(1, Math.floor(o.maxFraction * p.workers.size));
+const perRound = (options: CompiledOptions, p: Pipeline): number =>
+  Math.max(1, Math.floor(options.maxFraction * p.workers.size));
 
 /** What a round can kill: a worker process, or a local store server. */
 interface Victim {
@@ -235,14 +240,14 @@ async function killWhileInFlight(
   targets: Map<string, Victim>,
   c: DrillClient,
   files: DrillFile[],
-  o: CompiledOptions,
+  options: CompiledOptions,
   kills: Kill[],
   log: (l: string) => void,
 ): Promise<number> {
-  const rand = mulberry32(o.seed);
+  const rand = mulberry32(options.seed);
   const names = [...targets.keys()].sort();
   const started = Date.now();
-  const deadline = started + o.durationMs;
+  const deadline = started + options.durationMs;
   let latest: FileRecords = new Map();
   const done = async () => {
     latest = await readRecords(c.kv, files);
@@ -250,9 +255,10 @@ async function killWhileInFlight(
   };
   for (let round = 1; ; round++) {
     // Draw every choice before waiting, so the sequence depends on the seed alone, not on timing.
-    const pause = o.intervalMs * (0.5 + rand());
-    const victims = sample(rand, names, 1 + Math.floor(rand() * perRound(o, p)));
-    if (await waitUntil(done, Math.min(deadline, Date.now() + pause))) return round - 1;
+    const pause = options.intervalMs * (0.5 + rand());
+    const victims = sample(rand, names, 1 + Math.floor(rand() * perRound(options, p)));
+    if (await becomesTrue(done, { timeoutMs: Math.min(deadline - Date.now(), pause), intervalMs: 200 }))
+      return round - 1;
     if (Date.now() >= deadline || serversDown(p).length > 0) return round - 1;
     const alive = victims.flatMap((name) => {
       const target = targets.get(name);
@@ -277,7 +283,7 @@ async function settleAndCheck(
   p: Pipeline,
   c: DrillClient,
   files: DrillFile[],
-  o: CompiledOptions,
+  options: CompiledOptions,
   log: (l: string) => void,
 ): Promise<{ records: FileRecords; invariants: InvariantResult[] }> {
   const down = serversDown(p);
@@ -290,8 +296,11 @@ async function settleAndCheck(
       invariants: [{ name: "nats servers stayed up (this drill kills only workers)", violations }],
     };
   }
-  const deadline = Date.now() + o.drainTimeoutMs;
-  await waitUntil(async () => allFinished(await readRecords(c.kv, files)), deadline);
+  const deadline = Date.now() + options.drainTimeoutMs;
+  await becomesTrue(async () => allFinished(await readRecords(c.kv, files)), {
+    timeoutMs: deadline - Date.now(),
+    intervalMs: 200,
+  });
   const state = await waitForDrain(c, deadline);
   log("checking the invariants");
   const records = await readRecords(c.kv, files).catch((err: unknown): FileRecords => {
@@ -301,7 +310,10 @@ async function settleAndCheck(
   const invariants = await checkInvariants(c, p.deployment, files, records, state);
   // Killed writers' temp files are swept once they sit untouched for orphanAge (then a sweep tick).
   const sweptBy = Date.now() + 2 * p.deployment.topology.orphanAgeMs + 5000;
-  await waitUntil(async () => (await tempLeftovers(p.deployment)).length === 0, sweptBy);
+  await becomesTrue(async () => (await tempLeftovers(p.deployment)).length === 0, {
+    timeoutMs: sweptBy - Date.now(),
+    intervalMs: 200,
+  });
   invariants.push({ name: "temp files of killed writers swept", violations: await tempLeftovers(p.deployment) });
   return { records, invariants };
 }
@@ -343,7 +355,7 @@ async function hasOpen(pid: number, wanted: (path: string) => boolean): Promise<
 async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineState | Error> {
   let last: PipelineState | Error = new Error("never read");
   let calm = 0;
-  await waitUntil(
+  await becomesTrue(
     async () => {
       try {
         last = await readPipelineState({ domain: c.hubDomain, jsm: c.hubJsm }, c.leaves);
@@ -354,8 +366,7 @@ async function waitForDrain(c: DrillClient, deadline: number): Promise<PipelineS
       }
       return calm >= 2;
     },
-    deadline,
-    1000,
+    { timeoutMs: deadline - Date.now(), intervalMs: 1000 },
   );
   return last;
 }
@@ -472,16 +483,6 @@ function progress(records: FileRecords): string {
     ? String(rs.reduce((n, r) => n + (r?.chunkCount ?? 0), 0))
     : "?";
   return `${done}/${rs.length} files, ${chunks}/${total} chunks complete`;
-}
-
-/** Polls `check` until it is true (returns true) or `deadline` passes (returns false). */
-async function waitUntil(check: () => Promise<boolean>, deadline: number, everyMs = 200): Promise<boolean> {
-  for (;;) {
-    if (await check().catch(() => false)) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise((r) => setTimeout(r, Math.min(everyMs, left)));
-  }
 }
 
 function countBy(items: string[]): Record<string, number> {

@@ -6,8 +6,9 @@ import { ATTR_FILE_ID } from "../observability/semconv.ts";
 import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
+import { pollUntil } from "../shared/retry.ts";
 import { INGEST_REQUESTS } from "../shared/subjects.ts";
-import type { CheckedSource } from "./preflight.ts";
+import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
   chunkSize?: number;
@@ -27,17 +28,17 @@ export interface SubmittedFile {
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedSource,
-  o: IngestOptions = {},
+  src: CheckedIngestFile,
+  options: IngestOptions = {},
 ): Promise<SubmittedFile> {
   const fileId = newFileId();
   const request = {
     fileId,
     path: src.path,
     name: basename(src.path),
-    ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
-    ...(o.recordBoundaries === undefined ? {} : { recordBoundaries: o.recordBoundaries }),
-    ...(o.transforms?.length ? { transforms: o.transforms } : {}),
+    ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+    ...(options.recordBoundaries === undefined ? {} : { recordBoundaries: options.recordBoundaries }),
+    ...(options.transforms?.length ? { transforms: options.transforms } : {}),
   };
   // A new root: a file's trace never hangs under whatever the caller was doing.
   const { traceId } = await publishTraced(
@@ -66,16 +67,17 @@ export async function waitForFiles(
   onUpdate: (files: Map<string, FileRecord | undefined>) => void,
   timeoutMs = Infinity,
 ): Promise<Map<string, FileRecord>> {
-  const deadline = Date.now() + timeoutMs;
   const latest = new Map<string, FileRecord | undefined>();
-  for (;;) {
-    for (const id of fileIds) if (!isFinished(latest.get(id))) latest.set(id, await readFileRecord(kv, id));
-    onUpdate(latest);
-    if (fileIds.every((id) => isFinished(latest.get(id)))) return latest as Map<string, FileRecord>;
-    if (Date.now() > deadline) {
+  await pollUntil(
+    `${fileIds.length} file(s) complete or failed`,
+    async () => {
+      for (const id of fileIds) if (!isFinished(latest.get(id))) latest.set(id, await readFileRecord(kv, id));
+      onUpdate(latest);
       const pending = fileIds.filter((id) => !isFinished(latest.get(id)));
-      throw new Error(`timed out waiting for ${pending.length} file(s): ${pending.join(", ")}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+      return pending.length === 0 || `${pending.length} still pending: ${pending.join(", ")}`;
+    },
+    // A manifest that cannot be read is reported at once, not waited out.
+    { timeoutMs, intervalMs: 200, retryable: () => false },
+  );
+  return latest as Map<string, FileRecord>;
 }

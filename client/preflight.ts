@@ -5,13 +5,13 @@ import { InputError } from "../shared/errors.ts";
 import { sourceProblem } from "../shared/sources/local-file.ts";
 
 /** A local file that is fit to ingest: exists, is a regular file, and can be read by this user. */
-export interface CheckedSource {
+export interface CheckedIngestFile {
   path: string;
   size: number;
 }
 
 /** Checks a path before anything is published; throws InputError naming the problem and the fix. */
-export async function checkSource(path: string): Promise<CheckedSource> {
+export async function checkIngestFile(path: string): Promise<CheckedIngestFile> {
   const abs = resolve(path);
   let st: Stats;
   try {

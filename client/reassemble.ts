@@ -27,21 +27,21 @@ export async function reassemble(
   stores: Map<string, BlobStore>,
   fileId: string,
   outPath: string,
-  o: ReassembleOptions,
+  options: ReassembleOptions,
 ): Promise<{ size: number; sha256: string; chunks: number }> {
   const file = await readFileRecord(kv, fileId);
   if (!file) throw new InputError(`no file with id ${fileId}: list files with ./ferry status`);
   if (file.chunkCount === undefined)
     throw new ReassemblyError(`file ${fileId} is still being ingested (${file.state})`);
-  if (o.from && !stores.has(o.from))
-    throw new InputError(`--from ${o.from}: no such cloud (clouds: ${[...stores.keys()].join(", ")})`);
+  if (options.from && !stores.has(options.from))
+    throw new InputError(`--from ${options.from}: no such cloud (clouds: ${[...stores.keys()].join(", ")})`);
   const chunks = await readChunkRecords(kv, file);
   if (chunks.length !== file.chunkCount)
     throw new ReassemblyError(`file ${fileId} has ${chunks.length} of ${file.chunkCount} chunk records`);
   for (const c of chunks) {
-    if (candidates(c, o).length === 0) {
+    if (candidates(c, options).length === 0) {
       throw new ReassemblyError(
-        `chunk ${c.index} of file ${fileId} has no verified replica${o.from ? ` on ${o.from}` : ""} yet (file is ${file.state})`,
+        `chunk ${c.index} of file ${fileId} has no verified replica${options.from ? ` on ${options.from}` : ""} yet (file is ${file.state})`,
       );
     }
   }
@@ -50,10 +50,10 @@ export async function reassemble(
   const whole = createHash("sha256");
   try {
     for (const c of chunks) {
-      const bytes = await readChunk(stores, c, o);
+      const bytes = await readChunk(stores, c, options);
       await out.write(bytes, 0, bytes.length, c.offset);
       whole.update(bytes);
-      o.onChunk?.(c.index + 1, chunks.length);
+      options.onChunk?.(c.index + 1, chunks.length);
     }
     await out.sync();
   } catch (err) {
@@ -71,20 +71,20 @@ export async function reassemble(
   return { size: file.size, sha256, chunks: chunks.length };
 }
 
-function candidates(c: ChunkRecord, o: ReassembleOptions): ReplicaRecord[] {
+function candidates(c: ChunkRecord, options: ReassembleOptions): ReplicaRecord[] {
   const rank = (cloud: string) => {
-    const i = o.preference.indexOf(cloud);
-    return i < 0 ? o.preference.length : i;
+    const i = options.preference.indexOf(cloud);
+    return i < 0 ? options.preference.length : i;
   };
   return c.replicas
-    .filter((r) => r.verified && (!o.from || r.cloud === o.from))
+    .filter((r) => r.verified && (!options.from || r.cloud === options.from))
     .sort((a, b) => rank(a.cloud) - rank(b.cloud));
 }
 
 /** One chunk's bytes from the first replica that hashes right. Memory: one chunk. */
-async function readChunk(stores: Map<string, BlobStore>, c: ChunkRecord, o: ReassembleOptions): Promise<Buffer> {
+async function readChunk(stores: Map<string, BlobStore>, c: ChunkRecord, options: ReassembleOptions): Promise<Buffer> {
   const problems: string[] = [];
-  for (const r of candidates(c, o)) {
+  for (const r of candidates(c, options)) {
     const store = stores.get(r.cloud);
     if (!store) continue;
     try {

@@ -47,17 +47,17 @@ export interface Dashboard {
  * Serves the dashboard of a running deployment on `host:port` (port 0 picks a free one).
  * @default host "127.0.0.1"
  */
-export async function startDashboard(o: {
+export async function startDashboard(options: {
   deployment: Deployment;
   port: number;
   host?: "127.0.0.1";
 }): Promise<Dashboard> {
-  const host = o.host ?? "127.0.0.1";
+  const host = options.host ?? "127.0.0.1";
   const pages = Object.fromEntries(
     Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(join(PUBLIC, s.file)), type: s.type }]),
   );
   const tracePage = { body: readFileSync(join(PUBLIC, TRACE_PAGE.file)), type: TRACE_PAGE.type };
-  const conns = await connectPipeline(o.deployment, "ferry-dashboard");
+  const conns = await connectPipeline(options.deployment, "ferry-dashboard");
   const source = await openStateSource(conns).catch(async (err: unknown) => {
     await conns.close();
     throw err;
@@ -134,7 +134,7 @@ export async function startDashboard(o: {
     if (path.startsWith("/api/trace/")) {
       const traceId = path.slice("/api/trace/".length);
       try {
-        const trace = await readTrace(jaegerQueryUrl(o.deployment), traceId);
+        const trace = await readTrace(jaegerQueryUrl(options.deployment), traceId);
         res
           .writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
           .end(JSON.stringify(trace));
@@ -170,14 +170,14 @@ export async function startDashboard(o: {
     });
   });
   try {
-    await listen(server, o.port, host);
+    await listen(server, options.port, host);
   } catch (err) {
     await source.close();
     await conns.close();
     throw err;
   }
   const address = server.address();
-  const port = typeof address === "object" && address ? address.port : o.port;
+  const port = typeof address === "object" && address ? address.port : options.port;
   let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}/`,

@@ -24,9 +24,9 @@ export interface WorkerMetrics {
 }
 
 /** Creates the registry of a worker of `stage` in `cloud`; every outcome starts at 0 so the series exist before the first message. */
-export function createWorkerMetrics(o: { stage: string; cloud: string }): WorkerMetrics {
+export function createWorkerMetrics(options: { stage: string; cloud: string }): WorkerMetrics {
   const registry = new Registry();
-  const labels = { stage: o.stage, cloud: o.cloud };
+  const labels = { stage: options.stage, cloud: options.cloud };
   const messages = new Counter({
     name: "ferry_stage_messages_total",
     help: "Messages a stage finished, by outcome: one per file for ingest, per chunk for process and place, per replica for verify (orchestrator: per event).",
@@ -53,7 +53,7 @@ export function createWorkerMetrics(o: { stage: string; cloud: string }): Worker
     registers: [registry],
   });
   for (const outcome of OUTCOMES) messages.inc({ ...labels, outcome }, 0);
-  const countsBytes = o.stage !== "orchestrator";
+  const countsBytes = options.stage !== "orchestrator";
   if (countsBytes) bytes.inc(labels, 0);
   redeliveries.inc(labels, 0);
   return {
@@ -63,7 +63,7 @@ export function createWorkerMetrics(o: { stage: string; cloud: string }): Worker
       handling.observe({ ...labels, outcome }, durationMs / 1000);
       if (msg.info.deliveryCount > 1) redeliveries.inc(labels);
       if (outcome !== "ok" || !countsBytes) return;
-      void bytesOf(o.stage, msg.data).then((n) => n > 0 && bytes.inc(labels, n));
+      void bytesOf(options.stage, msg.data).then((n) => n > 0 && bytes.inc(labels, n));
     },
   };
 }

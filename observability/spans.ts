@@ -31,11 +31,11 @@ export async function withSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T>,
-  o: SpanOptions = {},
+  options: SpanOptions = {},
 ): Promise<T> {
   return tracer().startActiveSpan(
     name,
-    { kind: o.kind ?? SpanKind.INTERNAL, attributes, root: o.root ?? false },
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes, root: options.root ?? false },
     async (span) => {
       try {
         return await fn(span);

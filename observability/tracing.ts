@@ -44,19 +44,19 @@ export interface Tracing {
  * process. Honours OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the OTLP exporter's
  * OTEL_EXPORTER_OTLP_* variables and the batch processor's OTEL_BSP_* variables.
  */
-export function initTracing(o: TracingOptions): Tracing {
+export function initTracing(options: TracingOptions): Tracing {
   if (envFlag("OTEL_SDK_DISABLED")) return { exporting: false, shutdown: async () => {} };
-  if (o.log) diag.setLogger(diagToPino(o.log), DiagLogLevel.WARN);
+  if (options.log) diag.setLogger(diagToPino(options.log), DiagLogLevel.WARN);
   const resource = defaultResource()
     .merge(
       resourceFromAttributes({
-        [ATTR_SERVICE_NAME]: o.service,
-        ...(o.cloud ? { [ATTR_CLOUD_PROVIDER]: o.cloud } : {}),
+        [ATTR_SERVICE_NAME]: options.service,
+        ...(options.cloud ? { [ATTR_CLOUD_PROVIDER]: options.cloud } : {}),
       }),
     )
     // Later detectors win: OTEL_SERVICE_NAME over a service.name in OTEL_RESOURCE_ATTRIBUTES.
     .merge(detectResources({ detectors: [resourceAttributesEnvDetector, serviceNameEnvDetector] }));
-  const processor = exportProcessor(o.otlpUrl);
+  const processor = exportProcessor(options.otlpUrl);
   const provider = new TracerProvider({ resource, spanProcessors: processor ? [processor] : [] });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);

@@ -22,19 +22,19 @@ export interface Finalizer {
  * complete, announces `files.completed`. Safe to repeat: each step checks before it acts.
  * Returns the number of staging objects removed.
  */
-export async function finalizeFile(f: Finalizer, fileId: string, signal?: AbortSignal): Promise<number> {
-  const file = await readFileRecord(f.kv, fileId);
+export async function finalizeFile(finalizer: Finalizer, fileId: string, signal?: AbortSignal): Promise<number> {
+  const file = await readFileRecord(finalizer.kv, fileId);
   if (!file || !isReady(file)) return 0;
-  const removed = await collectStaging(f, file, signal);
+  const removed = await collectStaging(finalizer, file, signal);
   const at = new Date().toISOString();
-  const stored = await updateJson<FileRecord>(f.kv, fileKey(fileId), (cur) => {
+  const stored = await updateJson<FileRecord>(finalizer.kv, fileKey(fileId), (cur) => {
     if (!cur || !isReady(cur)) return undefined;
     return { ...cur, state: "complete", completedAt: at, updatedAt: at };
   });
   const done: FileCompleted = { fileId, at };
-  await publishTraced(f.hubJs, FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
+  await publishTraced(finalizer.hubJs, FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
   if (stored?.completedAt === at) {
-    f.log.child({ fileId }).info(
+    finalizer.log.child({ fileId }).info(
       {
         name: file.name,
         size: file.size,
@@ -48,10 +48,10 @@ export async function finalizeFile(f: Finalizer, fileId: string, signal?: AbortS
   return removed;
 }
 
-async function collectStaging(f: Finalizer, file: FileRecord, signal?: AbortSignal): Promise<number> {
+async function collectStaging(finalizer: Finalizer, file: FileRecord, signal?: AbortSignal): Promise<number> {
   let removed = 0;
   for (const cloud of file.stagingClouds) {
-    const store = f.stores.get(cloud);
+    const store = finalizer.stores.get(cloud);
     if (!store) continue;
     for await (const obj of store.list(stagingPrefix(file.fileId), { signal })) {
       await store.delete(obj.key, { signal });

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
 import { cloudStream, EVENTS_STREAM } from "../shared/stream-names.ts";
-import { nudgeStalledSources, SourceMemory, type SourceReport, type SourceVerdict } from "../streams/source-health.ts";
+import { nudgeStalledSources, SourceMemory } from "../streams/source-health.ts";
+import type { SourceReport, SourceVerdict } from "../streams/source-verdict.ts";
 
 export interface SourceWatchdogOptions {
   /** A connection to the hub. */
@@ -39,21 +40,21 @@ const LEVEL: Partial<Record<SourceVerdict, "info" | "warn">> = {
 };
 
 /** Runs until `signal` aborts; resolves then. Never rejects: a failed check is logged and retried. */
-export async function startSourceWatchdog(o: SourceWatchdogOptions): Promise<void> {
-  const log = o.log.child({ component: "source-watchdog" });
-  const stream = o.stream ?? EVENTS_STREAM;
-  const intervalMs = o.intervalMs ?? 1000;
-  const expected = o.clouds.map((c) => ({ name: cloudStream(c), domain: c }));
+export async function startSourceWatchdog(options: SourceWatchdogOptions): Promise<void> {
+  const log = options.log.child({ component: "source-watchdog" });
+  const stream = options.stream ?? EVENTS_STREAM;
+  const intervalMs = options.intervalMs ?? 1000;
+  const expected = options.clouds.map((c) => ({ name: cloudStream(c), domain: c }));
   const memory = new SourceMemory();
   const lastVerdict = new Map<string, SourceVerdict>();
   let lastError = "";
-  while (!o.signal.aborted) {
+  while (!options.signal.aborted) {
     try {
-      const reports = await nudgeStalledSources(o.nc, stream, {
-        domain: o.hubDomain,
+      const reports = await nudgeStalledSources(options.nc, stream, {
+        domain: options.hubDomain,
         expected,
         memory,
-        ...(o.minIdleMs === undefined ? {} : { minIdleMs: o.minIdleMs }),
+        ...(options.minIdleMs === undefined ? {} : { minIdleMs: options.minIdleMs }),
       });
       if (lastError) log.info({ stream }, "source check works again");
       lastError = "";
@@ -69,13 +70,13 @@ export async function startSourceWatchdog(o: SourceWatchdogOptions): Promise<voi
           log.debug({ stream, ...r }, `source ${r.source}: ${r.verdict}`);
         }
       }
-      o.onReport?.(reports);
+      options.onReport?.(reports);
     } catch (err) {
       // The hub is restarting or unreachable: the connection reconnects by itself.
       const message = (err as Error).message;
       if (message !== lastError) log.warn({ stream, err: message }, "cannot check the stream's sources; retrying");
       lastError = message;
     }
-    await sleep(intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+    await sleep(intervalMs, undefined, { signal: options.signal }).catch(() => undefined);
   }
 }

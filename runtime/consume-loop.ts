@@ -4,7 +4,7 @@ import { traceMessage } from "../observability/message-spans.ts";
 import type { HandlingOutcome } from "../observability/metrics.ts";
 import { failActiveSpan } from "../observability/spans.ts";
 import { describeError, isRetryable, StoreUnavailableError } from "../shared/errors.ts";
-import { backoffMs } from "../shared/retry.ts";
+import { backoffMs, pause } from "../shared/retry.ts";
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up; called again after a failure (e.g. the leaf link was cut). */
@@ -40,81 +40,70 @@ const PULL_EXPIRES_MS = 3000;
  * Success acks; a retryable failure naks with backoff; a poison message (or one out of attempts)
  * is dead-lettered and then terminated, except while a store is unavailable: then it waits. In-flight work keeps its lease with `working()`.
  */
-export async function runConsumeLoop(o: ConsumeLoopOptions): Promise<void> {
-  await Promise.all(Array.from({ length: o.concurrency }, () => runLane(o)));
+export async function runConsumeLoop(options: ConsumeLoopOptions): Promise<void> {
+  await Promise.all(Array.from({ length: options.concurrency }, () => runLane(options)));
 }
 
-async function runLane(o: ConsumeLoopOptions): Promise<void> {
+async function runLane(options: ConsumeLoopOptions): Promise<void> {
   let consumer: Consumer | undefined;
   let failures = 0;
-  while (!o.signal.aborted) {
+  while (!options.signal.aborted) {
     try {
-      consumer ??= await o.getConsumer();
+      consumer ??= await options.getConsumer();
       const msg = await consumer.next({ expires: PULL_EXPIRES_MS });
       failures = 0;
       // One CONSUMER span per delivery; the retry and dead-letter decisions below happen inside it.
-      if (msg) await traceMessage(msg, o.log, (log) => handleOne({ ...o, log }, msg));
+      if (msg) await traceMessage(msg, options.log, (log) => handleOne({ ...options, log }, msg));
     } catch (err) {
       consumer = undefined;
       failures++;
       if (failures === 1 || failures % 20 === 0)
-        o.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
-      await sleep(backoffMs(failures, 250, 5000), o.signal);
+        options.log.warn({ err: describeError(err), failures }, "consumer unavailable; retrying");
+      // Aborted: the loop ends.
+      await pause(backoffMs(failures, 250, 5000), options.signal).catch(() => undefined);
     }
   }
 }
 
-async function handleOne(o: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
-  const lease = setInterval(() => msg.working(), Math.max(1000, o.ackWaitMs / 3));
+async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void> {
+  const lease = setInterval(() => msg.working(), Math.max(1000, options.ackWaitMs / 3));
   const attempt = msg.info.deliveryCount;
   const started = performance.now();
   let outcome: HandlingOutcome = "retry";
   try {
-    await o.handle(msg, o.signal);
+    await options.handle(msg, options.signal);
     msg.ack();
     outcome = "ok";
-    if (o.stats) o.stats.handled++;
+    if (options.stats) options.stats.handled++;
   } catch (err) {
     failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
     // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
-    if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < o.maxAttempts)) {
+    if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < options.maxAttempts)) {
       const delay = backoffMs(attempt);
-      o.log.warn(
+      options.log.warn(
         { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay },
         "will retry",
       );
-      msg.nak(o.signal.aborted ? 0 : delay);
-      if (o.stats) o.stats.retried++;
+      msg.nak(options.signal.aborted ? 0 : delay);
+      if (options.stats) options.stats.retried++;
       return;
     }
-    o.log.error(
+    options.log.error(
       { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt },
       "dead-lettered",
     );
     try {
-      await o.deadLetter(msg, err);
+      await options.deadLetter(msg, err);
       msg.term(describeError(err).slice(0, 200));
       outcome = "dead_letter";
-      if (o.stats) o.stats.deadLettered++;
+      if (options.stats) options.stats.deadLettered++;
     } catch (dlErr) {
-      o.log.error({ err: describeError(dlErr) }, "could not record dead letter; will retry");
+      options.log.error({ err: describeError(dlErr) }, "could not record dead letter; will retry");
       msg.nak(backoffMs(attempt));
     }
   } finally {
     clearInterval(lease);
-    o.onOutcome?.(outcome, msg, performance.now() - started);
+    options.onOutcome?.(outcome, msg, performance.now() - started);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -37,29 +37,29 @@ export interface WorkerRuntime {
  * Sets up a worker process: reads the deployment, connects to `url`, opens every cloud's store,
  * answers status pings and metrics requests, and turns SIGTERM/SIGINT into an orderly stop.
  */
-export async function startWorkerRuntime(o: {
+export async function startWorkerRuntime(options: {
   dataDir: string;
   stage: string;
   cloud: string;
   worker: string;
   url: (d: Deployment) => string;
 }): Promise<WorkerRuntime> {
-  const deployment = readDeployment(o.dataDir);
-  const log = createLogger({ stage: o.stage, cloud: o.cloud, worker: o.worker });
+  const deployment = readDeployment(options.dataDir);
+  const log = createLogger({ stage: options.stage, cloud: options.cloud, worker: options.worker });
   // OTEL_EXPORTER_OTLP_ENDPOINT wins; else the deployment's Jaeger, when `ferry up` started one.
   const tracing = initTracing({
-    service: `ferry-${o.stage}`,
-    ...(o.cloud === HUB_NAME ? {} : { cloud: o.cloud }),
+    service: `ferry-${options.stage}`,
+    ...(options.cloud === HUB_NAME ? {} : { cloud: options.cloud }),
     log,
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
-  const nc = await connectNats(o.url(deployment), o.worker);
+  const nc = await connectNats(options.url(deployment), options.worker);
   const stores = openStores(deployment);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
   const info: Omit<WorkerInfo, "stats"> = {
-    stage: o.stage,
-    cloud: o.cloud,
-    worker: o.worker,
+    stage: options.stage,
+    cloud: options.cloud,
+    worker: options.worker,
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
@@ -68,7 +68,7 @@ export async function startWorkerRuntime(o: {
       m.respond(JSON.stringify({ ...info, stats }));
     },
   });
-  const metrics = createWorkerMetrics({ stage: o.stage, cloud: o.cloud });
+  const metrics = createWorkerMetrics({ stage: options.stage, cloud: options.cloud });
   nc.subscribe(WORKER_METRICS, {
     callback: (_err, m) => {
       void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));

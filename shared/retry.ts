@@ -5,6 +5,7 @@
  * handling and error messages.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { FerryError } from "./errors.ts";
 
 /** Delay before the next attempt: exponential from `baseMs`, capped, with full jitter in the upper half. */
 export function backoffMs(attempt: number, baseMs = 500, capMs = 30_000): number {
@@ -57,19 +58,23 @@ export interface PollOptions {
   intervalMs?: number;
   /** Stops polling: the abort reason is thrown. */
   signal?: AbortSignal;
-}
-
-/** A condition that did not become true in time; the message names it and what was last seen. */
-export class PollTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PollTimeoutError";
-  }
+  /**
+   * Whether a check that threw counts as "not yet"; one that does not ends the poll with its error.
+   * @default every error
+   */
+  retryable?: (err: unknown) => boolean;
 }
 
 /**
- * Checks `check` until it answers `true`; a check that throws counts as "not yet". Throws
- * PollTimeoutError after `timeoutMs`, naming `what` and the last answer or error seen.
+ * A condition that did not become true in time; the message names it and what was last seen. A
+ * FerryError, so the command line prints the message without a stack trace.
+ */
+export class PollTimeoutError extends FerryError {}
+
+/**
+ * Checks `check` until it answers `true`; a check that throws counts as "not yet" (unless `retryable`
+ * says otherwise). Throws PollTimeoutError after `timeoutMs`, naming `what` and the last answer or
+ * error seen.
  */
 export async function pollUntil(what: string, check: () => Promise<PollAnswer>, options: PollOptions): Promise<void> {
   const { done, lastSeen } = await poll(check, options);
@@ -96,6 +101,7 @@ async function poll(
       if (answer === true) return { done: true, lastSeen };
       if (typeof answer === "string") lastSeen = ` (last seen: ${answer})`;
     } catch (err) {
+      if (options.retryable?.(err) === false) throw err;
       lastSeen = ` (last error: ${err instanceof Error ? err.message : String(err)})`;
     }
     const left = deadline - Date.now();

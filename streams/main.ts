@@ -3,9 +3,9 @@
  * and bucket of the deployment in `<dataDir>/deployment.json`, then exits 0. docker-compose.yml runs it
  * as the `setup` service and starts the workers once it has succeeded; `ferry up` does the same in-process.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectNats } from "../shared/nats/connect.ts";
+import { pollUntil } from "../shared/retry.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { readDeployment } from "../shared/topology/deployment.ts";
 import { applyAllStreams } from "./apply.ts";
@@ -20,23 +20,25 @@ const LINK_TIMEOUT_MS = 120_000;
  */
 async function waitForLeafDomains(d: Deployment): Promise<void> {
   const nc = await connectNats(d.hub.url, "ferry-setup-links");
+  const linked = new Set<string>();
   try {
-    const deadline = Date.now() + LINK_TIMEOUT_MS;
-    for (const cloud of Object.keys(d.leaves)) {
-      for (;;) {
-        try {
-          // Creating a manager asks the domain's JetStream API for account info: it fails until the link is up.
-          await jetstreamManager(nc, { domain: cloud, timeout: 2000 });
-          break;
-        } catch (err) {
-          if (Date.now() > deadline)
-            throw new Error(
-              `leaf "${cloud}" is not linked to the hub after ${LINK_TIMEOUT_MS} ms: ${(err as Error).message}`,
-            );
-          await sleep(500);
+    await pollUntil(
+      "every leaf linked to the hub",
+      async () => {
+        for (const cloud of Object.keys(d.leaves)) {
+          if (linked.has(cloud)) continue;
+          try {
+            // Creating a manager asks the domain's JetStream API for account info: it fails until the link is up.
+            await jetstreamManager(nc, { domain: cloud, timeout: 2000 });
+            linked.add(cloud);
+          } catch (err) {
+            return `leaf "${cloud}" not linked: ${(err as Error).message}`;
+          }
         }
-      }
-    }
+        return true;
+      },
+      { timeoutMs: LINK_TIMEOUT_MS, intervalMs: 500 },
+    );
   } finally {
     await nc.close();
   }

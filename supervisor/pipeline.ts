@@ -4,6 +4,7 @@ import { pingWorkers } from "../runtime/ping.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
+import { pollUntil } from "../shared/retry.ts";
 import { STAGES, type Stage, type Topology } from "../shared/topology/config.ts";
 import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
 import { applyAllStreams } from "../streams/apply.ts";
@@ -59,12 +60,12 @@ export const workerName = (stage: Stage, cloud: string): string => `${stage}-${c
  * Starts everything a deployment needs and waits until every worker answers.
  * On any failure, whatever was started is stopped before the error is rethrown.
  */
-export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
-  const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const d = await planDeployment(options.topology, options.dataDir, options.ports ?? {});
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (o.tracing && existsSync(toolBinary("jaeger"))) {
+  if (options.tracing && existsSync(toolBinary("jaeger"))) {
     const [otlp = 0, query = 0] = await freePorts(2);
     jaegerPorts = { otlp, query };
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
@@ -93,16 +94,16 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         logFile: join(logDir, "jaeger.log"),
       });
     }
-    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), o.onServerRestart);
+    if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
     await applyAllStreams(d);
     const add = (name: string, args: string[]) => {
       const w = new WorkerProcess({
         name,
         args,
         logFile: join(logDir, `${name}.log`),
-        env: o.workerEnv ?? {},
-        restart: o.restartWorkers ?? true,
-        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}),
+        env: options.workerEnv ?? {},
+        restart: options.restartWorkers ?? true,
+        ...(options.onWorkerStart ? { onStart: (pid: number) => options.onWorkerStart?.(name, pid) } : {}),
       });
       workers.set(name, w);
       w.start();
@@ -112,7 +113,7 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       for (const stage of STAGES)
         add(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
     }
-    await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
+    await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -177,14 +178,14 @@ function guardServers(
 async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
   const nc = await connectNats(d.hub.url, "ferry-ready-check");
   try {
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    while (Date.now() < deadline) {
-      seen = (await pingWorkers(nc, 500)).length;
-      if (seen >= expected) return;
-    }
-    throw new Error(
-      `only ${seen} of ${expected} workers answered within ${timeoutMs} ms; see the logs in ${join(d.dataDir, "logs")}`,
+    // No pause between checks: each ping already waits 500 ms for the answers.
+    await pollUntil(
+      `all ${expected} workers answering (their logs are in ${join(d.dataDir, "logs")})`,
+      async () => {
+        const seen = (await pingWorkers(nc, 500)).length;
+        return seen >= expected || `${seen} of ${expected} answered`;
+      },
+      { timeoutMs, intervalMs: 0 },
     );
   } finally {
     await nc.close();

@@ -4,6 +4,7 @@ import { connect as tcpConnect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ServerProcessSpec, ServerStartError } from "../shared/process/server-spec.ts";
+import { pollUntil } from "../shared/retry.ts";
 
 const LOG_TAIL_BYTES = 4000;
 const LOG_TAIL_LINES = 12;
@@ -114,19 +115,20 @@ export class ServerProcess {
     const s = this.spec;
     const timeoutMs = s.readyTimeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
-    let last = "no answer yet";
-    while (Date.now() < deadline) {
-      if (!this.#running) throw new Error(`${s.label} (${s.binary}) ${this.#exitStatus} during start-up`);
-      try {
-        const answer = await s.ready(AbortSignal.timeout(Math.max(1, Math.min(1000, deadline - Date.now()))));
-        if (answer === true) return;
-        if (typeof answer === "string") last = answer;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await Promise.race([this.#exited, sleep(POLL_MS)]);
-    }
-    throw new Error(`${s.label} was not ready within ${timeoutMs} ms (last: ${last})`);
+    // A server that exits during start-up ends the wait at once, with how it ended.
+    const exited = new AbortController();
+    void this.#exited.then(() =>
+      exited.abort(new Error(`${s.label} (${s.binary}) ${this.#exitStatus} during start-up`)),
+    );
+    await pollUntil(
+      `${s.label} ready`,
+      async () => {
+        const probe = AbortSignal.timeout(Math.max(1, Math.min(1000, deadline - Date.now())));
+        const answer = await s.ready(AbortSignal.any([probe, exited.signal]));
+        return answer === true || (typeof answer === "string" ? answer : false);
+      },
+      { timeoutMs, intervalMs: POLL_MS, signal: exited.signal },
+    );
   }
 
   #openLog(): { fd: number; offset: number } | undefined {

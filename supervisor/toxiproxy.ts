@@ -25,15 +25,15 @@ export interface Toxiproxy {
 }
 
 /** Starts toxiproxy's server on 127.0.0.1:`apiPort` (pinned v2.12.0, built by the set-up). */
-export async function startToxiproxy(o: { apiPort: number; logFile?: string }): Promise<Toxiproxy> {
-  const apiUrl = `http://127.0.0.1:${o.apiPort}`;
+export async function startToxiproxy(options: { apiPort: number; logFile?: string }): Promise<Toxiproxy> {
+  const apiUrl = `http://127.0.0.1:${options.apiPort}`;
   const process = new ServerProcess({
     label: "toxiproxy",
     binary: toolBinary("toxiproxy-server"),
-    args: ["-host", "127.0.0.1", "-port", String(o.apiPort)],
-    ports: [o.apiPort],
+    args: ["-host", "127.0.0.1", "-port", String(options.apiPort)],
+    ports: [options.apiPort],
     ready: httpAnswers(`${apiUrl}/version`, 200),
-    ...(o.logFile ? { logFile: o.logFile } : {}),
+    ...(options.logFile ? { logFile: options.logFile } : {}),
     missingBinaryHint: toolHint("toxiproxy-server"),
   });
   await process.start();

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource } from "../../client/preflight.ts";
+import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { type FileRecord, openManifest, readChunkRecords, type StageTimes } from "../../shared/manifest.ts";
@@ -79,7 +79,7 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
     const started = Date.now();
     const submitted: Array<{ path: string; name: string; fileId: string }> = [];
     for (const path of paths) {
-      const { fileId } = await submitIngest(hubJs, await checkSource(path));
+      const { fileId } = await submitIngest(hubJs, await checkIngestFile(path));
       submitted.push({ path, name: basename(path), fileId });
     }
     const live = process.stderr.isTTY ? new LiveBlock(process.stderr) : undefined;

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { becomesTrue } from "../../shared/retry.ts";
 import { isOurProcess, readRunState, removeRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome } from "../home.ts";
@@ -47,11 +47,6 @@ export async function downCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function waitGone(pids: number[], marker: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pids.every((p) => !isOurProcess(p, marker))) return true;
-    await sleep(100);
-  }
-  return false;
+function waitGone(pids: number[], marker: string, timeoutMs: number): Promise<boolean> {
+  return becomesTrue(async () => pids.every((p) => !isOurProcess(p, marker)), { timeoutMs, intervalMs: 100 });
 }

@@ -1,5 +1,5 @@
 import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { type CheckedSource, checkSource } from "../../client/preflight.ts";
+import { type CheckedIngestFile, checkIngestFile } from "../../client/preflight.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
@@ -54,7 +54,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
-    const submitted: Array<{ file: SubmittedFile; src: CheckedSource }> = [];
+    const submitted: Array<{ file: SubmittedFile; src: CheckedIngestFile }> = [];
     for (const src of sources) {
       const file = await submitIngest(session.hubJs, src, {
         ...(chunkSize === undefined ? {} : { chunkSize }),
@@ -87,12 +87,12 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   }
 }
 
-async function checkAll(paths: string[]): Promise<CheckedSource[]> {
+async function checkAll(paths: string[]): Promise<CheckedIngestFile[]> {
   const problems: string[] = [];
-  const ok: CheckedSource[] = [];
+  const ok: CheckedIngestFile[] = [];
   for (const p of paths) {
     try {
-      ok.push(await checkSource(p));
+      ok.push(await checkIngestFile(p));
     } catch (err) {
       problems.push((err as Error).message);
     }
@@ -104,7 +104,7 @@ async function checkAll(paths: string[]): Promise<CheckedSource[]> {
 function report(
   json: boolean | undefined,
   { fileId, traceId }: SubmittedFile,
-  src: CheckedSource,
+  src: CheckedIngestFile,
   f: FileRecord | undefined,
 ): void {
   const name = baseName(src);
@@ -132,6 +132,6 @@ function help(): number {
   return 0;
 }
 
-function baseName(src: CheckedSource): string {
+function baseName(src: CheckedIngestFile): string {
   return src.path.split("/").pop() ?? src.path;
 }

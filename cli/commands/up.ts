@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
+import { becomesTrue } from "../../shared/retry.ts";
 import { storeKindOf } from "../../shared/stores/registry.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
@@ -180,16 +181,22 @@ async function detach(
   child.unref();
   let exited = false;
   child.once("exit", () => (exited = true));
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline && !exited) {
-    const s = readRunState(home);
-    if (s?.ready && s.supervisorPid === child.pid) {
-      process.stdout.write(
-        readFileSync(logPath, "utf8").split("ferry is up").pop()?.replace(/^/, "ferry is up") ?? "ferry is up\n",
-      );
-      return 0;
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  let ready = false;
+  // A supervisor that exited will never be ready: stop waiting for it at once.
+  await becomesTrue(
+    async () => {
+      if (exited) return true;
+      const s = readRunState(home);
+      ready = s?.ready === true && s.supervisorPid === child.pid;
+      return ready;
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
+  if (ready) {
+    process.stdout.write(
+      readFileSync(logPath, "utf8").split("ferry is up").pop()?.replace(/^/, "ferry is up") ?? "ferry is up\n",
+    );
+    return 0;
   }
   const tail = readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
   throw new ConfigError(`ferry up did not become ready; the supervisor's log ${logPath} ends with:\n${tail}`);

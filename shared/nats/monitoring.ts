@@ -1,6 +1,5 @@
 /** Clients of nats-server's HTTP monitoring endpoints (/healthz, /leafz), on loopback. */
-import { setTimeout as sleep } from "node:timers/promises";
-import { FerryError } from "../errors.ts";
+import { pollUntil } from "../retry.ts";
 import type { ServerEndpoint } from "../topology/deployment.ts";
 
 /** Plain /healthz on a single server also checks that every stored stream was recovered. */
@@ -23,18 +22,13 @@ export async function leafLinks(hub: ServerEndpoint, clouds: string[] = []): Pro
 
 /** Resolves once every cloud's leaf is linked to the hub; rejects after `timeoutMs` naming the missing ones. */
 export async function waitForLeafLinks(hub: ServerEndpoint, clouds: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "hub monitoring not answering";
-  for (;;) {
-    try {
+  await pollUntil(
+    "every leaf linked to the hub",
+    async () => {
       const links = await leafLinks(hub, clouds);
       const missing = clouds.filter((c) => !links[c]);
-      if (missing.length === 0) return;
-      last = `not linked: ${missing.join(", ")}`;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() >= deadline) throw new FerryError(`leaf links to the hub not up within ${timeoutMs} ms (${last})`);
-    await sleep(100);
-  }
+      return missing.length === 0 || `not linked: ${missing.join(", ")}`;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }

@@ -34,23 +34,23 @@ export const LOCAL_RENDER: RenderOptions = {
  * The hub's nats-server config: JetStream in the hub domain, accepting leaf connections (on loopback locally).
  * Locally the hub is a single server too, so it also fsyncs every write (in production it is an R3 cluster).
  */
-export function renderHubConfig(d: Deployment, o: RenderOptions = LOCAL_RENDER): string {
+export function renderHubConfig(d: Deployment, options: RenderOptions = LOCAL_RENDER): string {
   const h = d.hub;
   return (
-    o.header +
-    common(h, o) +
+    options.header +
+    common(h, options) +
     block("jetstream", [kv("store_dir", q(h.storeDir)), kv("domain", q(h.domain)), kv("sync_interval", q("always"))]) +
-    block("leafnodes", [kv("listen", q(`${o.host}:${h.leafPort}`))])
+    block("leafnodes", [kv("listen", q(`${options.host}:${h.leafPort}`))])
   );
 }
 
 /** A cloud's leaf nats-server config: its own JetStream domain, fsync on every write, a remote to the hub. */
-export function renderLeafConfig(d: Deployment, cloud: string, o: RenderOptions = LOCAL_RENDER): string {
+export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOptions = LOCAL_RENDER): string {
   const leaf = d.leaves[cloud];
   if (!leaf) throw new Error(`renderLeafConfig: no leaf for cloud "${cloud}" in this deployment`);
   return (
-    o.header +
-    common(leaf, o) +
+    options.header +
+    common(leaf, options) +
     // sync_interval always: a single-server leaf must not ack what is not on disk (Jepsen, NATS 2.12.1).
     block("jetstream", [
       kv("store_dir", q(leaf.storeDir)),
@@ -60,7 +60,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, o: RenderOptions 
     // `reconnect` is a leafnodes-level option (not per remote) in nats-server 2.14.
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
-      `remotes: [\n    { url: ${q(`nats-leaf://${o.hubHost}:${d.hub.leafPort}`)} }\n  ]`,
+      `remotes: [\n    { url: ${q(`nats-leaf://${options.hubHost}:${d.hub.leafPort}`)} }\n  ]`,
     ])
   );
 }
@@ -78,11 +78,11 @@ export function writeServerConfigs(d: Deployment): void {
 }
 
 /** Server-wide settings shared by hub and leaves; locally everything listens on loopback only. */
-function common(ep: ServerEndpoint, o: RenderOptions): string {
+function common(ep: ServerEndpoint, options: RenderOptions): string {
   return `${[
     kv("server_name", q(ep.name)),
-    kv("listen", q(`${o.host}:${ep.port}`)),
-    kv("http", q(`${o.host}:${ep.monitorPort}`)),
+    kv("listen", q(`${options.host}:${ep.port}`)),
+    kv("http", q(`${options.host}:${ep.monitorPort}`)),
     kv("max_payload", String(MAX_PAYLOAD)),
     kv("ping_interval", q(PING_INTERVAL)),
     kv("ping_max", String(PING_MAX)),

@@ -15,7 +15,7 @@ import { chooseTargets } from "./targets.ts";
 const READ_ONCE_MAX_BYTES = 64 * 1024 * 1024;
 
 /** The staged chunk's bytes for each target: one read shared by all targets, or a stream each for huge chunks. */
-type Source = () => Promise<Readable>;
+type StagedBytes = () => Promise<Readable>;
 
 /**
  * Handles `chunks.processed.<cloud>`: copies the chunk into each target cloud's store under a
@@ -28,8 +28,8 @@ export function createPlaceHandler(ctx: WorkerContext) {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, "chunks.processed event", ["staging"]);
     const clouds = ctx.topology.clouds.map((c) => c.name);
     const targets = chooseTargets(clouds, ctx.cloud, ev.replicas ?? ctx.topology.replicas);
-    const source = stagedSource(ctx, ev, signal);
-    const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, source, signal)));
+    const staged = stagedBytes(ctx, ev, signal);
+    const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, staged, signal)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   };
@@ -40,7 +40,7 @@ async function placeReplica(
   ctx: WorkerContext,
   ev: ChunkProcessed,
   target: string,
-  source: Source,
+  staged: StagedBytes,
   signal: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
@@ -49,7 +49,7 @@ async function placeReplica(
   const attributes = { ...objectAttributes(store, key), [ATTR_FILE_ID]: ev.fileId, [ATTR_CHUNK_INDEX]: ev.index };
   await withSpan(SPAN_PLACE_REPLICA, attributes, async () => {
     const log = ctx.log.child({ fileId: ev.fileId, index: ev.index, target });
-    if (await ensureCopied(ev, store, key, source, signal))
+    if (await ensureCopied(ev, store, key, staged, signal))
       log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
@@ -81,7 +81,7 @@ async function ensureCopied(
   ev: ChunkProcessed,
   store: BlobStore,
   key: string,
-  source: Source,
+  staged: StagedBytes,
   signal: AbortSignal,
 ): Promise<boolean> {
   const existing = await store.head(key, { signal });
@@ -94,7 +94,7 @@ async function ensureCopied(
     );
   }
   try {
-    await store.put(key, await source(), { expectedSha256: ev.sha256, signal });
+    await store.put(key, await staged(), { expectedSha256: ev.sha256, signal });
     return true;
   } catch (err) {
     if (!(err instanceof ObjectExistsError)) throw err; // a racing writer got there first: same content-derived key
@@ -107,7 +107,7 @@ async function ensureCopied(
  * a chunk larger than READ_ONCE_MAX_BYTES, streamed afresh per target. Every put checks the bytes
  * against the chunk's SHA-256, so a bad read is never published.
  */
-function stagedSource(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Source {
+function stagedBytes(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): StagedBytes {
   const read = () => storeOf(ctx, ev.staging.cloud).get(ev.staging.key, { signal });
   if (ev.size > READ_ONCE_MAX_BYTES) return read;
   let bytes: Promise<Buffer> | undefined;

@@ -22,6 +22,7 @@ import { type LocalJaeger, startLocalJaeger } from "../../supervisor/jaeger-serv
 import { freePorts } from "../../supervisor/ports.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+import { waitForValue } from "../helpers/wait.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
@@ -92,19 +93,6 @@ async function openPage(): Promise<Page> {
   return browser.newPage({ viewport: { width: 1320, height: 1000 } });
 }
 
-/** Waits until `read` (run against the page from outside: the page's CSP forbids evaluated strings) returns `want`. */
-async function until(what: string, read: () => Promise<unknown>, want: unknown, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    last = await read();
-    if (last === want) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const apiTrace = (id: string) => fetch(new URL(`/api/trace/${id}`, dash!.url));
 
 describe("the dashboard's trace page", () => {
@@ -163,13 +151,14 @@ describe("the dashboard's trace page", () => {
     // Rows for all four stages, on one time axis, indented under their parents.
     const services = () =>
       page.locator("#waterfall .span").evaluateAll((els) => els.map((e) => e.getAttribute("data-service")));
-    await until(
+    await waitForValue(
       "rows of all four stages",
       async () => {
         const shown = await services();
         return STAGE_SERVICES.every((s) => shown.includes(s));
       },
       true,
+      20_000,
     );
     expect(await page.locator("#waterfall .span").count()).toBe(trace.spans.length);
     expect(await page.locator("#trace-id").textContent()).toBe(traceId);
@@ -233,10 +222,11 @@ describe("the dashboard's trace page", () => {
     const unknown = "0123456789abcdef0123456789abcdef";
     const page = await openPage();
     await page.goto(new URL(`/trace/${unknown}`, dash!.url).href);
-    await until(
+    await waitForValue(
       "the empty state",
       () => page.locator("#trace-empty").textContent(),
       "Jaeger has not received this trace yet; spans arrive within a few seconds.",
+      20_000,
     );
     expect(await page.locator("#waterfall .span").count()).toBe(0);
     expect(await page.locator("header a", { hasText: "dashboard" }).getAttribute("href")).toBe("/");

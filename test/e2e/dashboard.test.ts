@@ -8,8 +8,10 @@ import { join, resolve } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+import { waitForValue } from "../helpers/wait.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
@@ -76,22 +78,6 @@ async function fileRow(
   return (row ?? undefined) as { state: string; progress: string; name: string } | undefined;
 }
 
-/**
- * Waits until `read` (run against the page from outside) returns `want`. Playwright's waitForFunction
- * would evaluate a string in the page, which the dashboard's Content-Security-Policy forbids.
- */
-async function until(what: string, read: () => Promise<unknown>, want: unknown, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    last = await read();
-    if (last === want) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** A global of the page (the test runs outside it, so it names it as a string). */
 const pageGlobal = (page: Page, name: string): Promise<unknown> => page.evaluate(`window[${JSON.stringify(name)}]`);
 
@@ -101,7 +87,7 @@ describe("dashboard", () => {
     const navigations: string[] = [];
     page.on("framenavigated", (f) => f === page.mainFrame() && navigations.push(f.url()));
     await page.goto(dash.url);
-    await until("the page to go live", () => page.locator("#conn").textContent(), "live");
+    await waitForValue("the page to go live", () => page.locator("#conn").textContent(), "live", 15_000);
     await page.waitForSelector("#stages tbody tr[data-stage]", { timeout: 15_000 });
     expect(await page.locator("#topology .leaf .pill").allTextContents()).toEqual(["linked", "linked", "linked"]);
     expect(
@@ -131,16 +117,16 @@ describe("dashboard", () => {
     t.nc.publish("files.ingest", JSON.stringify({ fileId: "dashboard-live-1", path, name: HOSTILE_NAME }));
 
     const seen: Array<{ state: string; progress: string }> = [];
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const row = await fileRow(page, "dashboard-live-1");
-      if (row && (seen.length === 0 || seen.at(-1)!.progress !== row.progress || seen.at(-1)!.state !== row.state))
-        seen.push({ state: row.state, progress: row.progress });
-      if (row?.state === "complete" || row?.state === "failed") break;
-      if (Date.now() > deadline)
-        throw new Error(`the file did not finish on the page within 90 s; seen: ${JSON.stringify(seen)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await pollUntil(
+      "the file to finish on the page",
+      async () => {
+        const row = await fileRow(page, "dashboard-live-1");
+        if (row && (seen.length === 0 || seen.at(-1)!.progress !== row.progress || seen.at(-1)!.state !== row.state))
+          seen.push({ state: row.state, progress: row.progress });
+        return row?.state === "complete" || row?.state === "failed" || JSON.stringify(seen);
+      },
+      { timeoutMs: 90_000, intervalMs: 200, retryable: () => false },
+    );
     // It appeared while in flight, showed progress strictly between none and all, never went backwards, and completed.
     expect(["ingesting", "processing"]).toContain(seen[0]!.state);
     const done = seen.map((s) => Number(s.progress.split(" / ")[0]));
@@ -156,11 +142,12 @@ describe("dashboard", () => {
     expect(await pageGlobal(page, "__xss")).toBeUndefined();
 
     // The replicas of all 24 chunks are counted in every cloud, and the stages measured the work.
-    await until(
+    await waitForValue(
       "every cloud to count the file's replicas",
       async () =>
         (await page.locator("#topology .leaf").allTextContents()).every((l) => l.includes(`${CHUNKS} replicas`)),
       true,
+      15_000,
     );
     expect(await page.locator("#summary .card").first().textContent()).toContain("files in flight0");
 
@@ -173,18 +160,18 @@ describe("dashboard", () => {
     const page = await openPage();
     await t.pipeline.nats.leaves.gcp!.kill();
     const gcp = page.locator('#topology .leaf[data-cloud="gcp"]');
-    await until("gcp to show as cut off", () => gcp.locator(".pill").textContent(), "NOT LINKED", 20_000);
+    await waitForValue("gcp to show as cut off", () => gcp.locator(".pill").textContent(), "NOT LINKED", 20_000);
     expect(await gcp.getAttribute("class")).toContain("cut");
     expect(await page.locator("#topology .leaf .pill").allTextContents()).toEqual(["linked", "NOT LINKED", "linked"]);
     // gcp's workers cannot be reached any more; the page still gets a snapshot every second or two.
-    await until(
+    await waitForValue(
       "gcp's workers to be missing",
       () => gcp.locator(".workers").textContent(),
       "ingest 0process 0place 0verify 0",
       20_000,
     );
     const before = await page.locator("#updated").getAttribute("datetime");
-    await until(
+    await waitForValue(
       "the next snapshot",
       async () => (await page.locator("#updated").getAttribute("datetime")) !== before,
       true,

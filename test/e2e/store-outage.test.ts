@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource } from "../../client/preflight.ts";
+import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { readFileRecord } from "../../shared/manifest.ts";
 import { LOCAL_S3_CREDENTIALS as S3_LOCAL_CREDENTIALS } from "../../shared/stores/s3/local-server.ts";
@@ -62,7 +62,7 @@ describe("a store server stopped mid-run and started again", () => {
     const sha = writeRandomFile(path, 40 * CHUNK + 123);
     const gcs: ServerProcess = t.pipeline.localStores.get("gcp")!;
     await gcs.stop();
-    const { fileId } = await submitIngest(t.hubJs, await checkSource(path));
+    const { fileId } = await submitIngest(t.hubJs, await checkIngestFile(path));
 
     // A chunk that meets the stopped store goes past maxAttempts (3) deliveries and is still not dead-lettered.
     const beyondMaxAttempts = () => (retriesLogged(t).some((r) => r.attempt > 3) ? true : undefined);
@@ -119,7 +119,7 @@ describe("a store whose connections are reset for a while", () => {
     const path = join(t.dir, "resets.bin");
     const sha = writeRandomFile(path, 20 * CHUNK + 7);
     await toxiproxy.addToxic("s3", { name: "resets", type: "reset_peer", attributes: { timeout: 0 } });
-    const { fileId } = await submitIngest(t.hubJs, await checkSource(path));
+    const { fileId } = await submitIngest(t.hubJs, await checkIngestFile(path));
     await eventually(() => (retriesLogged(t).length > 0 ? true : undefined), 60_000, "a first retry");
     await new Promise((r) => setTimeout(r, 12_000));
 

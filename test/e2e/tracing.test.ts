@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource } from "../../client/preflight.ts";
+import { checkIngestFile } from "../../client/preflight.ts";
 import { publishTraced } from "../../observability/message-spans.ts";
 import { initTracing, type Tracing } from "../../observability/tracing.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
@@ -161,7 +161,7 @@ describe("one trace per file in Jaeger", () => {
     const path = join(dir, "traced.bin");
     writeFileSync(path, randomBytes(4 * CHUNK + 123));
     const chunks = 5;
-    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkSource(path));
+    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkIngestFile(path));
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     const file = await finished(fileId);
     expect(file.state).toBe("complete");
@@ -373,7 +373,7 @@ describe("logs lead to the trace", () => {
     const good = line.repeat(Math.ceil(CHUNK / line.length));
     const path = join(dir, "broken.jsonl");
     writeFileSync(path, `${good}this line is not json\n${line}`);
-    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkSource(path), {
+    const { fileId, traceId } = await submitIngest(t!.hubJs, await checkIngestFile(path), {
       transforms: ["validate-jsonl"],
     });
     const file = await finished(fileId);

@@ -13,14 +13,14 @@ export interface CliResult {
 /** Runs the ferry CLI as a user would (a separate process), with its output captured. */
 export function runCli(
   args: string[],
-  o: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   const opts: SpawnOptions = {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...o.env },
+    env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
-    ...(o.uid === undefined ? {} : { uid: o.uid }),
-    ...(o.gid === undefined ? {} : { gid: o.gid }),
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   };
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...NODE_FLAGS, resolve(REPO_ROOT, "cli/main.ts"), ...args], opts);
@@ -28,7 +28,7 @@ export function runCli(
     let stderr = "";
     child.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
     child.once("error", fail);
     child.once("close", (code) => {
       clearTimeout(timer);

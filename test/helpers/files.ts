@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { pollUntil } from "../../shared/retry.ts";
 
 /** Writes `size` random bytes to `path` and returns their SHA-256. */
 export function writeRandomFile(path: string, size: number): string {
@@ -29,17 +30,23 @@ export function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`; a check
+ * that throws fails at once.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 60_000,
   what = "condition",
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let value: T | undefined;
+  await pollUntil(
+    what,
+    async () => {
+      value = await check();
+      return value !== undefined;
+    },
+    { timeoutMs, intervalMs: 200, retryable: () => false },
+  );
+  return value as T;
 }

@@ -26,7 +26,7 @@ export interface TestPipeline {
 
 /** Starts hub, three leaves and every worker with small chunks and a short ack wait. */
 export async function startTestPipeline(
-  o: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {},
+  options: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {},
 ): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), "ferry-test-"));
   const topology = compileTopology({
@@ -34,12 +34,12 @@ export async function startTestPipeline(
     chunkSize: "64KiB",
     ackWait: "5s",
     maxAttempts: 3,
-    ...o.topology,
+    ...options.topology,
   });
   const pipeline = await startPipeline({
     topology,
     dataDir: join(dir, "deploy"),
-    ...(o.workerEnv ? { workerEnv: o.workerEnv } : {}),
+    ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
   });
   const conns: NatsConnection[] = [];
   try {

@@ -1,26 +1,22 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { pollUntil } from "../../shared/retry.ts";
 
 /**
- * Polls `check` until it returns true, retrying through errors; a string result is the state seen,
- * quoted in the failure message with the last error.
+ * Waits until `read` returns `want` (compared with ===); the failure quotes the last value read, as
+ * JSON. A read that throws fails at once. For a page, `read` runs from outside it: Playwright's
+ * waitForFunction evaluates a string in the page, which the dashboard's Content-Security-Policy forbids.
  */
-export async function waitFor(
+export function waitForValue(
   what: string,
+  read: () => Promise<unknown>,
+  want: unknown,
   timeoutMs: number,
-  check: () => Promise<true | string>,
-  everyMs = 50,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = ` (last seen: ${r})`;
-    } catch (err) {
-      last = ` (last error: ${(err as Error).message})`;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not true within ${timeoutMs} ms${last}`);
-    await sleep(everyMs);
-  }
+  return pollUntil(
+    what,
+    async () => {
+      const seen = await read();
+      return seen === want || `${JSON.stringify(seen)}`;
+    },
+    { timeoutMs, intervalMs: 200, retryable: () => false },
+  );
 }

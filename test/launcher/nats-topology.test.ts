@@ -14,6 +14,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readDeployment, writeDeployment } from "../../shared/topology/deployment.ts";
@@ -22,7 +23,6 @@ import { NatsServer, ServerStartError } from "../../supervisor/nats-server.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
 import { freePorts } from "../../supervisor/ports.ts";
-import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes: the binary comes from $FERRY_NATS_SERVER or PATH, as in the product.
 
@@ -42,10 +42,14 @@ afterAll(() => {
 
 /** Polls a stream until it holds `want` messages. */
 function streamHolds(what: string, timeoutMs: number, count: () => Promise<number>, want: number): Promise<void> {
-  return waitFor(`${what} holds ${want} messages`, timeoutMs, async () => {
-    const n = await count();
-    return n === want || `${n} messages`;
-  });
+  return pollUntil(
+    `${what} holds ${want} messages`,
+    async () => {
+      const n = await count();
+      return n === want || `${n} messages`;
+    },
+    { timeoutMs },
+  );
 }
 
 function portAnswers(port: number): Promise<boolean> {
@@ -111,13 +115,17 @@ describe("a 3-cloud NATS topology (real servers)", () => {
   /** Publishes with a msgID, retrying: a publish issued while nats.js reconnects can time out unstored. */
   const publish = async (cloud: string, i: number): Promise<PubAck> => {
     let ack: PubAck | undefined;
-    await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
-      ack = await jetstream(nc[cloud]!).publish(`ev.test.${cloud}`, `${cloud} ${i}`, {
-        msgID: `${cloud}:${i}`,
-        timeout: 2000,
-      });
-      return true;
-    });
+    await pollUntil(
+      `publish ${cloud}:${i}`,
+      async () => {
+        ack = await jetstream(nc[cloud]!).publish(`ev.test.${cloud}`, `${cloud} ${i}`, {
+          msgID: `${cloud}:${i}`,
+          timeout: 2000,
+        });
+        return true;
+      },
+      { timeoutMs: 15_000 },
+    );
     return ack!;
   };
   const messages = async (server: string, stream: string): Promise<number> =>
@@ -263,7 +271,7 @@ describe("NatsServer start-up failures", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ServerStartError);
-    expect((err as Error).message).toMatch(/not ready within 1 ms/);
+    expect((err as Error).message).toMatch(/"hub" ready: not true within 1 ms/);
     expect(await portAnswers(d.hub.monitorPort)).toBe(false);
     expect(await portAnswers(d.hub.port)).toBe(false);
   });

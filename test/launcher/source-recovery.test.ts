@@ -15,22 +15,17 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
 import { waitForLeafLinks } from "../../shared/nats/monitoring.ts";
+import { becomesTrue, pollUntil } from "../../shared/retry.ts";
 import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { applyAllStreams } from "../../streams/apply.ts";
-import {
-  nudgeStalledSources,
-  parseSourceHeader,
-  SourceMemory,
-  type SourceReport,
-  sourceHeaderId,
-  sourceKey,
-} from "../../streams/source-health.ts";
+import { nudgeStalledSources, SourceMemory } from "../../streams/source-health.ts";
+import { parseSourceHeader, sourceHeaderId, sourceKey } from "../../streams/source-identity.ts";
+import type { SourceReport } from "../../streams/source-verdict.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
-import { waitFor } from "../helpers/wait.ts";
 
 // Real nats-server processes ($FERRY_NATS_SERVER or PATH). nats-server 2.14.9 / 2.15.2 on their own resume a
 // source ~40 s after a hub restart and ~10-20 s after a leaf restart; the watchdog brings both down to seconds.
@@ -72,13 +67,17 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
         const i = (next[cloud] ?? 0) + 1;
         next[cloud] = i;
         let ack: PubAck | undefined;
-        await waitFor(`publish ${cloud}:${i}`, 15_000, async () => {
-          ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, {
-            msgID: `${cloud}:${i}`,
-            timeout: 2000,
-          });
-          return true;
-        });
+        await pollUntil(
+          `publish ${cloud}:${i}`,
+          async () => {
+            ack = await jetstream(nc[cloud]!).publish(chunkSubject("ingested", cloud), `${cloud} ${i}`, {
+              msgID: `${cloud}:${i}`,
+              timeout: 2000,
+            });
+            return true;
+          },
+          { timeoutMs: 15_000 },
+        );
         acks.push(ack!);
       }
       return acks;
@@ -122,7 +121,9 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await applyAllStreams(w.d);
     await w.publish("aws", 10);
     await w.publish("gcp", 10);
-    await waitFor("EVENTS holds 20", 15_000, async () => (await w.count("hub", EVENTS_STREAM)) === 20 || "not yet");
+    await pollUntil("EVENTS holds 20", async () => (await w.count("hub", EVENTS_STREAM)) === 20 || "not yet", {
+      timeoutMs: 15_000,
+    });
     // The orchestrator's own connection to the hub.
     watchdogNc = await connect({ servers: w.d.hub.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     watchdog = startSourceWatchdog({
@@ -149,7 +150,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
   };
 
   it("reports every source healthy and changes nothing while sourcing works", async () => {
-    await waitFor("a report", 5000, async () => reports.length >= 2 || "none yet");
+    await pollUntil("a report", async () => reports.length >= 2 || "none yet", { timeoutMs: 5000 });
     const last = reports.at(-1)!;
     expect(last.map((r) => [r.source, r.verdict]).sort()).toEqual(
       CLOUDS.map((c) => [cloudStream(c), "healthy"]).sort(),
@@ -171,10 +172,14 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await waitForLeafLinks(w.d.hub, CLOUDS, 5_000);
     const total = await leafTotal();
     expect(total).toBe(31);
-    await waitFor("EVENTS holds every leaf event", 10_000, async () => {
-      const n = await w.count("hub", EVENTS_STREAM);
-      return n === total || `${n} of ${total}`;
-    });
+    await pollUntil(
+      "EVENTS holds every leaf event",
+      async () => {
+        const n = await w.count("hub", EVENTS_STREAM);
+        return n === total || `${n} of ${total}`;
+      },
+      { timeoutMs: 10_000 },
+    );
     const caughtUp = Date.now() - t0;
     console.log(`hub restart: ready after ${ready} ms, EVENTS caught up ${caughtUp} ms after the restart began`);
     expect(caughtUp).toBeLessThan(8_000);
@@ -189,11 +194,15 @@ describe("the source watchdog on the real EVENTS stream", () => {
   });
 
   it("takes its opt_start_seq back out once the sources run again", { timeout: 20_000 }, async () => {
-    await waitFor("declared sources only", 10_000, async () => {
-      const sources = (await w.jsm.hub!.streams.info(EVENTS_STREAM)).config.sources ?? [];
-      const extra = sources.filter((s) => s.opt_start_seq !== undefined);
-      return (sources.length === CLOUDS.length && extra.length === 0) || JSON.stringify(sources);
-    });
+    await pollUntil(
+      "declared sources only",
+      async () => {
+        const sources = (await w.jsm.hub!.streams.info(EVENTS_STREAM)).config.sources ?? [];
+        const extra = sources.filter((s) => s.opt_start_seq !== undefined);
+        return (sources.length === CLOUDS.length && extra.length === 0) || JSON.stringify(sources);
+      },
+      { timeoutMs: 10_000 },
+    );
   });
 
   it("a restarted leaf's events arrive within seconds", { timeout: 40_000 }, async () => {
@@ -201,10 +210,14 @@ describe("the source watchdog on the real EVENTS stream", () => {
     const t0 = Date.now();
     await w.topo.leaves.gcp!.restart();
     await w.publish("gcp", 3);
-    await waitFor("EVENTS holds the new gcp events", 15_000, async () => {
-      const n = await w.count("hub", EVENTS_STREAM);
-      return n === before + 3 || `${n} of ${before + 3}`;
-    });
+    await pollUntil(
+      "EVENTS holds the new gcp events",
+      async () => {
+        const n = await w.count("hub", EVENTS_STREAM);
+        return n === before + 3 || `${n} of ${before + 3}`;
+      },
+      { timeoutMs: 15_000 },
+    );
     console.log(`leaf restart: EVENTS caught up ${Date.now() - t0} ms after the restart began`);
     expect(Date.now() - t0).toBeLessThan(8_000);
     expectEachOnce(await w.ids(EVENTS_STREAM));
@@ -217,10 +230,14 @@ describe("the source watchdog on the real EVENTS stream", () => {
     await w.jsm.hub!.streams.update(EVENTS_STREAM, { sources: sources.filter((s) => s.name !== "CLOUD_AZURE") });
     await w.publish("azure", 2);
     const total = await leafTotal();
-    await waitFor("EVENTS holds every leaf event", 10_000, async () => {
-      const n = await w.count("hub", EVENTS_STREAM);
-      return n === total || `${n} of ${total}`;
-    });
+    await pollUntil(
+      "EVENTS holds every leaf event",
+      async () => {
+        const n = await w.count("hub", EVENTS_STREAM);
+        return n === total || `${n} of ${total}`;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(reports.flat().some((r) => r.source === "CLOUD_AZURE" && r.verdict === "restored")).toBe(true);
     expectEachOnce(await w.ids(EVENTS_STREAM));
   });
@@ -255,17 +272,25 @@ describe("a source whose events all expired from the sourcing stream", () => {
   }, 30_000);
 
   const expired = () =>
-    waitFor(`${STREAM} expired`, 20_000, async () => (await w.count("hub", STREAM)) === 0 || "not yet");
+    pollUntil(`${STREAM} expired`, async () => (await w.count("hub", STREAM)) === 0 || "not yet", {
+      timeoutMs: 20_000,
+    });
   const storedNow = (n: number) =>
-    waitFor(`${n} stored in ${STREAM}`, 10_000, async () => stored.length >= n || stored.join(","));
+    pollUntil(`${n} stored in ${STREAM}`, async () => stored.length >= n || stored.join(","), { timeoutMs: 10_000 });
   const silentAws = async (mem: SourceMemory): Promise<SourceReport> => {
     let report: SourceReport | undefined;
-    await waitFor("aws reported silent", 20_000, async () => {
-      report = (await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory: mem, dryRun: true })).find(
-        (r) => r.source === "CLOUD_AWS",
-      );
-      return (report !== undefined && report.verdict !== "healthy") || `${report?.verdict}, idle ${report?.idleMs} ms`;
-    });
+    await pollUntil(
+      "aws reported silent",
+      async () => {
+        report = (await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory: mem, dryRun: true })).find(
+          (r) => r.source === "CLOUD_AWS",
+        );
+        return (
+          (report !== undefined && report.verdict !== "healthy") || `${report?.verdict}, idle ${report?.idleMs} ms`
+        );
+      },
+      { timeoutMs: 20_000 },
+    );
     return report!;
   };
 
@@ -325,10 +350,15 @@ describe("a source whose events all expired from the sourcing stream", () => {
     await w.topo.hub.restart();
     await waitForLeafLinks(w.d.hub, ["aws", "gcp"], 5_000);
     const reports: SourceReport[] = [];
-    while (stored.length < 11 && Date.now() - t0 < 15_000) {
-      reports.push(...(await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory }).catch(() => [])));
-      await sleep(500);
-    }
+    // The watchdog's part: a check every 500 ms until both new aws events are in.
+    await becomesTrue(
+      async () => {
+        if (stored.length >= 11) return true;
+        reports.push(...(await nudgeStalledSources(w.nc.hub!, STREAM, { domain: "hub", memory }).catch(() => [])));
+        return false;
+      },
+      { timeoutMs: t0 + 15_000 - Date.now(), intervalMs: 500 },
+    );
     console.log(
       `hub restart with nothing from aws left in ${STREAM}: caught up ${Date.now() - t0} ms after the restart began`,
     );
@@ -341,7 +371,7 @@ describe("a source whose events all expired from the sourcing stream", () => {
   });
 });
 
-describe("source-health helpers", () => {
+describe("source identity", () => {
   it("names a source as the server does in Nats-Stream-Source", () => {
     expect(sourceHeaderId({ name: "EV_AWS", domain: "aws" })).toBe("EV_AWS:g9WCZGcR");
     expect(sourceHeaderId({ name: "EV_AWS", external: { api: "$JS.aws.API" } })).toBe("EV_AWS:g9WCZGcR");

@@ -9,6 +9,7 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { GcsStore, type GcsStoreTuning, UPLOAD_CHUNK_BYTES } from "../../shared/stores/gcs/gcs-store.ts";
 import { localGcsEndpoint } from "../../shared/stores/gcs/local-server.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
@@ -16,7 +17,6 @@ import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { sha256 } from "../helpers/files.ts";
-import { waitFor } from "../helpers/wait.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 // A real fake-gcs-server (filesystem backend) on a free loopback port, shared by every test here.
@@ -221,9 +221,9 @@ async function uploadStatuses(key: string): Promise<number[]> {
 
 /** Waits until the server has taken the first chunk of an upload to `key`. */
 function firstChunkAccepted(key: string): Promise<void> {
-  return waitFor(
+  return pollUntil(
     `first chunk of ${key} accepted`,
-    20_000,
     async () => (await uploadStatuses(key)).includes(308) || "no 308 yet",
+    { timeoutMs: 20_000 },
   );
 }

@@ -20,6 +20,7 @@ import {
   StoreAccessError,
   StoreUnavailableError,
 } from "../../shared/errors.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { openStore } from "../../shared/stores/open-store.ts";
 import { LOCAL_S3_CREDENTIALS, LOCAL_S3_REGION, localS3Endpoint } from "../../shared/stores/s3/local-server.ts";
 import { S3Store, type S3StoreOptions } from "../../shared/stores/s3/s3-store.ts";
@@ -29,7 +30,6 @@ import { freePort } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy } from "../../supervisor/toxiproxy.ts";
 import { sha256 } from "../helpers/files.ts";
-import { waitFor } from "../helpers/wait.ts";
 import { chunked, listAll, readAll } from "./helpers.ts";
 
 const MIB = 1024 * 1024;
@@ -179,10 +179,10 @@ describe("S3Store on versitygw", () => {
       const controller = new AbortController();
       const put = store.put(key, stalls(), { signal: controller.signal });
       put.catch(() => {});
-      await waitFor(
+      await pollUntil(
         "the multipart upload has begun",
-        20_000,
         async () => (await unfinishedUploads(key)).length === 1 || "no upload yet",
+        { timeoutMs: 20_000 },
       );
       await setTimeout(300);
       const reason = new Error("worker shutting down");
@@ -215,10 +215,10 @@ describe("S3Store on versitygw", () => {
     }
     const put = store.put(`${p}/slow`, slow());
     put.catch(() => {});
-    await waitFor(
+    await pollUntil(
       "the multipart upload has begun",
-      20_000,
       async () => (await unfinishedUploads(p)).length === 1 || "no upload yet",
+      { timeoutMs: 20_000 },
     );
     expect(await store.sweepTemp(0)).toBe(1);
     resume.resolve();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FerryError } from "../../shared/errors.ts";
 import { backoffMs, becomesTrue, PollTimeoutError, pollUntil, retry } from "../../shared/retry.ts";
 
 describe("backoffMs", () => {
@@ -94,11 +95,29 @@ describe("pollUntil and becomesTrue", () => {
     expect(n).toBe(3);
   });
 
+  it("ends at once with a check's error that is not retryable", async () => {
+    let n = 0;
+    const broken = new TypeError("bad check");
+    const err = await pollUntil(
+      "never",
+      async () => {
+        n++;
+        if (n === 2) throw broken;
+        throw new Error("not up");
+      },
+      { timeoutMs: 2000, intervalMs: 1, retryable: (e) => !(e instanceof TypeError) },
+    ).catch((e: unknown) => e);
+    expect(err).toBe(broken);
+    expect(n).toBe(2);
+  });
+
   it("names the condition and the last state seen when it times out", async () => {
     const err = await pollUntil("the leaf links", async () => "aws not linked", { timeoutMs: 30, intervalMs: 5 }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(PollTimeoutError);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as Error).name).toBe("PollTimeoutError");
     expect((err as Error).message).toBe("the leaf links: not true within 30 ms (last seen: aws not linked)");
   });
 
