@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { connectNats } from "../shared/nats/connect.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
+import { STAGES } from "../shared/stages.ts";
 import {
   cloudStream,
   EVENTS_STREAM,
@@ -17,7 +18,6 @@ import {
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
-import { STAGES } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */

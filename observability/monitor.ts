@@ -7,8 +7,8 @@ import { DeliverPolicy, type JetStreamClient, jetstream } from "@nats-io/jetstre
 import { FerryError, InputError } from "../shared/errors.ts";
 import { openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { STAGES, type Stage } from "../shared/stages.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
-import { STAGES, type Stage } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** One event of the history as the monitor reads it: its subject and the fields it uses from the JSON body. */

@@ -2,9 +2,8 @@
  * Subject names and message ids. Subjects carry the publishing cloud as their last token and are
  * built only from ids and fixed words, never from a user's file name.
  */
-import type { Stage } from "./topology/config.ts";
+import type { ChunkEventKind, Stage } from "./stages.ts";
 
-export type ChunkEventKind = "ingested" | "processed" | "placed" | "verified";
 export type FileEventKind = "accepted" | "ingested";
 
 /** Ingest requests from the CLI or any NATS client (captured by the hub's FILES stream). */

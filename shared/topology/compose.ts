@@ -6,8 +6,9 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { STAGES } from "../stages.ts";
 import type { StoreOpenSpec } from "../stores/open-store.ts";
-import { STAGES, type Topology } from "./config.ts";
+import type { Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
 import { HUB_NAME } from "./deployment.ts";
 import { type RenderOptions, renderHubConfig, renderLeafConfig } from "./nats-config.ts";

@@ -1,0 +1,73 @@
+/**
+ * The stage chain (shared/stages.ts) and what is derived from it: the order, the consumes/emits
+ * chain, and every name, subject and default that used to be written out by hand.
+ */
+import { describe, expect, it } from "vitest";
+import { emptyStageTimes } from "../../shared/manifest.ts";
+import {
+  INGEST_REQUESTS_KIND,
+  isStage,
+  perStage,
+  STAGE_CHAIN,
+  STAGES,
+  stageOfEvent,
+  stageRow,
+  takesIngestRequests,
+  takesOf,
+} from "../../shared/stages.ts";
+import { compileTopology } from "../../shared/topology/config.ts";
+
+describe("the stage chain", () => {
+  it("runs ingest, process, place, verify in that order", () => {
+    expect(STAGES).toEqual(["ingest", "process", "place", "verify"]);
+  });
+
+  it("starts with ingest requests, and each stage consumes what the one before it emits", () => {
+    const [first, ...rest] = STAGE_CHAIN;
+    expect(first?.consumes).toBe(INGEST_REQUESTS_KIND);
+    for (const [i, row] of rest.entries()) expect(row.consumes, row.stage).toBe(STAGE_CHAIN[i]?.emits);
+    expect(STAGE_CHAIN.map((r) => [r.consumes, r.emits])).toEqual([
+      ["request", "ingested"],
+      ["ingested", "processed"],
+      ["processed", "placed"],
+      ["placed", "verified"],
+    ]);
+  });
+
+  it("has distinct stage names and event kinds, and only the first stage takes requests", () => {
+    expect(new Set(STAGES).size).toBe(STAGE_CHAIN.length);
+    expect(new Set(STAGE_CHAIN.map((r) => r.emits)).size).toBe(STAGE_CHAIN.length);
+    expect(STAGES.filter(takesIngestRequests)).toEqual(["ingest"]);
+    expect(takesIngestRequests("orchestrator")).toBe(false);
+  });
+
+  it("looks stages up by name and by the event they emit or take", () => {
+    expect(STAGES.every(isStage)).toBe(true);
+    expect(isStage("orchestrator")).toBe(false);
+    expect(isStage("compress")).toBe(false);
+    expect(stageRow("place")).toEqual({ stage: "place", consumes: "processed", emits: "placed", concurrency: 2 });
+    expect(["ingested", "processed", "placed", "verified", "accepted"].map(stageOfEvent)).toEqual([
+      "ingest",
+      "process",
+      "place",
+      "verify",
+      undefined,
+    ]);
+    expect([takesOf("process"), takesOf("place"), takesOf("verify")]).toEqual(["ingested", "processed", "placed"]);
+  });
+
+  it("makes per-stage records with their keys in pipeline order", () => {
+    expect(Object.keys(perStage((s) => s.length))).toEqual(STAGES);
+    expect(emptyStageTimes()).toEqual({ ingest: 0, process: 0, place: 0, verify: 0 });
+    expect(Object.keys(emptyStageTimes())).toEqual(STAGES);
+  });
+
+  it("gives the topology its default concurrency per stage", () => {
+    const t = compileTopology({ clouds: [{ name: "aws" }] });
+    expect(t.concurrency).toEqual({ ingest: 1, process: 2, place: 2, verify: 4 });
+    expect(Object.keys(t.concurrency)).toEqual(STAGES);
+    expect(() => compileTopology({ clouds: [{ name: "aws" }], concurrency: { compress: 2 } })).toThrow(
+      "concurrency.compress: unknown stage (expected one of ingest, process, place, verify)",
+    );
+  });
+});
