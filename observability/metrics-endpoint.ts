@@ -13,7 +13,7 @@ import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
-  INGEST_CONSUMER,
+  HUB_CONSUMERS,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
@@ -78,7 +78,7 @@ export interface ConsumerLag {
 export async function measureConsumerLag(p: PipelineConnections): Promise<ConsumerLag[]> {
   const hubDomain = p.deployment.topology.hubDomain;
   const probes: Array<Promise<ConsumerLag>> = [
-    lagOf(p.hubJsm(), FILES_STREAM, INGEST_CONSUMER, "ingest", hubDomain),
+    ...HUB_CONSUMERS.map((stage) => lagOf(p.hubJsm(), FILES_STREAM, stage, stage, hubDomain)),
     lagOf(p.hubJsm(), EVENTS_STREAM, ORCHESTRATOR_CONSUMER, "orchestrator", hubDomain),
   ];
   for (const c of p.deployment.topology.clouds) {

@@ -9,7 +9,7 @@ import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../runtime/
 import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
 import { describeError } from "../shared/errors.ts";
 import { STAGES, type Stage } from "../shared/stages.ts";
-import { cloudStream, FILES_STREAM, INGEST_CONSUMER } from "../shared/stream-names.ts";
+import { stageSource } from "../shared/stream-names.ts";
 import { createIngestHandler } from "./ingest/handler.ts";
 import { createPlaceHandler } from "./place/handler.ts";
 import { createProcessHandler } from "./process/handler.ts";
@@ -71,15 +71,12 @@ async function main(argv: string[]): Promise<void> {
     stores: traceStores(rt.stores),
     log: rt.log,
   };
-  // Ingest requests live on the hub; every other stage reads its own cloud's stream.
-  const source =
-    stage === "ingest"
-      ? { js: jetstream(rt.nc, { domain: t.hubDomain }), stream: FILES_STREAM, consumer: INGEST_CONSUMER }
-      : { js: jetstream(rt.nc, { domain: cloud }), stream: cloudStream(cloud), consumer: stage };
+  const source = stageSource(stage as Stage, cloud);
+  const sourceJs = jetstream(rt.nc, { domain: source.onHub ? t.hubDomain : cloud });
   rt.log.info({ stream: source.stream, consumer: source.consumer }, "worker started");
   if (stage === "ingest") sweepOrphans(ctx, rt.stopping);
   await runConsumeLoop({
-    getConsumer: () => source.js.consumers.get(source.stream, source.consumer),
+    getConsumer: () => sourceJs.consumers.get(source.stream, source.consumer),
     concurrency: t.concurrency[stage as Stage],
     maxAttempts: t.maxAttempts,
     ackWaitMs: t.ackWaitMs,

@@ -15,7 +15,10 @@ import {
   takesIngestRequests,
   takesOf,
 } from "../../shared/stages.ts";
+import { HUB_CONSUMERS, LEAF_CONSUMERS, stageSource } from "../../shared/stream-names.ts";
+import { deadLetterSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
+import { hubStageConsumer, leafConsumer } from "../../streams/definitions.ts";
 
 describe("the stage chain", () => {
   it("runs ingest, process, place, verify in that order", () => {
@@ -69,5 +72,41 @@ describe("the stage chain", () => {
     expect(() => compileTopology({ clouds: [{ name: "aws" }], concurrency: { compress: 2 } })).toThrow(
       "concurrency.compress: unknown stage (expected one of ingest, process, place, verify)",
     );
+  });
+});
+
+describe("the consumers and subjects derived from the chain", () => {
+  const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }] });
+  const consumer = (c: { durable_name: string; filter_subject?: string }) => [c.durable_name, c.filter_subject];
+
+  it("puts ingest's one consumer on the hub's FILES stream, filtered on ingest requests", () => {
+    expect(HUB_CONSUMERS).toEqual(["ingest"]);
+    expect(HUB_CONSUMERS.map((s) => consumer(hubStageConsumer(t, s)))).toEqual([["ingest", "files.ingest"]]);
+    expect(stageSource("ingest", "gcp")).toEqual({ onHub: true, stream: "FILES", consumer: "ingest" });
+  });
+
+  it("gives every other stage a consumer on each cloud's stream for the event the stage before it emits", () => {
+    expect(LEAF_CONSUMERS).toEqual([
+      { stage: "process", takes: "ingested" },
+      { stage: "place", takes: "processed" },
+      { stage: "verify", takes: "placed" },
+    ]);
+    expect(LEAF_CONSUMERS.map((c) => consumer(leafConsumer(t, "gcp", c)))).toEqual([
+      ["process", "chunks.ingested.gcp"],
+      ["place", "chunks.processed.gcp"],
+      ["verify", "chunks.placed.gcp"],
+    ]);
+    expect(LEAF_CONSUMERS.map((c) => stageSource(c.stage, "aws"))).toEqual(
+      ["process", "place", "verify"].map((consumer) => ({ onHub: false, stream: "CLOUD_AWS", consumer })),
+    );
+  });
+
+  it("names a dead-letter subject per stage and cloud", () => {
+    expect(STAGES.map((s) => deadLetterSubject(s, "aws"))).toEqual([
+      "deadletter.ingest.aws",
+      "deadletter.process.aws",
+      "deadletter.place.aws",
+      "deadletter.verify.aws",
+    ]);
   });
 });
