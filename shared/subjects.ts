@@ -15,10 +15,14 @@ export const WORKER_PING = "ferry.workers.ping";
 /** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */
 export const WORKER_METRICS = "ferry.workers.metrics";
 
-export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `chunks.${kind}.${cloud}`;
+/** A chunk event's type, as `eventType` returns it: `chunks.<kind>`. */
+export const chunkEventType = (kind: ChunkEventKind): string => `chunks.${kind}`;
+export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `${chunkEventType(kind)}.${cloud}`;
 export const fileSubject = (kind: FileEventKind, cloud: string): string => `files.${kind}.${cloud}`;
+/** A dead letter's type, as `eventType` returns it: `deadletter.<stage>`. */
+export const deadLetterType = (stage: Stage | "orchestrator"): string => `deadletter.${stage}`;
 export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string =>
-  `deadletter.${stage}.${cloud}`;
+  `${deadLetterType(stage)}.${cloud}`;
 
 /** Every subject a cloud's own event stream captures. */
 export const cloudStreamSubjects = (cloud: string): string[] => [

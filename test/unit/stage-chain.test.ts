@@ -2,8 +2,11 @@
  * The stage chain (shared/stages.ts) and what is derived from it: the order, the consumes/emits
  * chain, and every name, subject and default that used to be written out by hand.
  */
+import type { KV } from "@nats-io/kv";
 import { describe, expect, it } from "vitest";
-import { emptyStageTimes } from "../../shared/manifest.ts";
+import { EVENT_PROJECTIONS } from "../../orchestrator/dispatch.ts";
+import type { Projection } from "../../orchestrator/projection.ts";
+import { type ChunkRecord, emptyStageTimes, type FileRecord } from "../../shared/manifest.ts";
 import {
   INGEST_REQUESTS_KIND,
   isStage,
@@ -108,5 +111,59 @@ describe("the consumers and subjects derived from the chain", () => {
       "deadletter.place.aws",
       "deadletter.verify.aws",
     ]);
+  });
+});
+
+/** Just enough of a NATS KV bucket for the projection: get, create and compare-and-set update. */
+function memoryKv(): KV & { json(key: string): unknown } {
+  const data = new Map<string, { value: string; revision: number }>();
+  let revision = 0;
+  const kv = {
+    json: (key: string) => JSON.parse(data.get(key)?.value ?? "null"),
+    get: async (key: string) => {
+      const e = data.get(key);
+      return e && { operation: "PUT", length: e.value.length, revision: e.revision, json: () => JSON.parse(e.value) };
+    },
+    create: async (key: string, value: string) => {
+      if (data.has(key)) throw new Error(`${key} exists`);
+      data.set(key, { value, revision: ++revision });
+    },
+    update: async (key: string, value: string, expected: number) => {
+      if (data.get(key)?.revision !== expected) throw new Error(`${key} changed`);
+      data.set(key, { value, revision: ++revision });
+    },
+  };
+  return kv as unknown as KV & { json(key: string): unknown };
+}
+
+describe("the orchestrator's projections derived from the chain", () => {
+  it("projects every stage's chunk event and dead letter, and the file events", () => {
+    expect(Object.keys(EVENT_PROJECTIONS).sort()).toEqual(
+      [
+        "files.accepted",
+        "files.ingested",
+        ...["ingested", "processed", "placed", "verified"].map((k) => `chunks.${k}`),
+        ...STAGES.map((s) => `deadletter.${s}`),
+      ].sort(),
+    );
+  });
+
+  it("times a stage from its events and sums the stage times of a chunk once it is verified", async () => {
+    const kv = memoryKv();
+    const p: Projection = { kv, defaultReplicas: 1 };
+    const chunk = { fileId: "f1", index: 0, offset: 0, size: 10, sha256: "ab", cloud: "aws", worker: "w" };
+    const at = "2026-11-02T03:00:00.000Z";
+    const replica = { cloud: "aws", store: "fs", bucket: "b", key: "k" };
+    const project = (type: string, e: object) => EVENT_PROJECTIONS[type]?.(p, { ...chunk, at, ...e } as never);
+    await project("files.accepted", { name: "f", size: 10, chunkSize: 10, replicas: 1 });
+    await project("chunks.ingested", { durationMs: 5, staging: replica, transforms: [], replicas: 1 });
+    // Two deliveries of process's event (a retry): the longer one counts.
+    await project("chunks.processed", { durationMs: 7, staging: replica, replicas: 1, repairs: 0 });
+    await project("chunks.processed", { durationMs: 3, staging: replica, replicas: 1, repairs: 0 });
+    await project("chunks.placed", { durationMs: 11, replica, staging: replica, replicas: 1, repairs: 0 });
+    await project("chunks.verified", { durationMs: 13, replica });
+    const times = { ingest: 5, process: 7, place: 11, verify: 13 };
+    expect((kv.json("chunk.f1.0") as ChunkRecord).stageMs).toEqual(times);
+    expect((kv.json("file.f1") as FileRecord).stageMs).toEqual(times);
   });
 });
