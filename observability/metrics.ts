@@ -6,6 +6,8 @@
 import { stat } from "node:fs/promises";
 import type { JsMsg } from "@nats-io/jetstream";
 import { Counter, Histogram, Registry } from "prom-client";
+import { takesIngestRequests } from "../shared/stages.ts";
+
 /** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
 export type HandlingOutcome = "ok" | "retry" | "dead_letter";
 
@@ -24,9 +26,9 @@ export interface WorkerMetrics {
 }
 
 /** Creates the registry of a worker of `stage` in `cloud`; every outcome starts at 0 so the series exist before the first message. */
-export function createWorkerMetrics(o: { stage: string; cloud: string }): WorkerMetrics {
+export function createWorkerMetrics(options: { stage: string; cloud: string }): WorkerMetrics {
   const registry = new Registry();
-  const labels = { stage: o.stage, cloud: o.cloud };
+  const labels = { stage: options.stage, cloud: options.cloud };
   const messages = new Counter({
     name: "ferry_stage_messages_total",
     help: "Messages a stage finished, by outcome: one per file for ingest, per chunk for process and place, per replica for verify (orchestrator: per event).",
@@ -53,7 +55,7 @@ export function createWorkerMetrics(o: { stage: string; cloud: string }): Worker
     registers: [registry],
   });
   for (const outcome of OUTCOMES) messages.inc({ ...labels, outcome }, 0);
-  const countsBytes = o.stage !== "orchestrator";
+  const countsBytes = options.stage !== "orchestrator";
   if (countsBytes) bytes.inc(labels, 0);
   redeliveries.inc(labels, 0);
   return {
@@ -63,14 +65,15 @@ export function createWorkerMetrics(o: { stage: string; cloud: string }): Worker
       handling.observe({ ...labels, outcome }, durationMs / 1000);
       if (msg.info.deliveryCount > 1) redeliveries.inc(labels);
       if (outcome !== "ok" || !countsBytes) return;
-      void bytesOf(o.stage, msg.data).then((n) => n > 0 && bytes.inc(labels, n));
+      void bytesOf(options.stage, msg.data).then((n) => n > 0 && bytes.inc(labels, n));
     },
   };
 }
 
 /**
- * The size of the data a message stands for: chunk events carry `size`; an ingest request names a
- * file, whose size is read back after it was ingested. 0 when it cannot be told.
+ * The size of the data a message stands for: chunk events carry `size`; an ingest request (what a
+ * stage taking requests reads) names a file, whose size is read back after it was ingested. 0 when
+ * it cannot be told.
  */
 async function bytesOf(stage: string, data: Uint8Array): Promise<number> {
   let body: { size?: unknown; path?: unknown } | null;
@@ -80,7 +83,7 @@ async function bytesOf(stage: string, data: Uint8Array): Promise<number> {
     return 0;
   }
   if (typeof body !== "object" || body === null) return 0;
-  if (stage !== "ingest") return typeof body.size === "number" ? body.size : 0;
+  if (!takesIngestRequests(stage)) return typeof body.size === "number" ? body.size : 0;
   if (typeof body.path !== "string") return 0;
   return stat(body.path).then(
     (s) => s.size,

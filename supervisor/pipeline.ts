@@ -60,12 +60,12 @@ export const workerName = (stage: Stage, cloud: string): string => `${stage}-${c
  * Starts everything a deployment needs and waits until every worker answers.
  * On any failure, whatever was started is stopped before the error is rethrown.
  */
-export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
-  const d = await planDeployment(o.topology, o.dataDir, o.ports ?? {});
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const d = await planDeployment(options.topology, options.dataDir, options.ports ?? {});
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (o.tracing && existsSync(toolBinary("jaeger"))) {
+  if (options.tracing && existsSync(toolBinary("jaeger"))) {
     const [otlp = 0, query = 0] = await freePorts(2);
     jaegerPorts = { otlp, query };
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
@@ -94,26 +94,10 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
         logFile: join(logDir, "jaeger.log"),
       });
     }
-    if (o.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), o.onServerRestart);
+    if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
     await applyAllStreams(d);
-    const add = (name: string, args: string[]) => {
-      const w = new WorkerProcess({
-        name,
-        args,
-        logFile: join(logDir, `${name}.log`),
-        env: o.workerEnv ?? {},
-        restart: o.restartWorkers ?? true,
-        ...(o.onWorkerStart ? { onStart: (pid: number) => o.onWorkerStart?.(name, pid) } : {}),
-      });
-      workers.set(name, w);
-      w.start();
-    };
-    add("orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]);
-    for (const c of d.topology.clouds) {
-      for (const stage of STAGES)
-        add(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
-    }
-    await waitForWorkers(d, workers.size, o.readyTimeoutMs ?? 30_000);
+    startWorkers(d, logDir, options, workers);
+    await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -131,6 +115,36 @@ export async function startPipeline(o: PipelineOptions): Promise<Pipeline> {
       return w;
     },
   };
+}
+
+/** The worker processes of a deployment, by name: the orchestrator, then in each cloud one per stage of the chain. */
+export function workerArgs(d: Deployment): Map<string, string[]> {
+  const out = new Map([["orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]]]);
+  for (const c of d.topology.clouds) {
+    for (const stage of STAGES)
+      out.set(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+  }
+  return out;
+}
+
+function startWorkers(
+  d: Deployment,
+  logDir: string,
+  options: PipelineOptions,
+  workers: Map<string, WorkerProcess>,
+): void {
+  for (const [name, args] of workerArgs(d)) {
+    const w = new WorkerProcess({
+      name,
+      args,
+      logFile: join(logDir, `${name}.log`),
+      env: options.workerEnv ?? {},
+      restart: options.restartWorkers ?? true,
+      ...(options.onWorkerStart ? { onStart: (pid: number) => options.onWorkerStart?.(name, pid) } : {}),
+    });
+    workers.set(name, w);
+    w.start();
+  }
 }
 
 const SERVER_CHECK_MS = 1000;

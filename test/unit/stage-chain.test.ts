@@ -4,6 +4,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import { describe, expect, it } from "vitest";
+import { analyse } from "../../observability/monitor.ts";
 import { EVENT_PROJECTIONS } from "../../orchestrator/dispatch.ts";
 import type { Projection } from "../../orchestrator/projection.ts";
 import { type ChunkRecord, emptyStageTimes, type FileRecord } from "../../shared/manifest.ts";
@@ -19,9 +20,11 @@ import {
   takesOf,
 } from "../../shared/stages.ts";
 import { HUB_CONSUMERS, LEAF_CONSUMERS, stageSource } from "../../shared/stream-names.ts";
-import { deadLetterSubject } from "../../shared/subjects.ts";
+import { chunkSubject, deadLetterSubject } from "../../shared/subjects.ts";
+import { composeDeployment, renderCompose } from "../../shared/topology/compose.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import { hubStageConsumer, leafConsumer } from "../../streams/definitions.ts";
+import { workerArgs } from "../../supervisor/pipeline.ts";
 
 describe("the stage chain", () => {
   it("runs ingest, process, place, verify in that order", () => {
@@ -165,5 +168,34 @@ describe("the orchestrator's projections derived from the chain", () => {
     const times = { ingest: 5, process: 7, place: 11, verify: 13 };
     expect((kv.json("chunk.f1.0") as ChunkRecord).stageMs).toEqual(times);
     expect((kv.json("file.f1") as FileRecord).stageMs).toEqual(times);
+  });
+});
+
+describe("the processes and the monitor derived from the chain", () => {
+  const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }] });
+  const perCloud = ["aws", "gcp"].flatMap((c) => STAGES.map((s) => `${s}-${c}`));
+
+  it("starts the orchestrator and one worker per stage in every cloud, locally and in compose", () => {
+    const args = workerArgs(composeDeployment(t));
+    expect([...args.keys()]).toEqual(["orchestrator", ...perCloud]);
+    expect(args.get("place-gcp")?.slice(1)).toEqual(["place", "gcp", "/deploy"]);
+    expect(args.get("place-gcp")?.[0]).toMatch(/stages\/main\.ts$/);
+    const services = renderCompose(t).model.services;
+    for (const name of perCloud) expect(services[name]?.command?.slice(1, 3), name).toEqual(name.split("-"));
+  });
+
+  it("credits each chunk event to the stage that emits it, and a dead letter or a repair as a failure", () => {
+    const body = { fileId: "f1", index: 0, size: 100, at: "2026-11-02T03:00:00.000Z", durationMs: 10 };
+    const report = analyse([
+      ...STAGE_CHAIN.map((r) => ({ subject: chunkSubject(r.emits, "aws"), body })),
+      { subject: chunkSubject(takesOf("place"), "aws"), body: { ...body, repairs: 1 } },
+      ...STAGES.map((s) => ({ subject: deadLetterSubject(s, "gcp"), body: {} })),
+    ]);
+    expect(report.stages.map((s) => [s.stage, s.chunks, s.succeeded, s.failed])).toEqual([
+      ["ingest", 1, 1, 1],
+      ["process", 1, 1, 1],
+      ["place", 1, 1, 1],
+      ["verify", 1, 1, 2],
+    ]);
   });
 });
