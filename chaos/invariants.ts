@@ -19,7 +19,7 @@ import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
-  INGEST_CONSUMER,
+  HUB_CONSUMERS,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
@@ -200,7 +200,7 @@ export async function readPipelineState(
     const ci = await jsm.consumers.info(stream, name);
     consumers.push({ where: `${domain}/${stream}/${name}`, pending: ci.num_pending, ackPending: ci.num_ack_pending });
   };
-  await read(hub.domain, hub.jsm, FILES_STREAM, INGEST_CONSUMER);
+  for (const stage of HUB_CONSUMERS) await read(hub.domain, hub.jsm, FILES_STREAM, stage);
   await read(hub.domain, hub.jsm, EVENTS_STREAM, ORCHESTRATOR_CONSUMER);
   for (const [cloud, jsm] of leaves) {
     for (const c of LEAF_CONSUMERS) await read(cloud, jsm, cloudStream(cloud), c.stage);

@@ -10,7 +10,7 @@ import { jaegerQueryUrl, traceUrl } from "../observability/trace-link.ts";
 import { pingWorkers } from "../runtime/ping.ts";
 import { type FileRecord, type FileState, openManifest } from "../shared/manifest.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
-import { STAGES, type Stage } from "../shared/topology/config.ts";
+import { STAGES, type Stage } from "../shared/stages.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { type DeadLetterRow, EventTail } from "./event-tail.ts";
 import { FileWatch } from "./file-watch.ts";

@@ -8,16 +8,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { connectNats } from "../shared/nats/connect.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
+import { STAGES } from "../shared/stages.ts";
 import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
-  INGEST_CONSUMER,
+  HUB_CONSUMERS,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
-import { STAGES } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */
@@ -78,7 +78,7 @@ export interface ConsumerLag {
 export async function measureConsumerLag(p: PipelineConnections): Promise<ConsumerLag[]> {
   const hubDomain = p.deployment.topology.hubDomain;
   const probes: Array<Promise<ConsumerLag>> = [
-    lagOf(p.hubJsm(), FILES_STREAM, INGEST_CONSUMER, "ingest", hubDomain),
+    ...HUB_CONSUMERS.map((stage) => lagOf(p.hubJsm(), FILES_STREAM, stage, stage, hubDomain)),
     lagOf(p.hubJsm(), EVENTS_STREAM, ORCHESTRATOR_CONSUMER, "orchestrator", hubDomain),
   ];
   for (const c of p.deployment.topology.clouds) {

@@ -6,6 +6,8 @@
 import { stat } from "node:fs/promises";
 import type { JsMsg } from "@nats-io/jetstream";
 import { Counter, Histogram, Registry } from "prom-client";
+import { takesIngestRequests } from "../shared/stages.ts";
+
 /** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
 export type HandlingOutcome = "ok" | "retry" | "dead_letter";
 
@@ -69,8 +71,9 @@ export function createWorkerMetrics(options: { stage: string; cloud: string }): 
 }
 
 /**
- * The size of the data a message stands for: chunk events carry `size`; an ingest request names a
- * file, whose size is read back after it was ingested. 0 when it cannot be told.
+ * The size of the data a message stands for: chunk events carry `size`; an ingest request (what a
+ * stage taking requests reads) names a file, whose size is read back after it was ingested. 0 when
+ * it cannot be told.
  */
 async function bytesOf(stage: string, data: Uint8Array): Promise<number> {
   let body: { size?: unknown; path?: unknown } | null;
@@ -80,7 +83,7 @@ async function bytesOf(stage: string, data: Uint8Array): Promise<number> {
     return 0;
   }
   if (typeof body !== "object" || body === null) return 0;
-  if (stage !== "ingest") return typeof body.size === "number" ? body.size : 0;
+  if (!takesIngestRequests(stage)) return typeof body.size === "number" ? body.size : 0;
   if (typeof body.path !== "string") return 0;
   return stat(body.path).then(
     (s) => s.size,

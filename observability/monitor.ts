@@ -7,8 +7,8 @@ import { DeliverPolicy, type JetStreamClient, jetstream } from "@nats-io/jetstre
 import { FerryError, InputError } from "../shared/errors.ts";
 import { openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
+import { isStage, perStage, STAGES, type Stage, stageOfEvent, takesOf } from "../shared/stages.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
-import { STAGES, type Stage } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** One event of the history as the monitor reads it: its subject and the fields it uses from the JSON body. */
@@ -81,14 +81,6 @@ export const SEVERITY_THRESHOLDS: ReadonlyArray<{ above: number; severity: Sever
   { above: 0.25, severity: "minor" },
 ];
 
-/** The stage whose success a `chunks.<kind>` event announces. */
-const STAGE_OF_EVENT: Record<string, Stage> = {
-  ingested: "ingest",
-  processed: "process",
-  placed: "place",
-  verified: "verify",
-};
-
 type Classified =
   | { stage: Stage; ok: true; chunk: string; size: number; startMs: number; endMs: number; durationMs: number }
   | { stage: Stage; ok: false };
@@ -96,11 +88,12 @@ type Classified =
 /** Which stage an event speaks for and whether it is a success; undefined for events the monitor ignores. */
 function classify(e: HistoryEvent): Classified | undefined {
   const [family, kind] = e.subject.split(".");
-  if (family === "deadletter") return STAGES.includes(kind as Stage) ? { stage: kind as Stage, ok: false } : undefined;
+  if (family === "deadletter") return kind !== undefined && isStage(kind) ? { stage: kind, ok: false } : undefined;
   if (family !== "chunks") return undefined;
   const b = e.body;
-  if (kind === "processed" && (b.repairs ?? 0) > 0) return { stage: "verify", ok: false };
-  const stage = kind === undefined ? undefined : STAGE_OF_EVENT[kind];
+  // Verify sends a bad replica's chunk back to placement as the event place takes, with repairs > 0.
+  if (kind === takesOf("place") && (b.repairs ?? 0) > 0) return { stage: "verify", ok: false };
+  const stage = kind === undefined ? undefined : stageOfEvent(kind);
   const endMs = b.at === undefined ? NaN : Date.parse(b.at);
   if (!stage || b.fileId === undefined || b.index === undefined || Number.isNaN(endMs)) return undefined;
   const durationMs = Math.max(0, b.durationMs ?? 0);
@@ -178,11 +171,6 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
   };
 }
 
-/** A record with one value per stage, made by `make`. */
-function perStage<T>(make: (stage: Stage) => T): Record<Stage, T> {
-  return Object.fromEntries(STAGES.map((s) => [s, make(s)])) as Record<Stage, T>;
-}
-
 function findBottleneck(stages: StageReport[]): Bottleneck | undefined {
   const top = stages.reduce((a, b) => (b.share > a.share ? b : a));
   const level = SEVERITY_THRESHOLDS.find((t) => top.share > t.above);
@@ -216,12 +204,12 @@ export const HISTORY_SUBJECTS = ["chunks.>", "deadletter.>"];
  */
 export async function readHistory(
   hubJs: JetStreamClient,
-  o: { startTime: Date; untilMs?: number },
+  options: { startTime: Date; untilMs?: number },
 ): Promise<HistoryEvent[]> {
   const consumer = await hubJs.consumers.get(EVENTS_STREAM, {
     filter_subjects: HISTORY_SUBJECTS,
     deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: o.startTime.toISOString(),
+    opt_start_time: options.startTime.toISOString(),
   });
   const out: HistoryEvent[] = [];
   try {
@@ -229,7 +217,7 @@ export async function readHistory(
     const messages = await consumer.consume({ max_messages: 512 });
     try {
       for await (const m of messages) {
-        if (o.untilMs !== undefined && m.info.timestampNanos / 1e6 > o.untilMs) break;
+        if (options.untilMs !== undefined && m.info.timestampNanos / 1e6 > options.untilMs) break;
         try {
           out.push({ subject: m.subject, body: m.json<HistoryEvent["body"]>() });
         } catch {
@@ -255,7 +243,10 @@ const FILE_MARGIN_MS = 60_000;
  * The report of a deployment: of the last `sinceMs` (default one hour), or of the file `fileId`
  * (from its creation to its completion). Throws InputError when the file is not in the manifest.
  */
-export async function collectReport(d: Deployment, o: { sinceMs?: number; fileId?: string }): Promise<PipelineReport> {
+export async function collectReport(
+  d: Deployment,
+  options: { sinceMs?: number; fileId?: string },
+): Promise<PipelineReport> {
   const nc = await connectNats(d.hub.url, "ferry-report").catch((err: unknown) => {
     throw new FerryError(
       `cannot reach the hub at ${d.hub.url} (${(err as Error).message}): is ferry up? see ${d.dataDir}/logs/hub.log`,
@@ -263,18 +254,19 @@ export async function collectReport(d: Deployment, o: { sinceMs?: number; fileId
   });
   try {
     const hubJs = jetstream(nc, { domain: d.topology.hubDomain });
-    if (o.fileId === undefined) {
+    const { fileId, sinceMs } = options;
+    if (fileId === undefined) {
       return analyse(
-        await readHistory(hubJs, { startTime: new Date(Date.now() - (o.sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }),
+        await readHistory(hubJs, { startTime: new Date(Date.now() - (sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }),
       );
     }
-    const file = await readFileRecord(await openManifest(hubJs), o.fileId);
-    if (!file) throw new InputError(`no file with id ${o.fileId}: ./ferry status lists the files`);
+    const file = await readFileRecord(await openManifest(hubJs), fileId);
+    if (!file) throw new InputError(`no file with id ${fileId}: ./ferry status lists the files`);
     const history = await readHistory(hubJs, {
       startTime: new Date(Date.parse(file.createdAt) - FILE_MARGIN_MS),
       ...(file.completedAt ? { untilMs: Date.parse(file.completedAt) + FILE_MARGIN_MS } : {}),
     });
-    return { ...analyse(history.filter((e) => e.body.fileId === o.fileId)), fileId: o.fileId };
+    return { ...analyse(history.filter((e) => e.body.fileId === fileId)), fileId };
   } finally {
     await nc.close();
   }

@@ -1,29 +1,34 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { PoisonMessageError } from "../shared/errors.ts";
 import { parseJsonObject } from "../shared/events.ts";
-import { eventType } from "../shared/subjects.ts";
+import { type ChunkEventKind, STAGE_CHAIN, STAGES } from "../shared/stages.ts";
+import { chunkEventType, deadLetterType, eventType } from "../shared/subjects.ts";
 import { type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
 
 type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
 
-const HANDLERS: Record<string, Apply> = {
+/** The chunk events that record more than their stage's time; every other stage's event only times it. */
+const CHUNK_PROJECTIONS: Partial<Record<ChunkEventKind, Apply>> = {
+  ingested: project.onChunkIngested,
+  placed: project.onChunkPlaced,
+  verified: project.onChunkVerified,
+};
+
+/** How each event type is projected, by `eventType` of its subject: every stage's chunk event and dead letter. */
+export const EVENT_PROJECTIONS: Readonly<Record<string, Apply>> = {
   "files.accepted": project.onFileAccepted,
   "files.ingested": project.onFileIngested,
-  "chunks.ingested": project.onChunkIngested,
-  "chunks.processed": project.onChunkProcessed,
-  "chunks.placed": project.onChunkPlaced,
-  "chunks.verified": project.onChunkVerified,
-  "deadletter.ingest": project.onDeadLetter,
-  "deadletter.process": project.onDeadLetter,
-  "deadletter.place": project.onDeadLetter,
-  "deadletter.verify": project.onDeadLetter,
+  ...Object.fromEntries(
+    STAGE_CHAIN.map((r) => [chunkEventType(r.emits), CHUNK_PROJECTIONS[r.emits] ?? project.recordStageTime(r.stage)]),
+  ),
+  ...Object.fromEntries(STAGES.map((s) => [deadLetterType(s), project.onDeadLetter])),
 };
 
 /** Handles one event from the hub's EVENTS stream: project it, and finish its file when that was the last piece. */
 export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
-    const apply = HANDLERS[eventType(msg.subject)];
+    const apply = EVENT_PROJECTIONS[eventType(msg.subject)];
     if (!apply) return; // an event kind this version does not project
     const e = parseJsonObject(msg.data, `${msg.subject} event`);
     if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter."))

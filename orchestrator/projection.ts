@@ -6,13 +6,15 @@ import type { KV } from "@nats-io/kv";
 import type {
   ChunkIngested,
   ChunkPlaced,
-  ChunkProcessed,
+  ChunkRef,
   ChunkVerified,
   DeadLetter,
+  EventMeta,
   FileAccepted,
   FileIngested,
 } from "../shared/events.ts";
 import { type ChunkRecord, chunkKey, emptyStageTimes, type FileRecord, fileKey } from "../shared/manifest.ts";
+import { STAGES, type Stage } from "../shared/stages.ts";
 import type { ObjectLocation } from "../shared/stores/types.ts";
 import { hasBit, setBit } from "./bitmap.ts";
 import { updateJson } from "./kv-update.ts";
@@ -67,12 +69,21 @@ export async function onFileIngested(p: Projection, e: FileIngested): Promise<Ne
   return { fileId: e.fileId, ready: isReady(f) };
 }
 
-export async function onChunkProcessed(p: Projection, e: ChunkProcessed): Promise<NextStep> {
-  await updateChunk(p, e, (c) => {
-    c.stageMs.process = Math.max(c.stageMs.process, e.durationMs);
-  });
-  return undefined;
+/**
+ * The projection of a stage whose chunk event records nothing but the stage's work time: the
+ * longest of the chunk's events for that stage. A chunk record written before the stage joined the
+ * chain has no time for it yet.
+ */
+export function recordStageTime(stage: Stage) {
+  return async (p: Projection, e: ChunkRef & EventMeta): Promise<NextStep> => {
+    await updateChunk(p, e, (c) => {
+      c.stageMs[stage] = Math.max(c.stageMs[stage] ?? 0, e.durationMs);
+    });
+    return undefined;
+  };
 }
+
+export const onChunkProcessed = recordStageTime("process");
 
 export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<NextStep> {
   await updateChunk(p, e, (c) => {
@@ -96,7 +107,7 @@ export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<
     // The bit and the stage times change in one write, so a redelivered event cannot count twice.
     f.completeBitmap = setBit(f.completeBitmap, e.index);
     f.chunksComplete++;
-    for (const s of ["ingest", "process", "place", "verify"] as const) f.stageMs[s] += chunk.stageMs[s];
+    for (const s of STAGES) f.stageMs[s] = (f.stageMs[s] ?? 0) + (chunk.stageMs[s] ?? 0);
   });
   return { fileId: e.fileId, ready: isReady(file) };
 }

@@ -5,9 +5,10 @@ import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
 import { describeError } from "../shared/errors.ts";
 import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared/events.ts";
+import type { Stage } from "../shared/stages.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { deadLetterSubject, msgId } from "../shared/subjects.ts";
-import type { Stage, Topology } from "../shared/topology/config.ts";
+import type { Topology } from "../shared/topology/config.ts";
 
 /** Everything a stage handler may use: its identity, its cloud's connection, the stores. */
 export interface WorkerContext {

@@ -5,11 +5,13 @@
 
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { perStage, type Stage } from "./stages.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 import { MANIFEST_BUCKET } from "./stream-names.ts";
 
 export type FileState = "ingesting" | "processing" | "complete" | "failed";
-export type StageTimes = { ingest: number; process: number; place: number; verify: number };
+/** Milliseconds per stage, keys in pipeline order. */
+export type StageTimes = Record<Stage, number>;
 
 export interface FileRecord {
   fileId: string;
@@ -57,7 +59,7 @@ export interface ChunkRecord {
 
 export const fileKey = (fileId: string): string => `file.${fileId}`;
 export const chunkKey = (fileId: string, index: number): string => `chunk.${fileId}.${index}`;
-export const emptyStageTimes = (): StageTimes => ({ ingest: 0, process: 0, place: 0, verify: 0 });
+export const emptyStageTimes = (): StageTimes => perStage(() => 0);
 
 /** Opens the manifest bucket through a hub-domain JetStream client. */
 export function openManifest(js: JetStreamClient): Promise<KV> {

@@ -2,9 +2,8 @@
  * Subject names and message ids. Subjects carry the publishing cloud as their last token and are
  * built only from ids and fixed words, never from a user's file name.
  */
-import type { Stage } from "./topology/config.ts";
+import type { ChunkEventKind, Stage } from "./stages.ts";
 
-export type ChunkEventKind = "ingested" | "processed" | "placed" | "verified";
 export type FileEventKind = "accepted" | "ingested";
 
 /** Ingest requests from the CLI or any NATS client (captured by the hub's FILES stream). */
@@ -16,10 +15,14 @@ export const WORKER_PING = "ferry.workers.ping";
 /** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */
 export const WORKER_METRICS = "ferry.workers.metrics";
 
-export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `chunks.${kind}.${cloud}`;
+/** A chunk event's type, as `eventType` returns it: `chunks.<kind>`. */
+export const chunkEventType = (kind: ChunkEventKind): string => `chunks.${kind}`;
+export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `${chunkEventType(kind)}.${cloud}`;
 export const fileSubject = (kind: FileEventKind, cloud: string): string => `files.${kind}.${cloud}`;
+/** A dead letter's type, as `eventType` returns it: `deadletter.<stage>`. */
+export const deadLetterType = (stage: Stage | "orchestrator"): string => `deadletter.${stage}`;
 export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string =>
-  `deadletter.${stage}.${cloud}`;
+  `${deadLetterType(stage)}.${cloud}`;
 
 /** Every subject a cloud's own event stream captures. */
 export const cloudStreamSubjects = (cloud: string): string[] => [

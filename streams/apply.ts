@@ -9,14 +9,21 @@ import {
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../shared/nats/connect.ts";
-import { cloudStream, EVENTS_STREAM, FILES_STREAM, LEAF_CONSUMERS, MANIFEST_BUCKET } from "../shared/stream-names.ts";
+import {
+  cloudStream,
+  EVENTS_STREAM,
+  FILES_STREAM,
+  HUB_CONSUMERS,
+  LEAF_CONSUMERS,
+  MANIFEST_BUCKET,
+} from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import {
   cloudEventsStream,
   eventsStream,
   filesStream,
-  ingestConsumer,
+  hubStageConsumer,
   leafConsumer,
   orchestratorConsumer,
 } from "./definitions.ts";
@@ -34,7 +41,7 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   const jsm = await jetstreamManager(nc, { domain: t.hubDomain });
   await ensureStream(jsm, filesStream(t));
   await ensureStream(jsm, eventsStream(t));
-  await ensureConsumer(jsm, FILES_STREAM, ingestConsumer(t));
+  for (const stage of HUB_CONSUMERS) await ensureConsumer(jsm, FILES_STREAM, hubStageConsumer(t, stage));
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
   await new Kvm(jsm.jetstream()).create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File });
 }

@@ -1,7 +1,8 @@
 /**
  * Every stream, consumer and KV bucket, declared as code from the topology.
  * Hub: FILES (ingest requests, completions), EVENTS (sources every cloud's stream), the manifest KV.
- * Each leaf: CLOUD_<NAME> with what its cloud publishes, and one durable consumer per stage.
+ * Each leaf: CLOUD_<NAME> with what its cloud publishes, and one durable consumer per stage that takes
+ * its cloud's chunk events. The stages and what each consumes come from shared/stages.ts.
  */
 import {
   AckPolicy,
@@ -12,11 +13,11 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import type { Stage } from "../shared/stages.ts";
 import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
-  INGEST_CONSUMER,
   type LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
@@ -69,7 +70,8 @@ export function durable(
   };
 }
 
-export const ingestConsumer = (t: Topology) => durable(t, INGEST_CONSUMER, INGEST_REQUESTS);
+/** A stage that takes ingest requests reads them on the hub, one consumer shared by every cloud. */
+export const hubStageConsumer = (t: Topology, stage: Stage) => durable(t, stage, INGEST_REQUESTS);
 export const orchestratorConsumer = (t: Topology) => durable(t, ORCHESTRATOR_CONSUMER);
 export const leafConsumer = (t: Topology, cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>
   durable(t, stage.stage, chunkSubject(stage.takes, cloud));

@@ -5,7 +5,8 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { pollUntil } from "../shared/retry.ts";
-import { STAGES, type Stage, type Topology } from "../shared/topology/config.ts";
+import { STAGES, type Stage } from "../shared/stages.ts";
+import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
 import { applyAllStreams } from "../streams/apply.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
@@ -96,23 +97,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     }
     if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
     await applyAllStreams(d);
-    const add = (name: string, args: string[]) => {
-      const w = new WorkerProcess({
-        name,
-        args,
-        logFile: join(logDir, `${name}.log`),
-        env: options.workerEnv ?? {},
-        restart: options.restartWorkers ?? true,
-        ...(options.onWorkerStart ? { onStart: (pid: number) => options.onWorkerStart?.(name, pid) } : {}),
-      });
-      workers.set(name, w);
-      w.start();
-    };
-    add("orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]);
-    for (const c of d.topology.clouds) {
-      for (const stage of STAGES)
-        add(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
-    }
+    startWorkers(d, logDir, options, workers);
     await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
@@ -131,6 +116,36 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return w;
     },
   };
+}
+
+/** The worker processes of a deployment, by name: the orchestrator, then in each cloud one per stage of the chain. */
+export function workerArgs(d: Deployment): Map<string, string[]> {
+  const out = new Map([["orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]]]);
+  for (const c of d.topology.clouds) {
+    for (const stage of STAGES)
+      out.set(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+  }
+  return out;
+}
+
+function startWorkers(
+  d: Deployment,
+  logDir: string,
+  options: PipelineOptions,
+  workers: Map<string, WorkerProcess>,
+): void {
+  for (const [name, args] of workerArgs(d)) {
+    const w = new WorkerProcess({
+      name,
+      args,
+      logFile: join(logDir, `${name}.log`),
+      env: options.workerEnv ?? {},
+      restart: options.restartWorkers ?? true,
+      ...(options.onWorkerStart ? { onStart: (pid: number) => options.onWorkerStart?.(name, pid) } : {}),
+    });
+    workers.set(name, w);
+    w.start();
+  }
 }
 
 const SERVER_CHECK_MS = 1000;

@@ -10,7 +10,7 @@ export const COMPOSE_HELP = `Usage: ferry compose [--check] [--topology <file>]
 
 Generates the container deployment from the topology config, into the repository:
   docker-compose.yml               the hub, one leaf per cloud, the stream setup, the orchestrator,
-                                   the four stage workers of every cloud, and Jaeger
+                                   the stage workers of every cloud, and Jaeger
   deploy/compose/nats/<name>.conf  each nats-server's config
   deploy/compose/deployment.json   what the workers read to find their servers and stores
 Run it again after editing the topology and commit the result; then: docker compose up --build

@@ -7,9 +7,10 @@ import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { hashStream } from "../../shared/hashing.ts";
-import { type FileRecord, openManifest, readChunkRecords, type StageTimes } from "../../shared/manifest.ts";
+import { emptyStageTimes, type FileRecord, openManifest, readChunkRecords } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { generateDemoData } from "../../shared/sample-data.ts";
+import { STAGES } from "../../shared/stages.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { formatBytes, parseSize } from "../../shared/units.ts";
@@ -127,8 +128,8 @@ async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<bo
 function summary(files: FileRecord[], replicas: number, seconds: number): string {
   const bytes = files.reduce((n, f) => n + f.size, 0);
   const chunks = files.reduce((n, f) => n + (f.chunkCount ?? 0), 0);
-  const stage: StageTimes = { ingest: 0, process: 0, place: 0, verify: 0 };
-  for (const f of files) for (const k of Object.keys(stage) as Array<keyof StageTimes>) stage[k] += f.stageMs[k];
+  const stage = emptyStageTimes();
+  for (const f of files) for (const k of STAGES) stage[k] += f.stageMs[k];
   const total = Object.values(stage).reduce((a, b) => a + b, 0) || 1;
   return [
     "",

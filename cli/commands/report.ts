@@ -5,6 +5,7 @@ import {
   type StageReport,
 } from "../../observability/monitor.ts";
 import { ConfigError, FerryError } from "../../shared/errors.ts";
+import { STAGES } from "../../shared/stages.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
 import { formatBytes, parseDuration } from "../../shared/units.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
@@ -13,8 +14,8 @@ import { resolveHome } from "../home.ts";
 
 export const REPORT_HELP = `Usage: ferry report [--since <duration> | --file <fileId>] [--json]
 
-The stage monitor. From the event history on the hub it works out, for each stage (ingest, process,
-place, verify):
+The stage monitor. From the event history on the hub it works out, for each stage
+(${STAGES.join(", ")}):
   throughput      bytes/s and chunks/s over the time the stage was busy (first to last piece of work)
   success         successes / (successes + failures); failures are dead letters, and for verify
                   also replicas found missing or corrupt (retries that later succeed do not count)

@@ -6,6 +6,7 @@ import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { becomesTrue } from "../../shared/retry.ts";
+import { STAGES } from "../../shared/stages.ts";
 import { storeKindOf } from "../../shared/stores/registry.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
@@ -25,7 +26,7 @@ import { resolveHome, resolveTopologyPath } from "../home.ts";
 export const UP_HELP = `Usage: ferry up [--detach] [options]
 
 Starts the local deployment described by topology.json: a hub nats-server, one leaf nats-server per
-cloud, the streams, the orchestrator and the four stage workers of every cloud (restarted if they die).
+cloud, the streams, the orchestrator and the stage workers of every cloud (restarted if they die).
 A nats-server that dies is started again on the same ports and store. Prints where everything is.
 Without --detach it runs until Ctrl-C and then stops everything.
 
@@ -247,7 +248,7 @@ function describe(p: Pipeline, dashboard: Dashboard): string {
     p.jaeger
       ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
       : `  traces     off: Jaeger is not installed (./ferry test or ./ferry up builds it with Go)`,
-    `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x 4 stages), logs in ${join(d.dataDir, "logs")}`,
+    `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x ${STAGES.length} stages), logs in ${join(d.dataDir, "logs")}`,
     `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,

@@ -2,8 +2,6 @@
 // (/api/events) and redraws. Every string goes into the DOM as a text node or an attribute value,
 // never as HTML: file names and reasons are user input.
 
-const STAGES = ["ingest", "process", "place", "verify"];
-
 function bytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;
@@ -114,6 +112,8 @@ function renderTopology(s) {
       s.hub.lag ? ` · ${int(s.hub.lag.pending)} events waiting` : "",
     ),
   );
+  // The server lists the stages in pipeline order; the page knows none of their names.
+  const stages = s.stages.map((st) => st.stage);
   const leaves = s.leaves.map((l) =>
     el(
       "div",
@@ -123,7 +123,7 @@ function renderTopology(s) {
       el(
         "div",
         { class: "workers" },
-        STAGES.map((st) => el("span", { class: l.workers[st] > 0 ? "" : "bad-text" }, `${st} ${l.workers[st]}`)),
+        stages.map((st) => el("span", { class: l.workers[st] > 0 ? "" : "bad-text" }, `${st} ${l.workers[st]}`)),
       ),
       el("div", {}, `${int(l.replicas)} replicas · ${bytes(l.replicaBytes)}`),
     ),

@@ -6,9 +6,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { STAGES } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { type StoreOpenSpec, storeKindOf } from "../stores/registry.ts";
-import { STAGES, type Topology } from "./config.ts";
+import type { Topology } from "./config.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
 import { HUB_NAME } from "./deployment.ts";
 import { type RenderOptions, renderHubConfig, renderLeafConfig } from "./nats-config.ts";

@@ -1,14 +1,11 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
+import { perStage, type Stage, stageRow } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { parseDuration, parseSize } from "../units.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
 
 export type { StoreSpec };
-
-/** The stages that run as workers in every cloud. */
-export const STAGES = ["ingest", "process", "place", "verify"] as const;
-export type Stage = (typeof STAGES)[number];
 
 export interface CloudSpec {
   /** Lower-case name, used as JetStream domain and as the last subject token. */
@@ -37,7 +34,7 @@ export interface Topology {
 }
 
 const NAME = /^[a-z][a-z0-9]{0,30}$/;
-const DEFAULT_CONCURRENCY: Record<Stage, number> = { ingest: 1, process: 2, place: 2, verify: 4 };
+const DEFAULT_CONCURRENCY = perStage<number>((s) => stageRow(s).concurrency);
 
 /** Fills defaults and validates a raw topology (as read from topology.json). Errors name the key. */
 export function compileTopology(raw: unknown): Topology {

@@ -3,6 +3,7 @@ import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/c
 import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
 import { type ChunkPlaced, type ChunkProcessed, type ChunkVerified, parseChunkEvent } from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
+import { takesOf } from "../../shared/stages.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 
 /** Bad replicas of one chunk sent back to placement before the chunk is dead-lettered. */
@@ -11,7 +12,8 @@ export const MAX_REPAIRS = 3;
 /**
  * Handles `chunks.placed.<cloud>`: reads the replica back from its store and checks its SHA-256.
  * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted and
- * the chunk goes back to placement (a fresh `chunks.processed` with `repairs + 1`).
+ * the chunk goes back to placement (a fresh event of the kind place takes, `chunks.processed`, with
+ * `repairs + 1`).
  */
 export function createVerifyHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
@@ -55,11 +57,12 @@ export function createVerifyHandler(ctx: WorkerContext) {
       replicas: ev.replicas,
       repairs,
     };
+    const kind = takesOf("place");
     await publishEvent(
       ctx,
-      chunkSubject("processed", ctx.cloud),
+      chunkSubject(kind, ctx.cloud),
       again,
-      msgId(ev.fileId, ev.index, "processed", ctx.cloud, "repair", repairs),
+      msgId(ev.fileId, ev.index, kind, ctx.cloud, "repair", repairs),
     );
   };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
+import { STAGES } from "../../shared/stages.ts";
 import {
   COMPOSE_DIR,
   COMPOSE_FILE,
@@ -10,7 +11,7 @@ import {
   renderCompose,
   yamlBlock,
 } from "../../shared/topology/compose.ts";
-import { compileTopology, loadTopology, STAGES } from "../../shared/topology/config.ts";
+import { compileTopology, loadTopology } from "../../shared/topology/config.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
 import { renderLeafConfig } from "../../shared/topology/nats-config.ts";
 
