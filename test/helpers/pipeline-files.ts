@@ -1,9 +1,12 @@
 /** Files pushed through a test pipeline, and what they left in its stores, its streams and its manifest. */
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkSource } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
+import { cloudStream, FILES_STREAM, INGEST_CONSUMER, LEAF_CONSUMERS } from "../../shared/stream-names.ts";
+import { chunkSubject, INGEST_REQUESTS } from "../../shared/subjects.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { listFiles, sha256File, writeRandomFile } from "./files.ts";
 import type { TestPipeline } from "./pipeline.ts";
@@ -40,4 +43,48 @@ export async function readBack(t: TestPipeline, fileId: string, from?: string): 
 /** Keys under `prefix` in a cloud's fs store (temp files aside). */
 export function fsObjects(t: TestPipeline, cloud: string, prefix: string): string[] {
   return listFiles(join(fsRoot(t.pipeline.deployment, cloud), prefix)).map((k) => `${prefix}${k}`);
+}
+
+/** One durable consumer: messages its filter matches in the stream, and deliveries it made (redeliveries included). */
+export interface ConsumerDeliveries {
+  consumer: string;
+  cloud: string;
+  messages: number;
+  deliveries: number;
+}
+
+/**
+ * Per stage consumer, from the broker itself: a consumer that delivered each of its messages once
+ * has `deliveries === messages`; every redelivery (nak, ack wait lapsed) adds one.
+ */
+export async function consumerDeliveries(t: TestPipeline): Promise<ConsumerDeliveries[]> {
+  const out: ConsumerDeliveries[] = [];
+  const hubJsm = await jetstreamManager(t.nc, { domain: t.pipeline.deployment.topology.hubDomain });
+  out.push({
+    consumer: INGEST_CONSUMER,
+    cloud: "hub",
+    messages: await countSubject(hubJsm, FILES_STREAM, INGEST_REQUESTS),
+    deliveries: (await hubJsm.consumers.info(FILES_STREAM, INGEST_CONSUMER)).delivered.consumer_seq,
+  });
+  for (const cloud of Object.keys(t.pipeline.deployment.leaves)) {
+    const jsm = await jetstreamManager(await t.leaf(cloud));
+    for (const { stage, takes } of LEAF_CONSUMERS) {
+      out.push({
+        consumer: stage,
+        cloud,
+        messages: await countSubject(jsm, cloudStream(cloud), chunkSubject(takes, cloud)),
+        deliveries: (await jsm.consumers.info(cloudStream(cloud), stage)).delivered.consumer_seq,
+      });
+    }
+  }
+  return out;
+}
+
+async function countSubject(
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  stream: string,
+  subject: string,
+): Promise<number> {
+  const info = await jsm.streams.info(stream, { subjects_filter: subject });
+  return Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
 }
