@@ -55,7 +55,7 @@ async function killAndRestartLeaf(cloud: string): Promise<void> {
   await waitForLeafLinks(hub, [cloud], 30_000);
 }
 
-/** The file completed whole: byte-identical from every cloud, one intact replica per chunk per store, no dead letter, no staging left. */
+/** The file complete: identical from every cloud, one intact replica per chunk per store, no dead letter or staging. */
 async function expectCompleteEverywhere(s: SentFile, chunks: number): Promise<void> {
   const f: FileRecord = await finished(t, s.fileId, 180_000);
   expect(f.state, f.reason).toBe("complete");

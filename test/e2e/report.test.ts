@@ -85,7 +85,7 @@ afterAll(async () => {
   expect(alive).toEqual([]);
 });
 
-/** The manifest's stage times of a complete file (per chunk the slowest replica, summed), from `ferry status --json`. */
+/** A complete file's stage times in the manifest (per chunk the slowest replica, summed): ferry status --json. */
 async function manifestStageMs(fileId: string): Promise<Record<Stage, number>> {
   const r = await runCli(["status", fileId, "--json"], { env });
   expect(r.code, r.stderr).toBe(0);
@@ -151,7 +151,7 @@ describe("ferry report --json", () => {
     );
     expect(r.fileId).toBeUndefined();
     expect(r.stages.find((s) => s.stage === "process")?.successRate).toBeCloseTo(6 / 7, 9);
-    // Work time adds up as the manifest's does: the complete files' stage times (ingest also timed the failed file's chunk).
+    // Work time adds up as in the manifest: the complete files' stage times (ingest also timed the failed chunk).
     const [a, b] = await Promise.all(good.map((f) => manifestStageMs(f.fileId)));
     for (const stage of ["process", "place", "verify"] as const) expect(busy(r, stage)).toBe(a![stage] + b![stage]);
     expect(busy(r, "ingest")).toBeGreaterThanOrEqual(a!.ingest + b!.ingest);
@@ -208,7 +208,8 @@ describe("ferry report (table)", () => {
     const b = json.bottleneck;
     expect(lines).toContain(
       b
-        ? `bottleneck: ${b.stage} takes ${(b.share * 100).toFixed(1)} % of pipeline time (${b.severity}; minor > 25 %, moderate > 35 %, severe > 50 %)`
+        ? `bottleneck: ${b.stage} takes ${(b.share * 100).toFixed(1)} % of pipeline time ` +
+            `(${b.severity}; minor > 25 %, moderate > 35 %, severe > 50 %)`
         : "no bottleneck: no stage takes more than 25 % of pipeline time",
     );
     expect(lines.find((l) => l.startsWith("process "))).toContain("85.7 % (1 failed)");

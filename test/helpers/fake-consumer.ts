@@ -66,7 +66,7 @@ export class FakeMsg implements UsedByLoop {
   }
 }
 
-/** Deliveries queued by the test, handed out by `next()`; a pull with nothing queued waits until one is, or it expires. */
+/** Deliveries queued by the test, handed out by `next()`; a pull with none queued waits for one, or expires. */
 export class FakeConsumer implements Pick<Consumer, "next"> {
   readonly #queue: FakeMsg[] = [];
   readonly #waiting: Array<(m: FakeMsg | null) => void> = [];

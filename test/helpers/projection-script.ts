@@ -64,95 +64,130 @@ export interface FileScript {
 }
 
 const BASE = Date.parse("2030-01-01T00:00:00.000Z");
+const SIZE = 1000;
+
+interface ScriptOptions {
+  fileId: string;
+  chunks: number;
+  clouds: string[];
+  replicas: number;
+}
 
 /**
- * A clean run of a file of `chunks` chunks, ingested by `home` and placed on the first `replicas` of
- * `clouds` (home first). Each event has its own distinct duration, so sums can be checked exactly.
+ * Makes the events of one file as its own cloud (the first of `clouds`) publishes them, each later
+ * than the one before. Durations are distinct per stage, chunk and replica, so sums can be checked exactly:
+ * ingest 10+i, process 20+i, place 30+10r+i and verify 40+5r+i for chunk i and replica r.
  */
-export function fileScript(o: { fileId: string; chunks: number; clouds: string[]; replicas: number }): FileScript {
-  const [home = "aws"] = o.clouds;
-  const size = 1000;
-  let clock = 0;
-  const meta = (cloud: string, durationMs: number) => ({
-    cloud,
-    worker: `w-${cloud}`,
-    at: new Date(BASE + ++clock * 1000).toISOString(),
-    durationMs,
-  });
-  const staging = (index: number, cloud = home): ObjectLocation => ({
-    cloud,
-    store: "fs",
-    bucket: cloud,
-    key: `staging/${o.fileId}/${index}`,
-  });
-  const ref = (index: number) => ({ fileId: o.fileId, index, offset: index * size, size, sha256: `sha-${index}` });
-  const targets = o.clouds.slice(0, o.replicas);
-  const replica = (index: number, cloud: string): ObjectLocation => ({
-    cloud,
-    store: "fs",
-    bucket: cloud,
-    key: `chunks/${o.fileId}/${index}-sha-${index}`,
-  });
-  const accepted: ScriptEvent = {
-    kind: "files.accepted",
-    e: {
-      ...meta(home, 1),
-      fileId: o.fileId,
-      name: "train.jsonl",
-      size: o.chunks * size,
-      chunkSize: size,
-      replicas: o.replicas,
-    },
-  };
-  const ingested = Array.from({ length: o.chunks }, (_, i): ScriptEvent => {
-    const e = { ...meta(home, 10 + i), ...ref(i), staging: staging(i), transforms: [], replicas: o.replicas };
-    return { kind: "chunks.ingested", e };
-  });
-  const fileIngested: ScriptEvent = {
-    kind: "files.ingested",
-    e: {
-      ...meta(home, 99),
-      fileId: o.fileId,
-      name: "train.jsonl",
-      size: o.chunks * size,
-      sha256: "whole",
-      chunkCount: o.chunks,
-    },
-  };
-  const rest = Array.from({ length: o.chunks }, (_, i): ScriptEvent[] => [
-    {
-      kind: "chunks.processed",
-      e: { ...meta(home, 20 + i), ...ref(i), staging: staging(i), replicas: o.replicas, repairs: 0 },
-    },
-    ...targets.map((c, r): ScriptEvent => {
-      const e = {
-        ...meta(home, 30 + 10 * r + i),
-        ...ref(i),
-        replica: replica(i, c),
-        staging: staging(i),
-        replicas: o.replicas,
-        repairs: 0,
-      };
-      return { kind: "chunks.placed", e };
-    }),
-    ...targets.map((c, r): ScriptEvent => {
-      return { kind: "chunks.verified", e: { ...meta(home, 40 + 5 * r + i), ...ref(i), replica: replica(i, c) } };
-    }),
-  ]);
-  const last = targets.length - 1;
-  const stageMs: StageTimes = { ingest: 0, process: 0, place: 0, verify: 0 };
-  for (let i = 0; i < o.chunks; i++) {
-    stageMs.ingest += 10 + i;
-    stageMs.process += 20 + i;
-    stageMs.place += 30 + 10 * last + i;
-    stageMs.verify += 40 + 5 * last + i;
+class EventMaker {
+  readonly #o: ScriptOptions;
+  readonly home: string;
+  #clock = 0;
+
+  constructor(o: ScriptOptions) {
+    this.#o = o;
+    this.home = o.clouds[0] ?? "aws";
   }
+
+  fileAccepted(): ScriptEvent {
+    const { fileId, chunks, replicas } = this.#o;
+    const e = { ...this.#meta(1), fileId, name: "train.jsonl", size: chunks * SIZE, chunkSize: SIZE, replicas };
+    return { kind: "files.accepted", e };
+  }
+
+  fileIngested(): ScriptEvent {
+    const { fileId, chunks } = this.#o;
+    const e = {
+      ...this.#meta(99),
+      fileId,
+      name: "train.jsonl",
+      size: chunks * SIZE,
+      sha256: "whole",
+      chunkCount: chunks,
+    };
+    return { kind: "files.ingested", e };
+  }
+
+  chunkIngested(i: number): ScriptEvent {
+    const e = {
+      ...this.#meta(10 + i),
+      ...this.#ref(i),
+      staging: this.staging(i),
+      transforms: [],
+      replicas: this.#o.replicas,
+    };
+    return { kind: "chunks.ingested", e };
+  }
+
+  /** Chunk i processed, then placed on each target, then verified on each. */
+  chunkPlaced(i: number): ScriptEvent[] {
+    const { replicas } = this.#o;
+    const targets = this.#o.clouds.slice(0, replicas);
+    const common = { ...this.#ref(i), staging: this.staging(i), replicas, repairs: 0 };
+    return [
+      { kind: "chunks.processed", e: { ...this.#meta(20 + i), ...common } },
+      ...targets.map((c, r): ScriptEvent => {
+        return {
+          kind: "chunks.placed",
+          e: { ...this.#meta(30 + 10 * r + i), ...common, replica: this.#replica(i, c) },
+        };
+      }),
+      ...targets.map((c, r): ScriptEvent => {
+        return {
+          kind: "chunks.verified",
+          e: { ...this.#meta(40 + 5 * r + i), ...this.#ref(i), replica: this.#replica(i, c) },
+        };
+      }),
+    ];
+  }
+
+  staging(index: number, cloud = this.home): ObjectLocation {
+    return { cloud, store: "fs", bucket: cloud, key: `staging/${this.#o.fileId}/${index}` };
+  }
+
+  #replica(index: number, cloud: string): ObjectLocation {
+    return { cloud, store: "fs", bucket: cloud, key: `chunks/${this.#o.fileId}/${index}-sha-${index}` };
+  }
+
+  #ref(index: number) {
+    return { fileId: this.#o.fileId, index, offset: index * SIZE, size: SIZE, sha256: `sha-${index}` };
+  }
+
+  #meta(durationMs: number) {
+    const at = new Date(BASE + ++this.#clock * 1000).toISOString();
+    return { cloud: this.home, worker: `w-${this.home}`, at, durationMs };
+  }
+}
+
+/** The manifest's stage times for the durations EventMaker gives: per chunk the slowest replica, summed. */
+function expectedStageMs(chunks: number, replicas: number): StageTimes {
+  const last = replicas - 1;
+  const t: StageTimes = { ingest: 0, process: 0, place: 0, verify: 0 };
+  for (let i = 0; i < chunks; i++) {
+    t.ingest += 10 + i;
+    t.process += 20 + i;
+    t.place += 30 + 10 * last + i;
+    t.verify += 40 + 5 * last + i;
+  }
+  return t;
+}
+
+/**
+ * A clean run of a file of `chunks` chunks, ingested by the first of `clouds` and placed on the first
+ * `replicas` of them.
+ */
+export function fileScript(o: ScriptOptions): FileScript {
+  const make = new EventMaker(o);
+  const indexes = Array.from({ length: o.chunks }, (_, i) => i);
+  const accepted = make.fileAccepted();
+  const ingested = indexes.map((i) => make.chunkIngested(i));
+  const fileIngested = make.fileIngested();
+  const rest = indexes.map((i) => make.chunkPlaced(i));
   return {
     fileId: o.fileId,
     events: [accepted, ...ingested, fileIngested, ...rest.flat()],
     chunkEvents: rest.map((r, i) => [ingested[i] as ScriptEvent, ...r]),
-    stageMs,
-    staging,
+    stageMs: expectedStageMs(o.chunks, Math.min(o.replicas, o.clouds.length)),
+    staging: (index, cloud) => make.staging(index, cloud),
   };
 }
 

@@ -96,7 +96,7 @@ const settled = (...msgs: FakeMsg[]) =>
     intervalMs: 5,
   });
 
-/** The delay consume-loop's backoff may pick for a delivery: between half and all of 500 ms × 2^(n-1), at most 30 s. */
+/** The delay the loop's backoff may pick for a delivery: half to all of 500 ms × 2^(n-1), at most 30 s. */
 const backoffRange = (deliveryCount: number): [number, number] => {
   const ceiling = Math.min(30_000, 500 * 2 ** (deliveryCount - 1));
   return [ceiling / 2, ceiling];
@@ -128,7 +128,7 @@ describe("settling a delivery", () => {
     expect(loop.outcomes).toEqual(["ok"]);
   });
 
-  it("naks a retryable failure with a delay that grows with the delivery count, then dead-letters at maxAttempts", async () => {
+  it("naks a retryable failure with a delay growing per delivery, then dead-letters at maxAttempts", async () => {
     const err = new Error("ECONNRESET while publishing");
     const loop = startLoop({ maxAttempts: 4, handle: async () => Promise.reject(err) });
     const deliveries = [1, 2, 3, 4].map((n) => new FakeMsg({ deliveryCount: n }));

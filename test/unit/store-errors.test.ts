@@ -232,7 +232,9 @@ const FORMS: Array<{ what: string; text: string; secret: string; kept?: string }
   },
   {
     what: "an AWS SigV4 Authorization header",
-    text: `Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20300101/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=${TOKEN}`,
+    text:
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20300101/eu-west-1/s3/aws4_request, " +
+      `SignedHeaders=host, Signature=${TOKEN}`,
     secret: TOKEN,
   },
   { what: "an x-amz-security-token header", text: `x-amz-security-token: ${TOKEN}`, secret: TOKEN },
