@@ -94,10 +94,11 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   // Query strings carry SAS tokens and presigned signatures.
   [/(https?:\/\/[^\s?"']+)\?[^\s"']*/g, "$1?<redacted>"],
   [
-    /(AccountKey|SharedAccessSignature|sig|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|access_token|client_secret)=([^;&\s"']+)/gi,
+    /(AccountKey|SharedAccessSignature|sig|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|access_token|client_secret)=([^;&\s"']+)/gi,
     "$1=<redacted>",
   ],
-  [/(Authorization|x-amz-security-token)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, "$1$2<redacted>"],
+  // A header's value, with its scheme when it has one (`Bearer <token>`, `SharedKey <account>:<key>`).
+  [/(Authorization|x-amz-security-token)(["']?\s*[:=]\s*["']?)(?:[A-Za-z][\w-]*\s+)?[^\s"',}]+/gi, "$1$2<redacted>"],
   [/AKIA[0-9A-Z]{16}/g, "<redacted-access-key-id>"],
 ];
 

@@ -1,5 +1,8 @@
 import { PoisonMessageError } from "../../shared/errors.ts";
 
+/** JSON text is UTF-8 (RFC 8259): bytes that do not decode fail the line instead of becoming U+FFFD. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Checks that every line of a chunk is a JSON value, in pieces as they stream (memory is bounded by the
  * longest line). A chunk cut on record boundaries holds whole lines; its last line may lack a newline.
@@ -31,8 +34,14 @@ export class JsonlValidator {
 
   #checkLine(): void {
     this.#line++;
-    const text = Buffer.concat(this.#pending).toString("utf8").trim();
+    const bytes = Buffer.concat(this.#pending);
     this.#pending = [];
+    let text: string;
+    try {
+      text = UTF8.decode(bytes).trim();
+    } catch {
+      throw new PoisonMessageError(`line ${this.#line} of chunk ${this.#chunkIndex} is not valid UTF-8`);
+    }
     if (text === "") return;
     try {
       JSON.parse(text);
