@@ -2,10 +2,10 @@
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource } from "../../client/preflight.ts";
+import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
-import { cloudStream, FILES_STREAM, INGEST_CONSUMER, LEAF_CONSUMERS } from "../../shared/stream-names.ts";
+import { cloudStream, FILES_STREAM, LEAF_CONSUMERS, stageSource } from "../../shared/stream-names.ts";
 import { chunkSubject, INGEST_REQUESTS } from "../../shared/subjects.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { listFiles, sha256File, writeRandomFile } from "./files.ts";
@@ -22,7 +22,7 @@ export interface SentFile {
 export async function sendRandomFile(t: TestPipeline, name: string, size: number): Promise<SentFile> {
   const path = join(t.dir, name);
   const sha256 = writeRandomFile(path, size);
-  const { fileId } = await submitIngest(t.hubJs, await checkSource(path));
+  const { fileId } = await submitIngest(t.hubJs, await checkIngestFile(path));
   return { fileId, path, sha256, size };
 }
 
@@ -60,11 +60,12 @@ export interface ConsumerDeliveries {
 export async function consumerDeliveries(t: TestPipeline): Promise<ConsumerDeliveries[]> {
   const out: ConsumerDeliveries[] = [];
   const hubJsm = await jetstreamManager(t.nc, { domain: t.pipeline.deployment.topology.hubDomain });
+  const ingest = stageSource("ingest", "hub").consumer;
   out.push({
-    consumer: INGEST_CONSUMER,
+    consumer: ingest,
     cloud: "hub",
     messages: await countSubject(hubJsm, FILES_STREAM, INGEST_REQUESTS),
-    deliveries: (await hubJsm.consumers.info(FILES_STREAM, INGEST_CONSUMER)).delivered.consumer_seq,
+    deliveries: (await hubJsm.consumers.info(FILES_STREAM, ingest)).delivered.consumer_seq,
   });
   for (const cloud of Object.keys(t.pipeline.deployment.leaves)) {
     const jsm = await jetstreamManager(await t.leaf(cloud));
