@@ -22,6 +22,7 @@ import {
 } from "../../shared/manifest.ts";
 import { EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
+import { chunkSummary, expectedChunks, replicaNames } from "../helpers/chunks.ts";
 import { waitForDrain } from "../helpers/drain.ts";
 import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -77,24 +78,6 @@ async function manifestEntries(fileId: string) {
     chunks.push(c);
   }
   return { file, chunks };
-}
-
-/** What a chunk record says about where the chunk is and which replicas were verified. */
-const summary = (c: ChunkRecord) => ({
-  index: c.index,
-  offset: c.offset,
-  size: c.size,
-  sha256: c.sha256,
-  replicas: [...c.replicas]
-    .sort((a, b) => a.cloud.localeCompare(b.cloud))
-    .map((r) => ({ cloud: r.cloud, key: r.key, verified: r.verified })),
-});
-
-/** The summary a complete chunk must have, from its bytes: a verified replica in every cloud, under its content key. */
-function expectedChunk(fileId: string, index: number, bytes: Buffer) {
-  const sha = sha256(bytes);
-  const replicas = [...CLOUDS].sort().map((cloud) => ({ cloud, key: replicaKey(fileId, index, sha), verified: true }));
-  return { index, offset: index * bytes.length, size: bytes.length, sha256: sha, replicas };
 }
 
 /**
@@ -225,13 +208,13 @@ describe("idempotency", () => {
       chunksComplete: 5,
       sha256: sha256(data),
     });
-    expect(before.chunks.map((c) => summary(c.value))).toEqual(
-      [0, 1, 2, 3, 4].map((i) => expectedChunk("redelivered-1", i, data.subarray(i * 64 * 1024, (i + 1) * 64 * 1024))),
-    );
+    const want = expectedChunks("redelivered-1", data, 64 * 1024, CLOUDS);
+    expect(want.length).toBe(5);
+    expect(before.chunks.map((c) => chunkSummary(c.value))).toEqual(want);
     const objectsBefore = CLOUDS.map((c) =>
       listFiles(join(fsRoot(t.pipeline.deployment, c), "chunks", "redelivered-1")),
     );
-    expect(objectsBefore).toEqual(CLOUDS.map(() => before.chunks.map((c) => `${c.value.index}-${c.value.sha256}`)));
+    expect(objectsBefore).toEqual(CLOUDS.map(() => replicaNames(want)));
     const hubEventsBefore = (await (await t.hubJs.jetstreamManager()).streams.info(EVENTS_STREAM)).state.messages;
 
     const replayed = await replayChunkEvents("redelivered-1");
