@@ -3,17 +3,21 @@
  * identical, with exactly one intact replica per chunk in every store.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitForFiles } from "../../client/ingest.ts";
 import { reassemble } from "../../client/reassemble.ts";
-import { readFileRecord } from "../../shared/manifest.ts";
+import { type FileRecord, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
-import { eventually, listFiles, sha256, sha256File, writeRandomFile } from "../helpers/files.ts";
+import type { WorkerProcess } from "../../supervisor/worker-process.ts";
+import { chunkSummary, expectedChunks, replicaNames } from "../helpers/chunks.ts";
+import { eventually, listFiles, sha256, sha256File } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
 const MiB = 1024 * 1024;
+const CLOUDS = ["aws", "gcp", "azure"];
 let t: TestPipeline;
 
 beforeAll(async () => {
@@ -28,85 +32,116 @@ afterAll(async () => {
   await t?.stop();
 });
 
+const tmpDir = (cloud: string): string => join(fsRoot(t.pipeline.deployment, cloud), ".tmp");
 const tmpFiles = (cloud: string): string[] => {
   try {
-    return readdirSync(join(fsRoot(t.pipeline.deployment, cloud), ".tmp"));
+    return readdirSync(tmpDir(cloud));
   } catch {
     return [];
   }
 };
 
-it("completes a file identical after its place worker is SIGKILLed mid-chunk", async () => {
-  const path = join(t.dir, "victim.bin");
-  const sha = writeRandomFile(path, 4 * MiB + 17);
-  await t.hubJs.publish("files.ingest", JSON.stringify({ fileId: "kill-place-1", path }), {
-    msgID: "ingest:kill-place-1",
-  });
+/** The temp file (`.part`) in `cloud`'s store that process `pid` has open right now, with its size. */
+function writingNow(pid: number | undefined, cloud: string): { path: string; size: number } | undefined {
+  if (pid === undefined) return undefined;
+  let dir: string;
+  try {
+    dir = realpathSync(tmpDir(cloud));
+  } catch {
+    return undefined;
+  }
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const path = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (path.startsWith(`${dir}/`) && path.endsWith(".part")) return { path, size: statSync(path).size };
+    } catch {
+      // closed (or the file linked into place) meanwhile
+    }
+  }
+  return undefined;
+}
 
+/**
+ * Waits until `victim` is early in writing a chunk into `cloud`'s store (under half of it written, so
+ * half a second of writing is left), SIGKILLs it, and checks the write was cut: its temp file is
+ * still there and short of a whole chunk, where a finished put would have linked it into place and
+ * removed it. Returns the temp file's path.
+ */
+async function killMidWrite(victim: WorkerProcess, cloud: string): Promise<string> {
+  const writing = await eventually(
+    () => {
+      const w = writingNow(victim.pid, cloud);
+      return w && w.size < MiB / 2 ? w : undefined;
+    },
+    60_000,
+    `${victim.spec.name} writing a chunk into ${cloud}'s store`,
+  );
+  await victim.kill();
+  const left = statSync(writing.path, { throwIfNoEntry: false });
+  expect(left, `${writing.path} after the kill`).toBeDefined();
+  expect(left!.size).toBeLessThan(MiB);
+  return writing.path;
+}
+
+/**
+ * The file is complete, and what the manifest and every store hold is what its bytes imply: each
+ * chunk with a verified replica in every cloud under its content key, and in every store exactly one
+ * object per chunk whose bytes hash to its name.
+ */
+async function expectStoredWhole(f: FileRecord, data: Buffer, chunks: number): Promise<void> {
+  const want = expectedChunks(f.fileId, data, MiB, CLOUDS);
+  expect(want.length).toBe(chunks);
+  expect(f).toMatchObject({ state: "complete", size: data.length, sha256: sha256(data), chunkCount: chunks });
+  expect((await readChunkRecords(t.kv, f)).map(chunkSummary)).toEqual(want);
+  for (const cloud of CLOUDS) {
+    const root = join(fsRoot(t.pipeline.deployment, cloud), "chunks", f.fileId);
+    expect(listFiles(root), cloud).toEqual(replicaNames(want));
+    for (const name of listFiles(root)) expect(sha256(readFileSync(join(root, name)))).toBe(name.split("-")[1]);
+    expect(listFiles(join(fsRoot(t.pipeline.deployment, cloud), "staging"))).toEqual([]);
+  }
+  const out = join(t.dir, `${f.fileId}.back`);
+  await reassemble(t.kv, t.stores, f.fileId, out, { preference: CLOUDS });
+  expect(sha256File(out)).toBe(sha256(data));
+}
+
+/** Writes a file of random bytes, asks for it to be ingested, and returns its bytes and the cloud ingesting it. */
+async function ingest(fileId: string, size: number): Promise<{ data: Buffer; home: string }> {
+  const path = join(t.dir, `${fileId}.bin`);
+  const data = randomBytes(size);
+  writeFileSync(path, data);
+  await t.hubJs.publish("files.ingest", JSON.stringify({ fileId, path }), { msgID: `ingest:${fileId}` });
   const home = await eventually(
-    async () => (await readFileRecord(t.kv, "kill-place-1"))?.stagingClouds[0],
+    async () => (await readFileRecord(t.kv, fileId))?.stagingClouds[0],
     30_000,
     "the ingesting cloud",
   );
-  // Only the home cloud's place worker writes into another cloud's store: a temp file there is its
-  // replica being written right now.
-  const other = ["aws", "gcp", "azure"].find((c) => c !== home)!;
-  const inFlight = await eventually(
-    () => (tmpFiles(other).length > 0 ? tmpFiles(other) : undefined),
-    60_000,
-    "a replica write in progress",
-  );
-  const victim = t.pipeline.worker("place", home);
-  await victim.kill();
-  expect(inFlight.length).toBeGreaterThan(0);
-  // The replica being written never shows under its final key: only whole, checked objects do.
-  for (const key of listFiles(join(fsRoot(t.pipeline.deployment, other), "chunks"))) {
-    const [, name] = key.split("/");
-    expect(sha256(readFileSync(join(fsRoot(t.pipeline.deployment, other), "chunks", key)))).toBe(name!.split("-")[1]);
-  }
+  return { data, home };
+}
 
-  const files = await waitForFiles(t.kv, ["kill-place-1"], () => undefined, 90_000);
-  const f = files.get("kill-place-1")!;
-  expect(f.state).toBe("complete");
+it("completes a file identical after its place worker is SIGKILLed mid-chunk", async () => {
+  const { data, home } = await ingest("kill-place-1", 4 * MiB + 17);
+  // Only the home cloud's place worker writes into another cloud's store.
+  const other = CLOUDS.find((c) => c !== home)!;
+  const victim = t.pipeline.worker("place", home);
+  const cut = await killMidWrite(victim, other);
+
+  const f = (await waitForFiles(t.kv, ["kill-place-1"], () => undefined, 90_000)).get("kill-place-1")!;
   expect(victim.starts).toBe(2);
-  const out = join(t.dir, "victim.back");
-  await reassemble(t.kv, t.stores, f.fileId, out, { preference: ["aws", "gcp", "azure"] });
-  expect(sha256File(out)).toBe(sha);
-  for (const cloud of ["aws", "gcp", "azure"]) {
-    const root = join(fsRoot(t.pipeline.deployment, cloud), "chunks", f.fileId);
-    const objects = listFiles(root);
-    expect(objects.length).toBe(f.chunkCount);
-    for (const name of objects) expect(sha256(readFileSync(join(root, name)))).toBe(name.split("-")[1]);
-  }
+  await expectStoredWhole(f, data, 5);
   // The killed writer's temp file does not stay behind.
   await eventually(
-    () => (["aws", "gcp", "azure"].every((c) => tmpFiles(c).length === 0) ? true : undefined),
+    () => (CLOUDS.every((c) => tmpFiles(c).length === 0) ? true : undefined),
     20_000,
     "temp files to be swept",
   );
+  expect(statSync(cut, { throwIfNoEntry: false })).toBeUndefined();
 });
 
 it("completes a file identical after its ingest worker is SIGKILLed mid-file", async () => {
-  const path = join(t.dir, "victim2.bin");
-  const sha = writeRandomFile(path, 3 * MiB + 5);
-  await t.hubJs.publish("files.ingest", JSON.stringify({ fileId: "kill-ingest-1", path }), {
-    msgID: "ingest:kill-ingest-1",
-  });
-  const home = await eventually(
-    async () => (await readFileRecord(t.kv, "kill-ingest-1"))?.stagingClouds[0],
-    30_000,
-    "the ingesting cloud",
-  );
-  await eventually(() => (tmpFiles(home!).length > 0 ? true : undefined), 30_000, "a staging write in progress");
-  await t.pipeline.worker("ingest", home!).kill();
-  const files = await waitForFiles(t.kv, ["kill-ingest-1"], () => undefined, 90_000);
-  const f = files.get("kill-ingest-1")!;
-  expect(f.state).toBe("complete");
-  const out = join(t.dir, "victim2.back");
-  await reassemble(t.kv, t.stores, f.fileId, out, { preference: ["gcp"] });
-  expect(sha256File(out)).toBe(sha);
-  for (const cloud of ["aws", "gcp", "azure"]) {
-    expect(listFiles(join(fsRoot(t.pipeline.deployment, cloud), "chunks", f.fileId)).length).toBe(f.chunkCount);
-    expect(listFiles(join(fsRoot(t.pipeline.deployment, cloud), "staging"))).toEqual([]);
-  }
+  const { data, home } = await ingest("kill-ingest-1", 3 * MiB + 5);
+  const victim = t.pipeline.worker("ingest", home);
+  await killMidWrite(victim, home);
+  const f = (await waitForFiles(t.kv, ["kill-ingest-1"], () => undefined, 90_000)).get("kill-ingest-1")!;
+  expect(victim.starts).toBe(2);
+  await expectStoredWhole(f, data, 4);
 });

@@ -14,6 +14,17 @@ import { isRunning } from "../../supervisor/proc.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 
 const MiB = 1024 * 1024;
+const CHUNK = 256 * 1024;
+/** Every invariant the drill must have checked: a report that left one out would pass it unseen. */
+const INVARIANTS = [
+  "every file complete",
+  "every file reads back byte-identical",
+  "one intact replica per chunk in every store",
+  "every staging area empty",
+  "no dead letters",
+  "pipeline drained (no stuck consumer)",
+  "temp files of killed writers swept",
+];
 const dir = mkdtempSync(join(tmpdir(), "ferry-chaos-"));
 /** Drills that passed; the folder (logs included) is kept unless both did. */
 let passed = 0;
@@ -25,9 +36,10 @@ afterAll(() => {
 
 it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
   // Sizes off the chunk grid, so every file has a short last chunk.
-  const files = [0, 1, 2].map((i) => {
+  const sizes = [0, 1, 2].map((i) => 3 * MiB + i * 4099 + 17);
+  const files = sizes.map((size, i) => {
     const path = join(dir, `shard-${i}.bin`);
-    writeRandomFile(path, 3 * MiB + i * 4099 + 17);
+    writeRandomFile(path, size);
     return path;
   });
   const lines: string[] = [];
@@ -56,8 +68,10 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
     report.invariants.filter((i) => i.violations.length > 0),
     context,
   ).toEqual([]);
+  expect(report.invariants.map((i) => i.name)).toEqual(INVARIANTS);
   expect(report.passed).toBe(true);
-  expect(report.files.map((f) => f.state)).toEqual(["complete", "complete", "complete"]);
+  // Chunk counts from the sizes, not from the manifest the invariants read.
+  expect(report.files.map((f) => [f.state, f.chunks])).toEqual(sizes.map((n) => ["complete", Math.ceil(n / CHUNK)]));
   // The faults really happened, and some landed where they hurt: on a writer with work in flight.
   expect(report.rounds, context).toBeGreaterThanOrEqual(3);
   expect(
@@ -68,14 +82,17 @@ it("loses nothing while random workers are SIGKILLed mid-chunk", async () => {
     Object.entries(report.startsPerWorker).some(([name, starts]) => /^(place|ingest)-/.test(name) && starts > 1),
     context,
   ).toBe(true);
+  // Hub, 3 leaves and 13 workers at least; none left running.
+  expect(report.pids.length).toBeGreaterThanOrEqual(4 + 13);
   expect(report.pids.filter(isRunning)).toEqual([]);
   passed++;
 }, 90_000);
 
 it("loses nothing while workers and the S3, GCS and Azure servers are killed under it", async () => {
-  const files = [0, 1].map((i) => {
+  const sizes = [0, 1].map((i) => 16 * MiB + i * 4099 + 17);
+  const files = sizes.map((size, i) => {
     const path = join(dir, `real-${i}.bin`);
-    writeRandomFile(path, 16 * MiB + i * 4099 + 17);
+    writeRandomFile(path, size);
     return path;
   });
   const lines: string[] = [];
@@ -107,7 +124,9 @@ it("loses nothing while workers and the S3, GCS and Azure servers are killed und
     report.invariants.filter((i) => i.violations.length > 0),
     context,
   ).toEqual([]);
-  expect(report.files.map((f) => f.state)).toEqual(["complete", "complete"]);
+  expect(report.invariants.map((i) => i.name)).toEqual(INVARIANTS);
+  expect(report.passed).toBe(true);
+  expect(report.files.map((f) => [f.state, f.chunks])).toEqual(sizes.map((n) => ["complete", Math.ceil(n / CHUNK)]));
   expect(
     report.kills.some((k) => k.worker.startsWith("store-")),
     context,
@@ -116,6 +135,8 @@ it("loses nothing while workers and the S3, GCS and Azure servers are killed und
     lines.some((l) => /store-\w+ restarted as pid/.test(l)),
     context,
   ).toBe(true);
+  // Hub, 3 leaves, 3 store servers and 13 workers at least; none left running.
+  expect(report.pids.length).toBeGreaterThanOrEqual(4 + 3 + 13);
   expect(report.pids.filter(isRunning)).toEqual([]);
   passed++;
 }, 150_000);

@@ -142,10 +142,13 @@ describe("dashboard", () => {
     expect(await pageGlobal(page, "__xss")).toBeUndefined();
 
     // The replicas of all 24 chunks are counted in every cloud, and the stages measured the work.
+    // Three leaves, each counting them: `every` alone would hold for a page that drew no leaf at all.
     await waitForValue(
       "every cloud to count the file's replicas",
-      async () =>
-        (await page.locator("#topology .leaf").allTextContents()).every((l) => l.includes(`${CHUNKS} replicas`)),
+      async () => {
+        const leaves = await page.locator("#topology .leaf").allTextContents();
+        return leaves.length === 3 && leaves.every((l) => l.includes(`${CHUNKS} replicas`));
+      },
       true,
       15_000,
     );

@@ -1,0 +1,29 @@
+import { jetstream } from "@nats-io/jetstream";
+import { connectNats } from "../../shared/nats/connect.ts";
+import { FILES_STREAM } from "../../shared/stream-names.ts";
+import { INGEST_REQUESTS } from "../../shared/subjects.ts";
+
+/** What the hub's FILES stream holds of ingest requests: how many, and the stream sequence of the last one. */
+export interface IngestRequestsSeen {
+  count: number;
+  lastSeq: number;
+}
+
+/**
+ * Reads the ingest requests the hub's FILES stream holds. A request a client published is there once
+ * the publish is acknowledged, before any worker or the orchestrator has seen it. (The stream's
+ * files.completed messages are left out: the orchestrator publishes those for earlier files.)
+ */
+export async function ingestRequestsOnHub(hubUrl: string, domain: string): Promise<IngestRequestsSeen> {
+  const nc = await connectNats(hubUrl, "test-files-stream");
+  try {
+    const jsm = await jetstream(nc, { domain }).jetstreamManager();
+    const info = await jsm.streams.info(FILES_STREAM, { subjects_filter: INGEST_REQUESTS });
+    const count = info.state.subjects?.[INGEST_REQUESTS] ?? 0;
+    const last =
+      count === 0 ? undefined : await jsm.streams.getMessage(FILES_STREAM, { last_by_subj: INGEST_REQUESTS });
+    return { count, lastSeq: last?.seq ?? 0 };
+  } finally {
+    await nc.close();
+  }
+}
