@@ -18,14 +18,14 @@ export const SOURCE_FOLDERS = [
   "cli",
 ] as const;
 
-/** Every .ts file under the source folders, as paths relative to the repository root. */
-export function sourceFiles(): string[] {
+/** Every file with `extension` under the source folders, as paths relative to the repository root. */
+export function sourceFiles(extension = ".ts"): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith(".ts")) out.push(relative(REPO_ROOT, path));
+      else if (entry.name.endsWith(extension)) out.push(relative(REPO_ROOT, path));
     }
   };
   for (const folder of SOURCE_FOLDERS) walk(join(REPO_ROOT, folder));
