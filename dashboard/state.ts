@@ -4,10 +4,16 @@
  * dead letters. Measured afresh for each snapshot, except what the event tail and file watch follow.
  */
 import { jetstream } from "@nats-io/jetstream";
-import { countDeadLetters, measureConsumerLag, type PipelineConnections } from "../observability/metrics-endpoint.ts";
-import { analyse, type Bottleneck, recentRates } from "../observability/monitor.ts";
+import {
+  type ConsumerLag,
+  countDeadLetters,
+  measureConsumerLag,
+  type PipelineConnections,
+} from "../observability/metrics-endpoint.ts";
+import { analyse, type Bottleneck, type PipelineReport, recentRates } from "../observability/monitor.ts";
 import { jaegerQueryUrl, traceUrl } from "../observability/trace-link.ts";
 import { pingWorkers } from "../runtime/ping.ts";
+import type { WorkerInfo } from "../runtime/worker-runtime.ts";
 import { type FileRecord, type FileState, openManifest } from "../shared/manifest.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
 import { STAGES, type Stage } from "../shared/stages.ts";
@@ -120,55 +126,80 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
   const now = Date.now();
   const recent = tail.recent(now);
   const report = analyse(recent);
-  const rates = recentRates(recent, now, RATE_WINDOW_MS);
-  const replicas = tail.replicas();
-  const count = (stage: string, cloud: string) => workers.filter((w) => w.stage === stage && w.cloud === cloud).length;
   const hubLag = lag.find((l) => l.stage === "orchestrator");
-  const files = watch.files();
-  const byState = (s: FileState) => files.filter((f) => f.state === s).length;
   return {
     at: new Date(now).toISOString(),
     hub: {
       url: d.hub.url,
       domain: d.topology.hubDomain,
       monitoring: links !== undefined,
-      orchestrators: count("orchestrator", "hub"),
+      orchestrators: countWorkers(workers, "orchestrator", "hub"),
       lag: hubLag ? { pending: hubLag.pending, ackPending: hubLag.ackPending } : null,
     },
-    leaves: clouds.map((cloud) => ({
-      cloud,
-      url: d.leaves[cloud]?.url ?? "",
-      linked: links ? (links[cloud] ?? false) : null,
-      workers: Object.fromEntries(STAGES.map((s) => [s, count(s, cloud)])) as Record<Stage, number>,
-      replicas: replicas.get(cloud)?.replicas ?? 0,
-      replicaBytes: replicas.get(cloud)?.bytes ?? 0,
-    })),
-    stages: STAGES.map((stage) => {
-      const mine = lag.filter((l) => l.stage === stage);
-      return {
-        stage,
-        bytesPerSec: rates[stage].bytesPerSec,
-        chunksPerSec: rates[stage].chunksPerSec,
-        share: report.stages.find((s) => s.stage === stage)?.share ?? 0,
-        lag: mine.length
-          ? { pending: sum(mine.map((l) => l.pending)), ackPending: sum(mine.map((l) => l.ackPending)) }
-          : null,
-        lagByCloud: mine.map((l) => ({ cloud: l.cloud, pending: l.pending, ackPending: l.ackPending })),
-        workers: workers.filter((w) => w.stage === stage).length,
-      };
-    }),
+    leaves: leafViews(d, links, workers, tail.replicas()),
+    stages: stageViews(lag, recentRates(recent, now, RATE_WINDOW_MS), report, workers),
     bottleneck: report.bottleneck ?? null,
     bottleneckWindowMs: BOTTLENECK_WINDOW_MS,
     rateWindowMs: RATE_WINDOW_MS,
-    files: {
-      total: files.length,
-      complete: byState("complete"),
-      failed: byState("failed"),
-      inFlight: byState("ingesting") + byState("processing"),
-      rows: fileRows(files, d),
-    },
+    files: filesView(watch.files(), d),
     deadLetters: { stored: stored ? sum(stored.map((x) => x.count)) : null, latest: tail.latestDeadLetters() },
     historyLoaded: tail.caughtUp,
+  };
+}
+
+/** Workers of `stage` in `cloud` that answered the ping. */
+const countWorkers = (workers: WorkerInfo[], stage: string, cloud: string): number =>
+  workers.filter((w) => w.stage === stage && w.cloud === cloud).length;
+
+/** Each cloud's leaf: its link to the hub (null when the hub's monitoring did not answer), workers and replicas. */
+function leafViews(
+  d: Deployment,
+  links: Record<string, boolean> | undefined,
+  workers: WorkerInfo[],
+  replicas: Map<string, { replicas: number; bytes: number }>,
+): LeafView[] {
+  return d.topology.clouds.map(({ name: cloud }) => ({
+    cloud,
+    url: d.leaves[cloud]?.url ?? "",
+    linked: links ? (links[cloud] ?? false) : null,
+    workers: Object.fromEntries(STAGES.map((s) => [s, countWorkers(workers, s, cloud)])) as Record<Stage, number>,
+    replicas: replicas.get(cloud)?.replicas ?? 0,
+    replicaBytes: replicas.get(cloud)?.bytes ?? 0,
+  }));
+}
+
+/** Each stage's live rates, share of time over the bottleneck window, lag summed over the clouds, and workers. */
+function stageViews(
+  lag: ConsumerLag[],
+  rates: ReturnType<typeof recentRates>,
+  report: PipelineReport,
+  workers: WorkerInfo[],
+): StageView[] {
+  return STAGES.map((stage) => {
+    const mine = lag.filter((l) => l.stage === stage);
+    return {
+      stage,
+      bytesPerSec: rates[stage].bytesPerSec,
+      chunksPerSec: rates[stage].chunksPerSec,
+      share: report.stages.find((s) => s.stage === stage)?.share ?? 0,
+      lag: mine.length
+        ? { pending: sum(mine.map((l) => l.pending)), ackPending: sum(mine.map((l) => l.ackPending)) }
+        : null,
+      lagByCloud: mine.map((l) => ({ cloud: l.cloud, pending: l.pending, ackPending: l.ackPending })),
+      workers: workers.filter((w) => w.stage === stage).length,
+    };
+  });
+}
+
+/** Counts of files by state, and the rows shown. */
+function filesView(files: FileRecord[], d: Deployment): DashboardState["files"] {
+  const byState = (s: FileState) => files.filter((f) => f.state === s).length;
+  return {
+    total: files.length,
+    complete: byState("complete"),
+    failed: byState("failed"),
+    inFlight: byState("ingesting") + byState("processing"),
+    rows: fileRows(files, d),
   };
 }
 

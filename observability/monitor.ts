@@ -110,19 +110,46 @@ function classify(e: HistoryEvent): Classified | undefined {
 
 /** Per stage figures and the bottleneck, from events in any order. */
 export function analyse(events: readonly HistoryEvent[]): PipelineReport {
-  const acc = perStage(() => ({
-    chunks: new Map<string, { size: number; ms: number }>(),
-    succeeded: 0,
-    failed: 0,
-    start: Infinity,
-    end: -Infinity,
-  }));
+  const { tallies, analysed } = tally(events);
+  const stages = stageReports(tallies);
+  const starts = Object.values(tallies)
+    .map((a) => a.start)
+    .filter(Number.isFinite);
+  const ends = Object.values(tallies)
+    .map((a) => a.end)
+    .filter(Number.isFinite);
+  const bottleneck = findBottleneck(stages);
+  return {
+    from: starts.length ? new Date(Math.min(...starts)).toISOString() : null,
+    to: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
+    events: analysed,
+    stages,
+    ...(bottleneck ? { bottleneck } : {}),
+  };
+}
+
+/** One stage's events, added up. */
+interface StageTally {
+  /** Per distinct chunk (`fileId:index`): its size and its longest event for the stage. */
+  chunks: Map<string, { size: number; ms: number }>;
+  succeeded: number;
+  failed: number;
+  /** Start of the first successful piece of work, end of the last (ms since the epoch; ±Infinity without one). */
+  start: number;
+  end: number;
+}
+
+/** Every stage's tally, and how many of the events were the monitor's to analyse. */
+function tally(events: readonly HistoryEvent[]): { tallies: Record<Stage, StageTally>; analysed: number } {
+  const tallies = perStage(
+    (): StageTally => ({ chunks: new Map(), succeeded: 0, failed: 0, start: Infinity, end: -Infinity }),
+  );
   let analysed = 0;
   for (const e of events) {
     const c = classify(e);
     if (!c) continue;
     analysed++;
-    const a = acc[c.stage];
+    const a = tallies[c.stage];
     if (!c.ok) {
       a.failed++;
       continue;
@@ -133,10 +160,15 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
     a.start = Math.min(a.start, c.startMs);
     a.end = Math.max(a.end, c.endMs);
   }
-  const busy = perStage((s) => [...acc[s].chunks.values()].reduce((t, c) => t + c.ms, 0));
+  return { tallies, analysed };
+}
+
+/** The tallies as reports in pipeline order, each stage's share taken of the busy time of all. */
+function stageReports(tallies: Record<Stage, StageTally>): StageReport[] {
+  const busy = perStage((s) => [...tallies[s].chunks.values()].reduce((t, c) => t + c.ms, 0));
   const totalBusy = Object.values(busy).reduce((t, ms) => t + ms, 0);
-  const stages = STAGES.map((stage): StageReport => {
-    const a = acc[stage];
+  return STAGES.map((stage): StageReport => {
+    const a = tallies[stage];
     const bytes = [...a.chunks.values()].reduce((t, c) => t + c.size, 0);
     const spanMs = a.chunks.size > 0 ? a.end - a.start : 0;
     const perSec = (n: number) => (spanMs > 0 ? n / (spanMs / 1000) : 0);
@@ -155,20 +187,6 @@ export function analyse(events: readonly HistoryEvent[]): PipelineReport {
       share: totalBusy > 0 ? busy[stage] / totalBusy : 0,
     };
   });
-  const starts = Object.values(acc)
-    .map((a) => a.start)
-    .filter(Number.isFinite);
-  const ends = Object.values(acc)
-    .map((a) => a.end)
-    .filter(Number.isFinite);
-  const bottleneck = findBottleneck(stages);
-  return {
-    from: starts.length ? new Date(Math.min(...starts)).toISOString() : null,
-    to: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
-    events: analysed,
-    stages,
-    ...(bottleneck ? { bottleneck } : {}),
-  };
 }
 
 function findBottleneck(stages: StageReport[]): Bottleneck | undefined {

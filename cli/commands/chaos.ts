@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type KillWorkersReport, runKillWorkersDrill } from "../../chaos/kill-workers.ts";
+import type { KillWorkersReport } from "../../chaos/drill-report.ts";
+import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
 import { writeRandomFile } from "../../shared/sample-data.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";

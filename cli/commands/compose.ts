@@ -1,7 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
-import { COMPOSE_FILE, composeDrift, renderCompose } from "../../shared/topology/compose.ts";
+import { composeDrift, renderCompose } from "../../shared/topology/compose.ts";
+import { COMPOSE_FILE } from "../../shared/topology/compose-layout.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";

@@ -132,6 +132,12 @@ async function runForeground(
   state.ready = true;
   writeRunState(home, state);
   process.stdout.write(describe(pipeline, dashboard));
+  await stopOnSignal(home, pipeline, dashboard);
+  return 0;
+}
+
+/** Waits for Ctrl-C or SIGTERM, then stops the dashboard before the deployment it reads from. */
+async function stopOnSignal(home: string, pipeline: Pipeline, dashboard: Dashboard): Promise<void> {
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -141,7 +147,6 @@ async function runForeground(
   await pipeline.stop();
   removeRunState(home);
   process.stderr.write("ferry: stopped\n");
-  return 0;
 }
 
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */

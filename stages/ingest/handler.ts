@@ -1,6 +1,7 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../../observability/log.ts";
 import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
 import { activeTraceId, setActiveAttributes, withSpan } from "../../observability/spans.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
@@ -8,8 +9,9 @@ import { stagingKey } from "../../shared/chunk-keys.ts";
 import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import { tap } from "../../shared/hashing.ts";
 import { openSource } from "../../shared/sources/local-file.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
-import { planChunks } from "./chunk-plan.ts";
+import { type ChunkSpan, planChunks } from "./chunk-plan.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
 
 /**
@@ -43,50 +45,21 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
     };
     await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
     log.info({ size, chunkSize: req.chunkSize, path: req.path }, "ingest started");
-    const staging = storeOf(ctx, ctx.cloud);
-    const whole = createHash("sha256");
+    const file: FileInFlight = {
+      ctx,
+      req,
+      log,
+      staging: storeOf(ctx, ctx.cloud),
+      whole: createHash("sha256"),
+      replicas,
+    };
     let chunkCount = 0;
     for await (const span of planChunks(fh, size, req.chunkSize, req.recordBoundaries)) {
       // Each chunk's own span: the parent of everything later stages do with it.
       await withSpan(
         SPAN_INGEST_CHUNK,
         { [ATTR_FILE_ID]: req.fileId, [ATTR_CHUNK_INDEX]: span.index, [ATTR_CHUNK_SIZE]: span.size },
-        async () => {
-          const chunkStarted = Date.now();
-          const key = stagingKey(req.fileId, span.index);
-          const bytes = createReadStream(req.path, {
-            start: span.offset,
-            end: span.offset + span.size - 1,
-            highWaterMark: 1024 * 1024,
-          });
-          const put = await staging.put(key, tap(bytes, whole), { overwrite: true, signal });
-          log.debug(
-            {
-              index: span.index,
-              bytes: put.size,
-              durationMs: Date.now() - chunkStarted,
-              to: `${staging.cloud}:${key}`,
-            },
-            "chunk staged",
-          );
-          const ev: ChunkIngested = {
-            ...meta(ctx, chunkStarted),
-            fileId: req.fileId,
-            index: span.index,
-            offset: span.offset,
-            size: put.size,
-            sha256: put.sha256,
-            staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
-            transforms: req.transforms,
-            replicas,
-          };
-          await publishEvent(
-            ctx,
-            chunkSubject("ingested", ctx.cloud),
-            ev,
-            msgId(req.fileId, span.index, "ingested", ctx.cloud),
-          );
-        },
+        () => stageChunk(file, span, signal),
       );
       msg.working();
       chunkCount++;
@@ -96,7 +69,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
       fileId: req.fileId,
       name: req.name,
       size,
-      sha256: whole.digest("hex"),
+      sha256: file.whole.digest("hex"),
       chunkCount,
     };
     await publishEvent(ctx, fileSubject("ingested", ctx.cloud), done, msgId(req.fileId, "ingested", ctx.cloud));
@@ -104,4 +77,50 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   } finally {
     await fh.close();
   }
+}
+
+/** What every chunk of the file being ingested shares. */
+interface FileInFlight {
+  ctx: WorkerContext;
+  req: IngestRequest;
+  log: Logger;
+  /** This cloud's store, where chunks wait for the later stages. */
+  staging: BlobStore;
+  /** The whole file's SHA-256, fed chunk by chunk as they stream past. */
+  whole: Hash;
+  replicas: number;
+}
+
+/** Streams one chunk of the source into staging, hashing it on the way, then announces it. */
+async function stageChunk(file: FileInFlight, span: ChunkSpan, signal: AbortSignal): Promise<void> {
+  const { ctx, req, log, staging } = file;
+  const chunkStarted = Date.now();
+  const key = stagingKey(req.fileId, span.index);
+  const bytes = createReadStream(req.path, {
+    start: span.offset,
+    end: span.offset + span.size - 1,
+    highWaterMark: 1024 * 1024,
+  });
+  const put = await staging.put(key, tap(bytes, file.whole), { overwrite: true, signal });
+  log.debug(
+    { index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` },
+    "chunk staged",
+  );
+  const ev: ChunkIngested = {
+    ...meta(ctx, chunkStarted),
+    fileId: req.fileId,
+    index: span.index,
+    offset: span.offset,
+    size: put.size,
+    sha256: put.sha256,
+    staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
+    transforms: req.transforms,
+    replicas: file.replicas,
+  };
+  await publishEvent(
+    ctx,
+    chunkSubject("ingested", ctx.cloud),
+    ev,
+    msgId(req.fileId, span.index, "ingested", ctx.cloud),
+  );
 }

@@ -18,9 +18,10 @@ import { publishTraced } from "../../observability/message-spans.ts";
 import { initTracing, type Tracing } from "../../observability/tracing.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { encodeEvent } from "../../shared/events.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { type LocalJaeger, startLocalJaeger } from "../../supervisor/jaeger-server.ts";
 import { freePorts } from "../../supervisor/ports.ts";
-import { eventually, sha256 } from "../helpers/files.ts";
+import { sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { waitForValue } from "../helpers/wait.ts";
 
@@ -95,6 +96,39 @@ async function openPage(): Promise<Page> {
 
 const apiTrace = (id: string) => fetch(new URL(`/api/trace/${id}`, dash!.url));
 
+/**
+ * The trace through the dashboard's /api/trace once it is whole. Every verify span is not enough: the
+ * orchestrator's last spans (its chunks.verified delivery, the files.completed publish) can still be on
+ * their way. So: every verify span, the files.completed publish, no span whose parent is missing (one
+ * root), and the same span count in two reads a second apart (the exporters here send every 100 ms).
+ */
+async function wholeTrace(traceId: string): Promise<TraceView> {
+  let trace: TraceView | undefined;
+  let countBefore = -1;
+  await pollUntil(
+    "the file's whole trace through the dashboard's /api/trace",
+    async () => {
+      const res = await apiTrace(traceId);
+      if (res.status !== 200) return `HTTP ${res.status}`;
+      trace = (await res.json()) as TraceView;
+      const spans = trace.spans;
+      const verified = spans.filter((s) => s.service === "ferry-verify" && s.operation.startsWith("process ")).length;
+      const completed = spans.some(
+        (s) => s.service === "ferry-orchestrator" && s.operation === "publish files.completed",
+      );
+      const roots = spans.filter((s) => s.depth === 0).length;
+      const steady = spans.length === countBefore;
+      countBefore = spans.length;
+      return (
+        (verified === CHUNKS * 3 && completed && roots === 1 && steady) ||
+        `${spans.length} spans, ${verified}/${CHUNKS * 3} verify spans, files.completed ${completed ? "published" : "not published yet"}, ${roots} root(s)`
+      );
+    },
+    { timeoutMs: 60_000, intervalMs: 1000, retryable: () => false },
+  );
+  return trace!;
+}
+
 describe("the dashboard's trace page", () => {
   it("draws a file's trace, reached from its row, with every stage, the target clouds and a failed replica in red", async () => {
     const fileId = "dash-trace-1";
@@ -116,20 +150,8 @@ describe("the dashboard's trace page", () => {
     const file = (await waitForFiles(t!.kv, [fileId], () => undefined, 90_000)).get(fileId)!;
     expect(file.state).toBe("complete");
 
-    // The whole trace is in Jaeger once every replica's verify span is (the dashboard draws what Jaeger has when asked).
-    const trace = await eventually(
-      async () => {
-        const res = await apiTrace(traceId!);
-        if (res.status !== 200) return undefined;
-        const v = (await res.json()) as TraceView;
-        return v.spans.filter((s) => s.service === "ferry-verify" && s.operation.startsWith("process ")).length ===
-          CHUNKS * 3
-          ? v
-          : undefined;
-      },
-      60_000,
-      "every verify span through the dashboard's /api/trace",
-    );
+    // The page draws what Jaeger has when it asks, so the trace must be whole before it is read here.
+    const trace = await wholeTrace(traceId!);
     expect(trace.traceId).toBe(traceId);
     expect(trace.spans[0]).toMatchObject({
       depth: 0,

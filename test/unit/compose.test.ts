@@ -3,14 +3,9 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { STAGES } from "../../shared/stages.ts";
-import {
-  COMPOSE_DIR,
-  COMPOSE_FILE,
-  composeDeployment,
-  composeDrift,
-  renderCompose,
-  yamlBlock,
-} from "../../shared/topology/compose.ts";
+import { composeDeployment, composeDrift, renderCompose } from "../../shared/topology/compose.ts";
+import { COMPOSE_DIR, COMPOSE_FILE } from "../../shared/topology/compose-layout.ts";
+import { yamlBlock } from "../../shared/topology/compose-yaml.ts";
 import { compileTopology, loadTopology } from "../../shared/topology/config.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
 import { renderLeafConfig } from "../../shared/topology/nats-config.ts";

@@ -1,0 +1,20 @@
+/**
+ * Where a compose deployment's pieces are: the generated files in the repository, the paths and
+ * volumes inside the containers, and the ports its servers listen on.
+ */
+
+export const COMPOSE_FILE = "docker-compose.yml";
+export const COMPOSE_DIR = "deploy/compose";
+export const NATS_CONF_DIR = `${COMPOSE_DIR}/nats`;
+export const DEPLOYMENT_JSON = `${COMPOSE_DIR}/deployment.json`;
+
+/** Each server has its own container hostname, so all of them keep the default ports. */
+export const CLIENT_PORT = 4222;
+export const MONITOR_PORT = 8222;
+export const LEAF_PORT = 7422;
+/** Paths inside the containers. */
+export const DATA_DIR = "/deploy";
+export const STORES_DIR = "/data/stores";
+export const JETSTREAM_DIR = "/data/jetstream";
+export const CONF_MOUNT = "/etc/nats";
+export const STORES_VOLUME = "stores";

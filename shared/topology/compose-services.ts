@@ -1,0 +1,166 @@
+/**
+ * docker-compose.yml's services as data: a nats-server per JetStream domain, Jaeger, the one-shot
+ * setup, the orchestrator and every cloud's stage workers, each with the comment written above it.
+ */
+import { STAGES } from "../stages.ts";
+import {
+  CLIENT_PORT,
+  DATA_DIR,
+  DEPLOYMENT_JSON,
+  MONITOR_PORT,
+  NATS_CONF_DIR,
+  STORES_DIR,
+  STORES_VOLUME,
+} from "./compose-layout.ts";
+import { type Deployment, HUB_NAME, type ServerEndpoint } from "./deployment.ts";
+
+const NATS_IMAGE = "nats:2.14-alpine";
+const JAEGER_IMAGE = "jaegertracing/jaeger:2.13.0";
+/** Built from the Dockerfile at the repository root; every node service shares it. */
+const FERRY_IMAGE = "ferry:local";
+
+export interface ComposeService {
+  image: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: "service_started" | "service_healthy" | "service_completed_successfully" }>;
+  healthcheck?: { test: string[]; interval: string; timeout: string; retries: number };
+  restart?: "unless-stopped";
+}
+
+/** docker-compose.yml as data: what the tests inspect, and what gets rendered to YAML. */
+export interface ComposeModel {
+  name: string;
+  services: Record<string, ComposeService>;
+  volumes: Record<string, Record<string, never>>;
+}
+
+/** A service under its name, with the comment written above it. */
+interface NamedService {
+  name: string;
+  service: ComposeService;
+  comment?: string;
+}
+
+/** The model of `d`'s services and volumes, and the comments by service name. */
+export function composeModel(d: Deployment): { model: ComposeModel; comments: Record<string, string> } {
+  const services: Record<string, ComposeService> = {};
+  const comments: Record<string, string> = {};
+  for (const { name, service, comment } of [...natsServices(d), jaegerService(), ...pipelineServices(d)]) {
+    services[name] = service;
+    if (comment) comments[name] = comment;
+  }
+  const volumes: Record<string, Record<string, never>> = {};
+  for (const ep of [d.hub, ...Object.values(d.leaves)]) volumes[natsVolume(ep)] = {};
+  volumes[STORES_VOLUME] = {};
+  return { model: { name: "ferry", services, volumes }, comments };
+}
+
+/** The volume that keeps a nats-server's JetStream store. */
+const natsVolume = (ep: ServerEndpoint): string => `nats-${ep.name}`;
+
+function natsServer(ep: ServerEndpoint, ports?: string[]): ComposeService {
+  return {
+    image: NATS_IMAGE,
+    command: ["-c", ep.configFile],
+    ...(ports ? { ports } : {}),
+    volumes: [`./${NATS_CONF_DIR}/${ep.name}.conf:${ep.configFile}:ro`, `${natsVolume(ep)}:${ep.storeDir}`],
+    // /healthz answers 200 once JetStream has recovered its streams; busybox wget is in the alpine image.
+    healthcheck: {
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ep.monitorPort}/healthz`],
+      interval: "2s",
+      timeout: "2s",
+      retries: 30,
+    },
+    restart: "unless-stopped",
+  };
+}
+
+/** The hub, then each cloud's leaf. */
+function natsServices(d: Deployment): NamedService[] {
+  const hub: NamedService = {
+    name: HUB_NAME,
+    comment: `The hub: JetStream domain "${d.hub.domain}". The only server published on the host, on loopback.`,
+    service: natsServer(d.hub, [
+      `127.0.0.1:${CLIENT_PORT}:${d.hub.port}`,
+      `127.0.0.1:${MONITOR_PORT}:${d.hub.monitorPort}`,
+    ]),
+  };
+  const leaves = Object.entries(d.leaves).map(
+    ([cloud, leaf]): NamedService => ({
+      name: cloud,
+      comment: `Cloud "${cloud}": its leaf, JetStream domain "${cloud}", fsync on every write, linked to the hub.`,
+      // Started, not healthy: a leaf keeps working on its own while the hub is down.
+      service: { ...natsServer(leaf), depends_on: { [HUB_NAME]: { condition: "service_started" } } },
+    }),
+  );
+  return [hub, ...leaves];
+}
+
+function jaegerService(): NamedService {
+  return {
+    name: "jaeger",
+    comment: "Used by tracing: every ferry process exports spans here over OTLP/HTTP (4318).",
+    service: {
+      image: JAEGER_IMAGE,
+      // The image already listens on all interfaces; said here so a future default cannot silently change it.
+      environment: { JAEGER_LISTEN_HOST: "0.0.0.0" },
+      ports: ["127.0.0.1:16686:16686", "127.0.0.1:4318:4318"],
+      restart: "unless-stopped",
+    },
+  };
+}
+
+/** Node services share one image; the OTLP endpoint is the standard variable the OpenTelemetry SDK reads. */
+function ferryService(command: string[], depends_on: ComposeService["depends_on"], mounts: string[]): ComposeService {
+  return {
+    image: FERRY_IMAGE,
+    build: ".",
+    command,
+    environment: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318" },
+    volumes: mounts,
+    depends_on,
+  };
+}
+
+/** The one-shot setup, the orchestrator and every cloud's stage workers: the node services. */
+function pipelineServices(d: Deployment): NamedService[] {
+  const deploymentMount = `./${DEPLOYMENT_JSON}:${DATA_DIR}/deployment.json:ro`;
+  const allServers = Object.fromEntries(
+    [HUB_NAME, ...Object.keys(d.leaves)].map((s) => [s, { condition: "service_healthy" as const }]),
+  );
+  const afterSetup = { setup: { condition: "service_completed_successfully" as const } };
+  const workerMounts = [deploymentMount, `${STORES_VOLUME}:${STORES_DIR}`];
+  const worker = (command: string[], server: string): ComposeService => ({
+    ...ferryService(command, { [server]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
+    restart: "unless-stopped",
+  });
+  const stageWorkers = Object.keys(d.leaves).flatMap((cloud) =>
+    STAGES.map(
+      (stage, i): NamedService => ({
+        name: `${stage}-${cloud}`,
+        service: worker(["stages/main.ts", stage, cloud, DATA_DIR], cloud),
+        comment:
+          i === 0
+            ? `Cloud "${cloud}": its stage workers, each connected only to its own leaf. Every store is on the shared "${STORES_VOLUME}" volume.`
+            : undefined,
+      }),
+    ),
+  );
+  return [
+    {
+      name: "setup",
+      comment: "One-shot: declares every stream and consumer, then exits 0. The workers start only after it.",
+      service: ferryService(["streams/main.ts", DATA_DIR], allServers, [deploymentMount]),
+    },
+    {
+      name: "orchestrator",
+      comment: "Projects the events into the manifest; talks only to the hub.",
+      service: worker(["orchestrator/main.ts", DATA_DIR], HUB_NAME),
+    },
+    ...stageWorkers,
+  ];
+}
