@@ -1,12 +1,15 @@
 # shellcheck shell=bash
-# Prepares everything `ferry` needs: Node 24, the npm dependencies and nats-server.
-# Sourced by ./ferry (like a Gradle wrapper), so a fresh clone needs only bash, npm and Go.
+# Prepares everything `ferry` needs: Node 24, the npm dependencies, nats-server, and the servers the
+# command runs. Sourced by ./ferry (like a Gradle wrapper), so a fresh clone needs only bash, npm and Go.
 # Idempotent and silent when everything is already cached: the fast path runs no network
 # command and only asks the cached binaries for their versions.
 #
-# Commands that run servers (up, demo, test, bench, chaos) also get the pinned local servers:
-# versitygw (S3), fake-gcs-server (GCS), toxiproxy and Jaeger v2, built once with `go install`
-# into .cache/bin (Azurite comes with the npm dependencies); `test` also gets Debian's chromium.
+# The servers are pinned and built once with Go into .cache/bin, only for the commands that run
+# them: versitygw (S3) and fake-gcs-server (GCS) for up, demo, bench and chaos, unless --stores fs
+# (Azurite comes with the npm dependencies); Jaeger v2 for up and test; toxiproxy for test, which
+# also gets Debian's chromium. Missing ones are built in parallel, each under a lock of its own, in
+# a temp folder renamed into place when done; the set-up says what it builds, about how long that
+# takes, and when each one is done.
 #
 # Exports: FERRY_ROOT, FERRY_NODE (absolute path), FERRY_NATS_SERVER (absolute path),
 # FERRY_VERSITYGW, FERRY_FAKE_GCS_SERVER, FERRY_TOXIPROXY_SERVER, FERRY_JAEGER (when set up),
@@ -172,19 +175,8 @@ _ferry_find_go() {
   fi
 }
 
-_ferry_build_nats() {
-  local go
-  go="$(_ferry_find_go || true)"
-  [[ -n $go ]] \
-    || _ferry_die "nats-server >= $_FERRY_NATS_MIN_MAJOR.$_FERRY_NATS_MIN_MINOR is not on PATH and Go is not installed to build it. Fix: install Go >= 1.25 (ferry then builds nats-server $_FERRY_NATS_VERSION itself), or put nats-server >= $_FERRY_NATS_MIN_MAJOR.$_FERRY_NATS_MIN_MINOR on PATH, or set FERRY_NATS_SERVER to its path."
-  _ferry_say "building nats-server $_FERRY_NATS_VERSION into .cache/bin with $go (one time, about a minute)"
-  mkdir -p "$_FERRY_CACHE/bin"
-  GOBIN="$_FERRY_CACHE/bin" "$go" install "github.com/nats-io/nats-server/v2@$_FERRY_NATS_VERSION" >&2 \
-    || _ferry_die "go install of nats-server $_FERRY_NATS_VERSION failed (see above). Fix: install Go >= 1.25, or put nats-server >= $_FERRY_NATS_MIN_MAJOR.$_FERRY_NATS_MIN_MINOR on PATH, or set FERRY_NATS_SERVER to its path."
-  _ferry_cached_nats_ok \
-    || _ferry_die "the nats-server built into .cache/bin does not report $_FERRY_NATS_VERSION. Fix: rm -f '$_FERRY_CACHE/bin/nats-server' and run again."
-}
-
+# Decides where nats-server comes from; sets _FERRY_NATS_BUILD=1 when .cache/bin needs one built.
+_FERRY_NATS_BUILD=0
 _ferry_setup_nats() {
   local onpath
   if [[ -n ${FERRY_NATS_SERVER:-} ]]; then
@@ -196,28 +188,36 @@ _ferry_setup_nats() {
     if [[ -n $onpath ]] && _ferry_nats_recent_enough "$onpath"; then
       FERRY_NATS_SERVER="$(_ferry_abs_path "$onpath")"
     else
-      if ! _ferry_cached_nats_ok; then
-        _ferry_lock
-        _ferry_cached_nats_ok || _ferry_build_nats
-      fi
+      _ferry_cached_nats_ok || _FERRY_NATS_BUILD=1
       FERRY_NATS_SERVER="$_FERRY_CACHE/bin/nats-server"
     fi
   fi
   export FERRY_NATS_SERVER
 }
 
-# Pinned local servers: name, Go package@version (Jaeger: built from tools/jaeger/go.mod instead).
+# What ferry builds with Go into .cache/bin: name, Go package@version (Jaeger: built from
+# tools/jaeger/go.mod instead), and about how many minutes its cold build takes alone (empty Go
+# module and build caches) on this project's machine, 2 cores shared with other work. The minutes
+# are printed so that a first run says what it is waiting for.
 _FERRY_GO_TOOLS=(
-  "versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0"
-  "fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1"
-  "toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0"
-  "jaeger tools/jaeger"
+  "nats-server github.com/nats-io/nats-server/v2@$_FERRY_NATS_VERSION 2"
+  "versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0 4"
+  "fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1 3"
+  "toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 1"
+  "jaeger tools/jaeger 9"
 )
 
-# A tool is cached when its binary exists and its stamp names the pin it was built from.
-_ferry_tool_ok() {
-  local name="$1" pin="$2"
-  [[ -x $_FERRY_CACHE/bin/$name ]] && [[ "$(cat "$_FERRY_CACHE/bin/$name.pin" 2>/dev/null)" == "$pin" ]]
+# Prints "PACKAGE MINUTES" of the tool named.
+_ferry_tool_entry() {
+  local entry name rest
+  for entry in "${_FERRY_GO_TOOLS[@]}"; do
+    read -r name rest <<<"$entry"
+    if [[ $name == "$1" ]]; then
+      printf '%s' "$rest"
+      return 0
+    fi
+  done
+  return 1
 }
 
 _ferry_tool_pin() {
@@ -225,48 +225,129 @@ _ferry_tool_pin() {
   if [[ $2 == tools/jaeger ]]; then sha256sum "$FERRY_ROOT/tools/jaeger/go.mod" | cut -c1-16; else printf '%s' "$2"; fi
 }
 
-_ferry_build_tool() {
-  local go="$1" name="$2" pkg="$3" pin="$4" tmp
-  tmp="$(mktemp -d "$_FERRY_CACHE/build-$name.XXXXXX")"
-  if [[ $pkg == tools/jaeger ]]; then
-    (cd "$FERRY_ROOT/tools/jaeger" && "$go" build -o "$tmp/$name" github.com/jaegertracing/jaeger/cmd/jaeger) || return 1
-  else
-    GOBIN="$tmp" "$go" install "$pkg" || return 1
-    # toxiproxy's server binary is called `server`.
-    [[ -x $tmp/$name ]] || mv "$tmp/$(basename "${pkg%@*}")" "$tmp/$name"
+# A tool is built when its binary exists and its stamp names the pin it was built from
+# (nats-server: when it reports the pinned version).
+_ferry_tool_ok() {
+  local name="$1" pkg
+  if [[ $name == nats-server ]]; then
+    _ferry_cached_nats_ok
+    return
   fi
-  mv "$tmp/$name" "$_FERRY_CACHE/bin/$name"
-  printf '%s' "$pin" >"$_FERRY_CACHE/bin/$name.pin"
-  rm -rf "$tmp"
+  read -r pkg _ <<<"$(_ferry_tool_entry "$name")"
+  [[ -x $_FERRY_CACHE/bin/$name ]] \
+    && [[ "$(cat "$_FERRY_CACHE/bin/$name.pin" 2>/dev/null)" == "$(_ferry_tool_pin "$name" "$pkg")" ]]
 }
 
-_ferry_setup_servers() {
-  local entry name pkg pin go missing=() pids=() i
-  for entry in "${_FERRY_GO_TOOLS[@]}"; do
-    read -r name pkg <<<"$entry"
-    _ferry_tool_ok "$name" "$(_ferry_tool_pin "$name" "$pkg")" || missing+=("$entry")
-  done
-  if ((${#missing[@]} > 0)); then
-    _ferry_lock
-    go="$(_ferry_find_go || true)"
-    [[ -n $go ]] || _ferry_die "the local store servers, toxiproxy and Jaeger are built with Go, which is not installed. Fix: install Go >= 1.26, or run with real clouds and --stores fs."
-    mkdir -p "$_FERRY_CACHE/bin"
-    _ferry_say "building the pinned local servers into .cache/bin (one time, a few minutes): ${missing[*]%% *}"
-    for entry in "${missing[@]}"; do
-      read -r name pkg <<<"$entry"
-      pin="$(_ferry_tool_pin "$name" "$pkg")"
-      _ferry_tool_ok "$name" "$pin" && continue
-      _ferry_build_tool "$go" "$name" "$pkg" "$pin" >"$_FERRY_CACHE/build-$name.log" 2>&1 &
-      pids+=("$!:$name")
-    done
-    for i in "${pids[@]}"; do
-      wait "${i%%:*}" || _ferry_die "building ${i#*:} failed; its log is $_FERRY_CACHE/build-${i#*:}.log. Fix: check Go module proxy access, then run again."
-    done
+# "42 s" or "3 min 05 s".
+_ferry_duration() {
+  if (($1 < 60)); then printf '%d s' "$1"; else printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); fi
+}
+
+# Builds one tool in a temp folder of its own, renames it into .cache/bin, and only then writes its
+# stamp: a build that dies halfway leaves nothing that passes for a finished binary. The caller
+# holds the tool's lock and points stdout and stderr at its log.
+_ferry_build_tool() {
+  local go="$1" name="$2" pkg pin tmp
+  read -r pkg _ <<<"$(_ferry_tool_entry "$name")"
+  pin="$(_ferry_tool_pin "$name" "$pkg")"
+  mkdir -p "$_FERRY_CACHE/bin" || return 1
+  rm -rf "$_FERRY_CACHE/tmp-build-$name".* # what a killed build of it left behind
+  tmp="$(mktemp -d "$_FERRY_CACHE/tmp-build-$name.XXXXXX")" || return 1
+  if [[ $pkg == tools/jaeger ]]; then
+    (cd "$FERRY_ROOT/tools/jaeger" && "$go" build -o "$tmp/$name" github.com/jaegertracing/jaeger/cmd/jaeger)
+  else
+    GOBIN="$tmp" "$go" install "$pkg"
+  fi || {
+    rm -rf "$tmp"
+    return 1
+  }
+  # toxiproxy's server binary is called `server`.
+  [[ -x $tmp/$name ]] || mv "$tmp/$(basename "${pkg%@*}")" "$tmp/$name" || return 1
+  printf '%s' "$pin" >"$tmp/$name.pin" \
+    && mv -f "$tmp/$name" "$_FERRY_CACHE/bin/$name" \
+    && mv -f "$tmp/$name.pin" "$_FERRY_CACHE/bin/$name.pin" \
+    && rm -rf "$tmp"
+}
+
+# Each tool has a lock of its own, .cache/build-<name>.lock, held by whoever builds it, in the
+# foreground or in the background: a second ferry command started meanwhile waits for that build
+# instead of running the same one. (Without flock, not on Linux, there is no locking.)
+_ferry_lock_tool() {
+  exec 8>"$_FERRY_CACHE/build-$1.lock"
+  command -v flock >/dev/null 2>&1 || return 0
+  flock -n 8 && return 0
+  [[ ${2:-} == wait ]] || return 1
+  _ferry_say "$1: another ferry command is building it (log: $_FERRY_CACHE/build-$1.log); waiting for that build"
+  flock 8
+}
+
+# Run in a subshell of its own: builds one tool in the foreground and says when it is done.
+_ferry_build_locked() {
+  local go="$1" name="$2" started
+  _ferry_lock_tool "$name" wait
+  if _ferry_tool_ok "$name"; then
+    _ferry_say "$name: built by the other ferry command"
+    return 0
   fi
-  export FERRY_VERSITYGW="$_FERRY_CACHE/bin/versitygw"
-  export FERRY_FAKE_GCS_SERVER="$_FERRY_CACHE/bin/fake-gcs-server"
-  export FERRY_TOXIPROXY_SERVER="$_FERRY_CACHE/bin/toxiproxy-server"
-  export FERRY_JAEGER="$_FERRY_CACHE/bin/jaeger"
+  started=$SECONDS
+  _ferry_build_tool "$go" "$name" >"$_FERRY_CACHE/build-$name.log" 2>&1 || return 1
+  _ferry_say "built $name in $(_ferry_duration $((SECONDS - started)))"
+}
+
+# Builds the tools named, in parallel, and waits for all of them.
+_ferry_build_now() {
+  local go name pkg minutes list="" pids=() p
+  go="$(_ferry_find_go || true)"
+  if [[ -z $go ]]; then
+    ((_FERRY_NATS_BUILD)) \
+      && _ferry_die "nats-server >= $_FERRY_NATS_MIN_MAJOR.$_FERRY_NATS_MIN_MINOR is not on PATH and Go is not installed to build it. Fix: install Go >= 1.26 (ferry then builds nats-server $_FERRY_NATS_VERSION itself), or put nats-server >= $_FERRY_NATS_MIN_MAJOR.$_FERRY_NATS_MIN_MINOR on PATH, or set FERRY_NATS_SERVER to its path."
+    _ferry_die "the local store servers, toxiproxy and Jaeger are built with Go, which is not installed. Fix: install Go >= 1.26, or run with real clouds and --stores fs."
+  fi
+  mkdir -p "$_FERRY_CACHE/bin"
+  for name in "$@"; do
+    read -r pkg minutes <<<"$(_ferry_tool_entry "$name")"
+    list+="${list:+, }$name ~$minutes min"
+  done
+  _ferry_say "building with Go into .cache/bin, in parallel, one time: $list (each one's cold build alone on this project's 2 shared cores; logs: .cache/build-<name>.log)"
+  for name in "$@"; do
+    (_ferry_build_locked "$go" "$name") &
+    pids+=("$!:$name")
+  done
+  for p in "${pids[@]}"; do
+    wait "${p%%:*}" || _ferry_die "building ${p#*:} failed; its log is $_FERRY_CACHE/build-${p#*:}.log. Fix: check Go module proxy access, then run again."
+  done
+  if ((_FERRY_NATS_BUILD)); then
+    _ferry_cached_nats_ok \
+      || _ferry_die "the nats-server built into .cache/bin does not report $_FERRY_NATS_VERSION. Fix: rm -f '$_FERRY_CACHE/bin/nats-server' and run again."
+  fi
+}
+
+# The servers each command runs besides nats-server: the local S3 and GCS servers of the default
+# topology (not with --stores fs; Azurite comes with the npm dependencies) for up, demo, bench and
+# chaos; Jaeger for up and test (the tracing tests use it); toxiproxy for test. `--help` needs none.
+_ferry_setup_servers() {
+  local stores=(versitygw fake-gcs-server) now=() name build=()
+  [[ ${_FERRY_STORES:-} == fs ]] && stores=()
+  if [[ ${_FERRY_HELP:-0} == 0 ]]; then
+    case "${_FERRY_COMMAND:-}" in
+      demo | bench | chaos) now=(${stores[@]+"${stores[@]}"}) ;;
+      up) now=(${stores[@]+"${stores[@]}"} jaeger) ;;
+      test) now=(versitygw fake-gcs-server toxiproxy-server jaeger) ;;
+    esac
+  fi
+  ((_FERRY_NATS_BUILD)) && build+=(nats-server)
+  for name in ${now[@]+"${now[@]}"}; do
+    _ferry_tool_ok "$name" || build+=("$name")
+  done
+  ((${#build[@]} == 0)) || _ferry_build_now "${build[@]}"
+  case "${_FERRY_COMMAND:-}" in
+    up | demo | test | bench | chaos)
+      export FERRY_VERSITYGW="$_FERRY_CACHE/bin/versitygw"
+      export FERRY_FAKE_GCS_SERVER="$_FERRY_CACHE/bin/fake-gcs-server"
+      export FERRY_TOXIPROXY_SERVER="$_FERRY_CACHE/bin/toxiproxy-server"
+      export FERRY_JAEGER="$_FERRY_CACHE/bin/jaeger"
+      ;;
+  esac
 }
 
 # The dashboard test drives Debian's chromium headless; only `ferry test` needs it.
@@ -286,8 +367,6 @@ _ferry_setup_chromium() {
 _ferry_setup_node
 _ferry_setup_deps
 _ferry_setup_nats
-case "${_FERRY_COMMAND:-}" in
-  up | demo | bench | chaos) _ferry_setup_servers ;;
-  test) _ferry_setup_servers; _ferry_setup_chromium ;;
-esac
+_ferry_setup_servers
+[[ ${_FERRY_COMMAND:-} != test || ${_FERRY_HELP:-0} == 1 ]] || _ferry_setup_chromium
 _ferry_unlock
