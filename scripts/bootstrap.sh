@@ -6,14 +6,16 @@
 #
 # The servers are pinned and built once with Go into .cache/bin, only for the commands that run
 # them: versitygw (S3) and fake-gcs-server (GCS) for up, demo, bench and chaos, unless --stores fs
-# (Azurite comes with the npm dependencies); Jaeger v2 for up and test; toxiproxy for test, which
-# also gets Debian's chromium. Missing ones are built in parallel, each under a lock of its own, in
-# a temp folder renamed into place when done; the set-up says what it builds, about how long that
-# takes, and when each one is done.
+# (Azurite comes with the npm dependencies); Jaeger v2, toxiproxy and Debian's chromium for test.
+# Missing ones are built in parallel, each under a lock of its own, in a temp folder renamed into
+# place when done; the set-up says what it builds, about how long that takes, and when each one is
+# done. `up` does not wait for Jaeger: it starts building it in the background (log:
+# .cache/build-jaeger.log) and runs without traces until it is there.
 #
 # Exports: FERRY_ROOT, FERRY_NODE (absolute path), FERRY_NATS_SERVER (absolute path),
 # FERRY_VERSITYGW, FERRY_FAKE_GCS_SERVER, FERRY_TOXIPROXY_SERVER, FERRY_JAEGER (when set up),
-# and PATH with Node 24's bin directory first.
+# FERRY_JAEGER_BUILDING (`up` only: the log of Jaeger's background build, while it runs), and PATH
+# with Node 24's bin directory first.
 
 set -euo pipefail
 
@@ -281,6 +283,8 @@ _ferry_lock_tool() {
   flock 8
 }
 
+_ferry_tool_building() { ! (_ferry_lock_tool "$1"); }
+
 # Run in a subshell of its own: builds one tool in the foreground and says when it is done.
 _ferry_build_locked() {
   local go="$1" name="$2" started
@@ -322,16 +326,70 @@ _ferry_build_now() {
   fi
 }
 
+# Starts building a tool in the background and returns at once: in a session of its own, so that
+# neither Ctrl-C nor a closed terminal stops it, and niced, so that what runs meanwhile keeps the
+# CPU. It is this script run as `bootstrap.sh --background-build <name>`; its lock makes a second
+# start a no-op. Neither fd 8 nor fd 9 (the set-up lock) may stay open in it.
+_ferry_build_in_background() {
+  local detach=(nohup)
+  command -v setsid >/dev/null 2>&1 && detach=(setsid)
+  (nice -n 10 "${detach[@]}" bash "$FERRY_ROOT/scripts/bootstrap.sh" --background-build "$1" </dev/null >/dev/null 2>&1 8>&- 9>&- &)
+}
+
+_ferry_background_build_main() {
+  local name="$1" go started=$SECONDS
+  _ferry_tool_entry "$name" >/dev/null || _ferry_die "--background-build: no tool '$name'"
+  mkdir -p "$_FERRY_CACHE"
+  _ferry_lock_tool "$name" || return 0 # already being built
+  _ferry_tool_ok "$name" && return 0
+  exec >"$_FERRY_CACHE/build-$name.log" 2>&1
+  printf 'ferry: building %s in the background (pid %s), started %s\n' "$name" "$$" "$(date)"
+  go="$(_ferry_find_go || true)"
+  if [[ -n $go ]] && _ferry_build_tool "$go" "$name"; then
+    printf 'ferry: built %s in %s\n' "$name" "$(_ferry_duration $((SECONDS - started)))"
+  else
+    printf 'ferry: FAILED building %s\n' "$name"
+    return 1
+  fi
+}
+
+# `up` traces into Jaeger when it is built, but does not wait ~9 minutes for it on a first run:
+# it builds Jaeger in the background and runs without traces until it is there.
+_ferry_jaeger_in_background() {
+  local log="$_FERRY_CACHE/build-jaeger.log" minutes
+  _ferry_tool_ok jaeger && return 0
+  if [[ -z "$(_ferry_find_go || true)" ]]; then
+    _ferry_say "Jaeger is not built and Go is not installed to build it: ferry up runs without traces. Fix: install Go >= 1.26, then run ./ferry up again"
+    return 0
+  fi
+  export FERRY_JAEGER_BUILDING="$log"
+  if _ferry_tool_building jaeger; then
+    _ferry_say "jaeger is still being built in the background (log: $log)"
+  else
+    [[ "$(tail -n 1 "$log" 2>/dev/null)" == "ferry: FAILED"* ]] \
+      && _ferry_say "the last background build of jaeger failed (log: $log); trying again"
+    read -r _ minutes <<<"$(_ferry_tool_entry jaeger)"
+    _ferry_build_in_background jaeger
+    _ferry_say "building jaeger in the background (cold, about $minutes min; log: $log)"
+  fi
+  if [[ -x $_FERRY_CACHE/bin/jaeger ]]; then
+    _ferry_say "until it is done, ferry up traces into the Jaeger built before"
+  else
+    _ferry_say "until it is done, ferry up runs without traces; for traces, run ./ferry down and ./ferry up again once it is"
+  fi
+}
+
 # The servers each command runs besides nats-server: the local S3 and GCS servers of the default
 # topology (not with --stores fs; Azurite comes with the npm dependencies) for up, demo, bench and
-# chaos; Jaeger for up and test (the tracing tests use it); toxiproxy for test. `--help` needs none.
+# chaos; for test also toxiproxy and Jaeger (the tracing tests use it); and Jaeger for up, in the
+# background. `--help` needs none.
 _ferry_setup_servers() {
   local stores=(versitygw fake-gcs-server) now=() name build=()
+  unset FERRY_JAEGER_BUILDING # set below for this run only, never inherited
   [[ ${_FERRY_STORES:-} == fs ]] && stores=()
   if [[ ${_FERRY_HELP:-0} == 0 ]]; then
     case "${_FERRY_COMMAND:-}" in
-      demo | bench | chaos) now=(${stores[@]+"${stores[@]}"}) ;;
-      up) now=(${stores[@]+"${stores[@]}"} jaeger) ;;
+      demo | bench | chaos | up) now=(${stores[@]+"${stores[@]}"}) ;;
       test) now=(versitygw fake-gcs-server toxiproxy-server jaeger) ;;
     esac
   fi
@@ -340,6 +398,7 @@ _ferry_setup_servers() {
     _ferry_tool_ok "$name" || build+=("$name")
   done
   ((${#build[@]} == 0)) || _ferry_build_now "${build[@]}"
+  if [[ ${_FERRY_HELP:-0} == 0 && ${_FERRY_COMMAND:-} == up ]]; then _ferry_jaeger_in_background; fi
   case "${_FERRY_COMMAND:-}" in
     up | demo | test | bench | chaos)
       export FERRY_VERSITYGW="$_FERRY_CACHE/bin/versitygw"
@@ -363,6 +422,11 @@ _ferry_setup_chromium() {
       || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; } >"$_FERRY_CACHE/apt-chromium.log" 2>&1 \
     || _ferry_say "warning: apt-get could not install chromium (log: $_FERRY_CACHE/apt-chromium.log); the dashboard test will fail"
 }
+
+if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == --background-build ]]; then
+  _ferry_background_build_main "${2:-}"
+  exit
+fi
 
 _ferry_setup_node
 _ferry_setup_deps
