@@ -298,9 +298,17 @@ _ferry_build_locked() {
   _ferry_say "built $name in $(_ferry_duration $((SECONDS - started)))"
 }
 
-# Builds the tools named, in parallel, and waits for all of them.
-_ferry_build_now() {
-  local go name pkg minutes list="" pids=() p
+# Foreground builds under way, as "pid:name"; each runs in a process group of its own so that if
+# the set-up stops early (an error, Ctrl-C) the EXIT trap stops the whole build, go and compilers too.
+_FERRY_BUILD_PIDS=()
+_ferry_stop_builds() {
+  local p
+  for p in ${_FERRY_BUILD_PIDS[@]+"${_FERRY_BUILD_PIDS[@]}"}; do kill -- "-${p%%:*}" 2>/dev/null || true; done
+}
+
+# Starts building the tools named, in parallel, and returns: npm ci runs meanwhile.
+_ferry_start_builds() {
+  local go name pkg minutes list=""
   go="$(_ferry_find_go || true)"
   if [[ -z $go ]]; then
     ((_FERRY_NATS_BUILD)) \
@@ -313,13 +321,24 @@ _ferry_build_now() {
     list+="${list:+, }$name ~$minutes min"
   done
   _ferry_say "building with Go into .cache/bin, in parallel, one time: $list (each one's cold build alone on this project's 2 shared cores; logs: .cache/build-<name>.log)"
+  trap _ferry_stop_builds EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  set -m # job control only while starting them: each build gets a process group of its own
   for name in "$@"; do
-    (_ferry_build_locked "$go" "$name") &
-    pids+=("$!:$name")
+    (_ferry_build_locked "$go" "$name") </dev/null 9>&- &
+    _FERRY_BUILD_PIDS+=("$!:$name")
   done
-  for p in "${pids[@]}"; do
+  set +m
+}
+
+_ferry_wait_builds() {
+  local p
+  for p in ${_FERRY_BUILD_PIDS[@]+"${_FERRY_BUILD_PIDS[@]}"}; do
     wait "${p%%:*}" || _ferry_die "building ${p#*:} failed; its log is $_FERRY_CACHE/build-${p#*:}.log. Fix: check Go module proxy access, then run again."
   done
+  _FERRY_BUILD_PIDS=()
+  trap - EXIT INT TERM
   if ((_FERRY_NATS_BUILD)); then
     _ferry_cached_nats_ok \
       || _ferry_die "the nats-server built into .cache/bin does not report $_FERRY_NATS_VERSION. Fix: rm -f '$_FERRY_CACHE/bin/nats-server' and run again."
@@ -382,10 +401,9 @@ _ferry_jaeger_in_background() {
 # The servers each command runs besides nats-server: the local S3 and GCS servers of the default
 # topology (not with --stores fs; Azurite comes with the npm dependencies) for up, demo, bench and
 # chaos; for test also toxiproxy and Jaeger (the tracing tests use it); and Jaeger for up, in the
-# background. `--help` needs none.
-_ferry_setup_servers() {
+# background. `--help` needs none. Starts building those missing (nats-server too, when needed).
+_ferry_start_servers() {
   local stores=(versitygw fake-gcs-server) now=() name build=()
-  unset FERRY_JAEGER_BUILDING # set below for this run only, never inherited
   [[ ${_FERRY_STORES:-} == fs ]] && stores=()
   if [[ ${_FERRY_HELP:-0} == 0 ]]; then
     case "${_FERRY_COMMAND:-}" in
@@ -397,7 +415,13 @@ _ferry_setup_servers() {
   for name in ${now[@]+"${now[@]}"}; do
     _ferry_tool_ok "$name" || build+=("$name")
   done
-  ((${#build[@]} == 0)) || _ferry_build_now "${build[@]}"
+  ((${#build[@]} == 0)) || _ferry_start_builds "${build[@]}"
+}
+
+# Waits for the builds, then starts Jaeger's for up in the background.
+_ferry_finish_servers() {
+  _ferry_wait_builds
+  unset FERRY_JAEGER_BUILDING # set for this run only, never inherited
   if [[ ${_FERRY_HELP:-0} == 0 && ${_FERRY_COMMAND:-} == up ]]; then _ferry_jaeger_in_background; fi
   case "${_FERRY_COMMAND:-}" in
     up | demo | test | bench | chaos)
@@ -428,9 +452,11 @@ if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == --background-build ]]; then
   exit
 fi
 
+# The Go builds need neither Node nor the npm dependencies: they run while npm ci does.
 _ferry_setup_node
-_ferry_setup_deps
 _ferry_setup_nats
-_ferry_setup_servers
+_ferry_start_servers
+_ferry_setup_deps
+_ferry_finish_servers
 [[ ${_FERRY_COMMAND:-} != test || ${_FERRY_HELP:-0} == 1 ]] || _ferry_setup_chromium
 _ferry_unlock
