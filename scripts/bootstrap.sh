@@ -382,6 +382,7 @@ _ferry_jaeger_in_background() {
     return 0
   fi
   export FERRY_JAEGER_BUILDING="$log"
+  mkdir -p "$_FERRY_CACHE"
   if _ferry_tool_building jaeger; then
     _ferry_say "jaeger is still being built in the background (log: $log)"
   else
