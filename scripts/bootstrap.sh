@@ -198,15 +198,16 @@ _ferry_setup_nats() {
 }
 
 # What ferry builds with Go into .cache/bin: name, Go package@version (Jaeger: built from
-# tools/jaeger/go.mod instead), and about how many minutes its cold build takes alone (empty Go
-# module and build caches) on this project's machine, 2 cores shared with other work. The minutes
-# are printed so that a first run says what it is waiting for.
+# tools/jaeger/go.mod instead), and about how many minutes its cold build takes (empty Go module
+# and build caches) on this project's machine, 2 cores shared with other busy work: measured for
+# issue 8 alone at load average 8 to 40, 98 s, 219 s, 323 s, 153 s and 30 min (Jaeger took 20 min
+# in ferry up's background). Printed so that a first run says what it is waiting for.
 _FERRY_GO_TOOLS=(
   "nats-server github.com/nats-io/nats-server/v2@$_FERRY_NATS_VERSION 2"
   "versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0 4"
-  "fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1 3"
-  "toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 1"
-  "jaeger tools/jaeger 9"
+  "fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1 5"
+  "toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 3"
+  "jaeger tools/jaeger 20-30"
 )
 
 # Prints "PACKAGE MINUTES" of the tool named.
@@ -320,7 +321,7 @@ _ferry_start_builds() {
     read -r pkg minutes <<<"$(_ferry_tool_entry "$name")"
     list+="${list:+, }$name ~$minutes min"
   done
-  _ferry_say "building with Go into .cache/bin, in parallel, one time: $list (each one's cold build alone on this project's 2 shared cores; logs: .cache/build-<name>.log)"
+  _ferry_say "building with Go into .cache/bin, in parallel, one time: $list (each one's cold build alone, on 2 busy cores; logs: .cache/build-<name>.log)"
   trap _ferry_stop_builds EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -372,8 +373,8 @@ _ferry_background_build_main() {
   fi
 }
 
-# `up` traces into Jaeger when it is built, but does not wait ~9 minutes for it on a first run:
-# it builds Jaeger in the background and runs without traces until it is there.
+# `up` traces into Jaeger when it is built, but does not wait for the longest build on a first
+# run: it builds Jaeger in the background and runs without traces until it is there.
 _ferry_jaeger_in_background() {
   local log="$_FERRY_CACHE/build-jaeger.log" minutes
   _ferry_tool_ok jaeger && return 0
