@@ -252,13 +252,22 @@ function describe(p: Pipeline, dashboard: Dashboard): string {
     ),
     p.jaeger
       ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
-      : `  traces     off: Jaeger is not installed (./ferry test or ./ferry up builds it with Go)`,
+      : `  traces     off: ${tracesOffReason()}`,
     `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x ${STAGES.length} stages), logs in ${join(d.dataDir, "logs")}`,
     `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** Why this run has no Jaeger, and how to get traces. */
+function tracesOffReason(): string {
+  // Set by scripts/bootstrap.sh when it left Jaeger building in the background for this run.
+  const buildLog = process.env.FERRY_JAEGER_BUILDING;
+  if (buildLog)
+    return `Jaeger is being built in the background (log: ${buildLog}); once it is, ./ferry down and ./ferry up again for traces`;
+  return "Jaeger is not installed (./ferry up builds it with Go in the background, ./ferry test in the foreground)";
 }
 
 /** `s3 bucket ferry-aws at http://127.0.0.1:4567 (local versitygw)`, or the fs folder. */
