@@ -5,10 +5,11 @@ import { withSpan } from "../../observability/spans.ts";
 import { objectAttributes } from "../../observability/traced-store.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
-import { ObjectExistsError, StoreUnavailableError } from "../../shared/errors.ts";
+import { ObjectExistsError, ObjectNotFoundError, StoreUnavailableError } from "../../shared/errors.ts";
 import { type ChunkPlaced, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
+import { isLateDelivery } from "../finished-file.ts";
 import { chooseTargets } from "./targets.ts";
 
 /** Chunks up to this size are read from staging once and written to every target from memory. */
@@ -31,7 +32,10 @@ export function createPlaceHandler(ctx: WorkerContext) {
     const staged = stagedBytes(ctx, ev, signal);
     const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, staged, signal)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
+    if (!failed) return;
+    // Only the staged chunk's read reports not-found; after the file completed that is a late delivery.
+    if (failed.reason instanceof ObjectNotFoundError && (await isLateDelivery(ctx, ev))) return;
+    throw failed.reason;
   };
 }
 

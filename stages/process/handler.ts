@@ -5,6 +5,7 @@ import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/c
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
 import { type ChunkIngested, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
+import { isLateDelivery } from "../finished-file.ts";
 import { JsonlValidator } from "./validate-jsonl.ts";
 
 /**
@@ -16,17 +17,8 @@ export function createProcessHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
     const started = Date.now();
     const ev = parseChunkEvent<ChunkIngested>(msg.data, "chunks.ingested event", ["staging"]);
-    const store = storeOf(ctx, ev.staging.cloud);
-    let body: Readable;
-    try {
-      body = await store.get(ev.staging.key, { signal });
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError)
-        throw new PoisonMessageError(
-          `staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`,
-        );
-      throw err;
-    }
+    const body = await readStaged(ctx, ev, signal);
+    if (!body) return;
     const hash = createHash("sha256");
     const validator = ev.transforms?.includes("validate-jsonl") ? new JsonlValidator(ev.index) : undefined;
     for await (const piece of body as AsyncIterable<Uint8Array>) {
@@ -62,4 +54,20 @@ export function createProcessHandler(ctx: WorkerContext) {
       .child({ fileId: ev.fileId, index: ev.index })
       .debug({ bytes: ev.size, durationMs: out.durationMs }, "chunk processed");
   };
+}
+
+/**
+ * The staged chunk's bytes, or undefined when they are gone because the file already completed (a
+ * late redelivery). Gone from a file still in flight is poison: nothing can bring the bytes back.
+ */
+async function readStaged(ctx: WorkerContext, ev: ChunkIngested, signal: AbortSignal): Promise<Readable | undefined> {
+  try {
+    return await storeOf(ctx, ev.staging.cloud).get(ev.staging.key, { signal });
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+    if (await isLateDelivery(ctx, ev)) return undefined;
+    throw new PoisonMessageError(
+      `staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`,
+    );
+  }
 }
