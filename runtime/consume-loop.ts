@@ -30,6 +30,9 @@ export interface LoopStats {
   deadLettered: number;
 }
 
+/** Longest delay between tries of a message waiting for a store to come back. */
+const STORE_OUTAGE_MAX_DELAY_MS = 10_000;
+
 /** How long one pull waits for a message; also bounds how long a stop waits for an idle lane. */
 const PULL_EXPIRES_MS = 3000;
 
@@ -78,9 +81,11 @@ async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void>
   } catch (err) {
     failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
-    // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
-    if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < options.maxAttempts)) {
-      const delay = backoffMs(attempt);
+    // growing to 10 s between tries, so work resumes soon after the store returns) for as long as the
+    // outage lasts, instead of being dead-lettered.
+    const storeDown = err instanceof StoreUnavailableError;
+    if (storeDown || (isRetryable(err) && attempt < options.maxAttempts)) {
+      const delay = backoffMs(attempt, 500, storeDown ? STORE_OUTAGE_MAX_DELAY_MS : undefined);
       options.log.warn(
         { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay },
         "will retry",

@@ -112,7 +112,7 @@ it("loses nothing while workers and the S3, GCS and Azure servers are killed und
     killStores: true,
     intervalMs: 1000,
     durationMs: 25_000,
-    drainTimeoutMs: 40_000,
+    drainTimeoutMs: 60_000,
     seed: Number(process.env.FERRY_CHAOS_SEED ?? 20261128),
     log: (l) => lines.push(l),
   });
