@@ -16,6 +16,8 @@ export interface ConsumeLoopOptions {
   ackWaitMs: number;
   handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>;
   deadLetter: (msg: JsMsg, err: unknown) => Promise<void>;
+  /** Failures that make a message wait, however many deliveries it took, as a store outage does (e.g. the hub electing a leader). */
+  waits?: (err: unknown) => boolean;
   log: Logger;
   signal: AbortSignal;
   /** Counters the worker reports to `ferry status`. */
@@ -79,7 +81,8 @@ async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void>
     failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
     // growing to 30 s between tries) for as long as the outage lasts, instead of being dead-lettered.
-    if (err instanceof StoreUnavailableError || (isRetryable(err) && attempt < options.maxAttempts)) {
+    const waits = err instanceof StoreUnavailableError || options.waits?.(err) === true;
+    if (waits || (isRetryable(err) && attempt < options.maxAttempts)) {
       const delay = backoffMs(attempt);
       options.log.warn(
         { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay },

@@ -14,11 +14,13 @@ import {
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
+  LEADER_BUCKET,
   LEAF_CONSUMERS,
   MANIFEST_BUCKET,
 } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
+import { hubReplicas } from "../shared/topology/hub-config.ts";
 import {
   cloudEventsStream,
   eventsStream,
@@ -43,7 +45,9 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   await ensureStream(jsm, eventsStream(t));
   for (const stage of HUB_CONSUMERS) await ensureConsumer(jsm, FILES_STREAM, hubStageConsumer(t, stage));
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
-  await new Kvm(jsm.jetstream()).create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File });
+  const kvm = new Kvm(jsm.jetstream());
+  await kvm.create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
+  await kvm.create(LEADER_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -78,7 +82,7 @@ export async function applyAllStreams(d: Deployment): Promise<void> {
       conns.push(nc);
       await applyLeafStreams(nc, d.topology, cloud);
     }
-    const hub = await connectNats(d.hub.url, "ferry-setup-hub");
+    const hub = await connectNats(hubUrls(d), "ferry-setup-hub");
     conns.push(hub);
     await applyHubStreams(hub, d.topology);
   } finally {

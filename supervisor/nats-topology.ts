@@ -7,7 +7,10 @@ import { startAll } from "./start-all.ts";
 
 /** The running hub and leaf servers of one deployment. */
 export interface NatsTopology {
+  /** The hub's first node. */
   hub: NatsServer;
+  /** Every hub node, in the deployment's order (`hub` is the first). */
+  hubNodes: NatsServer[];
   /** Keyed by cloud name. */
   leaves: Record<string, NatsServer>;
   /** Stops the leaves, then the hub. Safe to call twice. */
@@ -35,25 +38,27 @@ export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions
     ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
   });
 
-  let hub: NatsServer | undefined;
+  let hubNodes: NatsServer[] = [];
   const started: NatsServer[] = [];
   const stopAll = async (): Promise<void> => {
     // Leaves first, so they do not log a burst of reconnect errors against a vanished hub.
-    await Promise.all(started.filter((s) => s !== hub).map((s) => s.stop()));
-    if (hub) await hub.stop();
+    await Promise.all(started.filter((s) => !hubNodes.includes(s)).map((s) => s.stop()));
+    await Promise.all(hubNodes.map((s) => s.stop()));
   };
   try {
-    hub = await NatsServer.start(d.hub, startOpts(d.hub.name));
-    started.push(hub);
+    // A cluster's nodes together: each one's JetStream is ready only once it has met the others.
+    const hubStarts = d.hubNodes.map((n) => [n.name, () => NatsServer.start(n, startOpts(n.name))] as const);
+    hubNodes = [...(await startAll(hubStarts, (s) => s.stop())).values()];
+    const hub = hubNodes[0] as NatsServer;
     const starts = Object.entries(d.leaves).map(
       ([c, leaf]) => [c, () => NatsServer.start(leaf, startOpts(c))] as const,
     );
     const leaves = Object.fromEntries(await startAll(starts, (s) => s.stop()));
     started.push(...Object.values(leaves));
-    await waitForLeafLinks(d.hub, Object.keys(d.leaves), opts.linkTimeoutMs ?? 15_000);
+    await waitForLeafLinks(d.hubNodes, Object.keys(d.leaves), opts.linkTimeoutMs ?? 15_000);
 
     let stopping: Promise<void> | undefined;
-    return { hub, leaves, stop: () => (stopping ??= stopAll()) };
+    return { hub, hubNodes, leaves, stop: () => (stopping ??= stopAll()) };
   } catch (err) {
     await stopAll();
     throw err;

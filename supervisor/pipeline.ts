@@ -5,9 +5,10 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { pollUntil } from "../shared/retry.ts";
-import { STAGES, type Stage } from "../shared/stages.ts";
+import type { Stage } from "../shared/stages.ts";
 import type { Topology } from "../shared/topology/config.ts";
-import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls, writeDeployment } from "../shared/topology/deployment.ts";
+import { deploymentProcesses, type Role, stageWorkerName } from "../shared/topology/processes.ts";
 import { applyAllStreams } from "../streams/apply.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
@@ -55,7 +56,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export const workerName = (stage: Stage, cloud: string): string => `${stage}-${cloud}`;
+export const workerName = (stage: Stage, cloud: string): string => stageWorkerName(stage, cloud);
 
 /**
  * Starts everything a deployment needs and waits until every worker answers.
@@ -118,12 +119,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 }
 
-/** The worker processes of a deployment, by name: the orchestrator, then in each cloud one per stage of the chain. */
-export function workerArgs(d: Deployment): Map<string, string[]> {
-  const out = new Map([["orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]]]);
-  for (const c of d.topology.clouds) {
-    for (const stage of STAGES)
-      out.set(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+/**
+ * The Node processes of a deployment (or of one role), by name: an orchestrator per hub node, then in
+ * each cloud `workers` processes per stage of the chain.
+ */
+export function workerArgs(d: Deployment, role?: Role): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const p of deploymentProcesses(d.topology, role)) {
+    if (p.script) out.set(p.name, [join(REPO_ROOT, p.script.file), ...p.script.args, d.dataDir]);
   }
   return out;
 }
@@ -162,7 +165,7 @@ function serversOf(
   localStores: Map<string, ServerProcess>,
   jaeger: LocalJaeger | undefined,
 ): Map<string, GuardedServer> {
-  const servers = new Map<string, GuardedServer>([[nats.hub.endpoint.name, nats.hub]]);
+  const servers = new Map<string, GuardedServer>(nats.hubNodes.map((n) => [n.endpoint.name, n]));
   for (const leaf of Object.values(nats.leaves)) servers.set(leaf.endpoint.name, leaf);
   for (const [cloud, store] of localStores) servers.set(`store-${cloud}`, store);
   if (jaeger) servers.set("jaeger", jaeger.process);
@@ -191,7 +194,7 @@ function guardServers(
 }
 
 async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
-  const nc = await connectNats(d.hub.url, "ferry-ready-check");
+  const nc = await connectNats(hubUrls(d), "ferry-ready-check");
   try {
     // No pause between checks: each ping already waits 500 ms for the answers.
     await pollUntil(

@@ -5,6 +5,8 @@ import type { Topology } from "../shared/topology/config.ts";
 import {
   type Deployment,
   HUB_NAME,
+  type HubNode,
+  hubNodeName,
   type LocalStoreServer,
   type ServerEndpoint,
 } from "../shared/topology/deployment.ts";
@@ -34,7 +36,10 @@ export async function planDeployment(
   }
   const pinned = [ports.hub, ports.hubLeaf, ports.hubMonitor].filter((p): p is number => p !== undefined);
   const localClouds = topology.clouds.filter((c) => localServerFor(c.store));
-  const wanted = 3 + 2 * topology.clouds.length + localClouds.length - pinned.length;
+  const nodes = topology.hub.nodes;
+  // Per hub node: client, monitor, leaf (and cluster when there are several).
+  const perNode = nodes > 1 ? 4 : 3;
+  const wanted = perNode * nodes + 2 * topology.clouds.length + localClouds.length - pinned.length;
   // Ask for extra ports and drop pinned ones: a pinned port not yet listening could be handed out again.
   const pool = (await freePorts(wanted + pinned.length)).filter((p) => !pinned.includes(p)).slice(0, wanted);
   const take = (): number => {
@@ -53,10 +58,8 @@ export async function planDeployment(
     configFile: join(dir, "nats", `${name}.conf`),
   });
 
-  const hub = {
-    ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()),
-    leafPort: ports.hubLeaf ?? take(),
-  };
+  const hubNodes = planHubNodes(topology, ports, take, endpoint);
+  const hub = hubNodes[0] as HubNode;
   const leaves: Record<string, ServerEndpoint> = {};
   const stores: Record<string, StoreOpenSpec> = {};
   const localStores: Record<string, LocalStoreServer> = {};
@@ -69,5 +72,24 @@ export async function planDeployment(
       localStores[cloud.name] = { kind: server.kind, ...local, buckets: server.server.buckets(cloud.store) };
     }
   }
-  return { topology, dataDir: dir, hub, leaves, stores, localStores };
+  return { topology, dataDir: dir, hub, hubNodes, leaves, stores, localStores };
+}
+
+/** The hub's node(s): the pinned ports are the first node's, since that is the URL people are told to use. */
+function planHubNodes(
+  topology: Topology,
+  ports: PinnedPorts,
+  take: () => number,
+  endpoint: (name: string, domain: string, port: number, monitorPort: number) => ServerEndpoint,
+): HubNode[] {
+  const nodes = topology.hub.nodes;
+  return Array.from({ length: nodes }, (_, i): HubNode => {
+    const pin = (p: number | undefined): number => (i === 0 ? p : undefined) ?? take();
+    const name = nodes === 1 ? HUB_NAME : hubNodeName(i);
+    return {
+      ...endpoint(name, topology.hubDomain, pin(ports.hub), pin(ports.hubMonitor)),
+      leafPort: pin(ports.hubLeaf),
+      ...(nodes > 1 ? { clusterPort: take() } : {}),
+    };
+  });
 }

@@ -9,6 +9,7 @@ import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
+import { hubUrls } from "../../shared/topology/deployment.ts";
 import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 
 /** A running pipeline in a temporary folder, and a client connected to its hub. */
@@ -43,7 +44,7 @@ export async function startTestPipeline(
   });
   const conns: NatsConnection[] = [];
   try {
-    const nc = await connectNats(pipeline.deployment.hub.url, "test-client");
+    const nc = await connectNats(hubUrls(pipeline.deployment), "test-client");
     conns.push(nc);
     const hubJs = jetstream(nc, { domain: "hub" });
     const kv = await openManifest(hubJs);
