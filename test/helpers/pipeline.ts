@@ -27,7 +27,7 @@ export interface TestPipeline {
 
 /** Starts hub, three leaves and every worker with small chunks and a short ack wait. */
 export async function startTestPipeline(
-  options: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {},
+  options: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
 ): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), "ferry-test-"));
   const topology = compileTopology({
@@ -41,6 +41,7 @@ export async function startTestPipeline(
     topology,
     dataDir: join(dir, "deploy"),
     ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
+    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
   });
   const conns: NatsConnection[] = [];
   try {
