@@ -21,6 +21,7 @@ import {
 import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
+import type { Role } from "../shared/topology/processes.ts";
 import {
   cloudEventsStream,
   eventsStream,
@@ -71,6 +72,19 @@ async function ensureConsumer(
   }
   const { durable_name: _name, deliver_policy: _deliver, ...mutable } = cfg;
   await jsm.consumers.update(stream, cfg.durable_name, mutable);
+}
+
+/** What one host declares: the hub's streams on a hub host, its cloud's on a cloud host, or everything. */
+export async function applyRoleStreams(d: Deployment, role: Role | undefined): Promise<void> {
+  if (role === undefined) return applyAllStreams(d);
+  const url = role.role === "hub" ? hubUrls(d) : (d.leaves[role.cloud]?.url ?? "");
+  const nc = await connectNats(url, `ferry-setup-${role.role === "hub" ? "hub" : role.cloud}`);
+  try {
+    if (role.role === "hub") await applyHubStreams(nc, d.topology);
+    else await applyLeafStreams(nc, d.topology, role.cloud);
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */

@@ -9,7 +9,7 @@ import type { Stage } from "../shared/stages.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, hubUrls, writeDeployment } from "../shared/topology/deployment.ts";
 import { deploymentProcesses, type Role, stageWorkerName } from "../shared/topology/processes.ts";
-import { applyAllStreams } from "../streams/apply.ts";
+import { applyRoleStreams } from "../streams/apply.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
 import { type NatsTopology, startNatsTopology } from "./nats-topology.ts";
@@ -21,6 +21,10 @@ import { WorkerProcess } from "./worker-process.ts";
 export interface PipelineOptions {
   topology: Topology;
   dataDir: string;
+  /** Run only this role's processes (`ferry up --role`); every role when undefined. */
+  role?: Role;
+  /** A deployment already planned (a host's bundle from `ferry plan`) instead of planning one here on free ports. */
+  deployment?: Deployment;
   ports?: PinnedPorts;
   /** Extra environment for the worker processes (e.g. FERRY_FS_THROTTLE_BPS for chaos drills). */
   workerEnv?: NodeJS.ProcessEnv;
@@ -63,17 +67,18 @@ export const workerName = (stage: Stage, cloud: string): string => stageWorkerNa
  * On any failure, whatever was started is stopped before the error is rethrown.
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const d = await planDeployment(options.topology, options.dataDir, options.ports ?? {});
+  const d = options.deployment ?? (await planDeployment(options.topology, options.dataDir, options.ports ?? {}));
+  const role = options.role;
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (options.tracing && existsSync(toolBinary("jaeger"))) {
+  if (options.tracing && role?.role !== "cloud" && existsSync(toolBinary("jaeger"))) {
     const [otlp = 0, query = 0] = await freePorts(2);
     jaegerPorts = { otlp, query };
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
   }
   writeDeployment(d);
-  const nats = await startNatsTopology(d, { logDir });
+  const nats = await startNatsTopology(d, { logDir, ...(role ? { role } : {}) });
   let localStores = new Map<string, ServerProcess>();
   let jaeger: LocalJaeger | undefined;
   const workers = new Map<string, WorkerProcess>();
@@ -87,7 +92,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await nats.stop();
     })());
   try {
-    localStores = await startLocalStores(d, logDir);
+    localStores = await startLocalStores(d, logDir, role?.role === "cloud" ? role.cloud : role ? [] : undefined);
     if (jaegerPorts) {
       jaeger = await startLocalJaeger({
         otlpPort: jaegerPorts.otlp,
@@ -97,9 +102,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       });
     }
     if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
-    await applyAllStreams(d);
+    await applyRoleStreams(d, role);
     startWorkers(d, logDir, options, workers);
-    await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
+    const pingUrl = role?.role === "cloud" ? (d.leaves[role.cloud]?.url ?? "") : hubUrls(d);
+    await waitForWorkers(d, pingUrl, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -137,7 +143,7 @@ function startWorkers(
   options: PipelineOptions,
   workers: Map<string, WorkerProcess>,
 ): void {
-  for (const [name, args] of workerArgs(d)) {
+  for (const [name, args] of workerArgs(d, options.role)) {
     const w = new WorkerProcess({
       name,
       args,
@@ -193,8 +199,14 @@ function guardServers(
   return timer;
 }
 
-async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
-  const nc = await connectNats(hubUrls(d), "ferry-ready-check");
+/** Pings through `url` (the hub, or on a cloud's host its leaf) until `expected` workers answer. */
+async function waitForWorkers(
+  d: Deployment,
+  url: string | string[],
+  expected: number,
+  timeoutMs: number,
+): Promise<void> {
+  const nc = await connectNats(url, "ferry-ready-check");
   try {
     // No pause between checks: each ping already waits 500 ms for the answers.
     await pollUntil(

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
+import type { Role } from "./processes.ts";
 
 /** Largest message a client may publish. Events are claim checks of a few hundred bytes; 1 MiB leaves room. */
 const MAX_PAYLOAD = 1024 * 1024;
@@ -86,11 +87,15 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
   );
 }
 
-/** Writes every server's config file and creates every JetStream store folder. */
-export function writeServerConfigs(d: Deployment): void {
-  const files: [ServerEndpoint, string][] = d.hubNodes.map((n, i) => [n, renderHubConfig(d, i)]);
-  for (const cloud of Object.keys(d.leaves))
-    files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
+/** Writes the config file of every server (of one role's, when given) and creates its JetStream store folder. */
+export function writeServerConfigs(d: Deployment, role?: Role): void {
+  const files: [ServerEndpoint, string][] = [];
+  if (role === undefined || role.role === "hub")
+    files.push(...d.hubNodes.map((n, i): [ServerEndpoint, string] => [n, renderHubConfig(d, i)]));
+  for (const cloud of Object.keys(d.leaves)) {
+    if (role === undefined || (role.role === "cloud" && role.cloud === cloud))
+      files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
+  }
   for (const [ep, text] of files) {
     mkdirSync(dirname(ep.configFile), { recursive: true });
     mkdirSync(ep.storeDir, { recursive: true });
