@@ -1,8 +1,9 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { waitForLeafLinks } from "../shared/nats/monitoring.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../shared/topology/nats-config.ts";
-import type { Role } from "../shared/topology/processes.ts";
+import { type Role, runsHubNode } from "../shared/topology/processes.ts";
 import { NatsServer, type StartOptions } from "./nats-server.ts";
 import { startAll } from "./start-all.ts";
 
@@ -32,11 +33,15 @@ export interface NatsTopologyOptions {
    * role does not wait for links: the other hosts may start later, and a leaf works on its own.
    */
   role?: Role;
+  /** Start from the config files already there (a host's bundle from `ferry plan`) instead of writing them. @default false */
+  keepConfigs?: boolean;
 }
 
 /** Writes the server configs, starts the hub and every leaf, and waits until every leaf is linked. */
 export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions = {}): Promise<NatsTopology> {
-  writeServerConfigs(d, opts.role);
+  if (opts.keepConfigs)
+    for (const ep of [...d.hubNodes, ...Object.values(d.leaves)]) mkdirSync(ep.storeDir, { recursive: true });
+  else writeServerConfigs(d, opts.role);
   const logDir = opts.logDir ?? join(d.dataDir, "logs");
   const startOpts = (name: string): StartOptions => ({
     logFile: join(logDir, `${name}.log`),
@@ -54,7 +59,7 @@ export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions
   try {
     // A cluster's nodes together: each one's JetStream is ready only once it has met the others.
     const role = opts.role;
-    const ourHub = role === undefined || role.role === "hub" ? d.hubNodes : [];
+    const ourHub = d.hubNodes.filter((_, i) => runsHubNode(role, i));
     const hubStarts = ourHub.map((n) => [n.name, () => NatsServer.start(n, startOpts(n.name))] as const);
     hubNodes = [...(await startAll(hubStarts, (s) => s.stop())).values()];
     const ourLeaves = Object.entries(d.leaves).filter(

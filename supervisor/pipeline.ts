@@ -78,7 +78,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
   }
   writeDeployment(d);
-  const nats = await startNatsTopology(d, { logDir, ...(role ? { role } : {}) });
+  const nats = await startNatsTopology(d, {
+    logDir,
+    keepConfigs: options.deployment !== undefined,
+    ...(role ? { role } : {}),
+  });
   let localStores = new Map<string, ServerProcess>();
   let jaeger: LocalJaeger | undefined;
   const workers = new Map<string, WorkerProcess>();
@@ -132,7 +136,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 export function workerArgs(d: Deployment, role?: Role): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const p of deploymentProcesses(d.topology, role)) {
-    if (p.script) out.set(p.name, [join(REPO_ROOT, p.script.file), ...p.script.args, d.dataDir]);
+    // The dashboard runs inside the supervisor; the bundles give it a unit of its own.
+    if (p.script && p.kind !== "dashboard")
+      out.set(p.name, [join(REPO_ROOT, p.script.file), ...p.script.args, d.dataDir]);
   }
   return out;
 }

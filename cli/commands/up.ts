@@ -27,7 +27,7 @@ import {
 } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome, resolveTopologyPath } from "../home.ts";
-import { parseRoleOption, ROLE_OPTION_HELP } from "../role-option.ts";
+import { parseRoleOption, ROLE_OPTION_HELP, roleFlags } from "../role-option.ts";
 import { describe } from "./up-describe.ts";
 
 export const UP_HELP = `Usage: ferry up [--detach] [--hub-nodes 1|3] [--role hub | --role cloud --cloud <name>] [options]
@@ -76,6 +76,7 @@ export async function upCommand(argv: string[]): Promise<number> {
       "hub-nodes": { type: "string" },
       role: { type: "string" },
       cloud: { type: "string" },
+      node: { type: "string" },
     },
     false,
   );
@@ -96,7 +97,9 @@ export async function upCommand(argv: string[]): Promise<number> {
     applyStoresOption(loadTopology(topologyPath), values.stores),
     values["hub-nodes"],
   );
-  const role = parseRoleOption(values.role, values.cloud, topology);
+  // A host of one role checks --cloud and --node against its bundle's topology, which it runs.
+  const bundled = values.role === undefined ? undefined : tryReadDeployment(home)?.topology;
+  const role = parseRoleOption(values.role, values.cloud, bundled ?? topology, values.node);
   const port = role ? 0 : await choosePort(values.port);
   const run: UpRun = {
     home,
@@ -125,6 +128,14 @@ async function choosePort(value: string | undefined): Promise<number> {
   return port;
 }
 
+function tryReadDeployment(home: string): Deployment | undefined {
+  try {
+    return readDeployment(home);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A host of one role runs the deployment its bundle (written by ./ferry plan) holds in `home`. */
 function planOfHost(home: string, role: Role): Deployment {
   let d: Deployment;
@@ -132,7 +143,7 @@ function planOfHost(home: string, role: Role): Deployment {
     d = readDeployment(home);
   } catch (err) {
     throw new ConfigError(
-      `--role needs this host's bundle in ${home}: write it with ./ferry plan --role ${role.role}${role.role === "cloud" ? ` --cloud ${role.cloud}` : ""} --out ${home} (${(err as Error).message})`,
+      `--role needs this host's bundle in ${home}: write it with ./ferry plan ${roleFlags(role).join(" ")} --out ${home} (${(err as Error).message})`,
       { cause: err },
     );
   }
@@ -227,8 +238,8 @@ function upFlags(run: UpRun): string[] {
   return [
     ...["--home", run.home, "--topology", run.topologyPath, "--stores", run.stores],
     ...(run.role ? [] : ["--port", String(run.port), "--dashboard-port", String(run.dashboardPort)]),
-    ...(run.role?.role === "hub" ? ["--role", "hub", "--dashboard-port", String(run.dashboardPort)] : []),
-    ...(run.role?.role === "cloud" ? ["--role", "cloud", "--cloud", run.role.cloud] : []),
+    ...roleFlags(run.role),
+    ...(run.role?.role === "hub" ? ["--dashboard-port", String(run.dashboardPort)] : []),
     ...(run.hubNodes === undefined ? [] : ["--hub-nodes", run.hubNodes]),
   ];
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
-import type { Role } from "./processes.ts";
+import { type Role, runsHubNode } from "./processes.ts";
 
 /** Largest message a client may publish. Events are claim checks of a few hundred bytes; 1 MiB leaves room. */
 const MAX_PAYLOAD = 1024 * 1024;
@@ -90,8 +90,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
 /** Writes the config file of every server (of one role's, when given) and creates its JetStream store folder. */
 export function writeServerConfigs(d: Deployment, role?: Role): void {
   const files: [ServerEndpoint, string][] = [];
-  if (role === undefined || role.role === "hub")
-    files.push(...d.hubNodes.map((n, i): [ServerEndpoint, string] => [n, renderHubConfig(d, i)]));
+  for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i)]);
   for (const cloud of Object.keys(d.leaves)) {
     if (role === undefined || (role.role === "cloud" && role.cloud === cloud))
       files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);

@@ -11,7 +11,11 @@ import type { Topology } from "./config.ts";
 import { HUB_NAME, hubNodeName } from "./deployment.ts";
 
 /** Which part of a deployment a host runs: the hub, or one cloud. */
-export type Role = { role: "hub" } | { role: "cloud"; cloud: string };
+export type Role = { role: "hub"; node?: number } | { role: "cloud"; cloud: string };
+
+/** Whether a host of `role` runs hub node `i` (a hub role without `node` runs every node). */
+export const runsHubNode = (role: Role | undefined, i: number): boolean =>
+  role === undefined || (role.role === "hub" && (role.node === undefined || role.node === i));
 
 export type ProcessKind = "nats-server" | "orchestrator" | "stage-worker" | "store-server" | "dashboard" | "jaeger";
 
@@ -38,13 +42,16 @@ export const orchestratorName = (t: Topology, i: number): string =>
 export const stageWorkerName = (stage: Stage, cloud: string, i = 0): string =>
   i === 0 ? `${stage}-${cloud}` : `${stage}-${cloud}-${i + 1}`;
 
-/** The hub role's processes: per node a nats-server and an orchestrator, then the dashboard and Jaeger. */
-export function hubProcesses(t: Topology): ProcessSpec[] {
-  const hub: Role = { role: "hub" };
+/**
+ * The hub role's processes: per node a nats-server and an orchestrator, then the dashboard and Jaeger
+ * (with the first node). `node` picks one node's, for a hub spread over hosts.
+ */
+export function hubProcesses(t: Topology, node?: number): ProcessSpec[] {
+  const hub: Role = node === undefined ? { role: "hub" } : { role: "hub", node };
+  const nodes = Array.from({ length: t.hub.nodes }, (_, i) => i).filter((i) => node === undefined || node === i);
   const out: ProcessSpec[] = [];
-  for (let i = 0; i < t.hub.nodes; i++)
-    out.push({ name: hubServerName(t, i), kind: "nats-server", role: hub, node: i });
-  for (let i = 0; i < t.hub.nodes; i++) {
+  for (const i of nodes) out.push({ name: hubServerName(t, i), kind: "nats-server", role: hub, node: i });
+  for (const i of nodes) {
     out.push({
       name: orchestratorName(t, i),
       kind: "orchestrator",
@@ -53,7 +60,12 @@ export function hubProcesses(t: Topology): ProcessSpec[] {
       script: { file: "orchestrator/main.ts", args: [] },
     });
   }
-  out.push({ name: "dashboard", kind: "dashboard", role: hub }, { name: "jaeger", kind: "jaeger", role: hub });
+  if (nodes.includes(0)) {
+    out.push(
+      { name: "dashboard", kind: "dashboard", role: hub, script: { file: "dashboard/main.ts", args: [] } },
+      { name: "jaeger", kind: "jaeger", role: hub },
+    );
+  }
   return out;
 }
 
@@ -81,7 +93,7 @@ export function cloudProcesses(t: Topology, cloudName: string): ProcessSpec[] {
 
 /** The processes of one role, or of every role (the hub's first) when `role` is undefined. */
 export function deploymentProcesses(t: Topology, role?: Role): ProcessSpec[] {
-  if (role?.role === "hub") return hubProcesses(t);
+  if (role?.role === "hub") return hubProcesses(t, role.node);
   if (role?.role === "cloud") return cloudProcesses(t, role.cloud);
   return [...hubProcesses(t), ...t.clouds.flatMap((c) => cloudProcesses(t, c.name))];
 }
