@@ -11,7 +11,7 @@ import { openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 import type { DrillFile, FileRecords } from "./invariants.ts";
 
 export interface DrillClient {
@@ -28,7 +28,7 @@ export interface DrillClient {
 export async function openDrillClient(d: Deployment): Promise<DrillClient> {
   const conns: NatsConnection[] = [];
   try {
-    const hub = await connectNats(d.hub.url, "ferry-chaos");
+    const hub = await connectNats(hubUrls(d), "ferry-chaos");
     conns.push(hub);
     const hubJs = jetstream(hub, { domain: d.topology.hubDomain });
     const leaves = new Map<string, JetStreamManager>();

@@ -9,7 +9,7 @@ import { REPO_ROOT } from "../shared/repo-root.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
-import { readDeployment } from "../shared/topology/deployment.ts";
+import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../supervisor/run-state.ts";
 
 /** The folder a deployment lives in: `--home`, else FERRY_HOME, else `.ferry` in the repository. */
@@ -39,7 +39,7 @@ export async function openSession(home: string): Promise<Session> {
     throw new ConfigError(`ferry is not running in ${home}: start it with ./ferry up --detach (or pass --home)`);
   }
   const deployment = readDeployment(home);
-  const nc = await connectNats(deployment.hub.url, "ferry-cli").catch((err: unknown) => {
+  const nc = await connectNats(hubUrls(deployment), "ferry-cli").catch((err: unknown) => {
     throw new ConfigError(
       `cannot reach the hub at ${deployment.hub.url} (${(err as Error).message}): see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`,
     );

@@ -17,6 +17,7 @@ import { downCommand } from "./commands/down.ts";
 import { getCommand } from "./commands/get.ts";
 import { ingestCommand } from "./commands/ingest.ts";
 import { lintCommand } from "./commands/lint.ts";
+import { planCommand } from "./commands/plan.ts";
 import { reportCommand } from "./commands/report.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runTestCommand } from "./commands/test.ts";
@@ -26,6 +27,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   demo: { run: demoCommand, summary: "run the whole pipeline on a generated dataset and check every byte" },
   up: { run: upCommand, summary: "start the local deployment (hub, leaves, workers); --detach to background it" },
   down: { run: downCommand, summary: "stop everything ./ferry up started" },
+  plan: {
+    run: planCommand,
+    summary: "write one host's bundle (--role hub|cloud): nats configs, systemd units, credential names",
+  },
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },

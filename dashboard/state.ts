@@ -118,7 +118,7 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
   const d = p.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
   const [links, workers, lag, stored] = await Promise.all([
-    leafLinks(d.hub, clouds).catch(() => undefined),
+    leafLinks(d.hubNodes, clouds).catch(() => undefined),
     pingWorkers(p.hub, PING_WAIT_MS),
     measureConsumerLag(p),
     countDeadLetters(p).catch(() => undefined),

@@ -18,7 +18,7 @@ import {
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */
 const WORKER_WAIT_MS = 500;
@@ -37,7 +37,7 @@ export interface PipelineConnections {
 
 /** Connects to the hub; leaves are connected lazily and a failed leaf connection is tried again next time. */
 export async function connectPipeline(d: Deployment, name = "ferry-metrics"): Promise<PipelineConnections> {
-  const hub = await connectNats(d.hub.url, name);
+  const hub = await connectNats(hubUrls(d), name);
   const leaves = new Map<string, Promise<NatsConnection>>();
   const leafConn = (cloud: string): Promise<NatsConnection> => {
     let c = leaves.get(cloud);
@@ -157,7 +157,7 @@ export async function scrapeMetrics(p: PipelineConnections): Promise<string> {
   const [workers, lag, links, deadLetters] = await Promise.all([
     gatherWorkerMetrics(p.hub),
     measureConsumerLag(p),
-    leafLinks(d.hub, clouds).catch(() => undefined),
+    leafLinks(d.hubNodes, clouds).catch(() => undefined),
     countDeadLetters(p).catch(() => undefined),
   ]);
   const registry = AggregatorRegistry.aggregate(workers.map((w) => w.metrics));

@@ -9,7 +9,7 @@ import { openManifest, readFileRecord } from "../shared/manifest.ts";
 import { connectNats } from "../shared/nats/connect.ts";
 import { isStage, perStage, STAGES, type Stage, stageOfEvent, takesOf } from "../shared/stages.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 
 /** One event of the history as the monitor reads it: its subject and the fields it uses from the JSON body. */
 export interface HistoryEvent {
@@ -265,7 +265,7 @@ export async function collectReport(
   d: Deployment,
   options: { sinceMs?: number; fileId?: string },
 ): Promise<PipelineReport> {
-  const nc = await connectNats(d.hub.url, "ferry-report").catch((err: unknown) => {
+  const nc = await connectNats(hubUrls(d), "ferry-report").catch((err: unknown) => {
     throw new FerryError(
       `cannot reach the hub at ${d.hub.url} (${(err as Error).message}): is ferry up? see ${d.dataDir}/logs/hub.log`,
     );

@@ -35,7 +35,9 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
       throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
     const outcome = await apply(p, e as never);
     if (outcome?.ready) await finalizeFile(f, outcome.fileId, signal);
-    if (outcome?.staleStaging)
+    if (outcome?.staleStaging) {
+      f.assertActive?.(`deleting stale staging ${outcome.staleStaging.key}`);
       await f.stores.get(outcome.staleStaging.cloud)?.delete(outcome.staleStaging.key, { signal });
+    }
   };
 }

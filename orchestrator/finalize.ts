@@ -15,6 +15,8 @@ export interface Finalizer {
   hubJs: JetStreamClient;
   stores: Map<string, BlobStore>;
   log: Logger;
+  /** Throws unless this orchestrator may still act (it holds the lease); called before every side effect. */
+  assertActive?: (what: string) => void;
 }
 
 /**
@@ -25,6 +27,7 @@ export interface Finalizer {
 export async function finalizeFile(finalizer: Finalizer, fileId: string, signal?: AbortSignal): Promise<number> {
   const file = await readFileRecord(finalizer.kv, fileId);
   if (!file || !isReady(file)) return 0;
+  finalizer.assertActive?.(`finishing file ${fileId}`);
   const removed = await collectStaging(finalizer, file, signal);
   const at = new Date().toISOString();
   const stored = await updateJson<FileRecord>(finalizer.kv, fileKey(fileId), (cur) => {
@@ -32,6 +35,7 @@ export async function finalizeFile(finalizer: Finalizer, fileId: string, signal?
     return { ...cur, state: "complete", completedAt: at, updatedAt: at };
   });
   const done: FileCompleted = { fileId, at };
+  finalizer.assertActive?.(`announcing file ${fileId} complete`);
   await publishTraced(finalizer.hubJs, FILES_COMPLETED, encodeEvent(done), { msgID: msgId(fileId, "completed") });
   if (stored?.completedAt === at) {
     finalizer.log.child({ fileId }).info(

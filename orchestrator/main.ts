@@ -1,16 +1,25 @@
 /**
- * Entry of the orchestrator process: `node orchestrator/main.ts <dataDir>`. Connects to the hub,
- * projects every cloud's events into the manifest and finishes complete files.
+ * Entry of the orchestrator process: `node orchestrator/main.ts <dataDir>`. Connects to every hub node,
+ * waits as a standby until it holds the orchestrator lease, then projects every cloud's events into the
+ * manifest and finishes complete files. When it loses the lease it stops writing and exits; its
+ * supervisor starts it again, as a standby.
  */
 import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { runConsumeLoop } from "../runtime/consume-loop.ts";
 import { makeWorkerId } from "../runtime/context.ts";
-import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
-import { describeError } from "../shared/errors.ts";
+import { startWorkerRuntime, type WorkerRuntime } from "../runtime/worker-runtime.ts";
+import { describeError, PoisonMessageError } from "../shared/errors.ts";
 import { openManifest } from "../shared/manifest.ts";
-import { EVENTS_STREAM, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
+import { EVENTS_STREAM, LEADER_BUCKET, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
+import { hubUrls } from "../shared/topology/deployment.ts";
 import { createOrchestratorHandler } from "./dispatch.ts";
+import { fencedKv } from "./fenced-kv.ts";
+import { acquireLease, type Lease } from "./lease.ts";
 import { startSourceWatchdog } from "./source-watchdog.ts";
+
+/** Exit status of an orchestrator that lost its lease (its supervisor starts it again as a standby). */
+const EXIT_LEASE_LOST = 3;
 
 async function main(argv: string[]): Promise<void> {
   const [dataDir] = argv;
@@ -21,23 +30,49 @@ async function main(argv: string[]): Promise<void> {
     stage: "orchestrator",
     cloud: "hub",
     worker: workerId,
-    url: (d) => d.hub.url,
+    url: hubUrls,
   });
+  const hubJs = jetstream(rt.nc, { domain: rt.deployment.topology.hubDomain });
+  rt.log.info("orchestrator standing by for the lease");
+  let lease: Lease;
+  try {
+    lease = await acquireLease({
+      kv: await new Kvm(hubJs).open(LEADER_BUCKET),
+      holder: workerId,
+      log: rt.log,
+      signal: rt.stopping,
+    });
+  } catch {
+    await rt.close(); // stopped while standing by
+    return;
+  }
+  rt.log.info("orchestrator active: holds the lease");
+  await runActive(rt, lease);
+  const lost = lease.lost.aborted && !rt.stopping.aborted;
+  await lease.release();
+  rt.log.info(lost ? "orchestrator stopped: lease lost" : "orchestrator stopped");
+  await rt.close();
+  if (lost) process.exit(EXIT_LEASE_LOST);
+}
+
+/** Projects events until the process stops or the lease is lost; every write is fenced by the lease. */
+async function runActive(rt: WorkerRuntime, lease: Lease): Promise<void> {
   const t = rt.deployment.topology;
   const hubJs = jetstream(rt.nc, { domain: t.hubDomain });
-  const kv = await openManifest(hubJs);
+  const refused = (what: string) => rt.log.warn({ what }, "write refused: this orchestrator no longer holds the lease");
+  const kv = fencedKv(await openManifest(hubJs), lease, refused);
+  const assertActive = (what: string): void => lease.assertHeld(what);
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
-    { kv, hubJs, stores: rt.stores, log: rt.log },
+    { kv, hubJs, stores: rt.stores, log: rt.log, assertActive },
   );
-  rt.log.info("orchestrator started");
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
   void startSourceWatchdog({
     nc: rt.nc,
     hubDomain: t.hubDomain,
     clouds: t.clouds.map((c) => c.name),
     log: rt.log,
-    signal: rt.stopping,
+    signal: lease.lost,
   });
   await runConsumeLoop({
     getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
@@ -46,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
     maxAttempts: t.maxAttempts,
     ackWaitMs: t.ackWaitMs,
     handle,
+    // Only a malformed event is the event's fault; a hub electing a leader or a lost lease is not.
+    waits: (err) => !(err instanceof PoisonMessageError),
     deadLetter: async (msg, err) => {
       rt.log.error(
         { subject: msg.subject, seq: msg.info.streamSequence, err: describeError(err) },
@@ -53,12 +90,10 @@ async function main(argv: string[]): Promise<void> {
       );
     },
     log: rt.log,
-    signal: rt.stopping,
+    signal: lease.lost,
     stats: rt.stats,
     onOutcome: rt.metrics.onOutcome,
   });
-  rt.log.info("orchestrator stopped");
-  await rt.close();
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -16,6 +16,8 @@ export interface ConsumeLoopOptions {
   ackWaitMs: number;
   handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>;
   deadLetter: (msg: JsMsg, err: unknown) => Promise<void>;
+  /** Failures that make a message wait, however many deliveries it took, as a store outage does (e.g. the hub electing a leader). */
+  waits?: (err: unknown) => boolean;
   log: Logger;
   signal: AbortSignal;
   /** Counters the worker reports to `ferry status`. */
@@ -82,9 +84,10 @@ async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void>
     failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay
     // growing to 10 s between tries, so work resumes soon after the store returns) for as long as the
-    // outage lasts, instead of being dead-lettered.
+    // outage lasts, instead of being dead-lettered. So does a failure the caller says must wait.
     const storeDown = err instanceof StoreUnavailableError;
-    if (storeDown || (isRetryable(err) && attempt < options.maxAttempts)) {
+    const waits = storeDown || options.waits?.(err) === true;
+    if (waits || (isRetryable(err) && attempt < options.maxAttempts)) {
       const delay = backoffMs(attempt, 500, storeDown ? STORE_OUTAGE_MAX_DELAY_MS : undefined);
       options.log.warn(
         { err: describeError(err), subject: msg.subject, seq: msg.info.streamSequence, attempt, delayMs: delay },

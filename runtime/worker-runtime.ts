@@ -42,7 +42,7 @@ export async function startWorkerRuntime(options: {
   stage: string;
   cloud: string;
   worker: string;
-  url: (d: Deployment) => string;
+  url: (d: Deployment) => string | string[];
 }): Promise<WorkerRuntime> {
   const deployment = readDeployment(options.dataDir);
   const log = createLogger({ stage: options.stage, cloud: options.cloud, worker: options.worker });

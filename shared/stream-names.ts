@@ -20,6 +20,8 @@ export const EVENTS_STREAM = "EVENTS";
 /** Hub: the file manifest (NATS KV). */
 export const MANIFEST_BUCKET = "ferry_manifest";
 export const ORCHESTRATOR_CONSUMER = "orchestrator";
+/** Hub: the orchestrator lease (NATS KV): which orchestrator is the active one. */
+export const LEADER_BUCKET = "ferry_leader";
 
 /** The stream on a cloud's leaf holding everything that cloud publishes. */
 export const cloudStream = (cloud: string): string => `CLOUD_${cloud.toUpperCase()}`;

@@ -14,11 +14,14 @@ import {
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
+  LEADER_BUCKET,
   LEAF_CONSUMERS,
   MANIFEST_BUCKET,
 } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
+import { hubReplicas } from "../shared/topology/hub-config.ts";
+import type { Role } from "../shared/topology/processes.ts";
 import {
   cloudEventsStream,
   eventsStream,
@@ -43,7 +46,9 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   await ensureStream(jsm, eventsStream(t));
   for (const stage of HUB_CONSUMERS) await ensureConsumer(jsm, FILES_STREAM, hubStageConsumer(t, stage));
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
-  await new Kvm(jsm.jetstream()).create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File });
+  const kvm = new Kvm(jsm.jetstream());
+  await kvm.create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
+  await kvm.create(LEADER_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -69,6 +74,19 @@ async function ensureConsumer(
   await jsm.consumers.update(stream, cfg.durable_name, mutable);
 }
 
+/** What one host declares: the hub's streams on a hub host, its cloud's on a cloud host, or everything. */
+export async function applyRoleStreams(d: Deployment, role: Role | undefined): Promise<void> {
+  if (role === undefined) return applyAllStreams(d);
+  const url = role.role === "hub" ? hubUrls(d) : (d.leaves[role.cloud]?.url ?? "");
+  const nc = await connectNats(url, `ferry-setup-${role.role === "hub" ? "hub" : role.cloud}`);
+  try {
+    if (role.role === "hub") await applyHubStreams(nc, d.topology);
+    else await applyLeafStreams(nc, d.topology, role.cloud);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Declares every cloud's stream first, then the hub's (whose EVENTS stream sources them). */
 export async function applyAllStreams(d: Deployment): Promise<void> {
   const conns: NatsConnection[] = [];
@@ -78,7 +96,7 @@ export async function applyAllStreams(d: Deployment): Promise<void> {
       conns.push(nc);
       await applyLeafStreams(nc, d.topology, cloud);
     }
-    const hub = await connectNats(d.hub.url, "ferry-setup-hub");
+    const hub = await connectNats(hubUrls(d), "ferry-setup-hub");
     conns.push(hub);
     await applyHubStreams(hub, d.topology);
   } finally {

@@ -23,28 +23,30 @@ import {
 } from "../shared/stream-names.ts";
 import { chunkSubject, cloudStreamSubjects, FILES_COMPLETED, INGEST_REQUESTS } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
+import { hubReplicas } from "../shared/topology/hub-config.ts";
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
-function limitsStream(name: string, topology: Topology): Partial<StreamConfig> & { name: string } {
+/** `replicas`: 1 on a leaf (a single server); on the hub, `hubReplicas` (R3 on a 3-node hub). */
+function limitsStream(name: string, topology: Topology, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
     name,
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: nanos(topology.eventMaxAgeMs),
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
 }
 
 export function filesStream(t: Topology): Partial<StreamConfig> & { name: string } {
-  return { ...limitsStream(FILES_STREAM, t), subjects: [INGEST_REQUESTS, FILES_COMPLETED] };
+  return { ...limitsStream(FILES_STREAM, t, hubReplicas(t)), subjects: [INGEST_REQUESTS, FILES_COMPLETED] };
 }
 
 /** The hub's copy of every cloud's events: sourced, so a cut-off cloud's events arrive when the link returns. */
 export function eventsStream(t: Topology): Partial<StreamConfig> & { name: string } {
   return {
-    ...limitsStream(EVENTS_STREAM, t),
+    ...limitsStream(EVENTS_STREAM, t, hubReplicas(t)),
     sources: t.clouds.map((c) => ({ name: cloudStream(c.name), domain: c.name })),
   };
 }

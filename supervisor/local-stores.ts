@@ -34,10 +34,16 @@ export async function startLocalStoreServer(
 /**
  * Starts the store server of every cloud whose store is `"local": true` (in parallel), each with its
  * buckets made; if one fails, those already started are stopped and the first error is rethrown.
- * Keyed by cloud name.
+ * Keyed by cloud name. `only`: the cloud(s) whose server this host runs (`ferry up --role`).
  */
-export async function startLocalStores(d: Deployment, logDir: string): Promise<Map<string, ServerProcess>> {
-  const starts = Object.entries(d.localStores).map(
+export async function startLocalStores(
+  d: Deployment,
+  logDir: string,
+  only?: string | string[],
+): Promise<Map<string, ServerProcess>> {
+  const wanted = only === undefined ? undefined : [only].flat();
+  const ours = Object.entries(d.localStores).filter(([cloud]) => wanted === undefined || wanted.includes(cloud));
+  const starts = ours.map(
     ([cloud, s]) =>
       [
         cloud,

@@ -1,13 +1,18 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { waitForLeafLinks } from "../shared/nats/monitoring.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../shared/topology/nats-config.ts";
+import { type Role, runsHubNode } from "../shared/topology/processes.ts";
 import { NatsServer, type StartOptions } from "./nats-server.ts";
 import { startAll } from "./start-all.ts";
 
 /** The running hub and leaf servers of one deployment. */
 export interface NatsTopology {
-  hub: NatsServer;
+  /** The hub's first node; throws on a host that runs no hub (`--role cloud`). */
+  readonly hub: NatsServer;
+  /** Every hub node, in the deployment's order (`hub` is the first). */
+  hubNodes: NatsServer[];
   /** Keyed by cloud name. */
   leaves: Record<string, NatsServer>;
   /** Stops the leaves, then the hub. Safe to call twice. */
@@ -23,11 +28,20 @@ export interface NatsTopologyOptions {
   readyTimeoutMs?: number;
   /** How long to wait for every leaf to link to the hub. @default 15000 */
   linkTimeoutMs?: number;
+  /**
+   * Only this host's servers: the hub node(s) for `hub`, that cloud's leaf for a cloud. A host of one
+   * role does not wait for links: the other hosts may start later, and a leaf works on its own.
+   */
+  role?: Role;
+  /** Start from the config files already there (a host's bundle from `ferry plan`) instead of writing them. @default false */
+  keepConfigs?: boolean;
 }
 
 /** Writes the server configs, starts the hub and every leaf, and waits until every leaf is linked. */
 export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions = {}): Promise<NatsTopology> {
-  writeServerConfigs(d);
+  if (opts.keepConfigs)
+    for (const ep of [...d.hubNodes, ...Object.values(d.leaves)]) mkdirSync(ep.storeDir, { recursive: true });
+  else writeServerConfigs(d, opts.role);
   const logDir = opts.logDir ?? join(d.dataDir, "logs");
   const startOpts = (name: string): StartOptions => ({
     logFile: join(logDir, `${name}.log`),
@@ -35,25 +49,38 @@ export async function startNatsTopology(d: Deployment, opts: NatsTopologyOptions
     ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
   });
 
-  let hub: NatsServer | undefined;
+  let hubNodes: NatsServer[] = [];
   const started: NatsServer[] = [];
   const stopAll = async (): Promise<void> => {
     // Leaves first, so they do not log a burst of reconnect errors against a vanished hub.
-    await Promise.all(started.filter((s) => s !== hub).map((s) => s.stop()));
-    if (hub) await hub.stop();
+    await Promise.all(started.filter((s) => !hubNodes.includes(s)).map((s) => s.stop()));
+    await Promise.all(hubNodes.map((s) => s.stop()));
   };
   try {
-    hub = await NatsServer.start(d.hub, startOpts(d.hub.name));
-    started.push(hub);
-    const starts = Object.entries(d.leaves).map(
-      ([c, leaf]) => [c, () => NatsServer.start(leaf, startOpts(c))] as const,
+    // A cluster's nodes together: each one's JetStream is ready only once it has met the others.
+    const role = opts.role;
+    const ourHub = d.hubNodes.filter((_, i) => runsHubNode(role, i));
+    const hubStarts = ourHub.map((n) => [n.name, () => NatsServer.start(n, startOpts(n.name))] as const);
+    hubNodes = [...(await startAll(hubStarts, (s) => s.stop())).values()];
+    const ourLeaves = Object.entries(d.leaves).filter(
+      ([c]) => role === undefined || (role.role === "cloud" && role.cloud === c),
     );
+    const starts = ourLeaves.map(([c, leaf]) => [c, () => NatsServer.start(leaf, startOpts(c))] as const);
     const leaves = Object.fromEntries(await startAll(starts, (s) => s.stop()));
     started.push(...Object.values(leaves));
-    await waitForLeafLinks(d.hub, Object.keys(d.leaves), opts.linkTimeoutMs ?? 15_000);
+    if (role === undefined) await waitForLeafLinks(d.hubNodes, Object.keys(d.leaves), opts.linkTimeoutMs ?? 15_000);
 
     let stopping: Promise<void> | undefined;
-    return { hub, leaves, stop: () => (stopping ??= stopAll()) };
+    return {
+      get hub() {
+        const first = hubNodes[0];
+        if (!first) throw new Error("this host runs no hub node (it runs one cloud's role)");
+        return first;
+      },
+      hubNodes,
+      leaves,
+      stop: () => (stopping ??= stopAll()),
+    };
   } catch (err) {
     await stopAll();
     throw err;

@@ -5,10 +5,11 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { pollUntil } from "../shared/retry.ts";
-import { STAGES, type Stage } from "../shared/stages.ts";
+import type { Stage } from "../shared/stages.ts";
 import type { Topology } from "../shared/topology/config.ts";
-import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
-import { applyAllStreams } from "../streams/apply.ts";
+import { type Deployment, hubUrls, writeDeployment } from "../shared/topology/deployment.ts";
+import { deploymentProcesses, type Role, stageWorkerName } from "../shared/topology/processes.ts";
+import { applyRoleStreams } from "../streams/apply.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
 import { startLocalStores } from "./local-stores.ts";
 import { type NatsTopology, startNatsTopology } from "./nats-topology.ts";
@@ -20,6 +21,10 @@ import { WorkerProcess } from "./worker-process.ts";
 export interface PipelineOptions {
   topology: Topology;
   dataDir: string;
+  /** Run only this role's processes (`ferry up --role`); every role when undefined. */
+  role?: Role;
+  /** A deployment already planned (a host's bundle from `ferry plan`) instead of planning one here on free ports. */
+  deployment?: Deployment;
   ports?: PinnedPorts;
   /** Extra environment for the worker processes (e.g. FERRY_FS_THROTTLE_BPS for chaos drills). */
   workerEnv?: NodeJS.ProcessEnv;
@@ -55,24 +60,29 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export const workerName = (stage: Stage, cloud: string): string => `${stage}-${cloud}`;
+export const workerName = (stage: Stage, cloud: string): string => stageWorkerName(stage, cloud);
 
 /**
  * Starts everything a deployment needs and waits until every worker answers.
  * On any failure, whatever was started is stopped before the error is rethrown.
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const d = await planDeployment(options.topology, options.dataDir, options.ports ?? {});
+  const d = options.deployment ?? (await planDeployment(options.topology, options.dataDir, options.ports ?? {}));
+  const role = options.role;
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
   let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (options.tracing && existsSync(toolBinary("jaeger"))) {
+  if (options.tracing && role?.role !== "cloud" && existsSync(toolBinary("jaeger"))) {
     const [otlp = 0, query = 0] = await freePorts(2);
     jaegerPorts = { otlp, query };
     d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
   }
   writeDeployment(d);
-  const nats = await startNatsTopology(d, { logDir });
+  const nats = await startNatsTopology(d, {
+    logDir,
+    keepConfigs: options.deployment !== undefined,
+    ...(role ? { role } : {}),
+  });
   let localStores = new Map<string, ServerProcess>();
   let jaeger: LocalJaeger | undefined;
   const workers = new Map<string, WorkerProcess>();
@@ -86,7 +96,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await nats.stop();
     })());
   try {
-    localStores = await startLocalStores(d, logDir);
+    localStores = await startLocalStores(d, logDir, role?.role === "cloud" ? role.cloud : role ? [] : undefined);
     if (jaegerPorts) {
       jaeger = await startLocalJaeger({
         otlpPort: jaegerPorts.otlp,
@@ -96,9 +106,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       });
     }
     if (options.restartServers) guardian = guardServers(serversOf(nats, localStores, jaeger), options.onServerRestart);
-    await applyAllStreams(d);
+    await applyRoleStreams(d, role);
     startWorkers(d, logDir, options, workers);
-    await waitForWorkers(d, workers.size, options.readyTimeoutMs ?? 30_000);
+    const pingUrl = role?.role === "cloud" ? (d.leaves[role.cloud]?.url ?? "") : hubUrls(d);
+    await waitForWorkers(d, pingUrl, workers.size, options.readyTimeoutMs ?? 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -118,12 +129,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   };
 }
 
-/** The worker processes of a deployment, by name: the orchestrator, then in each cloud one per stage of the chain. */
-export function workerArgs(d: Deployment): Map<string, string[]> {
-  const out = new Map([["orchestrator", [join(REPO_ROOT, "orchestrator/main.ts"), d.dataDir]]]);
-  for (const c of d.topology.clouds) {
-    for (const stage of STAGES)
-      out.set(workerName(stage, c.name), [join(REPO_ROOT, "stages/main.ts"), stage, c.name, d.dataDir]);
+/**
+ * The Node processes of a deployment (or of one role), by name: an orchestrator per hub node, then in
+ * each cloud `workers` processes per stage of the chain.
+ */
+export function workerArgs(d: Deployment, role?: Role): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const p of deploymentProcesses(d.topology, role)) {
+    // The dashboard runs inside the supervisor; the bundles give it a unit of its own.
+    if (p.script && p.kind !== "dashboard")
+      out.set(p.name, [join(REPO_ROOT, p.script.file), ...p.script.args, d.dataDir]);
   }
   return out;
 }
@@ -134,7 +149,7 @@ function startWorkers(
   options: PipelineOptions,
   workers: Map<string, WorkerProcess>,
 ): void {
-  for (const [name, args] of workerArgs(d)) {
+  for (const [name, args] of workerArgs(d, options.role)) {
     const w = new WorkerProcess({
       name,
       args,
@@ -162,7 +177,7 @@ function serversOf(
   localStores: Map<string, ServerProcess>,
   jaeger: LocalJaeger | undefined,
 ): Map<string, GuardedServer> {
-  const servers = new Map<string, GuardedServer>([[nats.hub.endpoint.name, nats.hub]]);
+  const servers = new Map<string, GuardedServer>(nats.hubNodes.map((n) => [n.endpoint.name, n]));
   for (const leaf of Object.values(nats.leaves)) servers.set(leaf.endpoint.name, leaf);
   for (const [cloud, store] of localStores) servers.set(`store-${cloud}`, store);
   if (jaeger) servers.set("jaeger", jaeger.process);
@@ -190,8 +205,14 @@ function guardServers(
   return timer;
 }
 
-async function waitForWorkers(d: Deployment, expected: number, timeoutMs: number): Promise<void> {
-  const nc = await connectNats(d.hub.url, "ferry-ready-check");
+/** Pings through `url` (the hub, or on a cloud's host its leaf) until `expected` workers answer. */
+async function waitForWorkers(
+  d: Deployment,
+  url: string | string[],
+  expected: number,
+  timeoutMs: number,
+): Promise<void> {
+  const nc = await connectNats(url, "ferry-ready-check");
   try {
     // No pause between checks: each ping already waits 500 ms for the answers.
     await pollUntil(

@@ -1,14 +1,7 @@
-import { join, resolve } from "node:path";
-import { ConfigError } from "../shared/errors.ts";
-import { localServerFor, type StoreOpenSpec } from "../shared/stores/registry.ts";
+import { localServerFor } from "../shared/stores/registry.ts";
 import type { Topology } from "../shared/topology/config.ts";
-import {
-  type Deployment,
-  HUB_NAME,
-  type LocalStoreServer,
-  type ServerEndpoint,
-} from "../shared/topology/deployment.ts";
-import { storeOpenSpec } from "../shared/topology/store-config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
+import { layoutDeployment, type PortPlan } from "../shared/topology/layout.ts";
 import { freePorts } from "./ports.ts";
 
 /** Ports to pin instead of picking free ones (e.g. for docs or a fixed dashboard link). */
@@ -19,22 +12,25 @@ export interface PinnedPorts {
 }
 
 /**
- * Places a topology on this machine: absolute folders, a port for every server (local store servers
- * included), and how each cloud's store is opened.
+ * Places a topology on this machine: absolute folders, a free loopback port for every server (local
+ * store servers included), and how each cloud's store is opened.
  */
 export async function planDeployment(
   topology: Topology,
   dataDir: string,
   ports: PinnedPorts = {},
 ): Promise<Deployment> {
-  const dir = resolve(dataDir);
-  const clash = topology.clouds.find((c) => c.name === HUB_NAME);
-  if (clash) {
-    throw new ConfigError(`clouds: "${HUB_NAME}" is reserved for the hub server's name; rename that cloud`);
-  }
+  return layoutDeployment(topology, dataDir, await loopbackPorts(topology, ports));
+}
+
+/** A free loopback port for every server; the pinned ones are the first hub node's (the URL people are told). */
+export async function loopbackPorts(topology: Topology, ports: PinnedPorts = {}): Promise<PortPlan> {
   const pinned = [ports.hub, ports.hubLeaf, ports.hubMonitor].filter((p): p is number => p !== undefined);
   const localClouds = topology.clouds.filter((c) => localServerFor(c.store));
-  const wanted = 3 + 2 * topology.clouds.length + localClouds.length - pinned.length;
+  const nodes = topology.hub.nodes;
+  // Per hub node: client, monitor, leaf (and cluster when there are several).
+  const perNode = nodes > 1 ? 4 : 3;
+  const wanted = perNode * nodes + 2 * topology.clouds.length + localClouds.length - pinned.length;
   // Ask for extra ports and drop pinned ones: a pinned port not yet listening could be handed out again.
   const pool = (await freePorts(wanted + pinned.length)).filter((p) => !pinned.includes(p)).slice(0, wanted);
   const take = (): number => {
@@ -42,32 +38,19 @@ export async function planDeployment(
     if (p === undefined) throw new Error("planDeployment: ran out of free ports");
     return p;
   };
-
-  const endpoint = (name: string, domain: string, port: number, monitorPort: number): ServerEndpoint => ({
-    name,
-    domain,
-    port,
-    monitorPort,
-    url: `nats://127.0.0.1:${port}`,
-    storeDir: join(dir, "nats", name),
-    configFile: join(dir, "nats", `${name}.conf`),
+  const host = "127.0.0.1";
+  const hubNodes = Array.from({ length: nodes }, (_, i) => {
+    const pin = (p: number | undefined): number => (i === 0 ? p : undefined) ?? take();
+    const port = pin(ports.hub);
+    const monitorPort = pin(ports.hubMonitor);
+    const leafPort = pin(ports.hubLeaf);
+    return { host, port, monitorPort, leafPort, ...(nodes > 1 ? { clusterPort: take() } : {}) };
   });
-
-  const hub = {
-    ...endpoint(HUB_NAME, topology.hubDomain, ports.hub ?? take(), ports.hubMonitor ?? take()),
-    leafPort: ports.hubLeaf ?? take(),
-  };
-  const leaves: Record<string, ServerEndpoint> = {};
-  const stores: Record<string, StoreOpenSpec> = {};
-  const localStores: Record<string, LocalStoreServer> = {};
+  const leaves: PortPlan["leaves"] = {};
+  const localStores: PortPlan["localStores"] = {};
   for (const cloud of topology.clouds) {
-    leaves[cloud.name] = endpoint(cloud.name, cloud.name, take(), take());
-    const server = localServerFor(cloud.store);
-    const local = server ? { port: take(), dataDir: join(dir, "stores", cloud.name) } : undefined;
-    stores[cloud.name] = storeOpenSpec(cloud, dir, local?.port);
-    if (server && local) {
-      localStores[cloud.name] = { kind: server.kind, ...local, buckets: server.server.buckets(cloud.store) };
-    }
+    leaves[cloud.name] = { host, port: take(), monitorPort: take() };
+    if (localServerFor(cloud.store)) localStores[cloud.name] = take();
   }
-  return { topology, dataDir: dir, hub, leaves, stores, localStores };
+  return { hubNodes, leaves, localStores };
 }

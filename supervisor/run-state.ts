@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../shared/json-file.ts";
+import type { Role } from "../shared/topology/processes.ts";
 
 /** What `ferry up` records so that `ferry down` and `ferry status` can find what it started. */
 export interface RunState {
@@ -11,6 +12,8 @@ export interface RunState {
   pids: Record<string, number>;
   /** The live dashboard's URL, once it serves. */
   dashboardUrl?: string;
+  /** The role this home runs (`ferry up --role`); every role when absent. */
+  role?: Role;
 }
 
 export const runStatePath = (dataDir: string): string => join(dataDir, "run.json");

@@ -1,18 +1,25 @@
+import { ConfigError } from "../../shared/errors.ts";
 import { becomesTrue } from "../../shared/retry.ts";
+import type { Role } from "../../shared/topology/processes.ts";
 import { isOurProcess, readRunState, removeRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome } from "../home.ts";
 
-export const DOWN_HELP = `Usage: ferry down [--home <dir>]
+export const DOWN_HELP = `Usage: ferry down [--home <dir>] [--role hub | --role cloud --cloud <name>]
 
-Stops everything ./ferry up started: asks the supervisor to stop (workers, then leaves, then the hub),
-and if it is gone, stops the recorded processes itself. Data stays in the home folder.`;
+Stops everything ./ferry up started in the home folder: asks the supervisor to stop (workers, then
+leaves, then the hub), and if it is gone, stops the recorded processes itself. Data stays in the home
+folder. With --role, it checks that the home runs that role (one host's part of a deployment) first.`;
 
 const GRACE_MS = 15_000;
 
 /** `ferry down`: stop the supervisor and everything it recorded, by process id. */
 export async function downCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { home: { type: "string" } }, false);
+  const { values } = parseCommand(
+    argv,
+    { home: { type: "string" }, role: { type: "string" }, cloud: { type: "string" } },
+    false,
+  );
   if (values.help) {
     process.stdout.write(`${DOWN_HELP}\n`);
     return 0;
@@ -23,6 +30,7 @@ export async function downCommand(argv: string[]): Promise<number> {
     process.stdout.write(`ferry is not running in ${home}\n`);
     return 0;
   }
+  checkRole(values.role, values.cloud, state.role, home);
   if (isOurProcess(state.supervisorPid, SUPERVISOR_MARKER)) {
     process.kill(state.supervisorPid, "SIGTERM");
     await waitGone([state.supervisorPid], SUPERVISOR_MARKER, GRACE_MS);
@@ -45,6 +53,14 @@ export async function downCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write("ferry is down\n");
   return 0;
+}
+
+/** `--role`/`--cloud` must name what the home runs, so `down --role hub` never stops a cloud by mistake. */
+function checkRole(role: string | undefined, cloud: string | undefined, running: Role | undefined, home: string): void {
+  if (role === undefined && cloud === undefined) return;
+  const asked = role === "cloud" ? `cloud ${cloud ?? "?"}` : (role ?? "every role");
+  const runs = running === undefined ? "every role" : running.role === "hub" ? "hub" : `cloud ${running.cloud}`;
+  if (asked !== runs) throw new ConfigError(`--role: ${home} runs ${runs}, not ${asked}; nothing stopped`);
 }
 
 function waitGone(pids: number[], marker: string, timeoutMs: number): Promise<boolean> {

@@ -86,7 +86,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
   const [links, workers, files, deadLetters] = await Promise.all([
-    leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>),
+    leafLinks(d.hubNodes, clouds).catch(() => ({}) as Record<string, boolean>),
     pingWorkers(s.nc, 500),
     listFileRecords(s.kv),
     listDeadLetters(s.hubJs, 3),

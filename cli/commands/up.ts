@@ -1,15 +1,20 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { becomesTrue } from "../../shared/retry.ts";
-import { STAGES } from "../../shared/stages.ts";
-import { storeKindOf } from "../../shared/stores/registry.ts";
-import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
-import type { Deployment } from "../../shared/topology/deployment.ts";
+import {
+  applyHubNodesOption,
+  applyStoresOption,
+  loadTopology,
+  STORES_OPTION_HELP,
+  type Topology,
+} from "../../shared/topology/config.ts";
+import { type Deployment, readDeployment } from "../../shared/topology/deployment.ts";
+import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 import {
@@ -22,21 +27,40 @@ import {
 } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome, resolveTopologyPath } from "../home.ts";
+import { parseRoleOption, ROLE_OPTION_HELP, roleFlags } from "../role-option.ts";
+import { describe } from "./up-describe.ts";
 
-export const UP_HELP = `Usage: ferry up [--detach] [options]
+export const UP_HELP = `Usage: ferry up [--detach] [--hub-nodes 1|3] [--role hub | --role cloud --cloud <name>] [options]
 
-Starts the local deployment described by topology.json: a hub nats-server, one leaf nats-server per
-cloud, the streams, the orchestrator and the stage workers of every cloud (restarted if they die).
-A nats-server that dies is started again on the same ports and store. Prints where everything is.
-Without --detach it runs until Ctrl-C and then stops everything.
+Starts the local deployment described by topology.json: the hub (one nats-server, or a 3-node
+cluster), one leaf nats-server per cloud, the streams, an orchestrator per hub node (one active, the
+others standing by) and the stage workers of every cloud (restarted if they die). A nats-server that
+dies is started again on the same ports and store. Prints where everything is. Without --detach it
+runs until Ctrl-C and then stops everything.
+
+With --role it runs one host's part of a deployment planned by ./ferry plan, from that host's bundle
+in --home (its deployment.json): the other roles run elsewhere, reached over TCP.
 
 Options:
   --detach           start in the background and return; stop it with ./ferry down
+  --hub-nodes <n>    1 (default: hub.nodes of the topology) or 3: a 3-node hub cluster on loopback, streams R3
+  ${ROLE_OPTION_HELP}
   --port <n>         the hub's client port (default 4222; 0 picks a free port)
   --dashboard-port <n>  the live dashboard's port (default 4280, or any free port when 4280 is taken)
   ${STORES_OPTION_HELP}
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)
   --home <dir>       where servers, stores and logs live (default: FERRY_HOME or .ferry)`;
+
+/** What `ferry up` was asked for, checked; the detached supervisor gets the same as flags. */
+interface UpRun {
+  home: string;
+  topologyPath: string;
+  port: number;
+  stores: string;
+  dashboardPort: number;
+  hubNodes?: string;
+  role?: Role;
+}
 
 /** `ferry up`: run the deployment in the foreground, or hand it to a background supervisor. */
 export async function upCommand(argv: string[]): Promise<number> {
@@ -49,6 +73,10 @@ export async function upCommand(argv: string[]): Promise<number> {
       home: { type: "string" },
       stores: { type: "string" },
       "dashboard-port": { type: "string" },
+      "hub-nodes": { type: "string" },
+      role: { type: "string" },
+      cloud: { type: "string" },
+      node: { type: "string" },
     },
     false,
   );
@@ -63,31 +91,79 @@ export async function upCommand(argv: string[]): Promise<number> {
       `already up in ${home} (supervisor pid ${running.supervisorPid}): use it, or stop it with ./ferry down`,
     );
   }
-  const port = values.port === undefined ? 4222 : Number(values.port);
+  const topologyPath = resolveTopologyPath(values.topology);
+  // Fail here, in the foreground, on a bad config or option.
+  const topology = applyHubNodesOption(
+    applyStoresOption(loadTopology(topologyPath), values.stores),
+    values["hub-nodes"],
+  );
+  // A host of one role checks --cloud and --node against its bundle's topology, which it runs.
+  const bundled = values.role === undefined ? undefined : tryReadDeployment(home)?.topology;
+  const role = parseRoleOption(values.role, values.cloud, bundled ?? topology, values.node);
+  const port = role ? 0 : await choosePort(values.port);
+  const run: UpRun = {
+    home,
+    topologyPath,
+    port,
+    stores: values.stores ?? "config",
+    dashboardPort: role?.role === "cloud" ? 0 : await chooseDashboardPort(values["dashboard-port"]),
+    ...(values["hub-nodes"] === undefined ? {} : { hubNodes: values["hub-nodes"] }),
+    ...(role ? { role } : {}),
+  };
+  if (role) planOfHost(home, role); // the host's bundle must be there
+  if (values.detach) return detach(run);
+  return runForeground(run);
+}
+
+/** `--port` as given (it must be free), else 4222. */
+async function choosePort(value: string | undefined): Promise<number> {
+  const port = value === undefined ? 4222 : Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`--port: "${values.port}" is not a port number`);
+    throw new ConfigError(`--port: "${value}" is not a port number`);
   if (port !== 0 && !(await isPortFree(port))) {
     throw new ConfigError(
       `port ${port} is already in use (another ferry or nats-server?): pass --port <n>, or --port 0 for any free port`,
     );
   }
-  const topologyPath = resolveTopologyPath(values.topology);
-  applyStoresOption(loadTopology(topologyPath), values.stores); // fail here, in the foreground, on a bad config
-  const stores = values.stores ?? "config";
-  const dashboardPort = await chooseDashboardPort(values["dashboard-port"]);
-  if (values.detach) return detach(home, topologyPath, port, stores, dashboardPort);
-  return runForeground(home, topologyPath, port, stores, dashboardPort);
+  return port;
 }
 
-async function runForeground(
-  home: string,
-  topologyPath: string,
-  port: number,
-  stores: string,
-  dashboardPort: number,
-): Promise<number> {
+function tryReadDeployment(home: string): Deployment | undefined {
+  try {
+    return readDeployment(home);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A host of one role runs the deployment its bundle (written by ./ferry plan) holds in `home`. */
+function planOfHost(home: string, role: Role): Deployment {
+  let d: Deployment;
+  try {
+    d = readDeployment(home);
+  } catch (err) {
+    throw new ConfigError(
+      `--role needs this host's bundle in ${home}: write it with ./ferry plan ${roleFlags(role).join(" ")} --out ${home} (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+  if (resolve(d.dataDir) !== resolve(home))
+    throw new ConfigError(
+      `${home}/deployment.json was planned for ${d.dataDir}: pass --home ${d.dataDir}, or plan again with --data-dir`,
+    );
+  return d;
+}
+
+async function runForeground(run: UpRun): Promise<number> {
+  const { home } = run;
   mkdirSync(home, { recursive: true });
-  const state: RunState = { supervisorPid: process.pid, startedAt: new Date().toISOString(), ready: false, pids: {} };
+  const state: RunState = {
+    supervisorPid: process.pid,
+    startedAt: new Date().toISOString(),
+    ready: false,
+    pids: {},
+    ...(run.role ? { role: run.role } : {}),
+  };
   writeRunState(home, state);
   // The children run in their own process groups (so Ctrl-C reaches only us and we stop them in
   // order); if we die some other way, they must not outlive us. A closed terminal or pipe must not
@@ -96,10 +172,12 @@ async function runForeground(
   for (const out of [process.stdout, process.stderr]) out.on("error", () => undefined);
   let pipeline: Pipeline;
   try {
+    const planned = run.role ? planOfHost(home, run.role) : undefined;
     pipeline = await startPipeline({
-      topology: applyStoresOption(loadTopology(topologyPath), stores),
+      topology: planned?.topology ?? topologyOf(run),
       dataDir: home,
-      ...(port === 0 ? {} : { ports: { hub: port } }),
+      ...(planned && run.role ? { deployment: planned, role: run.role } : {}),
+      ...(run.port === 0 ? {} : { ports: { hub: run.port } }),
       onWorkerStart: (name, pid) => {
         state.pids[name] = pid;
         writeRunState(home, state);
@@ -116,73 +194,67 @@ async function runForeground(
     removeRunState(home);
     throw err;
   }
-  state.pids.hub = pipeline.nats.hub.pid ?? 0;
+  for (const s of pipeline.nats.hubNodes) state.pids[s.endpoint.name] = s.pid ?? 0;
   for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
   for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
   if (pipeline.jaeger) state.pids.jaeger = pipeline.jaeger.process.pid ?? 0;
-  let dashboard: Dashboard;
-  try {
-    dashboard = await startDashboard({ deployment: pipeline.deployment, port: dashboardPort });
-  } catch (err) {
-    await pipeline.stop();
-    removeRunState(home);
-    throw err;
+  let dashboard: Dashboard | undefined;
+  if (run.role?.role !== "cloud") {
+    try {
+      dashboard = await startDashboard({ deployment: pipeline.deployment, port: run.dashboardPort });
+    } catch (err) {
+      await pipeline.stop();
+      removeRunState(home);
+      throw err;
+    }
+    state.dashboardUrl = dashboard.url;
   }
-  state.dashboardUrl = dashboard.url;
   state.ready = true;
   writeRunState(home, state);
-  process.stdout.write(describe(pipeline, dashboard));
+  process.stdout.write(describe(pipeline, dashboard, run.role));
   await stopOnSignal(home, pipeline, dashboard);
   return 0;
 }
 
+function topologyOf(run: UpRun): Topology {
+  return applyHubNodesOption(applyStoresOption(loadTopology(run.topologyPath), run.stores), run.hubNodes);
+}
+
 /** Waits for Ctrl-C or SIGTERM, then stops the dashboard before the deployment it reads from. */
-async function stopOnSignal(home: string, pipeline: Pipeline, dashboard: Dashboard): Promise<void> {
+async function stopOnSignal(home: string, pipeline: Pipeline, dashboard: Dashboard | undefined): Promise<void> {
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   process.stderr.write("ferry: stopping…\n");
-  await dashboard.close();
+  await dashboard?.close();
   await pipeline.stop();
   removeRunState(home);
   process.stderr.write("ferry: stopped\n");
 }
 
+/** The flags that hand `run` to the background supervisor. */
+function upFlags(run: UpRun): string[] {
+  return [
+    ...["--home", run.home, "--topology", run.topologyPath, "--stores", run.stores],
+    ...(run.role ? [] : ["--port", String(run.port), "--dashboard-port", String(run.dashboardPort)]),
+    ...roleFlags(run.role),
+    ...(run.role?.role === "hub" ? ["--dashboard-port", String(run.dashboardPort)] : []),
+    ...(run.hubNodes === undefined ? [] : ["--hub-nodes", run.hubNodes]),
+  ];
+}
+
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */
-async function detach(
-  home: string,
-  topologyPath: string,
-  port: number,
-  stores: string,
-  dashboardPort: number,
-): Promise<number> {
+async function detach(run: UpRun): Promise<number> {
+  const { home } = run;
   mkdirSync(join(home, "logs"), { recursive: true });
   const logPath = join(home, "logs", "supervisor.log");
   const log = openSync(logPath, "a");
-  const child = spawn(
-    process.execPath,
-    [
-      ...NODE_FLAGS,
-      join(REPO_ROOT, "cli/main.ts"),
-      "up",
-      "--home",
-      home,
-      "--topology",
-      topologyPath,
-      "--port",
-      String(port),
-      "--stores",
-      stores,
-      "--dashboard-port",
-      String(dashboardPort),
-    ],
-    {
-      detached: true,
-      stdio: ["ignore", log, log],
-      cwd: REPO_ROOT,
-    },
-  );
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(REPO_ROOT, "cli/main.ts"), "up", ...upFlags(run)], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    cwd: REPO_ROOT,
+  });
   closeSync(log);
   child.unref();
   let exited = false;
@@ -239,39 +311,4 @@ async function chooseDashboardPort(value: string | undefined): Promise<number> {
   if (port !== 0 && !(await isPortFree(port)))
     throw new ConfigError(`--dashboard-port: port ${port} is already in use: pass another, or 0 for any free port`);
   return port;
-}
-
-function describe(p: Pipeline, dashboard: Dashboard): string {
-  const d = p.deployment;
-  const lines = [
-    `ferry is up (supervisor pid ${process.pid})`,
-    `  dashboard  ${dashboard.url}  (Prometheus metrics: ${dashboard.url}metrics)`,
-    `  hub        ${d.hub.url}  (JetStream domain ${d.topology.hubDomain}, monitoring http://127.0.0.1:${d.hub.monitorPort})`,
-    ...Object.values(d.leaves).map(
-      (l) => `  leaf ${l.name.padEnd(6)}${l.url}  (JetStream domain ${l.domain}, store ${describeStore(d, l.name)})`,
-    ),
-    p.jaeger
-      ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
-      : `  traces     off: ${tracesOffReason()}`,
-    `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x ${STAGES.length} stages), logs in ${join(d.dataDir, "logs")}`,
-    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
-    `  watch      ./ferry status`,
-    `  stop       ./ferry down`,
-  ];
-  return `${lines.join("\n")}\n`;
-}
-
-/** Why this run has no Jaeger, and how to get traces. */
-function tracesOffReason(): string {
-  // Set by scripts/bootstrap.sh when it left Jaeger building in the background for this run.
-  const buildLog = process.env.FERRY_JAEGER_BUILDING;
-  if (buildLog)
-    return `Jaeger is being built in the background (log: ${buildLog}); once it is, ./ferry down and ./ferry up again for traces`;
-  return "Jaeger is not installed (./ferry up builds it with Go in the background, ./ferry test in the foreground)";
-}
-
-/** `s3 bucket ferry-aws at http://127.0.0.1:4567 (local versitygw)`, or the fs folder. */
-function describeStore(d: Deployment, cloud: string): string {
-  const s = d.stores[cloud];
-  return s ? storeKindOf(s).describe(s) : "none";
 }

@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
-/** Connects with the settings every ferry process needs: never give up reconnecting. */
-export function connectNats(url: string, name: string): Promise<NatsConnection> {
+/** Connects with the settings every ferry process needs: never give up reconnecting. `url` may list every hub node. */
+export function connectNats(url: string | string[], name: string): Promise<NatsConnection> {
   return connect({
     servers: url,
     name,

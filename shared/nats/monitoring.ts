@@ -9,19 +9,37 @@ export async function healthz(monitorPort: number, signal: AbortSignal): Promise
   return `/healthz ${res.status} ${(await res.text()).trim()}`;
 }
 
-/** Which leaves (by server name) have a link to the hub; every name in `clouds` is present, false if not linked. */
-export async function leafLinks(hub: ServerEndpoint, clouds: string[] = []): Promise<Record<string, boolean>> {
+/**
+ * Which leaves (by server name) have a link to the hub; every name in `clouds` is present, false if not
+ * linked. A leaf links to one node of a clustered hub, so every node is asked; it throws only when none answers.
+ */
+export async function leafLinks(
+  hub: ServerEndpoint | ServerEndpoint[],
+  clouds: string[] = [],
+): Promise<Record<string, boolean>> {
+  const nodes = Array.isArray(hub) ? hub : [hub];
+  const answers = await Promise.allSettled(nodes.map((n) => leafNames(n)));
+  const ok = answers.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+  if (ok.length === 0) throw (answers[0] as PromiseRejectedResult).reason;
+  const links: Record<string, boolean> = Object.fromEntries(clouds.map((c) => [c, false]));
+  for (const name of ok.flat()) links[name] = true;
+  return links;
+}
+
+async function leafNames(hub: ServerEndpoint): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${hub.monitorPort}/leafz`, { signal: AbortSignal.timeout(2000) });
   if (res.status !== 200) throw new Error(`hub /leafz answered ${res.status}`);
   // nats-server 2.14: { server_id, now, leafnodes, leafs: [{ name, account, ip, port, ... }] }
   const body = (await res.json()) as { leafs?: { name?: string }[] };
-  const links: Record<string, boolean> = Object.fromEntries(clouds.map((c) => [c, false]));
-  for (const leaf of body.leafs ?? []) if (leaf.name) links[leaf.name] = true;
-  return links;
+  return (body.leafs ?? []).flatMap((l) => (l.name ? [l.name] : []));
 }
 
 /** Resolves once every cloud's leaf is linked to the hub; rejects after `timeoutMs` naming the missing ones. */
-export async function waitForLeafLinks(hub: ServerEndpoint, clouds: string[], timeoutMs: number): Promise<void> {
+export async function waitForLeafLinks(
+  hub: ServerEndpoint | ServerEndpoint[],
+  clouds: string[],
+  timeoutMs: number,
+): Promise<void> {
   await pollUntil(
     "every leaf linked to the hub",
     async () => {

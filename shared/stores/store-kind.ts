@@ -42,6 +42,8 @@ export interface StoreKindDescriptor<
   onThisMachine(config: Config): boolean;
   /** The server ferry runs on loopback for entries that ask for one (`"local": true`); absent when the kind has none. */
   readonly localServer?: LocalStoreServer<Config>;
+  /** Environment variables its SDK takes credentials from: names only, which `ferry plan` lists in a host's credentials.env. */
+  readonly credentialEnv: readonly string[];
 }
 
 /** A kind that has a server ferry can run on loopback (the registry derives LocalServerKind from this). */

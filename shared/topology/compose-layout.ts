@@ -12,6 +12,7 @@ export const DEPLOYMENT_JSON = `${COMPOSE_DIR}/deployment.json`;
 export const CLIENT_PORT = 4222;
 export const MONITOR_PORT = 8222;
 export const LEAF_PORT = 7422;
+export const CLUSTER_PORT = 6222;
 /** Paths inside the containers. */
 export const DATA_DIR = "/deploy";
 export const STORES_DIR = "/data/stores";

@@ -12,7 +12,7 @@ import {
   STORES_DIR,
   STORES_VOLUME,
 } from "./compose-layout.ts";
-import { type Deployment, HUB_NAME, type ServerEndpoint } from "./deployment.ts";
+import type { Deployment, ServerEndpoint } from "./deployment.ts";
 
 const NATS_IMAGE = "nats:2.14-alpine";
 const JAEGER_IMAGE = "jaegertracing/jaeger:2.13.0";
@@ -54,7 +54,7 @@ export function composeModel(d: Deployment): { model: ComposeModel; comments: Re
     if (comment) comments[name] = comment;
   }
   const volumes: Record<string, Record<string, never>> = {};
-  for (const ep of [d.hub, ...Object.values(d.leaves)]) volumes[natsVolume(ep)] = {};
+  for (const ep of [...d.hubNodes, ...Object.values(d.leaves)]) volumes[natsVolume(ep)] = {};
   volumes[STORES_VOLUME] = {};
   return { model: { name: "ferry", services, volumes }, comments };
 }
@@ -79,25 +79,37 @@ function natsServer(ep: ServerEndpoint, ports?: string[]): ComposeService {
   };
 }
 
-/** The hub, then each cloud's leaf. */
+/** The hub's node(s), then each cloud's leaf. */
 function natsServices(d: Deployment): NamedService[] {
-  const hub: NamedService = {
-    name: HUB_NAME,
-    comment: `The hub: JetStream domain "${d.hub.domain}". The only server published on the host, on loopback.`,
-    service: natsServer(d.hub, [
-      `127.0.0.1:${CLIENT_PORT}:${d.hub.port}`,
-      `127.0.0.1:${MONITOR_PORT}:${d.hub.monitorPort}`,
-    ]),
-  };
+  const hubs = d.hubNodes.map(
+    (node, i): NamedService => ({
+      name: node.name,
+      ...(i === 0
+        ? {
+            comment:
+              d.hubNodes.length > 1
+                ? `The hub, a ${d.hubNodes.length}-node cluster: JetStream domain "${node.domain}", streams R${d.hubNodes.length}. Only its first node is published on the host, on loopback.`
+                : `The hub: JetStream domain "${node.domain}". The only server published on the host, on loopback.`,
+          }
+        : {}),
+      service: natsServer(
+        node,
+        i === 0
+          ? [`127.0.0.1:${CLIENT_PORT}:${node.port}`, `127.0.0.1:${MONITOR_PORT}:${node.monitorPort}`]
+          : undefined,
+      ),
+    }),
+  );
+  const hubStarted = Object.fromEntries(d.hubNodes.map((n) => [n.name, { condition: "service_started" as const }]));
   const leaves = Object.entries(d.leaves).map(
     ([cloud, leaf]): NamedService => ({
       name: cloud,
       comment: `Cloud "${cloud}": its leaf, JetStream domain "${cloud}", fsync on every write, linked to the hub.`,
       // Started, not healthy: a leaf keeps working on its own while the hub is down.
-      service: { ...natsServer(leaf), depends_on: { [HUB_NAME]: { condition: "service_started" } } },
+      service: { ...natsServer(leaf), depends_on: hubStarted },
     }),
   );
-  return [hub, ...leaves];
+  return [...hubs, ...leaves];
 }
 
 function jaegerService(): NamedService {
@@ -130,7 +142,10 @@ function ferryService(command: string[], depends_on: ComposeService["depends_on"
 function pipelineServices(d: Deployment): NamedService[] {
   const deploymentMount = `./${DEPLOYMENT_JSON}:${DATA_DIR}/deployment.json:ro`;
   const allServers = Object.fromEntries(
-    [HUB_NAME, ...Object.keys(d.leaves)].map((s) => [s, { condition: "service_healthy" as const }]),
+    [...d.hubNodes.map((n) => n.name), ...Object.keys(d.leaves)].map((s) => [
+      s,
+      { condition: "service_healthy" as const },
+    ]),
   );
   const afterSetup = { setup: { condition: "service_completed_successfully" as const } };
   const workerMounts = [deploymentMount, `${STORES_VOLUME}:${STORES_DIR}`];
@@ -159,7 +174,7 @@ function pipelineServices(d: Deployment): NamedService[] {
     {
       name: "orchestrator",
       comment: "Projects the events into the manifest; talks only to the hub.",
-      service: worker(["orchestrator/main.ts", DATA_DIR], HUB_NAME),
+      service: worker(["orchestrator/main.ts", DATA_DIR], d.hub.name),
     },
     ...stageWorkers,
   ];

@@ -10,6 +10,7 @@ import { fsKind } from "../stores/fs/kind.ts";
 import { type StoreOpenSpec, storeKindOf } from "../stores/registry.ts";
 import {
   CLIENT_PORT,
+  CLUSTER_PORT,
   COMPOSE_FILE,
   CONF_MOUNT,
   DATA_DIR,
@@ -23,8 +24,8 @@ import {
 import { type ComposeModel, composeModel } from "./compose-services.ts";
 import { renderComposeYaml } from "./compose-yaml.ts";
 import type { Topology } from "./config.ts";
-import type { Deployment, ServerEndpoint } from "./deployment.ts";
-import { HUB_NAME } from "./deployment.ts";
+import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
+import { HUB_NAME, hubNodeName } from "./deployment.ts";
 import { type RenderOptions, renderHubConfig, renderLeafConfig } from "./nats-config.ts";
 import { storeOpenSpec } from "./store-config.ts";
 
@@ -66,10 +67,20 @@ export function composeDeployment(topology: Topology): Deployment {
       ? fsKind.openSpec(c.name, { kind: "fs", root: `${STORES_DIR}/${c.name}` }, { dataDir: DATA_DIR })
       : storeOpenSpec(c, DATA_DIR, undefined);
   }
+  const nodes = topology.hub.nodes;
+  const hubNodes = Array.from(
+    { length: nodes },
+    (_, i): HubNode => ({
+      ...endpoint(nodes === 1 ? HUB_NAME : hubNodeName(i), topology.hubDomain),
+      leafPort: LEAF_PORT,
+      ...(nodes > 1 ? { clusterPort: CLUSTER_PORT } : {}),
+    }),
+  );
   return {
     topology,
     dataDir: DATA_DIR,
-    hub: { ...endpoint(HUB_NAME, topology.hubDomain), leafPort: LEAF_PORT },
+    hub: hubNodes[0] as HubNode,
+    hubNodes,
     leaves,
     stores,
     localStores: {},
@@ -88,10 +99,11 @@ export function renderCompose(topology: Topology, opts: ComposeOptions = {}): Re
   const source = opts.source ?? "topology.json";
   const note = `Generated from ${source} by ./ferry compose. Do not edit: change ${source} and rerun ./ferry compose.`;
   const d = composeDeployment(topology);
-  const render: RenderOptions = { host: "0.0.0.0", hubHost: HUB_NAME, header: `# ${note}\n` };
+  const render: RenderOptions = { host: "0.0.0.0", hubHost: (node) => node.name, header: `# ${note}\n` };
 
   const files: Record<string, string> = {};
-  files[`${NATS_CONF_DIR}/${HUB_NAME}.conf`] = renderHubConfig(d, render);
+  for (const [i, node] of d.hubNodes.entries())
+    files[`${NATS_CONF_DIR}/${node.name}.conf`] = renderHubConfig(d, i, render);
   for (const cloud of Object.keys(d.leaves))
     files[`${NATS_CONF_DIR}/${cloud}.conf`] = renderLeafConfig(d, cloud, render);
   // JSON has no comments: the note is a key readDeployment ignores.

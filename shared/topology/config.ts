@@ -3,19 +3,25 @@ import { ConfigError } from "../errors.ts";
 import { perStage, type Stage, stageRow } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { parseDuration, parseSize } from "../units.ts";
+import { compileHub, type HubSpec } from "./hub-config.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
 
-export type { StoreSpec };
+export type { HubSpec, StoreSpec };
 
 export interface CloudSpec {
   /** Lower-case name, used as JetStream domain and as the last subject token. */
   name: string;
   store: StoreSpec;
+  /** Worker processes per stage in this cloud; they share the stage's durable consumer. @default 1 each */
+  workers: Record<Stage, number>;
 }
 
 /** The compiled topology: defaults filled, units turned into bytes and milliseconds. */
 export interface Topology {
+  /** The hub's JetStream domain (`hub.domain`). */
   hubDomain: string;
+  /** The hub's nodes, addresses and ports. */
+  hub: HubSpec;
   clouds: CloudSpec[];
   /** Replicas wanted per chunk, on distinct clouds. @default 3 */
   replicas: number;
@@ -39,8 +45,8 @@ const DEFAULT_CONCURRENCY = perStage<number>((s) => stageRow(s).concurrency);
 /** Fills defaults and validates a raw topology (as read from topology.json). Errors name the key. */
 export function compileTopology(raw: unknown): Topology {
   const r = asObject("topology", raw);
-  const hub = r.hub === undefined ? {} : asObject("hub", r.hub);
-  const hubDomain = hub.domain === undefined ? "hub" : asName("hub.domain", hub.domain);
+  const hub = compileHub(r.hub === undefined ? {} : asObject("hub", r.hub), asName);
+  const hubDomain = hub.domain;
   if (!Array.isArray(r.clouds) || r.clouds.length === 0) {
     throw new ConfigError(`clouds: expected a non-empty list of clouds such as [{"name":"aws","store":{"kind":"fs"}}]`);
   }
@@ -66,6 +72,7 @@ export function compileTopology(raw: unknown): Topology {
   if (chunkSizeBytes < 1) throw new ConfigError(`chunkSize: must be at least 1 byte`);
   return {
     hubDomain,
+    hub,
     clouds,
     replicas,
     chunkSizeBytes,
@@ -98,7 +105,23 @@ function compileCloud(key: string, raw: unknown): CloudSpec {
   const c = asObject(key, raw);
   const name = asName(`${key}.name`, c.name);
   const store = c.store === undefined ? { kind: "fs" } : asObject(`${key}.store`, c.store);
-  return { name, store: compileStore(`${key}.store`, store) };
+  return { name, store: compileStore(`${key}.store`, store), workers: compileWorkers(`${key}.workers`, c.workers) };
+}
+
+/** `workers`: a number for every stage, or `{"verify": 2}`; each stage defaults to one process. */
+function compileWorkers(key: string, raw: unknown): Record<Stage, number> {
+  if (raw === undefined) return perStage(() => 1);
+  if (typeof raw === "number") {
+    const n = asPositiveInt(key, raw);
+    return perStage(() => n);
+  }
+  const out = perStage(() => 1);
+  for (const [stage, n] of Object.entries(asObject(key, raw))) {
+    if (!(stage in out))
+      throw new ConfigError(`${key}.${stage}: unknown stage (expected one of ${Object.keys(out).join(", ")})`);
+    out[stage as Stage] = asPositiveInt(`${key}.${stage}`, n);
+  }
+  return out;
 }
 
 /** Help text for the `--stores` option of commands that start a deployment. */
@@ -136,4 +159,13 @@ function asPositiveInt(key: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
     throw new ConfigError(`${key}: ${JSON.stringify(v)} is not a positive integer`);
   return v;
+}
+
+/** Applies `--hub-nodes`: undefined keeps the topology's `hub.nodes`; "1" or "3" replaces it. */
+export function applyHubNodesOption(t: Topology, value: string | undefined): Topology {
+  if (value === undefined) return t;
+  const nodes = Number(value);
+  if (nodes !== 1 && nodes !== 3) throw new ConfigError(`--hub-nodes: "${value}" is not 1 or 3`);
+  const hub = compileHub({ domain: t.hub.domain, nodes, ports: t.hub.ports }, asName);
+  return { ...t, hub };
 }

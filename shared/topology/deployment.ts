@@ -23,12 +23,23 @@ export interface ServerEndpoint {
   configFile: string;
 }
 
+/** One nats-server of the hub: a single hub, or one node of its cluster. */
+export interface HubNode extends ServerEndpoint {
+  /** Where the clouds' leaves connect. */
+  leafPort: number;
+  /** Routes to the other nodes; only when the hub is a cluster. */
+  clusterPort?: number;
+}
+
 /** A topology placed on this machine: ports, folders and store roots resolved. Written as deployment.json. */
 export interface Deployment {
   topology: Topology;
   /** Folder holding everything the deployment writes (server stores, fs stores, logs). */
   dataDir: string;
-  hub: ServerEndpoint & { leafPort: number };
+  /** The hub's first node (the only one unless `hub.nodes` is 3). */
+  hub: HubNode;
+  /** Every node of the hub, in order; `hub` is the first. */
+  hubNodes: HubNode[];
   /** One leaf per cloud, keyed by cloud name. */
   leaves: Record<string, ServerEndpoint>;
   /** How every process opens each cloud's store, keyed by cloud name (no secrets: credentials come from the environment). */
@@ -57,8 +68,16 @@ export function fsRoot(d: Deployment, cloud: string): string {
   return spec.root;
 }
 
-/** The hub's server name, store folder and config file stem. */
+/** The hub's server name, store folder and config file stem (a cluster's nodes are `hub-1`, `hub-2`, `hub-3`). */
 export const HUB_NAME = "hub";
+
+/** `hub-1`, `hub-2`, `hub-3`: a cluster node's server name, store folder and config file stem. */
+export const hubNodeName = (index: number): string => `${HUB_NAME}-${index + 1}`;
+
+/** Every hub node's client URL: hub clients list them all, so losing one node only moves the connection. */
+export function hubUrls(d: Deployment): string[] {
+  return d.hubNodes.map((n) => n.url);
+}
 
 const DEPLOYMENT_FILE = "deployment.json";
 
@@ -107,6 +126,7 @@ function isDeployment(v: unknown): v is Deployment {
     hub !== null &&
     typeof hub.port === "number" &&
     typeof hub.leafPort === "number" &&
+    Array.isArray(d.hubNodes) &&
     typeof d.leaves === "object" &&
     d.leaves !== null &&
     typeof d.stores === "object" &&

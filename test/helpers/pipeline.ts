@@ -9,6 +9,7 @@ import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
+import { hubUrls } from "../../shared/topology/deployment.ts";
 import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 
 /** A running pipeline in a temporary folder, and a client connected to its hub. */
@@ -26,7 +27,7 @@ export interface TestPipeline {
 
 /** Starts hub, three leaves and every worker with small chunks and a short ack wait. */
 export async function startTestPipeline(
-  options: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv } = {},
+  options: { topology?: Record<string, unknown>; workerEnv?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
 ): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), "ferry-test-"));
   const topology = compileTopology({
@@ -40,10 +41,11 @@ export async function startTestPipeline(
     topology,
     dataDir: join(dir, "deploy"),
     ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
+    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
   });
   const conns: NatsConnection[] = [];
   try {
-    const nc = await connectNats(pipeline.deployment.hub.url, "test-client");
+    const nc = await connectNats(hubUrls(pipeline.deployment), "test-client");
     conns.push(nc);
     const hubJs = jetstream(nc, { domain: "hub" });
     const kv = await openManifest(hubJs);

@@ -110,7 +110,7 @@ describe("renderCompose", () => {
   it("renders leaf configs that listen on all interfaces and dial the hub by its service name", () => {
     for (const cloud of CLOUDS) {
       const conf = base.files[`${COMPOSE_DIR}/nats/${cloud}.conf`] as string;
-      expect(conf).toContain(`url: "nats-leaf://hub:7422"`);
+      expect(conf).toContain(`urls: ["nats-leaf://hub:7422"]`);
       expect(conf).toContain(`listen: "0.0.0.0:4222"`);
       expect(conf).toContain(`http: "0.0.0.0:8222"`);
       expect(conf).toContain(`domain: "${cloud}"`);
@@ -121,7 +121,7 @@ describe("renderCompose", () => {
 
   it("leaves the local renderers on loopback by default", () => {
     const local = renderLeafConfig(composeDeployment(compileTopology(rawTopology())), CLOUDS[0] as string);
-    expect(local).toContain(`url: "nats-leaf://127.0.0.1:7422"`);
+    expect(local).toContain(`urls: ["nats-leaf://127.0.0.1:7422"]`);
     expect(local).toContain(`listen: "127.0.0.1:4222"`);
     expect(local).not.toContain("0.0.0.0");
   });

@@ -13,10 +13,17 @@ describe("compileTopology", () => {
       maxAttempts: 10,
       eventMaxAgeMs: 7 * 86_400_000,
     });
+    const workers = { ingest: 1, process: 1, place: 1, verify: 1 };
     expect(t.clouds).toEqual([
-      { name: "aws", store: { kind: "fs" } },
-      { name: "gcp", store: { kind: "fs" } },
+      { name: "aws", store: { kind: "fs" }, workers },
+      { name: "gcp", store: { kind: "fs" }, workers },
     ]);
+    expect(t.hub).toEqual({
+      domain: "hub",
+      nodes: 1,
+      addresses: ["hub"],
+      ports: { client: 4222, leaf: 7422, cluster: 6222, monitor: 8222 },
+    });
   });
 
   it("adds a cloud with one config entry", () => {

@@ -28,6 +28,7 @@ export interface AzblobOpenSpec {
 /** Azure Blob Storage through @azure/storage-blob; locally, Azurite. */
 export const azblobKind: StoreKindWithLocalServer<"azblob", AzblobStoreConfig, AzblobOpenSpec> = {
   name: "azblob",
+  credentialEnv: ["AZURE_STORAGE_CONNECTION_STRING", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"],
   fields: ["kind", "container", "endpoint", "local"],
   example: { kind: "azblob", container: "ferry-azure", local: true },
   parseConfig(key, raw) {

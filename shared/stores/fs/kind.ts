@@ -22,6 +22,7 @@ export interface FsOpenSpec {
 /** A folder on this machine: no SDK, no server, no credentials. */
 export const fsKind: StoreKindDescriptor<"fs", FsStoreConfig, FsOpenSpec> = {
   name: "fs",
+  credentialEnv: [],
   fields: ["kind", "root"],
   example: { kind: "fs" },
   parseConfig(key, raw) {

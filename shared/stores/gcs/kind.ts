@@ -25,6 +25,7 @@ export interface GcsOpenSpec {
 /** Google Cloud Storage through @google-cloud/storage; locally, fake-gcs-server. */
 export const gcsKind: StoreKindWithLocalServer<"gcs", GcsStoreConfig, GcsOpenSpec> = {
   name: "gcs",
+  credentialEnv: ["GOOGLE_APPLICATION_CREDENTIALS"],
   fields: ["kind", "bucket", "projectId", "endpoint", "local"],
   example: { kind: "gcs", bucket: "ferry-gcp", local: true },
   parseConfig(key, raw) {

@@ -38,6 +38,7 @@ export interface S3OpenSpec {
 /** Amazon S3 or any S3-compatible service, through the AWS SDK; locally, versitygw. */
 export const s3Kind: StoreKindWithLocalServer<"s3", S3StoreConfig, S3OpenSpec> = {
   name: "s3",
+  credentialEnv: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"],
   fields: ["kind", "bucket", "region", "endpoint", "forcePathStyle", "local", "partSize"],
   // 5 MiB parts, so the conformance suite's 5 MiB + 1 byte object goes up in two parts.
   example: { kind: "s3", bucket: "ferry-aws", local: true, partSize: "5MiB" },
