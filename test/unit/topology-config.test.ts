@@ -1,3 +1,5 @@
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
@@ -14,9 +16,14 @@ describe("compileTopology", () => {
       eventMaxAgeMs: 7 * 86_400_000,
     });
     expect(t.clouds).toEqual([
-      { name: "aws", store: { kind: "fs" } },
-      { name: "gcp", store: { kind: "fs" } },
+      { name: "aws", store: { kind: "fs" }, sourceRoots: [homedir(), tmpdir()] },
+      { name: "gcp", store: { kind: "fs" }, sourceRoots: [homedir(), tmpdir()] },
     ]);
+  });
+
+  it("takes each cloud's source roots as absolute folders, ~ for the home folder", () => {
+    const t = compileTopology({ clouds: [{ name: "aws", sourceRoots: ["/data/in/", "~/datasets", "~"] }] });
+    expect(t.clouds[0]?.sourceRoots).toEqual(["/data/in", join(homedir(), "datasets"), homedir()]);
   });
 
   it("adds a cloud with one config entry", () => {
@@ -34,6 +41,14 @@ describe("compileTopology", () => {
     [{ clouds: [{ name: "aws" }], replicas: 0 }, /replicas: 0 is not a positive integer/],
     [{ clouds: [{ name: "aws", store: { kind: "tape" } }] }, /clouds\[0\]\.store\.kind: "tape" is not supported/],
     [{ clouds: [{ name: "aws" }], concurrency: { verify: -1 } }, /concurrency\.verify/],
+    [
+      { clouds: [{ name: "aws", sourceRoots: "/data" }] },
+      /clouds\[0\]\.sourceRoots: expected a list of absolute folders/,
+    ],
+    [
+      { clouds: [{ name: "aws", sourceRoots: ["data"] }] },
+      /clouds\[0\]\.sourceRoots\[0\]: "data" is not an absolute folder/,
+    ],
   ])("rejects %j naming the key and the bad value", (raw, message) => {
     expect(() => compileTopology(raw)).toThrow(ConfigError);
     expect(() => compileTopology(raw)).toThrow(message);
