@@ -1,11 +1,11 @@
 import type { KV } from "@nats-io/kv";
 import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkIngestTarget, type IngestTarget } from "../../client/ingest-target.ts";
+import { checkSource, type IngestTarget, routeSource } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
-import { type Deployment, readDeployment } from "../../shared/topology/deployment.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome } from "../home.ts";
@@ -54,8 +54,11 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
   const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
   const home = resolveHome(values.home);
-  // Every source is checked against the deployment (its clouds, their source roots) before anything is published.
-  const sources = await checkAll(positionals, readDeployment(home), values.cloud);
+  // Every source is checked on its own, then against the deployment (its clouds, their source
+  // roots), before anything is published.
+  const checked = await checkAll(positionals, checkSource);
+  const d = readDeployment(home);
+  const sources = await checkAll(checked, (src) => routeSource(src, d, values.cloud));
   const session = await openSession(home);
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
@@ -104,12 +107,13 @@ async function waitAndReport(kv: KV, submitted: Submitted[], json: boolean | und
   return failed > 0 ? 1 : 0;
 }
 
-async function checkAll(args: string[], d: Deployment, cloud: string | undefined): Promise<IngestTarget[]> {
+/** Runs `check` on every item; if any fails, throws one InputError listing every problem. */
+async function checkAll<T, U>(items: T[], check: (item: T) => Promise<U>): Promise<U[]> {
   const problems: string[] = [];
-  const ok: IngestTarget[] = [];
-  for (const p of args) {
+  const ok: U[] = [];
+  for (const item of items) {
     try {
-      ok.push(await checkIngestTarget(p, d, cloud));
+      ok.push(await check(item));
     } catch (err) {
       problems.push((err as Error).message);
     }

@@ -254,7 +254,7 @@ function describe(p: Pipeline, dashboard: Dashboard): string {
       ? `  traces     ${p.jaeger.queryUrl}  (Jaeger; ./ferry status <fileId> prints a file's trace link)`
       : `  traces     off: ${tracesOffReason()}`,
     `  workers    ${p.workers.size} processes (orchestrator + ${d.topology.clouds.length} clouds x ${STAGES.length} stages), logs in ${join(d.dataDir, "logs")}`,
-    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
+    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest.${d.topology.clouds[0]?.name ?? "<cloud>"} '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,
   ];
