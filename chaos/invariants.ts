@@ -20,6 +20,7 @@ import {
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
+  hubConsumerName,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
@@ -200,7 +201,8 @@ export async function readPipelineState(
     const ci = await jsm.consumers.info(stream, name);
     consumers.push({ where: `${domain}/${stream}/${name}`, pending: ci.num_pending, ackPending: ci.num_ack_pending });
   };
-  for (const stage of HUB_CONSUMERS) await read(hub.domain, hub.jsm, FILES_STREAM, stage);
+  for (const stage of HUB_CONSUMERS)
+    for (const cloud of leaves.keys()) await read(hub.domain, hub.jsm, FILES_STREAM, hubConsumerName(stage, cloud));
   await read(hub.domain, hub.jsm, EVENTS_STREAM, ORCHESTRATOR_CONSUMER);
   for (const [cloud, jsm] of leaves) {
     for (const c of LEAF_CONSUMERS) await read(cloud, jsm, cloudStream(cloud), c.stage);

@@ -7,10 +7,12 @@ import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
 import { pollUntil } from "../shared/retry.ts";
-import { INGEST_REQUESTS } from "../shared/subjects.ts";
+import { INGEST_REQUESTS, ingestSubject } from "../shared/subjects.ts";
 import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
+  /** The cloud whose ingest workers take the request. @default the deployment's default cloud (bare `files.ingest`) */
+  cloud?: string;
   chunkSize?: number;
   recordBoundaries?: boolean;
   transforms?: Transform[];
@@ -23,19 +25,19 @@ export interface SubmittedFile {
 }
 
 /**
- * Publishes one ingest request to the hub and returns the new file's id once JetStream has stored it.
+ * Publishes one ingest request (a checked local file, or an object URL) to the hub, on the subject of
+ * `options.cloud` when given, and returns the new file's id once JetStream has stored it.
  * The publish is the root span of the file's trace; the request carries its context to the workers.
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedIngestFile,
+  src: CheckedIngestFile | { url: string },
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
   const fileId = newFileId();
   const request = {
     fileId,
-    path: src.path,
-    name: basename(src.path),
+    ...("url" in src ? { url: src.url } : { path: src.path, name: basename(src.path) }),
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     ...(options.recordBoundaries === undefined ? {} : { recordBoundaries: options.recordBoundaries }),
     ...(options.transforms?.length ? { transforms: options.transforms } : {}),
@@ -43,7 +45,7 @@ export async function submitIngest(
   // A new root: a file's trace never hangs under whatever the caller was doing.
   const { traceId } = await publishTraced(
     hubJs,
-    INGEST_REQUESTS,
+    options.cloud === undefined ? INGEST_REQUESTS : ingestSubject(options.cloud),
     encodeEvent(request),
     { msgID: `ingest:${fileId}` },
     {

@@ -14,6 +14,7 @@ import {
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
+  hubConsumerName,
   LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
@@ -64,7 +65,7 @@ export async function connectPipeline(d: Deployment, name = "ferry-metrics"): Pr
   };
 }
 
-/** Backlog of one durable consumer. Ingest's consumer is shared by every cloud and lives on the hub (cloud = hub domain). */
+/** Backlog of one durable consumer. Ingest's consumers live on the hub, one per cloud. */
 export interface ConsumerLag {
   stage: string;
   cloud: string;
@@ -78,7 +79,11 @@ export interface ConsumerLag {
 export async function measureConsumerLag(p: PipelineConnections): Promise<ConsumerLag[]> {
   const hubDomain = p.deployment.topology.hubDomain;
   const probes: Array<Promise<ConsumerLag>> = [
-    ...HUB_CONSUMERS.map((stage) => lagOf(p.hubJsm(), FILES_STREAM, stage, stage, hubDomain)),
+    ...HUB_CONSUMERS.flatMap((stage) =>
+      p.deployment.topology.clouds.map(({ name }) =>
+        lagOf(p.hubJsm(), FILES_STREAM, hubConsumerName(stage, name), stage, name),
+      ),
+    ),
     lagOf(p.hubJsm(), EVENTS_STREAM, ORCHESTRATOR_CONSUMER, "orchestrator", hubDomain),
   ];
   for (const c of p.deployment.topology.clouds) {

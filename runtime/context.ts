@@ -9,6 +9,7 @@ import type { Stage } from "../shared/stages.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { deadLetterSubject, msgId } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** Everything a stage handler may use: its identity, its cloud's connection, the stores. */
 export interface WorkerContext {
@@ -17,6 +18,8 @@ export interface WorkerContext {
   /** Unique per process: `<stage>-<cloud>-<host>-<pid>`. */
   workerId: string;
   topology: Topology;
+  /** The deployment this worker belongs to (its folder, every cloud's store spec). */
+  deployment: Deployment;
   nc: NatsConnection;
   /** Publishes into this cloud's leaf (its stream captures the cloud's subjects). */
   js: JetStreamClient;

@@ -50,6 +50,12 @@ export class ChecksumMismatchError extends FerryError {
 /** A message can never be processed (bad payload, corrupt data): it goes to the dead-letter stream. */
 export class PoisonMessageError extends FerryError {}
 
+/** A source the worker may not read (outside its cloud's source roots, inside ferry's own folders): nothing was read. */
+export class SourceRefusedError extends PoisonMessageError {}
+
+/** A source changed while it was being read (size, mtime, ETag or generation moved): its chunks would not be one file. */
+export class SourceChangedError extends PoisonMessageError {}
+
 /** Whether an error is worth a delayed retry. Unknown errors are treated as transient. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof FerryError) return err.retryable;

@@ -26,8 +26,14 @@ export const LEADER_BUCKET = "ferry_leader";
 /** The stream on a cloud's leaf holding everything that cloud publishes. */
 export const cloudStream = (cloud: string): string => `CLOUD_${cloud.toUpperCase()}`;
 
-/** Stages taking ingest requests: one consumer each on the hub's FILES stream, shared by every cloud's workers. */
+/** Stages taking ingest requests: one consumer per cloud each on the hub's FILES stream (see hubConsumerName). */
 export const HUB_CONSUMERS: readonly Stage[] = STAGES.filter(takesIngestRequests);
+
+/** The durable consumer on the hub's FILES stream from which `cloud`'s workers of `stage` take the requests meant for them. */
+export const hubConsumerName = (stage: Stage, cloud: string): string => `${stage}-${cloud}`;
+
+/** The consumer every cloud's ingest workers shared before requests named their cloud; removed once its successors exist. */
+export const LEGACY_INGEST_CONSUMER = "ingest";
 
 /** The other stages: one consumer each on every cloud's stream, for the chunk event kind the stage takes. */
 export const LEAF_CONSUMERS: ReadonlyArray<{ stage: LeafStage; takes: ChunkEventKind }> = STAGE_CHAIN.flatMap((r) =>
@@ -37,6 +43,6 @@ export const LEAF_CONSUMERS: ReadonlyArray<{ stage: LeafStage; takes: ChunkEvent
 /** Where the workers of `stage` in `cloud` pull from: the hub (`onHub`) or their cloud's leaf. */
 export function stageSource(stage: Stage, cloud: string): { onHub: boolean; stream: string; consumer: string } {
   return takesIngestRequests(stage)
-    ? { onHub: true, stream: FILES_STREAM, consumer: stage }
+    ? { onHub: true, stream: FILES_STREAM, consumer: hubConsumerName(stage, cloud) }
     : { onHub: false, stream: cloudStream(cloud), consumer: stage };
 }

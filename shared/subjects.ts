@@ -6,8 +6,15 @@ import type { ChunkEventKind, Stage } from "./stages.ts";
 
 export type FileEventKind = "accepted" | "ingested";
 
-/** Ingest requests from the CLI or any NATS client (captured by the hub's FILES stream). */
+/**
+ * Ingest requests from the CLI or any NATS client (captured by the hub's FILES stream). A request
+ * on this bare subject goes to the default cloud (the topology's first); see ingestSubject.
+ */
 export const INGEST_REQUESTS = "files.ingest";
+/** Ingest requests for one cloud's ingest workers: a local path on that cloud's hosts, or an object in its store. */
+export const ingestSubject = (cloud: string): string => `${INGEST_REQUESTS}.${cloud}`;
+/** Every ingest request, whichever cloud it names. */
+export const ALL_INGEST_REQUESTS = [INGEST_REQUESTS, `${INGEST_REQUESTS}.*`];
 /** Published by the orchestrator when a file has all its replicas verified. */
 export const FILES_COMPLETED = "files.completed";
 /** Core-NATS request that every worker answers with who it is (for `ferry status`). */

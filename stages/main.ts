@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     cloud,
     workerId,
     topology: t,
+    deployment: rt.deployment,
     nc: rt.nc,
     js: jetstream(rt.nc),
     stores: traceStores(rt.stores),

@@ -1,6 +1,7 @@
 /** Applies the declared streams, consumers and buckets idempotently: create when missing, update when changed. */
 import {
   type ConsumerConfig,
+  DeliverPolicy,
   type JetStreamManager,
   jetstreamManager,
   StorageType,
@@ -16,6 +17,7 @@ import {
   HUB_CONSUMERS,
   LEADER_BUCKET,
   LEAF_CONSUMERS,
+  LEGACY_INGEST_CONSUMER,
   MANIFEST_BUCKET,
 } from "../shared/stream-names.ts";
 import type { Topology } from "../shared/topology/config.ts";
@@ -44,11 +46,30 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   const jsm = await jetstreamManager(nc, { domain: t.hubDomain });
   await ensureStream(jsm, filesStream(t));
   await ensureStream(jsm, eventsStream(t));
-  for (const stage of HUB_CONSUMERS) await ensureConsumer(jsm, FILES_STREAM, hubStageConsumer(t, stage));
+  const legacy = await legacyIngestStart(jsm);
+  for (const stage of HUB_CONSUMERS) {
+    for (const { name } of t.clouds) {
+      await ensureConsumer(jsm, FILES_STREAM, { ...hubStageConsumer(t, stage, name), ...legacy?.startAfter });
+    }
+  }
+  if (legacy) await jsm.consumers.delete(FILES_STREAM, LEGACY_INGEST_CONSUMER);
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
   const kvm = new Kvm(jsm.jetstream());
   await kvm.create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
   await kvm.create(LEADER_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
+}
+
+/**
+ * Before requests named their cloud, one `ingest` consumer served every cloud. When it is still
+ * there, the per-cloud consumers that replace it start after what it acknowledged, so an upgraded
+ * deployment does not ingest its old requests again; it is deleted once they exist.
+ */
+async function legacyIngestStart(jsm: JetStreamManager): Promise<{ startAfter: Partial<ConsumerConfig> } | undefined> {
+  const old = await jsm.consumers.info(FILES_STREAM, LEGACY_INGEST_CONSUMER).catch(() => undefined);
+  if (!old) return undefined;
+  return {
+    startAfter: { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: old.ack_floor.stream_seq + 1 },
+  };
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -70,7 +91,7 @@ async function ensureConsumer(
     await jsm.consumers.add(stream, cfg);
     return;
   }
-  const { durable_name: _name, deliver_policy: _deliver, ...mutable } = cfg;
+  const { durable_name: _name, deliver_policy: _deliver, opt_start_seq: _start, ...mutable } = cfg;
   await jsm.consumers.update(stream, cfg.durable_name, mutable);
 }
 

@@ -18,10 +18,18 @@ import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
+  hubConsumerName,
   type LEAF_CONSUMERS,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
-import { chunkSubject, cloudStreamSubjects, FILES_COMPLETED, INGEST_REQUESTS } from "../shared/subjects.ts";
+import {
+  ALL_INGEST_REQUESTS,
+  chunkSubject,
+  cloudStreamSubjects,
+  FILES_COMPLETED,
+  INGEST_REQUESTS,
+  ingestSubject,
+} from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
 
@@ -40,7 +48,7 @@ function limitsStream(name: string, topology: Topology, replicas = 1): Partial<S
 }
 
 export function filesStream(t: Topology): Partial<StreamConfig> & { name: string } {
-  return { ...limitsStream(FILES_STREAM, t, hubReplicas(t)), subjects: [INGEST_REQUESTS, FILES_COMPLETED] };
+  return { ...limitsStream(FILES_STREAM, t, hubReplicas(t)), subjects: [...ALL_INGEST_REQUESTS, FILES_COMPLETED] };
 }
 
 /** The hub's copy of every cloud's events: sourced, so a cut-off cloud's events arrive when the link returns. */
@@ -72,8 +80,17 @@ export function durable(
   };
 }
 
-/** A stage that takes ingest requests reads them on the hub, one consumer shared by every cloud. */
-export const hubStageConsumer = (t: Topology, stage: Stage) => durable(t, stage, INGEST_REQUESTS);
+/**
+ * A stage that takes ingest requests reads them on the hub, one consumer per cloud filtered on that
+ * cloud's subject; the default cloud (the topology's first) also takes requests that name no cloud.
+ */
+export function hubStageConsumer(t: Topology, stage: Stage, cloud: string) {
+  const isDefault = t.clouds[0]?.name === cloud;
+  return {
+    ...durable(t, hubConsumerName(stage, cloud)),
+    filter_subjects: isDefault ? [INGEST_REQUESTS, ingestSubject(cloud)] : [ingestSubject(cloud)],
+  };
+}
 export const orchestratorConsumer = (t: Topology) => durable(t, ORCHESTRATOR_CONSUMER);
 export const leafConsumer = (t: Topology, cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>
   durable(t, stage.stage, chunkSubject(stage.takes, cloud));

@@ -1,20 +1,26 @@
+import type { KV } from "@nats-io/kv";
 import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { type CheckedIngestFile, checkIngestFile } from "../../client/preflight.ts";
+import { checkSource, type IngestTarget, routeSource } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, resolveHome } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
 
-export const INGEST_HELP = `Usage: ferry ingest <file...> [options]
+export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
 
-Publishes each file into the pipeline (one request on files.ingest per file).
-Every file is checked first; if any cannot be read, nothing is published.
+Publishes each file into the pipeline (one request on files.ingest.<cloud> per file).
+A local file is read by the ingest workers of --cloud (default: the first cloud of the topology),
+and only under that cloud's sourceRoots (see topology.json). An object URL (s3://bucket/key,
+gs://bucket/object, az://container/blob) is read by the cloud whose store is of that kind, with
+that cloud's own credentials. Every source is checked first; if any is refused, nothing is published.
 
 Options:
+  --cloud <name>      the cloud whose ingest workers read the files (default: the first cloud; for a URL, the first of its kind)
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
@@ -35,6 +41,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     validate: { type: "string" },
     timeout: { type: "string" },
     home: { type: "string" },
+    cloud: { type: "string" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
@@ -46,17 +53,23 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   }
   const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
   const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
-  const sources = await checkAll(positionals);
-  const session = await openSession(resolveHome(values.home));
+  const home = resolveHome(values.home);
+  // Every source is checked on its own, then against the deployment (its clouds, their source
+  // roots), before anything is published.
+  const checked = await checkAll(positionals, checkSource);
+  const d = readDeployment(home);
+  const sources = await checkAll(checked, (src) => routeSource(src, d, values.cloud));
+  const session = await openSession(home);
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
     service: "ferry-cli",
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
-    const submitted: Array<{ file: SubmittedFile; src: CheckedIngestFile }> = [];
+    const submitted: Submitted[] = [];
     for (const src of sources) {
-      const file = await submitIngest(session.hubJs, src, {
+      const file = await submitIngest(session.hubJs, src.source, {
+        cloud: src.cloud,
         ...(chunkSize === undefined ? {} : { chunkSize }),
         ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
         transforms,
@@ -67,32 +80,40 @@ export async function ingestCommand(argv: string[]): Promise<number> {
       for (const { file, src } of submitted) report(values.json, file, src, undefined);
       return 0;
     }
-    const live = process.stderr.isTTY && !values.json ? new LiveBlock(process.stderr) : undefined;
-    const files = await waitForFiles(
-      session.kv,
-      submitted.map((s) => s.file.fileId),
-      (latest) => live?.render(submitted.map((s) => progressLine(baseName(s.src), latest.get(s.file.fileId)))),
-      timeoutMs,
-    );
-    let failed = 0;
-    for (const { file, src } of submitted) {
-      const f = files.get(file.fileId);
-      if (f?.state !== "complete") failed++;
-      report(values.json, file, src, f);
-    }
-    return failed > 0 ? 1 : 0;
+    return await waitAndReport(session.kv, submitted, values.json, timeoutMs);
   } finally {
     await tracing.shutdown();
     await session.close();
   }
 }
 
-async function checkAll(paths: string[]): Promise<CheckedIngestFile[]> {
+type Submitted = { file: SubmittedFile; src: IngestTarget };
+
+/** Waits for every file to finish, with live progress on a terminal; 1 when one failed or timed out. */
+async function waitAndReport(kv: KV, submitted: Submitted[], json: boolean | undefined, timeoutMs: number) {
+  const live = process.stderr.isTTY && !json ? new LiveBlock(process.stderr) : undefined;
+  const files = await waitForFiles(
+    kv,
+    submitted.map((s) => s.file.fileId),
+    (latest) => live?.render(submitted.map((s) => progressLine(s.src.name, latest.get(s.file.fileId)))),
+    timeoutMs,
+  );
+  let failed = 0;
+  for (const { file, src } of submitted) {
+    const f = files.get(file.fileId);
+    if (f?.state !== "complete") failed++;
+    report(json, file, src, f);
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+/** Runs `check` on every item; if any fails, throws one InputError listing every problem. */
+async function checkAll<T, U>(items: T[], check: (item: T) => Promise<U>): Promise<U[]> {
   const problems: string[] = [];
-  const ok: CheckedIngestFile[] = [];
-  for (const p of paths) {
+  const ok: U[] = [];
+  for (const item of items) {
     try {
-      ok.push(await checkIngestFile(p));
+      ok.push(await check(item));
     } catch (err) {
       problems.push((err as Error).message);
     }
@@ -104,15 +125,15 @@ async function checkAll(paths: string[]): Promise<CheckedIngestFile[]> {
 function report(
   json: boolean | undefined,
   { fileId, traceId }: SubmittedFile,
-  src: CheckedIngestFile,
+  src: IngestTarget,
   f: FileRecord | undefined,
 ): void {
-  const name = baseName(src);
+  const name = src.name;
   if (json) {
     const line = {
       fileId,
       name,
-      size: src.size,
+      size: "size" in src.source ? src.source.size : (f?.size ?? null),
       sha256: f?.sha256 ?? null,
       chunkCount: f?.chunkCount ?? null,
       state: f?.state ?? "submitted",
@@ -130,8 +151,4 @@ function report(
 function help(): number {
   process.stdout.write(`${INGEST_HELP}\n`);
   return 0;
-}
-
-function baseName(src: CheckedIngestFile): string {
-  return src.path.split("/").pop() ?? src.path;
 }

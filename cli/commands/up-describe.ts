@@ -31,7 +31,7 @@ export function describe(p: Pipeline, dashboard: Dashboard | undefined, role?: R
             : `  traces     off: ${tracesOffReason()}`,
         ]),
     `  workers    ${p.workers.size} processes (${[...p.workers.keys()].join(", ")}), logs in ${join(d.dataDir, "logs")}`,
-    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest '{"path":"/abs/file"}'`,
+    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest.${d.topology.clouds[0]?.name ?? "<cloud>"} '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,
   ];

@@ -70,6 +70,16 @@ export function localServerOf(kind: LocalServerKind): LocalStoreServer<StoreConf
   return server;
 }
 
+/** The kind whose stores read `<scheme>://` ingest sources, or undefined when no kind does. */
+export function kindOfUrlScheme(scheme: string): AnyDescriptor | undefined {
+  return [...BY_NAME.values()].find((kind) => kind.objectUrls?.scheme === scheme);
+}
+
+/** `s3://, gs://, az://`: the URL schemes ingest reads, for messages. */
+export function urlSchemeList(): string {
+  return [...BY_NAME.values()].flatMap((kind) => (kind.objectUrls ? [`${kind.objectUrls.scheme}://`] : [])).join(", ");
+}
+
 /** `"s3", "gcs", "azblob" or "fs"`: the kinds, for messages. */
 export function storeKindList(): string {
   const names = STORE_KINDS.map((kind) => JSON.stringify(kind.name));

@@ -1,4 +1,6 @@
 import type { ServerProcessSpec } from "../process/server-spec.ts";
+import type { ObjectReader } from "../sources/object-source.ts";
+import type { ObjectUrl } from "../sources/object-url.ts";
 import type { BlobStore } from "./types.ts";
 
 /**
@@ -44,6 +46,17 @@ export interface StoreKindDescriptor<
   readonly localServer?: LocalStoreServer<Config>;
   /** Environment variables its SDK takes credentials from: names only, which `ferry plan` lists in a host's credentials.env. */
   readonly credentialEnv: readonly string[];
+  /**
+   * Ingest sources named by URL in this kind's storage (`s3://bucket/key`): the URL scheme, and how
+   * a cloud with a store of this kind reads such an object with its own credentials (shared/sources/).
+   */
+  readonly objectUrls?: ObjectUrlReader<Spec>;
+}
+
+/** How a kind's clouds read objects named by `<scheme>://bucket/key` in ingest requests. */
+export interface ObjectUrlReader<Spec> {
+  readonly scheme: string;
+  reader(spec: Spec, url: ObjectUrl): ObjectReader;
 }
 
 /** A kind that has a server ferry can run on loopback (the registry derives LocalServerKind from this). */

@@ -16,6 +16,8 @@ export const CLUSTER_PORT = 6222;
 /** Paths inside the containers. */
 export const DATA_DIR = "/deploy";
 export const STORES_DIR = "/data/stores";
+/** The one folder a container's ingest workers read local files from (mount the files to ingest there). */
+export const SOURCES_DIR = "/data/sources";
 export const JETSTREAM_DIR = "/data/jetstream";
 export const CONF_MOUNT = "/etc/nats";
 export const STORES_VOLUME = "stores";

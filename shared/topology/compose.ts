@@ -19,6 +19,7 @@ import {
   LEAF_PORT,
   MONITOR_PORT,
   NATS_CONF_DIR,
+  SOURCES_DIR,
   STORES_DIR,
 } from "./compose-layout.ts";
 import { type ComposeModel, composeModel } from "./compose-services.ts";
@@ -77,7 +78,8 @@ export function composeDeployment(topology: Topology): Deployment {
     }),
   );
   return {
-    topology,
+    // The host's folders mean nothing inside a container: local files are read from SOURCES_DIR only.
+    topology: { ...topology, clouds: topology.clouds.map((c) => ({ ...c, sourceRoots: [SOURCES_DIR] })) },
     dataDir: DATA_DIR,
     hub: hubNodes[0] as HubNode,
     hubNodes,

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { isAbsolute, join, normalize, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { perStage, type Stage, stageRow } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
@@ -14,6 +16,12 @@ export interface CloudSpec {
   store: StoreSpec;
   /** Worker processes per stage in this cloud; they share the stage's durable consumer. @default 1 each */
   workers: Record<Stage, number>;
+  /**
+   * Folders this cloud's ingest workers may read local files from (absolute; `~` is the home of
+   * the user who compiles the topology). A request for a path outside them is refused.
+   * @default the user's home folder and the temp folder (see defaultSourceRoots)
+   */
+  sourceRoots: string[];
 }
 
 /** The compiled topology: defaults filled, units turned into bytes and milliseconds. */
@@ -105,7 +113,38 @@ function compileCloud(key: string, raw: unknown): CloudSpec {
   const c = asObject(key, raw);
   const name = asName(`${key}.name`, c.name);
   const store = c.store === undefined ? { kind: "fs" } : asObject(`${key}.store`, c.store);
-  return { name, store: compileStore(`${key}.store`, store), workers: compileWorkers(`${key}.workers`, c.workers) };
+  const sourceRoots =
+    c.sourceRoots === undefined ? defaultSourceRoots() : asFolders(`${key}.sourceRoots`, c.sourceRoots);
+  return {
+    name,
+    store: compileStore(`${key}.store`, store),
+    workers: compileWorkers(`${key}.workers`, c.workers),
+    sourceRoots,
+  };
+}
+
+/**
+ * Where a single-machine deployment reads local files from unless told otherwise: the home folder
+ * and the temp folder of the user who starts it. The deployment's own folder is never read, even
+ * when it lies under one of them.
+ */
+export function defaultSourceRoots(): string[] {
+  return [...new Set([homedir(), tmpdir()].map((p) => normalize(p)))];
+}
+
+function asFolders(key: string, v: unknown): string[] {
+  if (!Array.isArray(v))
+    throw new ConfigError(`${key}: expected a list of absolute folders such as ["/data"], got ${JSON.stringify(v)}`);
+  return v.map((f, i) => {
+    if (typeof f !== "string" || f === "")
+      throw new ConfigError(`${key}[${i}]: expected an absolute folder, got ${JSON.stringify(f)}`);
+    const path = f === "~" ? homedir() : f.startsWith("~/") ? join(homedir(), f.slice(2)) : f;
+    if (!isAbsolute(path))
+      throw new ConfigError(
+        `${key}[${i}]: ${JSON.stringify(f)} is not an absolute folder (write "/data/in" or "~/in")`,
+      );
+    return resolve(path);
+  });
 }
 
 /** `workers`: a number for every stage, or `{"verify": 2}`; each stage defaults to one process. */

@@ -1,4 +1,7 @@
-import type { FileHandle } from "node:fs/promises";
+/** Anything read like a FileHandle: a local file, or an object read by ranges (shared/sources). */
+export interface PositionalReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 
 export interface ChunkSpan {
   index: number;
@@ -14,7 +17,7 @@ const SCAN_BLOCK = 64 * 1024;
  * than a chunk is cut where it must be. Reads only the bytes it scans, never the whole file.
  */
 export async function* planChunks(
-  fh: FileHandle,
+  fh: PositionalReader,
   size: number,
   chunkSize: number,
   recordBoundaries: boolean,
@@ -31,7 +34,7 @@ export async function* planChunks(
 }
 
 /** Position just after the last `\n` in [from, to), or undefined when there is none. */
-async function lastNewlineBefore(fh: FileHandle, from: number, to: number): Promise<number | undefined> {
+async function lastNewlineBefore(fh: PositionalReader, from: number, to: number): Promise<number | undefined> {
   const buf = Buffer.allocUnsafe(SCAN_BLOCK);
   let hi = to;
   while (hi > from) {

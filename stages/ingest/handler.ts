@@ -1,5 +1,4 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../observability/log.ts";
 import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
@@ -8,11 +7,13 @@ import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/c
 import { stagingKey } from "../../shared/chunk-keys.ts";
 import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import { tap } from "../../shared/hashing.ts";
-import { openSource } from "../../shared/sources/local-file.ts";
+import { openIngestSource } from "../../shared/sources/open-source.ts";
+import type { IngestSource } from "../../shared/sources/source.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
 import { type ChunkSpan, planChunks } from "./chunk-plan.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
+import { sourceAccess } from "./source-access.ts";
 
 /**
  * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is
@@ -31,7 +32,8 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const log = ctx.log.child({ fileId: req.fileId });
   setActiveAttributes({ [ATTR_FILE_ID]: req.fileId });
   const traceId = activeTraceId();
-  const { fh, size } = await openSource(req.path);
+  const source = await openIngestSource(req.source, sourceAccess(ctx));
+  const { size } = source;
   const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
   try {
     const accepted: FileAccepted = {
@@ -44,17 +46,18 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
       ...(traceId ? { traceId } : {}),
     };
     await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
-    log.info({ size, chunkSize: req.chunkSize, path: req.path }, "ingest started");
+    log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");
     const file: FileInFlight = {
       ctx,
       req,
       log,
+      source,
       staging: storeOf(ctx, ctx.cloud),
       whole: createHash("sha256"),
       replicas,
     };
     let chunkCount = 0;
-    for await (const span of planChunks(fh, size, req.chunkSize, req.recordBoundaries)) {
+    for await (const span of planChunks(source, size, req.chunkSize, req.recordBoundaries)) {
       // Each chunk's own span: the parent of everything later stages do with it.
       await withSpan(
         SPAN_INGEST_CHUNK,
@@ -64,6 +67,8 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
       msg.working();
       chunkCount++;
     }
+    // The chunks are one file only if the source stayed the same from the first byte to the last.
+    await source.assertUnchanged();
     const done: FileIngested = {
       ...meta(ctx, started),
       fileId: req.fileId,
@@ -75,7 +80,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
     await publishEvent(ctx, fileSubject("ingested", ctx.cloud), done, msgId(req.fileId, "ingested", ctx.cloud));
     log.info({ chunkCount, durationMs: done.durationMs }, "ingest complete");
   } finally {
-    await fh.close();
+    await source.close();
   }
 }
 
@@ -84,6 +89,8 @@ interface FileInFlight {
   ctx: WorkerContext;
   req: IngestRequest;
   log: Logger;
+  /** Where the bytes come from: a local file or an object, read range by range. */
+  source: IngestSource;
   /** This cloud's store, where chunks wait for the later stages. */
   staging: BlobStore;
   /** The whole file's SHA-256, fed chunk by chunk as they stream past. */
@@ -93,14 +100,10 @@ interface FileInFlight {
 
 /** Streams one chunk of the source into staging, hashing it on the way, then announces it. */
 async function stageChunk(file: FileInFlight, span: ChunkSpan, signal: AbortSignal): Promise<void> {
-  const { ctx, req, log, staging } = file;
+  const { ctx, req, log, staging, source } = file;
   const chunkStarted = Date.now();
   const key = stagingKey(req.fileId, span.index);
-  const bytes = createReadStream(req.path, {
-    start: span.offset,
-    end: span.offset + span.size - 1,
-    highWaterMark: 1024 * 1024,
-  });
+  const bytes = source.range(span.offset, span.offset + span.size, signal);
   const put = await staging.put(key, tap(bytes, file.whole), { overwrite: true, signal });
   log.debug(
     { index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` },

@@ -2,17 +2,21 @@ import { basename, isAbsolute } from "node:path";
 import { type ConfigError, PoisonMessageError } from "../../shared/errors.ts";
 import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
+import { parseObjectUrl } from "../../shared/sources/object-url.ts";
 import { parseSize } from "../../shared/units.ts";
 
 /**
  * An ingest request, as published to `files.ingest` by the CLI or any NATS client:
- * `{"path": "/data/train.jsonl"}` at least; see the README for every field.
+ * `{"path": "/data/train.jsonl"}` or `{"url": "s3://bucket/key"}` at least; see the README for every field.
  */
 export interface IngestRequest {
   fileId: string;
-  /** Absolute path of the source file, readable by the ingest workers. */
-  path: string;
-  /** Shown to people only; never used in a key or subject. @default the path's base name */
+  /**
+   * What to read: the absolute path of a file on this cloud's hosts (under its source roots), or
+   * the URL of an object in this cloud's store (`s3://bucket/key`, `gs://bucket/object`, `az://container/blob`).
+   */
+  source: string;
+  /** Shown to people only; never used in a key or subject. @default the path's or object's base name */
   name: string;
   chunkSize: number;
   /** Cut chunks after a newline so each chunk holds whole records. @default true for .jsonl/.ndjson/.csv/.tsv/.txt */
@@ -26,28 +30,47 @@ export const MAX_CHUNK_SIZE = 1024 ** 3;
 /** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
 export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
   const o = parseJsonObject(data, "ingest request");
-  if (o.path === undefined)
-    throw new PoisonMessageError(`ingest request lacks field "path" (the absolute path of the file to ingest)`);
-  if (typeof o.path !== "string" || !isAbsolute(o.path)) {
-    throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${JSON.stringify(o.path)}`);
-  }
+  const source = sourceOf(o);
   const fileId = o.fileId === undefined ? fileIdFromSequence("FILES", streamSeq) : o.fileId;
   try {
     assertFileId(fileId);
   } catch (err) {
     throw new PoisonMessageError(`ingest request: ${(err as Error).message}`);
   }
-  const name = o.name === undefined ? basename(o.path) : o.name;
+  const name = o.name === undefined ? basename(source) : o.name;
   if (typeof name !== "string") throw new PoisonMessageError(`ingest request field "name" must be a string`);
   return {
     fileId,
-    path: o.path,
+    source,
     name,
     chunkSize: chunkSizeOf(o.chunkSize, defaultChunkSize),
     recordBoundaries:
       o.recordBoundaries === undefined ? LINE_FORMATS.test(name) : bool("recordBoundaries", o.recordBoundaries),
     transforms: transformsOf(o.transforms),
   };
+}
+
+/** The request's `path` (absolute) or `url` (an object URL): exactly one of them. */
+function sourceOf(o: Record<string, unknown>): string {
+  if (o.path !== undefined && o.url !== undefined)
+    throw new PoisonMessageError(`ingest request has both "path" and "url": give one source`);
+  if (o.url !== undefined) {
+    if (typeof o.url !== "string")
+      throw new PoisonMessageError(`ingest request field "url" must be a string such as "s3://bucket/key"`);
+    try {
+      return parseObjectUrl(o.url).url;
+    } catch (err) {
+      throw new PoisonMessageError(`ingest request field "url": ${(err as Error).message}`);
+    }
+  }
+  if (o.path === undefined)
+    throw new PoisonMessageError(
+      `ingest request lacks field "path" (the absolute path of the file to ingest) or "url" (s3://, gs:// or az://)`,
+    );
+  if (typeof o.path !== "string" || !isAbsolute(o.path)) {
+    throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${JSON.stringify(o.path)}`);
+  }
+  return o.path;
 }
 
 function chunkSizeOf(v: unknown, fallback: number): number {

@@ -3,6 +3,7 @@
  * against real nats-server processes (hub + three leaves), real worker processes, and the three
  * clouds' real protocol servers (versitygw for S3, fake-gcs-server for GCS, Azurite for Azure Blob).
  */
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +127,30 @@ describe("ingest, status and get through the CLI", () => {
   it("reports every file complete with its size, SHA-256 and chunk count", () => {
     expect(results.map((r) => [r.name, r.size, r.sha256, r.chunkCount, r.state])).toEqual(
       cases.map((c) => [c.name, c.size, sources.get(c.name)!.sha256, c.chunks, "complete"]),
+    );
+  });
+
+  it("takes an object URL like a local file: s3://, gs:// and az:// each read by the cloud of its kind", async () => {
+    const urls = { aws: "s3://ferry-e2e-aws", gcp: "gs://ferry-e2e-gcp", azure: "az://ferry-e2e-azure" };
+    const data = Buffer.from(Array.from({ length: 3000 }, (_, n) => `{"n":${n}}\n`).join(""));
+    for (const cloud of Object.keys(urls)) {
+      await stores.get(cloud)!.put("datasets/train.jsonl", Readable.from([data]), { overwrite: true });
+    }
+    const r = await runCli(
+      ["ingest", ...Object.values(urls).map((u) => `${u}/datasets/train.jsonl`), "--wait", "--json"],
+      {
+        env,
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines<IngestLine>(r.stdout);
+    expect(lines.map((l) => [l.name, l.size, l.sha256, l.state])).toEqual(
+      Object.keys(urls).map(() => [
+        "train.jsonl",
+        data.length,
+        createHash("sha256").update(data).digest("hex"),
+        "complete",
+      ]),
     );
   });
 

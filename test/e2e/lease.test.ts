@@ -52,7 +52,8 @@ it("completes a chunk slower than ackWait with no redelivery", { timeout: 180_00
   expect(deliveries.filter((d) => d.deliveries !== d.messages)).toEqual([]);
   const home = f.stagingClouds[0];
   expect(deliveries.filter((d) => d.messages > 0).map((d) => [d.consumer, d.cloud, d.messages])).toEqual([
-    ["ingest", "hub", 1],
+    // A request naming no cloud goes to the default cloud's ingest consumer.
+    [`ingest-${home}`, home, 1],
     ["process", home, 1],
     ["place", home, 1],
     ["verify", home, 3],

@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { FILES_STREAM } from "../../shared/stream-names.ts";
-import { INGEST_REQUESTS } from "../../shared/subjects.ts";
+import { ALL_INGEST_REQUESTS } from "../../shared/subjects.ts";
 
 /** What the hub's FILES stream holds of ingest requests: how many, and the stream sequence of the last one. */
 export interface IngestRequestsSeen {
@@ -18,11 +18,17 @@ export async function ingestRequestsOnHub(hubUrl: string, domain: string): Promi
   const nc = await connectNats(hubUrl, "test-files-stream");
   try {
     const jsm = await jetstream(nc, { domain }).jetstreamManager();
-    const info = await jsm.streams.info(FILES_STREAM, { subjects_filter: INGEST_REQUESTS });
-    const count = info.state.subjects?.[INGEST_REQUESTS] ?? 0;
-    const last =
-      count === 0 ? undefined : await jsm.streams.getMessage(FILES_STREAM, { last_by_subj: INGEST_REQUESTS });
-    return { count, lastSeq: last?.seq ?? 0 };
+    let count = 0;
+    let lastSeq = 0;
+    for (const filter of ALL_INGEST_REQUESTS) {
+      const info = await jsm.streams.info(FILES_STREAM, { subjects_filter: filter });
+      for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+        count += n;
+        const last = await jsm.streams.getMessage(FILES_STREAM, { last_by_subj: subject });
+        lastSeq = Math.max(lastSeq, last?.seq ?? 0);
+      }
+    }
+    return { count, lastSeq };
   } finally {
     await nc.close();
   }

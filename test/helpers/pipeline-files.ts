@@ -6,7 +6,7 @@ import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
 import { cloudStream, FILES_STREAM, LEAF_CONSUMERS, stageSource } from "../../shared/stream-names.ts";
-import { chunkSubject, INGEST_REQUESTS } from "../../shared/subjects.ts";
+import { chunkSubject } from "../../shared/subjects.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { listFiles, sha256File, writeRandomFile } from "./files.ts";
 import type { TestPipeline } from "./pipeline.ts";
@@ -60,13 +60,14 @@ export interface ConsumerDeliveries {
 export async function consumerDeliveries(t: TestPipeline): Promise<ConsumerDeliveries[]> {
   const out: ConsumerDeliveries[] = [];
   const hubJsm = await jetstreamManager(t.nc, { domain: t.pipeline.deployment.topology.hubDomain });
-  const ingest = stageSource("ingest", "hub").consumer;
-  out.push({
-    consumer: ingest,
-    cloud: "hub",
-    messages: await countSubject(hubJsm, FILES_STREAM, INGEST_REQUESTS),
-    deliveries: (await hubJsm.consumers.info(FILES_STREAM, ingest)).delivered.consumer_seq,
-  });
+  for (const cloud of Object.keys(t.pipeline.deployment.leaves)) {
+    const ingest = stageSource("ingest", cloud).consumer;
+    const info = await hubJsm.consumers.info(FILES_STREAM, ingest);
+    let messages = 0;
+    for (const subject of info.config.filter_subjects ?? [])
+      messages += await countSubject(hubJsm, FILES_STREAM, subject);
+    out.push({ consumer: ingest, cloud, messages, deliveries: info.delivered.consumer_seq });
+  }
   for (const cloud of Object.keys(t.pipeline.deployment.leaves)) {
     const jsm = await jetstreamManager(await t.leaf(cloud));
     for (const { stage, takes } of LEAF_CONSUMERS) {

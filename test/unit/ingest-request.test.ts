@@ -9,7 +9,7 @@ describe("parseIngestRequest", () => {
   it("fills defaults: a stable id from the stream sequence, the base name, record cuts for line formats", () => {
     const r = parse({ path: "/data/train.jsonl" });
     expect(r).toMatchObject({
-      path: "/data/train.jsonl",
+      source: "/data/train.jsonl",
       name: "train.jsonl",
       chunkSize: 1024,
       recordBoundaries: true,
@@ -23,10 +23,24 @@ describe("parseIngestRequest", () => {
     ).toMatchObject({ chunkSize: 2048, recordBoundaries: true, transforms: ["validate-jsonl"] });
   });
 
+  it("takes an object URL instead of a path, named after the object", () => {
+    expect(parse({ url: "s3://bucket/datasets/train.jsonl" })).toMatchObject({
+      source: "s3://bucket/datasets/train.jsonl",
+      name: "train.jsonl",
+      recordBoundaries: true,
+    });
+    expect(parse({ url: "gs://b/x.bin" }).source).toBe("gs://b/x.bin");
+    expect(parse({ url: "az://container/a/b c.csv" }).name).toBe("b c.csv");
+  });
+
   it.each([
     ["not json", /ingest request is not JSON/],
     [[1, 2], /not a JSON object/],
-    [{ name: "x" }, /lacks field "path"/],
+    [{ name: "x" }, /lacks field "path" .* or "url"/],
+    [{ path: "/x", url: "s3://b/k" }, /both "path" and "url"/],
+    [{ url: "ftp://host/file" }, /ftp:\/\/ is not one ferry reads/],
+    [{ url: "s3://bucket-only" }, /not an object URL/],
+    [{ url: 7 }, /"url" must be a string/],
     [{ path: "relative/file" }, /must be an absolute path/],
     [{ path: "/x", fileId: "../../etc" }, /fileId .* is not valid/],
     [{ path: "/x", chunkSize: "lots" }, /chunkSize/],

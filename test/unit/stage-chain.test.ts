@@ -85,10 +85,15 @@ describe("the consumers and subjects derived from the chain", () => {
   const t = compileTopology({ clouds: [{ name: "aws" }, { name: "gcp" }] });
   const consumer = (c: { durable_name: string; filter_subject?: string }) => [c.durable_name, c.filter_subject];
 
-  it("puts ingest's one consumer on the hub's FILES stream, filtered on ingest requests", () => {
+  it("puts ingest's consumers on the hub's FILES stream, one per cloud, the first cloud's also taking requests that name none", () => {
     expect(HUB_CONSUMERS).toEqual(["ingest"]);
-    expect(HUB_CONSUMERS.map((s) => consumer(hubStageConsumer(t, s)))).toEqual([["ingest", "files.ingest"]]);
-    expect(stageSource("ingest", "gcp")).toEqual({ onHub: true, stream: "FILES", consumer: "ingest" });
+    const hub = (cloud: string) => {
+      const c = hubStageConsumer(t, "ingest", cloud);
+      return [c.durable_name, c.filter_subjects];
+    };
+    expect(hub("aws")).toEqual(["ingest-aws", ["files.ingest", "files.ingest.aws"]]);
+    expect(hub("gcp")).toEqual(["ingest-gcp", ["files.ingest.gcp"]]);
+    expect(stageSource("ingest", "gcp")).toEqual({ onHub: true, stream: "FILES", consumer: "ingest-gcp" });
   });
 
   it("gives every other stage a consumer on each cloud's stream for the event the stage before it emits", () => {

@@ -1,3 +1,5 @@
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
@@ -15,8 +17,8 @@ describe("compileTopology", () => {
     });
     const workers = { ingest: 1, process: 1, place: 1, verify: 1 };
     expect(t.clouds).toEqual([
-      { name: "aws", store: { kind: "fs" }, workers },
-      { name: "gcp", store: { kind: "fs" }, workers },
+      { name: "aws", store: { kind: "fs" }, workers, sourceRoots: [homedir(), tmpdir()] },
+      { name: "gcp", store: { kind: "fs" }, workers, sourceRoots: [homedir(), tmpdir()] },
     ]);
     expect(t.hub).toEqual({
       domain: "hub",
@@ -24,6 +26,11 @@ describe("compileTopology", () => {
       addresses: ["hub"],
       ports: { client: 4222, leaf: 7422, cluster: 6222, monitor: 8222 },
     });
+  });
+
+  it("takes each cloud's source roots as absolute folders, ~ for the home folder", () => {
+    const t = compileTopology({ clouds: [{ name: "aws", sourceRoots: ["/data/in/", "~/datasets", "~"] }] });
+    expect(t.clouds[0]?.sourceRoots).toEqual(["/data/in", join(homedir(), "datasets"), homedir()]);
   });
 
   it("adds a cloud with one config entry", () => {
@@ -41,6 +48,14 @@ describe("compileTopology", () => {
     [{ clouds: [{ name: "aws" }], replicas: 0 }, /replicas: 0 is not a positive integer/],
     [{ clouds: [{ name: "aws", store: { kind: "tape" } }] }, /clouds\[0\]\.store\.kind: "tape" is not supported/],
     [{ clouds: [{ name: "aws" }], concurrency: { verify: -1 } }, /concurrency\.verify/],
+    [
+      { clouds: [{ name: "aws", sourceRoots: "/data" }] },
+      /clouds\[0\]\.sourceRoots: expected a list of absolute folders/,
+    ],
+    [
+      { clouds: [{ name: "aws", sourceRoots: ["data"] }] },
+      /clouds\[0\]\.sourceRoots\[0\]: "data" is not an absolute folder/,
+    ],
   ])("rejects %j naming the key and the bad value", (raw, message) => {
     expect(() => compileTopology(raw)).toThrow(ConfigError);
     expect(() => compileTopology(raw)).toThrow(message);

@@ -1,4 +1,5 @@
 import { ConfigError } from "../../errors.ts";
+import { azblobObjectReader } from "../../sources/azblob-object.ts";
 import { localOrEndpoint, named } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
 import { AzblobStore } from "./azblob-store.ts";
@@ -50,4 +51,5 @@ export const azblobKind: StoreKindWithLocalServer<"azblob", AzblobStoreConfig, A
   describe: (spec) => describeRemote("azblob", `container ${spec.container}`, spec),
   onThisMachine: (config) => config.local === true,
   localServer: azurite,
+  objectUrls: { scheme: "az", reader: azblobObjectReader },
 };

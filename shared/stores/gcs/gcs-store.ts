@@ -226,7 +226,7 @@ export class GcsStore implements BlobStore {
 }
 
 /** The SDK's options: the emulator without auth, else Application Default Credentials; timeouts and retries for both. */
-function storageOptions(spec: Omit<GcsOpenSpec, "kind">, timeoutMs: number): StorageOptions {
+export function storageOptions(spec: Omit<GcsOpenSpec, "kind">, timeoutMs: number): StorageOptions {
   // The SDK lets this variable override apiEndpoint for some requests but not others (googleapis/nodejs-storage#2069).
   if (process.env.STORAGE_EMULATOR_HOST !== undefined) {
     throw new ConfigError(
@@ -271,7 +271,7 @@ function isTransient(err: ApiError): boolean {
  * What the SDK's many error shapes (ApiError, GaxiosError, a bare `{ code, message }` from a
  * resumable upload, socket errors) say about a failed request.
  */
-function failureOf(err: unknown): FailedRequest {
+export function failureOf(err: unknown): FailedRequest {
   type Shape = {
     code?: unknown;
     status?: unknown;

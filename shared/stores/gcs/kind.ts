@@ -1,3 +1,4 @@
+import { gcsObjectReader } from "../../sources/gcs-object.ts";
 import { DNS_BUCKET, localOrEndpoint, named, nonEmpty } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
 import { GcsStore } from "./gcs-store.ts";
@@ -50,4 +51,5 @@ export const gcsKind: StoreKindWithLocalServer<"gcs", GcsStoreConfig, GcsOpenSpe
   describe: (spec) => describeRemote("gcs", `bucket ${spec.bucket}`, spec),
   onThisMachine: (config) => config.local === true,
   localServer: fakeGcsServer,
+  objectUrls: { scheme: "gs", reader: gcsObjectReader },
 };

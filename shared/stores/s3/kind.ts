@@ -1,4 +1,5 @@
 import { ConfigError } from "../../errors.ts";
+import { s3ObjectReader } from "../../sources/s3-object.ts";
 import { parseSize } from "../../units.ts";
 import { DNS_BUCKET, localOrEndpoint, named, nonEmpty, optionalBool } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
@@ -70,4 +71,5 @@ export const s3Kind: StoreKindWithLocalServer<"s3", S3StoreConfig, S3OpenSpec> =
   describe: (spec) => describeRemote("s3", `bucket ${spec.bucket}`, spec),
   onThisMachine: (config) => config.local === true,
   localServer: versitygw,
+  objectUrls: { scheme: "s3", reader: s3ObjectReader },
 };

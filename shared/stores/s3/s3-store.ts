@@ -62,16 +62,7 @@ export class S3Store implements BlobStore {
     this.cloud = cloud;
     this.bucket = bucket;
     this.#partSize = partSize;
-    this.#client = new S3Client({
-      region,
-      ...(endpoint === undefined ? {} : { endpoint }),
-      forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
-      // Without `local`, the SDK's default chain (environment, profiles, instance roles).
-      ...(local ? { credentials: LOCAL_S3_CREDENTIALS } : {}),
-      maxAttempts: MAX_ATTEMPTS,
-      retryMode: "standard",
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SOCKET_IDLE_TIMEOUT_MS },
-    });
+    this.#client = s3Client(options);
   }
 
   /**
@@ -260,8 +251,26 @@ export class S3Store implements BlobStore {
   }
 }
 
+/**
+ * The SDK client for a spec (checked by the caller): region, endpoint, path style, retries and
+ * timeouts, and the local server's development credentials when `local`. Also what s3:// sources use.
+ */
+export function s3Client(spec: S3StoreOptions): S3Client {
+  const { region, endpoint, local } = spec;
+  return new S3Client({
+    region,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    forcePathStyle: spec.forcePathStyle ?? endpoint !== undefined,
+    // Without `local`, the SDK's default chain (environment, profiles, instance roles).
+    ...(local ? { credentials: LOCAL_S3_CREDENTIALS } : {}),
+    maxAttempts: MAX_ATTEMPTS,
+    retryMode: "standard",
+    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SOCKET_IDLE_TIMEOUT_MS },
+  });
+}
+
 /** Status and code of an SDK error: service errors carry `$metadata` and a code, socket errors a `code` like ECONNREFUSED. */
-function failureOf(err: unknown): FailedRequest {
+export function failureOf(err: unknown): FailedRequest {
   const e = (err ?? {}) as {
     $metadata?: { httpStatusCode?: unknown };
     Code?: unknown;

@@ -1,0 +1,106 @@
+/**
+ * Objects named by URL in ingest requests (`s3://`, `gs://`, `az://`), read by the cloud whose store
+ * is of that kind with that cloud's own credentials, on the local S3, GCS and Azure servers.
+ */
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { submitIngest } from "../../client/ingest.ts";
+import { SourceChangedError } from "../../shared/errors.ts";
+import { encodeEvent } from "../../shared/events.ts";
+import { openIngestSource } from "../../shared/sources/open-source.ts";
+import { sourcePolicy } from "../../shared/sources/source-roots.ts";
+import { ingestSubject } from "../../shared/subjects.ts";
+import { sha256 } from "../helpers/files.ts";
+import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+import { finished, readBack } from "../helpers/pipeline-files.ts";
+import { listAll, readAll } from "../helpers/stores.ts";
+
+const STORES = {
+  aws: { kind: "s3", bucket: "ferry-src-aws", local: true },
+  gcp: { kind: "gcs", bucket: "ferry-src-gcp", local: true },
+  azure: { kind: "azblob", container: "ferry-src-azure", local: true },
+} as const;
+/** Each cloud's URL scheme and the bucket its objects sit in. */
+const URLS = { aws: "s3://ferry-src-aws", gcp: "gs://ferry-src-gcp", azure: "az://ferry-src-azure" } as const;
+const CLOUDS = Object.keys(STORES) as Array<keyof typeof STORES>;
+
+let t: TestPipeline;
+
+beforeAll(async () => {
+  t = await startTestPipeline({
+    topology: { clouds: CLOUDS.map((name) => ({ name, store: STORES[name] })) },
+  });
+}, 180_000);
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** Puts `data` under `key` in `cloud`'s store (the bucket its URL names). */
+async function putObject(cloud: string, key: string, data: Buffer): Promise<void> {
+  await t.stores.get(cloud)!.put(key, Readable.from([data]), { overwrite: true });
+}
+
+/** Lines of JSON, so record boundaries cut the object as they cut a local .jsonl file. */
+const jsonl = (bytes: number): Buffer => {
+  const lines: string[] = [];
+  for (let n = 0; n < bytes; n += 80) lines.push(JSON.stringify({ n, pad: randomBytes(24).toString("hex") }));
+  return Buffer.from(`${lines.join("\n")}\n`);
+};
+
+describe("an object URL in an ingest request", () => {
+  it.each(CLOUDS)("is streamed, chunked and replicated by the %s cloud's own workers", async (cloud) => {
+    const data = jsonl(300 * 1024);
+    const key = `datasets/${cloud}/train.jsonl`;
+    await putObject(cloud, key, data);
+    const { fileId } = await submitIngest(t.hubJs, { url: `${URLS[cloud]}/${key}` }, { cloud });
+    const f = await finished(t, fileId);
+    expect(f.state, f.reason).toBe("complete");
+    expect(f.name).toBe("train.jsonl");
+    expect(f.stagingClouds).toEqual([cloud]);
+    expect(f.sha256).toBe(sha256(data));
+    // 64 KiB chunks cut after a newline: more than size/64KiB chunks, every one whole records.
+    expect(f.chunkCount).toBeGreaterThanOrEqual(Math.ceil(data.length / 65536));
+    for (const from of CLOUDS) expect(await readBack(t, fileId, from)).toBe(sha256(data));
+    expect(await listAll(t.stores.get(cloud)!, `staging/${fileId}/`)).toEqual([]);
+  });
+
+  it.each([
+    ["a missing object", "aws", "missing-1", `${URLS.aws}/datasets/nothing-here.bin`, /does not exist/],
+    ["a missing bucket", "gcp", "missing-2", "gs://no-such-bucket-here/x.bin", /does not exist|bucket does not exist/],
+    [
+      "a URL of another cloud's kind",
+      "aws",
+      "wrong-kind-1",
+      `${URLS.gcp}/datasets/gcp/train.jsonl`,
+      /cloud aws keeps its data in s3 and reads only its own kind's URLs; send the request to a cloud whose store is gcs/,
+    ],
+  ])("fails %s with a clear reason", async (_what, cloud, fileId, url, reason) => {
+    await t.hubJs.publish(ingestSubject(cloud), encodeEvent({ fileId, url }), { msgID: `ingest:${fileId}` });
+    const f = await finished(t, fileId);
+    expect(f.state).toBe("failed");
+    expect(f.reason).toMatch(reason);
+  });
+
+  it.each(CLOUDS)("fails clearly on %s when the object changes while it is read", async (cloud) => {
+    const key = `datasets/${cloud}/changing.bin`;
+    await putObject(cloud, key, randomBytes(100_000));
+    const d = t.pipeline.deployment;
+    const source = await openIngestSource(`${URLS[cloud]}/${key}`, {
+      cloud,
+      store: d.stores[cloud]!,
+      roots: sourcePolicy(d, cloud),
+    });
+    try {
+      expect(source.size).toBe(100_000);
+      expect((await readAll(source.range(0, 1000))).length).toBe(1000);
+      await putObject(cloud, key, randomBytes(100_000));
+      const err = await readAll(source.range(1000, 2000)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SourceChangedError);
+      expect((err as Error).message).toContain(`source ${URLS[cloud]}/${key} changed while it was being read`);
+      await expect(source.assertUnchanged()).rejects.toThrow(SourceChangedError);
+    } finally {
+      await source.close();
+    }
+  });
+});
