@@ -74,8 +74,9 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+let code: number;
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  code = await main(process.argv.slice(2));
 } catch (err) {
   // Errors we raise on purpose carry their own explanation; anything else is a bug worth its stack.
   process.stderr.write(
@@ -83,5 +84,19 @@ try {
       ? `ferry: ${err.message}\n`
       : `ferry: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`,
   );
-  process.exitCode = err instanceof InputError ? 2 : 1;
+  code = err instanceof InputError ? 2 : 1;
+}
+await exitWhenWritten(code);
+
+/**
+ * Exits once stdout and stderr have taken everything written: a command that has finished is done,
+ * even when a library still holds a socket to a server that stopped answering.
+ */
+async function exitWhenWritten(exitCode: number): Promise<never> {
+  const drained = (s: NodeJS.WriteStream) => new Promise<void>((done) => s.write("", () => done()));
+  await Promise.race([
+    Promise.all([drained(process.stdout), drained(process.stderr)]),
+    new Promise((r) => setTimeout(r, 5000).unref()),
+  ]);
+  process.exit(exitCode);
 }

@@ -1,16 +1,17 @@
 import { basename } from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import { publishTraced } from "../observability/message-spans.ts";
 import { ATTR_FILE_ID } from "../observability/semconv.ts";
 import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
-import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
+import { type FileRecord, type ManifestReader, readFileRecord } from "../shared/manifest.ts";
 import { pollUntil } from "../shared/retry.ts";
 import { INGEST_REQUESTS } from "../shared/subjects.ts";
 import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
+  /** The new file's id; a retried submit passes the same one, so the hub keeps one request. @default a new id */
+  fileId?: string;
   chunkSize?: number;
   recordBoundaries?: boolean;
   transforms?: Transform[];
@@ -31,7 +32,7 @@ export async function submitIngest(
   src: CheckedIngestFile,
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
-  const fileId = newFileId();
+  const fileId = options.fileId ?? newFileId();
   const request = {
     fileId,
     path: src.path,
@@ -62,7 +63,7 @@ export const isFinished = (f: FileRecord | undefined): boolean => f?.state === "
  * records. Throws when `timeoutMs` passes first.
  */
 export async function waitForFiles(
-  kv: KV,
+  kv: ManifestReader,
   fileIds: string[],
   onUpdate: (files: Map<string, FileRecord | undefined>) => void,
   timeoutMs = Infinity,
@@ -76,7 +77,7 @@ export async function waitForFiles(
       const pending = fileIds.filter((id) => !isFinished(latest.get(id)));
       return pending.length === 0 || `${pending.length} still pending: ${pending.join(", ")}`;
     },
-    // A manifest that cannot be read is reported at once, not waited out.
+    // A manifest that cannot be read is reported at once, not waited out (`kv` may retry its reads itself).
     { timeoutMs, intervalMs: 200, retryable: () => false },
   );
   return latest as Map<string, FileRecord>;

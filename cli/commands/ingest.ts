@@ -1,12 +1,13 @@
-import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
+import { type IngestOptions, type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "../../client/preflight.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
+import { newFileId } from "../../shared/ids.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file...> [options]
@@ -20,8 +21,8 @@ Options:
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
-  --timeout <d>       with --wait, give up after this long, e.g. 10m
-  --home <dir>        the deployment's folder (default: FERRY_HOME or .ferry)
+  --max-wait <d>      with --wait, give up waiting for the files after this long, e.g. 10m (default: no limit)
+${SERVER_OPTIONS_HELP}
 
 Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input.`;
 
@@ -33,21 +34,15 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     "chunk-size": { type: "string" },
     "no-record-boundaries": { type: "boolean" },
     validate: { type: "string" },
-    timeout: { type: "string" },
-    home: { type: "string" },
+    "max-wait": { type: "string" },
+    ...SERVER_OPTIONS,
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
-  const transforms: Transform[] = [];
-  if (values.validate !== undefined) {
-    if (values.validate !== "jsonl")
-      throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
-    transforms.push("validate-jsonl");
-  }
-  const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
-  const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
+  const request = requestOptions(values);
+  const maxWaitMs = values["max-wait"] === undefined ? Infinity : parseDuration("--max-wait", values["max-wait"]);
   const sources = await checkAll(positionals);
-  const session = await openSession(resolveHome(values.home));
+  const session = await openSession(sessionOptions(values));
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
     service: "ferry-cli",
@@ -56,11 +51,9 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   try {
     const submitted: Array<{ file: SubmittedFile; src: CheckedIngestFile }> = [];
     for (const src of sources) {
-      const file = await submitIngest(session.hubJs, src, {
-        ...(chunkSize === undefined ? {} : { chunkSize }),
-        ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
-        transforms,
-      });
+      const options = { ...request, fileId: newFileId() };
+      // Same file id on every try: the hub's duplicate window keeps one request.
+      const file = await session.rc.run(`submitting ${src.path}`, () => submitIngest(session.hubJs, src, options));
       submitted.push({ file, src });
     }
     if (!values.wait) {
@@ -72,7 +65,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
       session.kv,
       submitted.map((s) => s.file.fileId),
       (latest) => live?.render(submitted.map((s) => progressLine(baseName(s.src), latest.get(s.file.fileId)))),
-      timeoutMs,
+      maxWaitMs,
     );
     let failed = 0;
     for (const { file, src } of submitted) {
@@ -85,6 +78,26 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     await tracing.shutdown();
     await session.close();
   }
+}
+
+/** What every file's request asks for besides its path: chunk size, record boundaries, transforms. */
+function requestOptions(values: {
+  "chunk-size"?: string | undefined;
+  "no-record-boundaries"?: boolean | undefined;
+  validate?: string | undefined;
+}): IngestOptions {
+  const transforms: Transform[] = [];
+  if (values.validate !== undefined) {
+    if (values.validate !== "jsonl")
+      throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
+    transforms.push("validate-jsonl");
+  }
+  const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
+  return {
+    ...(chunkSize === undefined ? {} : { chunkSize }),
+    ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
+    transforms,
+  };
 }
 
 async function checkAll(paths: string[]): Promise<CheckedIngestFile[]> {

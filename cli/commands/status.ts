@@ -7,7 +7,7 @@ import { leafLinks } from "../../shared/nats/monitoring.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome, type Session } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, type Session, sessionOptions } from "../home.ts";
 import { progressLine } from "../progress.ts";
 
 export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
@@ -18,17 +18,17 @@ With a file id: the file's state, the URL of its trace in Jaeger (FERRY_JAEGER_U
 deployment's Jaeger) and every chunk with its replicas (cloud, store, key, verified).
 
 Options:
-  --json        machine-readable output
-  --home <dir>  the deployment's folder (default: FERRY_HOME or .ferry)`;
+  --json         machine-readable output
+${SERVER_OPTIONS_HELP}`;
 
 /** `ferry status`: the topology and files in flight, or one file in detail. */
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: "boolean" }, home: { type: "string" } });
+  const { values, positionals } = parseCommand(argv, { json: { type: "boolean" }, ...SERVER_OPTIONS });
   if (values.help) {
     process.stdout.write(`${STATUS_HELP}\n`);
     return 0;
   }
-  const session = await openSession(resolveHome(values.home));
+  const session = await openSession(sessionOptions(values));
   try {
     const [fileId] = positionals;
     if (fileId) return await fileStatus(session, fileId, values.json ?? false);
@@ -89,7 +89,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
     leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>),
     pingWorkers(s.nc, 500),
     listFileRecords(s.kv),
-    listDeadLetters(s.hubJs, 3),
+    s.rc.run("reading the dead letters", () => listDeadLetters(s.hubJs, 3)),
   ]);
   const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
   const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
