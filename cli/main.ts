@@ -9,6 +9,7 @@ import { FerryError, InputError } from "../shared/errors.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { UsageError } from "./args.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { catCommand } from "./commands/cat.ts";
 import { chaosCommand } from "./commands/chaos.ts";
 import { composeCommand } from "./commands/compose.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
@@ -29,6 +30,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
+  cat: {
+    run: catCommand,
+    summary: "stream a file or a byte range to stdout, each chunk verified first (--range START-END)",
+  },
   report: {
     run: reportCommand,
     summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)",
