@@ -19,6 +19,8 @@ export const FILES_STREAM = "FILES";
 export const EVENTS_STREAM = "EVENTS";
 /** Hub: the file manifest (NATS KV). */
 export const MANIFEST_BUCKET = "ferry_manifest";
+/** Hub: what clients on other machines need to know of the deployment (shared/topology/client-view.ts). */
+export const DEPLOYMENT_BUCKET = "ferry_deployment";
 export const ORCHESTRATOR_CONSUMER = "orchestrator";
 
 /** The stream on a cloud's leaf holding everything that cloud publishes. */

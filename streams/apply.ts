@@ -2,6 +2,7 @@
 import {
   type ConsumerConfig,
   type JetStreamManager,
+  jetstream,
   jetstreamManager,
   StorageType,
   type StreamConfig,
@@ -11,12 +12,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../shared/nats/connect.ts";
 import {
   cloudStream,
+  DEPLOYMENT_BUCKET,
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
   LEAF_CONSUMERS,
   MANIFEST_BUCKET,
 } from "../shared/stream-names.ts";
+import { publishClientView } from "../shared/topology/client-view.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import {
@@ -44,6 +47,7 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   for (const stage of HUB_CONSUMERS) await ensureConsumer(jsm, FILES_STREAM, hubStageConsumer(t, stage));
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
   await new Kvm(jsm.jetstream()).create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File });
+  await new Kvm(jsm.jetstream()).create(DEPLOYMENT_BUCKET, { history: 1, storage: StorageType.File });
 }
 
 async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
@@ -81,6 +85,7 @@ export async function applyAllStreams(d: Deployment): Promise<void> {
     const hub = await connectNats(d.hub.url, "ferry-setup-hub");
     conns.push(hub);
     await applyHubStreams(hub, d.topology);
+    await publishClientView(jetstream(hub, { domain: d.topology.hubDomain }), d);
   } finally {
     await Promise.all(conns.map((nc) => nc.close()));
   }

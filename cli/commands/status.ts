@@ -3,6 +3,7 @@ import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { pingWorkers } from "../../runtime/ping.ts";
 import { InputError } from "../../shared/errors.ts";
 import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { leafLinksOverNats } from "../../shared/nats/leaf-probe.ts";
 import { leafLinks } from "../../shared/nats/monitoring.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
@@ -58,7 +59,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   const queryUrl = jaegerQueryUrl(s.deployment);
   const link = file.traceId && queryUrl ? traceUrl(queryUrl, file.traceId) : undefined;
   // The Jaeger the set-up builds has no UI assets; the dashboard draws a file's trace from Jaeger's API.
-  const dashboardUrl = readRunState(s.deployment.dataDir)?.dashboardUrl;
+  const dashboardUrl = dashboardOf(s);
   const view = file.traceId && link && dashboardUrl ? `${dashboardUrl}trace/${file.traceId}` : undefined;
   if (json) {
     process.stdout.write(
@@ -86,7 +87,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
   const [links, workers, files, deadLetters] = await Promise.all([
-    leafLinks(d.hub, clouds).catch(() => ({}) as Record<string, boolean>),
+    linksOf(s, clouds),
     pingWorkers(s.nc, 500),
     listFileRecords(s.kv),
     s.rc.run("reading the dead letters", () => listDeadLetters(s.hubJs, 3)),
@@ -98,7 +99,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
     process.stdout.write(
       `${JSON.stringify({
         hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
-        ...(readRunState(d.dataDir)?.dashboardUrl ? { dashboardUrl: readRunState(d.dataDir)?.dashboardUrl } : {}),
+        ...(dashboardOf(s) ? { dashboardUrl: dashboardOf(s) } : {}),
         leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
         workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
         files: {
@@ -118,7 +119,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
     );
     return 0;
   }
-  const dashboardUrl = readRunState(d.dataDir)?.dashboardUrl;
+  const dashboardUrl = dashboardOf(s);
   const lines = [
     ...(dashboardUrl ? [`dashboard ${dashboardUrl}`] : []),
     `hub     ${d.hub.url}  up`,
@@ -138,6 +139,17 @@ async function overview(s: Session, json: boolean): Promise<number> {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
+}
+
+/** The dashboard's URL, known on the deployment's own host only (it listens on that host's loopback). */
+const dashboardOf = (s: Session): string | undefined => (s.home ? readRunState(s.home)?.dashboardUrl : undefined);
+
+/** Which leaves are linked: from the hub's monitoring on its own host, else over NATS from anywhere. */
+function linksOf(s: Session, clouds: string[]): Promise<Record<string, boolean>> {
+  const { monitorPort } = s.deployment.hub;
+  if (s.home && monitorPort !== undefined)
+    return leafLinks({ monitorPort }, clouds).catch(() => ({}) as Record<string, boolean>);
+  return leafLinksOverNats(s.nc, clouds);
 }
 
 function brief(f: FileRecord) {

@@ -10,7 +10,10 @@ export async function healthz(monitorPort: number, signal: AbortSignal): Promise
 }
 
 /** Which leaves (by server name) have a link to the hub; every name in `clouds` is present, false if not linked. */
-export async function leafLinks(hub: ServerEndpoint, clouds: string[] = []): Promise<Record<string, boolean>> {
+export async function leafLinks(
+  hub: Pick<ServerEndpoint, "monitorPort">,
+  clouds: string[] = [],
+): Promise<Record<string, boolean>> {
   const res = await fetch(`http://127.0.0.1:${hub.monitorPort}/leafz`, { signal: AbortSignal.timeout(2000) });
   if (res.status !== 200) throw new Error(`hub /leafz answered ${res.status}`);
   // nats-server 2.14: { server_id, now, leafnodes, leafs: [{ name, account, ip, port, ... }] }

@@ -1,9 +1,11 @@
 /**
  * `ferry cat` and openFileStream, as a training job reads data back: whole files and byte ranges
  * (within a chunk, across chunk boundaries, at both ends), bad ranges, and replicas that are corrupt
- * or missing. Real nats-servers, workers and the three clouds' protocol servers, started by `ferry up`.
+ * or missing; and status, get, cat, report and dead-letters from a machine without the deployment's
+ * folder (`--hub`). Real nats-servers, workers and the three clouds' protocol servers, started by `ferry up`.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { chownSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { jetstream } from "@nats-io/jetstream";
@@ -161,5 +163,77 @@ describe("openFileStream from Node code", () => {
     } finally {
       await nc.close();
     }
+  });
+});
+
+describe("commands from another machine: --hub and nothing else", () => {
+  // Another machine, as far as this one can make it: another user (when we are root), its own empty
+  // home, no FERRY_HOME or topology it could read; the deployment's folder is 0700 and root's.
+  const other = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  let clientHome: string;
+  let env: NodeJS.ProcessEnv;
+  const hub = () => d.deployment.hub.url;
+
+  beforeAll(() => {
+    clientHome = mkdtempSync(join(tmpdir(), "ferry-client-"));
+    if (other.uid !== undefined) chownSync(clientHome, other.uid, other.gid);
+    env = { HOME: clientHome, FERRY_HOME: join(clientHome, ".ferry"), FERRY_TOPOLOGY: join(clientHome, "none.json") };
+    expect(statSync(d.work).mode & 0o777).toBe(0o700);
+  });
+
+  afterAll(() => rmSync(clientHome, { recursive: true, force: true }));
+
+  const remote = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
+    runCli(args, { env: { ...env, ...extraEnv }, ...other });
+
+  it("status shows the hub, every leaf linked and the files", async () => {
+    const r = await remote(["status", "--json", "--hub", hub()]);
+    expect(r.code, r.stderr).toBe(0);
+    const st = JSON.parse(r.stdout) as { leaves: Array<{ cloud: string; linked: boolean }>; files: { total: number } };
+    expect(st.leaves.map((l) => [l.cloud, l.linked])).toEqual([
+      ["aws", true],
+      ["gcp", true],
+      ["azure", true],
+    ]);
+    expect(st.files.total).toBe(2);
+    expect(r.stdout).not.toContain("dashboardUrl"); // the dashboard stays on the hub host's loopback
+  });
+
+  it("get and cat (FERRY_HUB) give the file back byte-identical", async () => {
+    const out = join(clientHome, "data.bin");
+    const got = await remote(["get", fileId, "-o", out, "--hub", hub()]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(readFileSync(out).equals(source)).toBe(true);
+    const fd = openSync(join(clientHome, "cat.out"), "w");
+    const r = await runCli(["cat", fileId, "--range", `${CHUNK - 5}-${2 * CHUNK + 5}`], {
+      env: { ...env, FERRY_HUB: hub() },
+      stdoutFd: fd,
+      ...other,
+    });
+    closeSync(fd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(clientHome, "cat.out")).equals(source.subarray(CHUNK - 5, 2 * CHUNK + 6))).toBe(true);
+  });
+
+  it("report and dead-letters answer too", async () => {
+    const report = await remote(["report", "--json", "--hub", hub()]);
+    expect(report.code, report.stderr).toBe(0);
+    expect((JSON.parse(report.stdout) as { events: number }).events).toBeGreaterThan(0);
+    const letters = await remote(["dead-letters", "--hub", hub()]);
+    expect(letters.code, letters.stderr).toBe(0);
+    expect(letters.stdout).toBe("no dead letters\n");
+  });
+
+  it("says which hub it cannot reach, within --timeout, and refuses a URL that is not one", async () => {
+    const started = Date.now();
+    const r = await remote(["status", "--hub", "nats://127.0.0.1:1", "--timeout", "2s"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^ferry: cannot reach the hub at nats:\/\/127\.0\.0\.1:1: no answer within 2 s \(.*refused/,
+    );
+    expect((Date.now() - started) / 1000).toBeLessThan(2 + 8);
+    const bad = await remote(["status", "--hub", "http://127.0.0.1:4222"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--hub: "http://127.0.0.1:4222" is not a hub URL such as nats://hub.example.net:4222');
   });
 });
