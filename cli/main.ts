@@ -9,6 +9,7 @@ import { FerryError, InputError } from "../shared/errors.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { UsageError } from "./args.ts";
 import { benchCommand } from "./commands/bench.ts";
+import { catCommand } from "./commands/cat.ts";
 import { chaosCommand } from "./commands/chaos.ts";
 import { composeCommand } from "./commands/compose.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
@@ -34,6 +35,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   ingest: { run: ingestCommand, summary: "publish files into the pipeline (--wait, --json)" },
   status: { run: statusCommand, summary: "show the topology and files in flight, or one file's chunks and replicas" },
   get: { run: getCommand, summary: "rebuild a file from its verified replicas (-o <path>, --from <cloud>)" },
+  cat: {
+    run: catCommand,
+    summary: "stream a file or a byte range to stdout, each chunk verified first (--range START-END)",
+  },
   report: {
     run: reportCommand,
     summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)",
@@ -79,8 +84,9 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+let code: number;
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  code = await main(process.argv.slice(2));
 } catch (err) {
   // Errors we raise on purpose carry their own explanation; anything else is a bug worth its stack.
   process.stderr.write(
@@ -88,5 +94,19 @@ try {
       ? `ferry: ${err.message}\n`
       : `ferry: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`,
   );
-  process.exitCode = err instanceof InputError ? 2 : 1;
+  code = err instanceof InputError ? 2 : 1;
+}
+await exitWhenWritten(code);
+
+/**
+ * Exits once stdout and stderr have taken everything written: a command that has finished is done,
+ * even when a library still holds a socket to a server that stopped answering.
+ */
+async function exitWhenWritten(exitCode: number): Promise<never> {
+  const drained = (s: NodeJS.WriteStream) => new Promise<void>((done) => s.write("", () => done()));
+  await Promise.race([
+    Promise.all([drained(process.stdout), drained(process.stderr)]),
+    new Promise((r) => setTimeout(r, 5000).unref()),
+  ]);
+  process.exit(exitCode);
 }

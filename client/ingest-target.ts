@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { InputError, PoisonMessageError } from "../shared/errors.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
-import type { Deployment } from "../shared/topology/deployment.ts";
+import type { ClientView } from "../shared/topology/client-view.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
 
 /** A command-line source, checked on its own: a readable local file, or a well-formed object URL. */
@@ -27,7 +27,11 @@ export async function checkSource(arg: string): Promise<CheckedSource> {
  * cloud) and must be under that cloud's source roots; an object URL goes to `cloud` when its store
  * is of the URL's kind, else to the first cloud whose store is. Throws InputError naming the fix.
  */
-export async function routeSource(src: CheckedSource, d: Deployment, cloud: string | undefined): Promise<IngestTarget> {
+export async function routeSource(
+  src: CheckedSource,
+  d: ClientView & { dataDir?: string },
+  cloud: string | undefined,
+): Promise<IngestTarget> {
   const clouds = d.topology.clouds;
   if (cloud !== undefined && !clouds.some((c) => c.name === cloud))
     throw new InputError(

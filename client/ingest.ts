@@ -1,11 +1,10 @@
 import { basename } from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import { publishTraced } from "../observability/message-spans.ts";
 import { ATTR_FILE_ID } from "../observability/semconv.ts";
 import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
-import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
+import { type FileRecord, type ManifestReader, readFileRecord } from "../shared/manifest.ts";
 import { pollUntil } from "../shared/retry.ts";
 import { INGEST_REQUESTS, ingestSubject } from "../shared/subjects.ts";
 import type { CheckedIngestFile } from "./preflight.ts";
@@ -13,6 +12,8 @@ import type { CheckedIngestFile } from "./preflight.ts";
 export interface IngestOptions {
   /** The cloud whose ingest workers take the request. @default the deployment's default cloud (bare `files.ingest`) */
   cloud?: string;
+  /** The new file's id; a retried submit passes the same one, so the hub keeps one request. @default a new id */
+  fileId?: string;
   chunkSize?: number;
   recordBoundaries?: boolean;
   transforms?: Transform[];
@@ -34,7 +35,7 @@ export async function submitIngest(
   src: CheckedIngestFile | { url: string },
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
-  const fileId = newFileId();
+  const fileId = options.fileId ?? newFileId();
   const request = {
     fileId,
     ...("url" in src ? { url: src.url } : { path: src.path, name: basename(src.path) }),
@@ -64,7 +65,7 @@ export const isFinished = (f: FileRecord | undefined): boolean => f?.state === "
  * records. Throws when `timeoutMs` passes first.
  */
 export async function waitForFiles(
-  kv: KV,
+  kv: ManifestReader,
   fileIds: string[],
   onUpdate: (files: Map<string, FileRecord | undefined>) => void,
   timeoutMs = Infinity,
@@ -78,7 +79,7 @@ export async function waitForFiles(
       const pending = fileIds.filter((id) => !isFinished(latest.get(id)));
       return pending.length === 0 || `${pending.length} still pending: ${pending.join(", ")}`;
     },
-    // A manifest that cannot be read is reported at once, not waited out.
+    // A manifest that cannot be read is reported at once, not waited out (`kv` may retry its reads itself).
     { timeoutMs, intervalMs: 200, retryable: () => false },
   );
   return latest as Map<string, FileRecord>;

@@ -3,13 +3,11 @@
  * the event history in the hub's EVENTS stream, and the bottleneck stage. `analyse` is pure;
  * `collectReport` reads the history of a time window or of one file and analyses it.
  */
-import { DeliverPolicy, type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { FerryError, InputError } from "../shared/errors.ts";
-import { openManifest, readFileRecord } from "../shared/manifest.ts";
-import { connectNats } from "../shared/nats/connect.ts";
+import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import { InputError } from "../shared/errors.ts";
+import { type ManifestReader, readFileRecord } from "../shared/manifest.ts";
 import { isStage, perStage, STAGES, type Stage, stageOfEvent, takesOf } from "../shared/stages.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
-import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 
 /** One event of the history as the monitor reads it: its subject and the fields it uses from the JSON body. */
 export interface HistoryEvent {
@@ -257,35 +255,32 @@ export const DEFAULT_REPORT_WINDOW_MS = 3_600_000;
 /** Slack around a file's first and last event, for clocks of different machines. */
 const FILE_MARGIN_MS = 60_000;
 
+/** Where the report reads from: the hub's JetStream and manifest, and how to retry a read (ReliableConnection.run). */
+export interface HistorySource {
+  hubJs: JetStreamClient;
+  kv: ManifestReader;
+  run<T>(what: string, op: () => Promise<T>): Promise<T>;
+}
+
 /**
  * The report of a deployment: of the last `sinceMs` (default one hour), or of the file `fileId`
  * (from its creation to its completion). Throws InputError when the file is not in the manifest.
  */
 export async function collectReport(
-  d: Deployment,
+  hub: HistorySource,
   options: { sinceMs?: number; fileId?: string },
 ): Promise<PipelineReport> {
-  const nc = await connectNats(hubUrls(d), "ferry-report").catch((err: unknown) => {
-    throw new FerryError(
-      `cannot reach the hub at ${d.hub.url} (${(err as Error).message}): is ferry up? see ${d.dataDir}/logs/hub.log`,
-    );
-  });
-  try {
-    const hubJs = jetstream(nc, { domain: d.topology.hubDomain });
-    const { fileId, sinceMs } = options;
-    if (fileId === undefined) {
-      return analyse(
-        await readHistory(hubJs, { startTime: new Date(Date.now() - (sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }),
-      );
-    }
-    const file = await readFileRecord(await openManifest(hubJs), fileId);
-    if (!file) throw new InputError(`no file with id ${fileId}: ./ferry status lists the files`);
-    const history = await readHistory(hubJs, {
-      startTime: new Date(Date.parse(file.createdAt) - FILE_MARGIN_MS),
-      ...(file.completedAt ? { untilMs: Date.parse(file.completedAt) + FILE_MARGIN_MS } : {}),
-    });
-    return { ...analyse(history.filter((e) => e.body.fileId === fileId)), fileId };
-  } finally {
-    await nc.close();
+  const { fileId, sinceMs } = options;
+  const read = (window: { startTime: Date; untilMs?: number }) =>
+    hub.run("reading the event history", () => readHistory(hub.hubJs, window));
+  if (fileId === undefined) {
+    return analyse(await read({ startTime: new Date(Date.now() - (sinceMs ?? DEFAULT_REPORT_WINDOW_MS)) }));
   }
+  const file = await readFileRecord(hub.kv, fileId);
+  if (!file) throw new InputError(`no file with id ${fileId}: ./ferry status lists the files`);
+  const history = await read({
+    startTime: new Date(Date.parse(file.createdAt) - FILE_MARGIN_MS),
+    ...(file.completedAt ? { untilMs: Date.parse(file.completedAt) + FILE_MARGIN_MS } : {}),
+  });
+  return { ...analyse(history.filter((e) => e.body.fileId === fileId)), fileId };
 }

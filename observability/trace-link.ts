@@ -2,7 +2,7 @@
 import type { Deployment } from "../shared/topology/deployment.ts";
 
 /** Where people open traces: `FERRY_JAEGER_URL`, else the Jaeger `ferry up` started; undefined when neither is known. */
-export function jaegerQueryUrl(d: Deployment): string | undefined {
+export function jaegerQueryUrl(d: Pick<Deployment, "jaeger">): string | undefined {
   return process.env.FERRY_JAEGER_URL || d.jaeger?.queryUrl || undefined;
 }
 

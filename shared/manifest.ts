@@ -4,7 +4,7 @@
  */
 
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { perStage, type Stage } from "./stages.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 import { MANIFEST_BUCKET } from "./stream-names.ts";
@@ -61,24 +61,36 @@ export const fileKey = (fileId: string): string => `file.${fileId}`;
 export const chunkKey = (fileId: string, index: number): string => `chunk.${fileId}.${index}`;
 export const emptyStageTimes = (): StageTimes => perStage(() => 0);
 
+/**
+ * What reading the manifest takes: a KV bucket, or a wrapper around one that retries through
+ * reconnects (shared/nats/reliable.ts).
+ */
+export interface ManifestReader {
+  get(key: string): Promise<KvEntry | null>;
+  keys(filter?: string): Promise<AsyncIterable<string>>;
+}
+
 /** Opens the manifest bucket through a hub-domain JetStream client. */
 export function openManifest(js: JetStreamClient): Promise<KV> {
   return new Kvm(js).open(MANIFEST_BUCKET);
 }
 
 /** Reads a JSON value, or undefined when the key is absent or deleted. */
-export async function readJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
+export async function readJson<T>(
+  kv: ManifestReader,
+  key: string,
+): Promise<{ value: T; revision: number } | undefined> {
   const e = await kv.get(key);
   if (e?.operation !== "PUT" || e.length === 0) return undefined;
   return { value: e.json<T>(), revision: e.revision };
 }
 
-export async function readFileRecord(kv: KV, fileId: string): Promise<FileRecord | undefined> {
+export async function readFileRecord(kv: ManifestReader, fileId: string): Promise<FileRecord | undefined> {
   return (await readJson<FileRecord>(kv, fileKey(fileId)))?.value;
 }
 
 /** Every chunk record of a file in index order (reads `chunkCount` keys). */
-export async function readChunkRecords(kv: KV, file: FileRecord): Promise<ChunkRecord[]> {
+export async function readChunkRecords(kv: ManifestReader, file: FileRecord): Promise<ChunkRecord[]> {
   const count = file.chunkCount ?? file.chunksIngested;
   const out: ChunkRecord[] = [];
   for (let i = 0; i < count; i++) {
@@ -89,7 +101,7 @@ export async function readChunkRecords(kv: KV, file: FileRecord): Promise<ChunkR
 }
 
 /** Every file record (for status and the demo summary). */
-export async function listFileRecords(kv: KV): Promise<FileRecord[]> {
+export async function listFileRecords(kv: ManifestReader): Promise<FileRecord[]> {
   const keys: string[] = [];
   for await (const k of await kv.keys("file.*")) keys.push(k);
   const files: FileRecord[] = [];

@@ -19,6 +19,8 @@ export const FILES_STREAM = "FILES";
 export const EVENTS_STREAM = "EVENTS";
 /** Hub: the file manifest (NATS KV). */
 export const MANIFEST_BUCKET = "ferry_manifest";
+/** Hub: what clients on other machines need to know of the deployment (shared/topology/client-view.ts). */
+export const DEPLOYMENT_BUCKET = "ferry_deployment";
 export const ORCHESTRATOR_CONSUMER = "orchestrator";
 /** Hub: the orchestrator lease (NATS KV): which orchestrator is the active one. */
 export const LEADER_BUCKET = "ferry_leader";

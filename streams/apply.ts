@@ -3,6 +3,7 @@ import {
   type ConsumerConfig,
   DeliverPolicy,
   type JetStreamManager,
+  jetstream,
   jetstreamManager,
   StorageType,
   type StreamConfig,
@@ -12,6 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../shared/nats/connect.ts";
 import {
   cloudStream,
+  DEPLOYMENT_BUCKET,
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
@@ -20,6 +22,7 @@ import {
   LEGACY_INGEST_CONSUMER,
   MANIFEST_BUCKET,
 } from "../shared/stream-names.ts";
+import { publishClientView } from "../shared/topology/client-view.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
@@ -57,6 +60,7 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
   const kvm = new Kvm(jsm.jetstream());
   await kvm.create(MANIFEST_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
   await kvm.create(LEADER_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
+  await kvm.create(DEPLOYMENT_BUCKET, { history: 1, storage: StorageType.File, replicas: hubReplicas(t) });
 }
 
 /**
@@ -120,6 +124,7 @@ export async function applyAllStreams(d: Deployment): Promise<void> {
     const hub = await connectNats(hubUrls(d), "ferry-setup-hub");
     conns.push(hub);
     await applyHubStreams(hub, d.topology);
+    await publishClientView(jetstream(hub, { domain: d.topology.hubDomain }), d);
   } finally {
     await Promise.all(conns.map((nc) => nc.close()));
   }

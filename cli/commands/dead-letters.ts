@@ -1,6 +1,6 @@
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
 
 export const DEAD_LETTERS_HELP = `Usage: ferry dead-letters [--json] [--limit <n>]
 
@@ -11,13 +11,13 @@ a chunk whose replicas stayed corrupt, ...). The original payload is kept in eac
 Options:
   --json         one JSON object per dead letter, with the original payload
   --limit <n>    show at most the newest n (default 50)
-  --home <dir>   the deployment's folder (default: FERRY_HOME or .ferry)`;
+${SERVER_OPTIONS_HELP}`;
 
 /** `ferry dead-letters`: what could not pass, and why. */
 export async function deadLettersCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand(
     argv,
-    { json: { type: "boolean" }, limit: { type: "string" }, home: { type: "string" } },
+    { json: { type: "boolean" }, limit: { type: "string" }, ...SERVER_OPTIONS },
     false,
   );
   if (values.help) {
@@ -25,9 +25,9 @@ export async function deadLettersCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const limit = values.limit === undefined ? 50 : Math.max(1, Number(values.limit) || 50);
-  const session = await openSession(resolveHome(values.home));
+  const session = await openSession(sessionOptions(values));
   try {
-    const letters = await listDeadLetters(session.hubJs, limit);
+    const letters = await session.rc.run("reading the dead letters", () => listDeadLetters(session.hubJs, limit));
     if (values.json) {
       for (const l of letters) process.stdout.write(`${JSON.stringify(l)}\n`);
       return 0;

@@ -3,7 +3,7 @@ import { reassemble } from "../../client/reassemble.ts";
 import { InputError } from "../../shared/errors.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
 
 export const GET_HELP = `Usage: ferry get <fileId> -o <path> [--from <cloud>]
 
@@ -14,14 +14,14 @@ left, it fails and leaves nothing at <path>.
 Options:
   -o, --output <path>  where to write the file (required)
   --from <cloud>       read only that cloud's replicas
-  --home <dir>         the deployment's folder (default: FERRY_HOME or .ferry)`;
+${SERVER_OPTIONS_HELP}`;
 
 /** `ferry get`: reassemble a file from its replicas. */
 export async function getCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     output: { type: "string", short: "o" },
     from: { type: "string" },
-    home: { type: "string" },
+    ...SERVER_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(`${GET_HELP}\n`);
@@ -29,7 +29,7 @@ export async function getCommand(argv: string[]): Promise<number> {
   }
   const [fileId] = positionals;
   if (!fileId || !values.output) throw new InputError("ferry get: give a file id and -o <path> (see ferry get --help)");
-  const session = await openSession(resolveHome(values.home));
+  const session = await openSession(sessionOptions(values));
   try {
     const preference = session.deployment.topology.clouds.map((c) => c.name);
     const out = resolve(values.output);

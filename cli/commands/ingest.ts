@@ -1,14 +1,13 @@
-import type { KV } from "@nats-io/kv";
-import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
+import { type IngestOptions, type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkSource, type IngestTarget, routeSource } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
-import type { FileRecord } from "../../shared/manifest.ts";
-import { readDeployment } from "../../shared/topology/deployment.ts";
+import { newFileId } from "../../shared/ids.ts";
+import type { FileRecord, ManifestReader } from "../../shared/manifest.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
@@ -26,8 +25,8 @@ Options:
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
-  --timeout <d>       with --wait, give up after this long, e.g. 10m
-  --home <dir>        the deployment's folder (default: FERRY_HOME or .ferry)
+  --max-wait <d>      with --wait, give up waiting for the files after this long, e.g. 10m (default: no limit)
+${SERVER_OPTIONS_HELP}
 
 Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input.`;
 
@@ -39,48 +38,39 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     "chunk-size": { type: "string" },
     "no-record-boundaries": { type: "boolean" },
     validate: { type: "string" },
-    timeout: { type: "string" },
-    home: { type: "string" },
+    "max-wait": { type: "string" },
     cloud: { type: "string" },
+    ...SERVER_OPTIONS,
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
-  const transforms: Transform[] = [];
-  if (values.validate !== undefined) {
-    if (values.validate !== "jsonl")
-      throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
-    transforms.push("validate-jsonl");
-  }
-  const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
-  const timeoutMs = values.timeout === undefined ? Infinity : parseDuration("--timeout", values.timeout);
-  const home = resolveHome(values.home);
+  const request = requestOptions(values);
+  const maxWaitMs = values["max-wait"] === undefined ? Infinity : parseDuration("--max-wait", values["max-wait"]);
   // Every source is checked on its own, then against the deployment (its clouds, their source
   // roots), before anything is published.
   const checked = await checkAll(positionals, checkSource);
-  const d = readDeployment(home);
-  const sources = await checkAll(checked, (src) => routeSource(src, d, values.cloud));
-  const session = await openSession(home);
+  const session = await openSession(sessionOptions(values));
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
     service: "ferry-cli",
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
+    const sources = await checkAll(checked, (src) => routeSource(src, session.deployment, values.cloud));
     const submitted: Submitted[] = [];
     for (const src of sources) {
-      const file = await submitIngest(session.hubJs, src.source, {
-        cloud: src.cloud,
-        ...(chunkSize === undefined ? {} : { chunkSize }),
-        ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
-        transforms,
-      });
+      const options = { ...request, cloud: src.cloud, fileId: newFileId() };
+      // Same file id on every try: the hub's duplicate window keeps one request.
+      const file = await session.rc.run(`submitting ${src.name}`, () =>
+        submitIngest(session.hubJs, src.source, options),
+      );
       submitted.push({ file, src });
     }
     if (!values.wait) {
       for (const { file, src } of submitted) report(values.json, file, src, undefined);
       return 0;
     }
-    return await waitAndReport(session.kv, submitted, values.json, timeoutMs);
+    return await waitAndReport(session.kv, submitted, values.json, maxWaitMs);
   } finally {
     await tracing.shutdown();
     await session.close();
@@ -90,13 +80,13 @@ export async function ingestCommand(argv: string[]): Promise<number> {
 type Submitted = { file: SubmittedFile; src: IngestTarget };
 
 /** Waits for every file to finish, with live progress on a terminal; 1 when one failed or timed out. */
-async function waitAndReport(kv: KV, submitted: Submitted[], json: boolean | undefined, timeoutMs: number) {
+async function waitAndReport(kv: ManifestReader, submitted: Submitted[], json: boolean | undefined, maxWaitMs: number) {
   const live = process.stderr.isTTY && !json ? new LiveBlock(process.stderr) : undefined;
   const files = await waitForFiles(
     kv,
     submitted.map((s) => s.file.fileId),
     (latest) => live?.render(submitted.map((s) => progressLine(s.src.name, latest.get(s.file.fileId)))),
-    timeoutMs,
+    maxWaitMs,
   );
   let failed = 0;
   for (const { file, src } of submitted) {
@@ -151,4 +141,24 @@ function report(
 function help(): number {
   process.stdout.write(`${INGEST_HELP}\n`);
   return 0;
+}
+
+/** What every file's request asks for besides its path: chunk size, record boundaries, transforms. */
+function requestOptions(values: {
+  "chunk-size"?: string | undefined;
+  "no-record-boundaries"?: boolean | undefined;
+  validate?: string | undefined;
+}): IngestOptions {
+  const transforms: Transform[] = [];
+  if (values.validate !== undefined) {
+    if (values.validate !== "jsonl")
+      throw new InputError(`--validate: "${values.validate}" is not supported (use jsonl)`);
+    transforms.push("validate-jsonl");
+  }
+  const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
+  return {
+    ...(chunkSize === undefined ? {} : { chunkSize }),
+    ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
+    transforms,
+  };
 }

@@ -4,13 +4,11 @@ import {
   type PipelineReport,
   type StageReport,
 } from "../../observability/monitor.ts";
-import { ConfigError, FerryError } from "../../shared/errors.ts";
+import { FerryError } from "../../shared/errors.ts";
 import { STAGES } from "../../shared/stages.ts";
-import { readDeployment } from "../../shared/topology/deployment.ts";
 import { formatBytes, parseDuration } from "../../shared/units.ts";
-import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand, UsageError } from "../args.ts";
-import { resolveHome } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
 
 export const REPORT_HELP = `Usage: ferry report [--since <duration> | --file <fileId>] [--json]
 
@@ -28,13 +26,13 @@ Options:
   --since <duration>  the time window to look back over, e.g. 15m, 2h, 7d (default 1h)
   --file <fileId>     one file, from its first event to its completion
   --json              the report as one JSON object: { from, to, fileId?, events, stages[], bottleneck? }
-  --home <dir>        the deployment's folder (default: FERRY_HOME or .ferry)`;
+${SERVER_OPTIONS_HELP}`;
 
 /** `ferry report`: per-stage throughput, success rate and share of pipeline time, and the bottleneck. */
 export async function reportCommand(argv: string[]): Promise<number> {
   const { values } = parseCommand(
     argv,
-    { since: { type: "string" }, file: { type: "string" }, json: { type: "boolean" }, home: { type: "string" } },
+    { since: { type: "string" }, file: { type: "string" }, json: { type: "boolean" }, ...SERVER_OPTIONS },
     false,
   );
   if (values.help) {
@@ -44,15 +42,16 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (values.since !== undefined && values.file !== undefined)
     throw new UsageError("--since and --file do not go together: a file's report covers its whole life");
   const sinceMs = values.since === undefined ? DEFAULT_REPORT_WINDOW_MS : parseSince(values.since);
-  const home = resolveHome(values.home);
-  const run = readRunState(home);
-  if (!run || !isOurProcess(run.supervisorPid, SUPERVISOR_MARKER)) {
-    throw new ConfigError(`ferry is not running in ${home}: start it with ./ferry up --detach (or pass --home)`);
+  const session = await openSession(sessionOptions(values));
+  let report: PipelineReport;
+  try {
+    report = await collectReport(
+      { hubJs: session.hubJs, kv: session.kv, run: session.rc.run },
+      values.file === undefined ? { sinceMs } : { fileId: values.file },
+    );
+  } finally {
+    await session.close();
   }
-  const report = await collectReport(
-    readDeployment(home),
-    values.file === undefined ? { sinceMs } : { fileId: values.file },
-  );
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;

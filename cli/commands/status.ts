@@ -3,11 +3,13 @@ import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { pingWorkers } from "../../runtime/ping.ts";
 import { InputError } from "../../shared/errors.ts";
 import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { leafLinksOverNats } from "../../shared/nats/leaf-probe.ts";
 import { leafLinks } from "../../shared/nats/monitoring.ts";
+import type { Deployment } from "../../shared/topology/deployment.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, resolveHome, type Session } from "../home.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, type Session, sessionOptions } from "../home.ts";
 import { progressLine } from "../progress.ts";
 
 export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
@@ -18,17 +20,17 @@ With a file id: the file's state, the URL of its trace in Jaeger (FERRY_JAEGER_U
 deployment's Jaeger) and every chunk with its replicas (cloud, store, key, verified).
 
 Options:
-  --json        machine-readable output
-  --home <dir>  the deployment's folder (default: FERRY_HOME or .ferry)`;
+  --json         machine-readable output
+${SERVER_OPTIONS_HELP}`;
 
 /** `ferry status`: the topology and files in flight, or one file in detail. */
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: "boolean" }, home: { type: "string" } });
+  const { values, positionals } = parseCommand(argv, { json: { type: "boolean" }, ...SERVER_OPTIONS });
   if (values.help) {
     process.stdout.write(`${STATUS_HELP}\n`);
     return 0;
   }
-  const session = await openSession(resolveHome(values.home));
+  const session = await openSession(sessionOptions(values));
   try {
     const [fileId] = positionals;
     if (fileId) return await fileStatus(session, fileId, values.json ?? false);
@@ -58,7 +60,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   const queryUrl = jaegerQueryUrl(s.deployment);
   const link = file.traceId && queryUrl ? traceUrl(queryUrl, file.traceId) : undefined;
   // The Jaeger the set-up builds has no UI assets; the dashboard draws a file's trace from Jaeger's API.
-  const dashboardUrl = readRunState(s.deployment.dataDir)?.dashboardUrl;
+  const dashboardUrl = dashboardOf(s);
   const view = file.traceId && link && dashboardUrl ? `${dashboardUrl}trace/${file.traceId}` : undefined;
   if (json) {
     process.stdout.write(
@@ -86,10 +88,10 @@ async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;
   const clouds = d.topology.clouds.map((c) => c.name);
   const [links, workers, files, deadLetters] = await Promise.all([
-    leafLinks(d.hubNodes, clouds).catch(() => ({}) as Record<string, boolean>),
+    linksOf(s, clouds),
     pingWorkers(s.nc, 500),
     listFileRecords(s.kv),
-    listDeadLetters(s.hubJs, 3),
+    s.rc.run("reading the dead letters", () => listDeadLetters(s.hubJs, 3)),
   ]);
   const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
   const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
@@ -98,7 +100,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
     process.stdout.write(
       `${JSON.stringify({
         hub: { url: d.hub.url, domain: d.topology.hubDomain, up: true },
-        ...(readRunState(d.dataDir)?.dashboardUrl ? { dashboardUrl: readRunState(d.dataDir)?.dashboardUrl } : {}),
+        ...(dashboardOf(s) ? { dashboardUrl: dashboardOf(s) } : {}),
         leaves: clouds.map((c) => ({ cloud: c, url: d.leaves[c]?.url, linked: links[c] ?? false })),
         workers: workers.map((w) => ({ stage: w.stage, cloud: w.cloud, pid: w.pid, worker: w.worker, stats: w.stats })),
         files: {
@@ -118,7 +120,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
     );
     return 0;
   }
-  const dashboardUrl = readRunState(d.dataDir)?.dashboardUrl;
+  const dashboardUrl = dashboardOf(s);
   const lines = [
     ...(dashboardUrl ? [`dashboard ${dashboardUrl}`] : []),
     `hub     ${d.hub.url}  up`,
@@ -138,6 +140,18 @@ async function overview(s: Session, json: boolean): Promise<number> {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
+}
+
+/** The dashboard's URL, known on the deployment's own host only (it listens on that host's loopback). */
+const dashboardOf = (s: Session): string | undefined => (s.home ? readRunState(s.home)?.dashboardUrl : undefined);
+
+/** Which leaves are linked: from the hub's monitoring on its own host, else over NATS from anywhere. */
+function linksOf(s: Session, clouds: string[]): Promise<Record<string, boolean>> {
+  const d = s.deployment;
+  // On the hub's host every node's monitoring port answers; elsewhere the hub is asked over NATS.
+  if (s.home && "hubNodes" in d)
+    return leafLinks((d as Deployment).hubNodes, clouds).catch(() => ({}) as Record<string, boolean>);
+  return leafLinksOverNats(s.nc, clouds);
 }
 
 function brief(f: FileRecord) {

@@ -2,6 +2,9 @@
 import { pollUntil } from "../retry.ts";
 import type { ServerEndpoint } from "../topology/deployment.ts";
 
+/** A nats-server whose HTTP monitoring port is on this host's loopback. */
+type MonitoredServer = Pick<ServerEndpoint, "monitorPort">;
+
 /** Plain /healthz on a single server also checks that every stored stream was recovered. */
 export async function healthz(monitorPort: number, signal: AbortSignal): Promise<boolean | string> {
   const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal });
@@ -14,7 +17,7 @@ export async function healthz(monitorPort: number, signal: AbortSignal): Promise
  * linked. A leaf links to one node of a clustered hub, so every node is asked; it throws only when none answers.
  */
 export async function leafLinks(
-  hub: ServerEndpoint | ServerEndpoint[],
+  hub: MonitoredServer | MonitoredServer[],
   clouds: string[] = [],
 ): Promise<Record<string, boolean>> {
   const nodes = Array.isArray(hub) ? hub : [hub];
@@ -26,7 +29,7 @@ export async function leafLinks(
   return links;
 }
 
-async function leafNames(hub: ServerEndpoint): Promise<string[]> {
+async function leafNames(hub: MonitoredServer): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${hub.monitorPort}/leafz`, { signal: AbortSignal.timeout(2000) });
   if (res.status !== 200) throw new Error(`hub /leafz answered ${res.status}`);
   // nats-server 2.14: { server_id, now, leafnodes, leafs: [{ name, account, ip, port, ... }] }

@@ -2,7 +2,7 @@ import { realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import { PoisonMessageError, SourceRefusedError } from "../errors.ts";
 import { isFsOpenSpec } from "../stores/fs/kind.ts";
-import type { Deployment } from "../topology/deployment.ts";
+import type { ClientView } from "../topology/client-view.ts";
 import { sourceProblem } from "./source-problem.ts";
 
 /** Where a cloud's ingest workers may read local files from, and what they must never read. */
@@ -18,10 +18,13 @@ export interface SourceRoots {
  * The policy of `cloud` in a deployment: its configured source roots; never the deployment's own
  * folder nor an fs store's folder, even when a root holds them.
  */
-export function sourcePolicy(d: Deployment, cloud: string): SourceRoots {
+export function sourcePolicy(d: ClientView & { dataDir?: string }, cloud: string): SourceRoots {
   const spec = d.topology.clouds.find((c) => c.name === cloud);
   const fsRoots = Object.values(d.stores).flatMap((s) => (isFsOpenSpec(s) ? [s.root] : []));
-  return { cloud, roots: spec?.sourceRoots ?? [], forbidden: [d.dataDir, ...fsRoots] };
+  // A client that reached the deployment through the hub has no home folder of it to protect here;
+  // the worker checks again with its own.
+  const home = d.dataDir === undefined ? [] : [d.dataDir];
+  return { cloud, roots: spec?.sourceRoots ?? [], forbidden: [...home, ...fsRoots] };
 }
 
 /** Whether `path` is `folder` itself or inside it; both absolute and normalised. */

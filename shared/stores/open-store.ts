@@ -11,7 +11,7 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
 }
 
 /** Opens the store of every cloud in the deployment. `FERRY_FS_THROTTLE_BPS` slows fs writes for chaos drills. */
-export function openStores(d: Deployment): Map<string, BlobStore> {
+export function openStores(d: Pick<Deployment, "topology" | "stores">): Map<string, BlobStore> {
   const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
   const stores = new Map<string, BlobStore>();
   for (const c of d.topology.clouds) {

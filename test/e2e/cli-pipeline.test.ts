@@ -391,7 +391,7 @@ describe("a nats-server that dies", () => {
     pids.push(newPid);
     const path = join(work, "after-hub-crash.bin");
     const sha = writeRandomFile(path, 2 * CHUNK + 3);
-    const r = await runCli(["ingest", path, "--wait", "--json", "--timeout", "60s"], { env });
+    const r = await runCli(["ingest", path, "--wait", "--json", "--max-wait", "60s"], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(jsonLines<IngestLine>(r.stdout)[0]).toMatchObject({ state: "complete", sha256: sha });
   });
@@ -420,7 +420,7 @@ describe("restarting the deployment", () => {
     expect(sha256File(back)).toBe(keptFile!.sha256);
     const path = join(work, "after-restart.bin");
     const sha = writeRandomFile(path, 3 * CHUNK + 1);
-    const r = await runCli(["ingest", path, "--wait", "--json", "--timeout", "60s"], { env });
+    const r = await runCli(["ingest", path, "--wait", "--json", "--max-wait", "60s"], { env });
     expect(r.code, r.stderr).toBe(0);
     const [line] = jsonLines<IngestLine>(r.stdout);
     expect(line).toMatchObject({ state: "complete", sha256: sha, chunkCount: 4 });

@@ -13,12 +13,19 @@ export interface CliResult {
 /** Runs the ferry CLI as a user would (a separate process), with its output captured. */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    uid?: number;
+    gid?: number;
+    timeoutMs?: number;
+    /** Send stdout to this open file descriptor (bytes as they are) instead of capturing it as text. */
+    stdoutFd?: number;
+  } = {},
 ): Promise<CliResult> {
   const opts: SpawnOptions = {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", options.stdoutFd ?? "pipe", "pipe"],
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
   };

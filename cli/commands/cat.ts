@@ -1,0 +1,54 @@
+import { pipeline } from "node:stream/promises";
+import { parseByteRange } from "../../client/byte-range.ts";
+import { openFileStream } from "../../client/file-stream.ts";
+import { InputError } from "../../shared/errors.ts";
+import { parseCommand } from "../args.ts";
+import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
+
+export const CAT_HELP = `Usage: ferry cat <fileId> [--range START-END] [--from <cloud>]
+
+Streams a file, or a byte range of it, to stdout from its verified replicas, nearest cloud first.
+Each chunk is read whole and checked against its SHA-256 before any of its bytes are written; a
+missing or corrupt replica is skipped for the next (a line on stderr says so). If no good copy of a
+chunk is left, it stops there with exit status 1: what was written before is correct, nothing after
+it is written. Memory stays at about two chunks whatever the file's size.
+From Node code, openFileStream (client/file-stream.ts) gives the same bytes as a Readable.
+
+Options:
+  --range <r>    only these bytes: START-END (END inclusive, as in HTTP), START- (to the end) or -N
+                 (the last N bytes, written --range=-N); e.g. --range 0-1048575 is the first MiB
+  --from <cloud> read only that cloud's replicas
+${SERVER_OPTIONS_HELP}`;
+
+/** `ferry cat`: a file's bytes on stdout, verified chunk by chunk. */
+export async function catCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    range: { type: "string" },
+    from: { type: "string" },
+    ...SERVER_OPTIONS,
+  });
+  if (values.help) {
+    process.stdout.write(`${CAT_HELP}\n`);
+    return 0;
+  }
+  const [fileId, ...extra] = positionals;
+  if (!fileId || extra.length > 0) throw new InputError("ferry cat: give one file id (see ferry cat --help)");
+  const range = values.range === undefined ? undefined : parseByteRange(values.range);
+  const session = await openSession(sessionOptions(values));
+  try {
+    const { stream } = await openFileStream(session.kv, session.stores, fileId, {
+      preference: session.deployment.topology.clouds.map((c) => c.name),
+      ...(values.from ? { from: values.from } : {}),
+      ...(range ? { range } : {}),
+      onSkip: (c, r, why) =>
+        process.stderr.write(`ferry: chunk ${c.index}: the ${r.cloud} replica is unusable (${why}); trying the next\n`),
+    });
+    await pipeline(stream, process.stdout).catch((err: NodeJS.ErrnoException) => {
+      // The reader went away (`ferry cat ... | head`): it has what it wanted.
+      if (err.code !== "EPIPE") throw err;
+    });
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
