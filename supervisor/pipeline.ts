@@ -71,12 +71,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const role = options.role;
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
-  let jaegerPorts: { otlp: number; query: number } | undefined;
-  if (options.tracing && role?.role !== "cloud" && existsSync(toolBinary("jaeger"))) {
-    const [otlp = 0, query = 0] = await freePorts(2);
-    jaegerPorts = { otlp, query };
-    d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
-  }
+  const jaegerPorts = await planJaeger(d, options);
   writeDeployment(d);
   const nats = await startNatsTopology(d, {
     logDir,
@@ -127,6 +122,17 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       return w;
     },
   };
+}
+
+/** Ports for the local Jaeger, recorded in the deployment, when tracing is asked for, this host runs the hub and Jaeger is built. */
+async function planJaeger(
+  d: Deployment,
+  options: PipelineOptions,
+): Promise<{ otlp: number; query: number } | undefined> {
+  if (!options.tracing || options.role?.role === "cloud" || !existsSync(toolBinary("jaeger"))) return undefined;
+  const [otlp = 0, query = 0] = await freePorts(2);
+  d.jaeger = { otlpUrl: `http://127.0.0.1:${otlp}`, queryUrl: `http://127.0.0.1:${query}` };
+  return { otlp, query };
 }
 
 /**

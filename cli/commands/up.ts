@@ -194,10 +194,7 @@ async function runForeground(run: UpRun): Promise<number> {
     removeRunState(home);
     throw err;
   }
-  for (const s of pipeline.nats.hubNodes) state.pids[s.endpoint.name] = s.pid ?? 0;
-  for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
-  for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
-  if (pipeline.jaeger) state.pids.jaeger = pipeline.jaeger.process.pid ?? 0;
+  recordServerPids(state, pipeline);
   let dashboard: Dashboard | undefined;
   if (run.role?.role !== "cloud") {
     try {
@@ -214,6 +211,14 @@ async function runForeground(run: UpRun): Promise<number> {
   process.stdout.write(describe(pipeline, dashboard, run.role));
   await stopOnSignal(home, pipeline, dashboard);
   return 0;
+}
+
+/** The servers' pids, so that `ferry down` finds them even if the supervisor is gone. */
+function recordServerPids(state: RunState, pipeline: Pipeline): void {
+  for (const s of pipeline.nats.hubNodes) state.pids[s.endpoint.name] = s.pid ?? 0;
+  for (const [cloud, s] of Object.entries(pipeline.nats.leaves)) state.pids[cloud] = s.pid ?? 0;
+  for (const [cloud, s] of pipeline.localStores) state.pids[`store-${cloud}`] = s.pid ?? 0;
+  if (pipeline.jaeger) state.pids.jaeger = pipeline.jaeger.process.pid ?? 0;
 }
 
 function topologyOf(run: UpRun): Topology {
