@@ -3,15 +3,14 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../observability/log.ts";
 import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
 import { activeTraceId, setActiveAttributes, withSpan } from "../../observability/spans.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
+import { storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { stagingKey } from "../../shared/chunk-keys.ts";
-import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import { tap } from "../../shared/hashing.ts";
+import { type ChunkSpan, planChunks } from "../../shared/sources/chunk-plan.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
 import type { IngestSource } from "../../shared/sources/source.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
-import { chunkSubject, fileSubject, msgId } from "../../shared/subjects.ts";
-import { type ChunkSpan, planChunks } from "./chunk-plan.ts";
+import { announceAccepted, announceChunk, announceIngested } from "./announce.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
 import { sourceAccess } from "./source-access.ts";
 
@@ -36,16 +35,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const { size } = source;
   const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
   try {
-    const accepted: FileAccepted = {
-      ...meta(ctx, started),
-      fileId: req.fileId,
-      name: req.name,
-      size,
-      chunkSize: req.chunkSize,
-      replicas,
-      ...(traceId ? { traceId } : {}),
-    };
-    await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
+    await announceAccepted(ctx, req, { size, replicas, traceId }, started);
     log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");
     const file: FileInFlight = {
       ctx,
@@ -69,15 +59,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
     }
     // The chunks are one file only if the source stayed the same from the first byte to the last.
     await source.assertUnchanged();
-    const done: FileIngested = {
-      ...meta(ctx, started),
-      fileId: req.fileId,
-      name: req.name,
-      size,
-      sha256: file.whole.digest("hex"),
-      chunkCount,
-    };
-    await publishEvent(ctx, fileSubject("ingested", ctx.cloud), done, msgId(req.fileId, "ingested", ctx.cloud));
+    const done = await announceIngested(ctx, req, { size, sha256: file.whole.digest("hex"), chunkCount }, started);
     log.info({ chunkCount, durationMs: done.durationMs }, "ingest complete");
   } finally {
     await source.close();
@@ -109,21 +91,10 @@ async function stageChunk(file: FileInFlight, span: ChunkSpan, signal: AbortSign
     { index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` },
     "chunk staged",
   );
-  const ev: ChunkIngested = {
-    ...meta(ctx, chunkStarted),
-    fileId: req.fileId,
-    index: span.index,
-    offset: span.offset,
-    size: put.size,
-    sha256: put.sha256,
-    staging: { cloud: ctx.cloud, store: staging.kind, bucket: staging.bucket, key },
-    transforms: req.transforms,
-    replicas: file.replicas,
-  };
-  await publishEvent(
+  await announceChunk(
     ctx,
-    chunkSubject("ingested", ctx.cloud),
-    ev,
-    msgId(req.fileId, span.index, "ingested", ctx.cloud),
+    req,
+    { span: { ...span, size: put.size }, sha256: put.sha256, key, staging, replicas: file.replicas },
+    chunkStarted,
   );
 }

@@ -2,6 +2,7 @@ import { basename, isAbsolute } from "node:path";
 import { type ConfigError, PoisonMessageError } from "../../shared/errors.ts";
 import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
+import { defaultRecordBoundaries } from "../../shared/sources/chunk-plan.ts";
 import { parseObjectUrl } from "../../shared/sources/object-url.ts";
 import { parseSize } from "../../shared/units.ts";
 
@@ -24,7 +25,6 @@ export interface IngestRequest {
   transforms: Transform[];
 }
 
-const LINE_FORMATS = /\.(jsonl|ndjson|csv|tsv|txt)$/i;
 export const MAX_CHUNK_SIZE = 1024 ** 3;
 
 /** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
@@ -45,7 +45,7 @@ export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultC
     name,
     chunkSize: chunkSizeOf(o.chunkSize, defaultChunkSize),
     recordBoundaries:
-      o.recordBoundaries === undefined ? LINE_FORMATS.test(name) : bool("recordBoundaries", o.recordBoundaries),
+      o.recordBoundaries === undefined ? defaultRecordBoundaries(name) : bool("recordBoundaries", o.recordBoundaries),
     transforms: transformsOf(o.transforms),
   };
 }

@@ -3,7 +3,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type ChunkSpan, planChunks } from "../../stages/ingest/chunk-plan.ts";
+import { type ChunkSpan, planChunks } from "../../shared/sources/chunk-plan.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ferry-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -46,3 +46,8 @@ async function lastNewlineBefore(fh: PositionalReader, from: number, to: number)
   }
   return undefined;
 }
+
+const LINE_FORMATS = /\.(jsonl|ndjson|csv|tsv|txt)$/i;
+
+/** Whether a file named `name` is cut after newlines unless told otherwise: line formats are. */
+export const defaultRecordBoundaries = (name: string): boolean => LINE_FORMATS.test(name);
