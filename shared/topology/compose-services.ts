@@ -2,7 +2,7 @@
  * docker-compose.yml's services as data: a nats-server per JetStream domain, Jaeger, the one-shot
  * setup, the orchestrator and every cloud's stage workers, each with the comment written above it.
  */
-import { STAGES } from "../stages.ts";
+
 import {
   CLIENT_PORT,
   DATA_DIR,
@@ -13,6 +13,7 @@ import {
   STORES_VOLUME,
 } from "./compose-layout.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
+import { deploymentProcesses, hubServerName } from "./processes.ts";
 
 const NATS_IMAGE = "nats:2.14-alpine";
 const JAEGER_IMAGE = "jaegertracing/jaeger:2.13.0";
@@ -138,7 +139,12 @@ function ferryService(command: string[], depends_on: ComposeService["depends_on"
   };
 }
 
-/** The one-shot setup, the orchestrator and every cloud's stage workers: the node services. */
+const ORCHESTRATOR_COMMENT =
+  "Projects the events into the manifest; talks only to the hub. One per hub node: the one holding the lease is active, the others stand by.";
+const cloudComment = (cloud: string): string =>
+  `Cloud "${cloud}": its stage workers, each connected only to its own leaf. Every store is on the shared "${STORES_VOLUME}" volume.`;
+
+/** The one-shot setup, the orchestrator(s) and every cloud's stage workers: the node services. */
 function pipelineServices(d: Deployment): NamedService[] {
   const deploymentMount = `./${DEPLOYMENT_JSON}:${DATA_DIR}/deployment.json:ro`;
   const allServers = Object.fromEntries(
@@ -153,29 +159,29 @@ function pipelineServices(d: Deployment): NamedService[] {
     ...ferryService(command, { [server]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
     restart: "unless-stopped",
   });
-  const stageWorkers = Object.keys(d.leaves).flatMap((cloud) =>
-    STAGES.map(
-      (stage, i): NamedService => ({
-        name: `${stage}-${cloud}`,
-        service: worker(["stages/main.ts", stage, cloud, DATA_DIR], cloud),
-        comment:
-          i === 0
-            ? `Cloud "${cloud}": its stage workers, each connected only to its own leaf. Every store is on the shared "${STORES_VOLUME}" volume.`
-            : undefined,
-      }),
-    ),
-  );
+  // One service per process of the deployment's process list: an orchestrator per hub node, `workers` per stage.
+  const seen = new Set<string>();
+  const processes = deploymentProcesses(d.topology).flatMap((p): NamedService[] => {
+    if (!p.script || (p.kind !== "orchestrator" && p.kind !== "stage-worker")) return [];
+    const server =
+      p.node === undefined ? (p.role.role === "cloud" ? p.role.cloud : d.hub.name) : hubServerName(d.topology, p.node);
+    const group = p.kind === "orchestrator" ? "orchestrator" : `cloud ${server}`;
+    const first = !seen.has(group);
+    seen.add(group);
+    return [
+      {
+        name: p.name,
+        service: worker([p.script.file, ...p.script.args, DATA_DIR], server),
+        ...(first ? { comment: p.kind === "orchestrator" ? ORCHESTRATOR_COMMENT : cloudComment(server) } : {}),
+      },
+    ];
+  });
   return [
     {
       name: "setup",
       comment: "One-shot: declares every stream and consumer, then exits 0. The workers start only after it.",
       service: ferryService(["streams/main.ts", DATA_DIR], allServers, [deploymentMount]),
     },
-    {
-      name: "orchestrator",
-      comment: "Projects the events into the manifest; talks only to the hub.",
-      service: worker(["orchestrator/main.ts", DATA_DIR], d.hub.name),
-    },
-    ...stageWorkers,
+    ...processes,
   ];
 }

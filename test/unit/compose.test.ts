@@ -161,3 +161,27 @@ describe("yamlBlock", () => {
     ]);
   });
 });
+
+describe("renderCompose with a 3-node hub and more workers", () => {
+  const r = renderCompose(
+    compileTopology({ hub: { nodes: 3 }, clouds: [{ name: "aws", workers: { verify: 2 } }, { name: "gcp" }] }),
+  );
+  const services = Object.keys(r.model.services);
+
+  it("has one service per process of the process list", () => {
+    for (const s of ["hub-1", "hub-2", "hub-3", "orchestrator-1", "orchestrator-2", "orchestrator-3", "verify-aws-2"])
+      expect(services, s).toContain(s);
+    expect(services).not.toContain("verify-gcp-2");
+    expect(r.model.services["orchestrator-2"]?.depends_on).toHaveProperty("hub-2");
+  });
+
+  it("routes each hub node to the others by service name, and leaves list every node", () => {
+    const conf = r.files["deploy/compose/nats/hub-2.conf"] ?? "";
+    expect(conf).toContain(`"nats-route://hub-1:6222"`);
+    expect(conf).toContain(`"nats-route://hub-3:6222"`);
+    expect(conf).not.toContain("nats-route://hub-2");
+    expect(r.files["deploy/compose/nats/aws.conf"]).toContain(
+      `urls: ["nats-leaf://hub-1:7422", "nats-leaf://hub-2:7422", "nats-leaf://hub-3:7422"]`,
+    );
+  });
+});
