@@ -1,9 +1,15 @@
 import { basename } from "node:path";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { InputError, PoisonMessageError } from "../shared/errors.ts";
+import { newFileId } from "../shared/ids.ts";
+import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
+import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
+import { uploadToStaging } from "./upload.ts";
 
 /** A command-line source, checked on its own: a readable local file, or a well-formed object URL. */
 export type CheckedSource = { file: CheckedIngestFile } | { object: ObjectUrl };
@@ -15,6 +21,8 @@ export interface IngestTarget {
   cloud: string;
   /** The base name, for people. */
   name: string;
+  /** Sent by this client itself into the cloud's staging (`--upload`), not read by a worker. */
+  upload?: boolean;
 }
 
 /** Checks what can be checked without a deployment: the file exists and is readable, or the URL is one ferry reads. */
@@ -27,13 +35,19 @@ export async function checkSource(arg: string): Promise<CheckedSource> {
  * cloud) and must be under that cloud's source roots; an object URL goes to `cloud` when its store
  * is of the URL's kind, else to the first cloud whose store is. Throws InputError naming the fix.
  */
-export async function routeSource(src: CheckedSource, d: Deployment, cloud: string | undefined): Promise<IngestTarget> {
+export async function routeSource(
+  src: CheckedSource,
+  d: Deployment,
+  cloud: string | undefined,
+  upload = false,
+): Promise<IngestTarget> {
   const clouds = d.topology.clouds;
   if (cloud !== undefined && !clouds.some((c) => c.name === cloud))
     throw new InputError(
       `--cloud: "${cloud}" is not a cloud of this deployment (${clouds.map((c) => c.name).join(", ")})`,
     );
   if ("object" in src) {
+    if (upload) throw new InputError(`${src.object.url}: --upload sends files from this machine, not objects`);
     const url = src.object;
     const kindOf = (name: string) => d.stores[name]?.kind;
     const chosen = cloud ?? clouds.find((c) => kindOf(c.name) === url.kind)?.name;
@@ -48,6 +62,8 @@ export async function routeSource(src: CheckedSource, d: Deployment, cloud: stri
     return { source: { url: url.url }, cloud: chosen, name: basename(url.key) };
   }
   const target = cloud ?? clouds[0]?.name ?? "";
+  // An upload is read here and written to the cloud's staging: no worker reads this disk.
+  if (upload) return { source: src.file, cloud: target, name: basename(src.file.path), upload: true };
   try {
     await resolveUnderRoots(src.file.path, await resolvePolicy(sourcePolicy(d, target)));
   } catch (err) {
@@ -55,4 +71,30 @@ export async function routeSource(src: CheckedSource, d: Deployment, cloud: stri
     throw err;
   }
   return { source: src.file, cloud: target, name: basename(src.file.path) };
+}
+
+/**
+ * Publishes one target's ingest request. An upload first writes the file's chunks into the cloud's
+ * staging with this user's credentials (`session.stores`), then names them in the request.
+ */
+export async function submitTarget(
+  session: { hubJs: JetStreamClient; stores: Map<string, BlobStore>; deployment: Deployment },
+  target: IngestTarget,
+  options: IngestOptions,
+): Promise<SubmittedFile> {
+  if (!target.upload || !("path" in target.source))
+    return submitIngest(session.hubJs, target.source, { ...options, cloud: target.cloud });
+  const staging = session.stores.get(target.cloud);
+  if (!staging) throw new InputError(`cloud ${target.cloud} has no store this client can reach`);
+  const fileId = newFileId();
+  const cut = {
+    chunkSize: options.chunkSize ?? session.deployment.topology.chunkSizeBytes,
+    recordBoundaries: options.recordBoundaries ?? defaultRecordBoundaries(target.name),
+  };
+  const uploaded = await uploadToStaging(staging, fileId, target.source.path, cut);
+  return submitIngest(
+    session.hubJs,
+    { uploaded, name: target.name },
+    { ...options, ...cut, fileId, cloud: target.cloud },
+  );
 }

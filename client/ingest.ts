@@ -7,10 +7,13 @@ import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, readFileRecord } from "../shared/manifest.ts";
 import { pollUntil } from "../shared/retry.ts";
+import type { UploadedFile } from "../shared/sources/uploaded.ts";
 import { INGEST_REQUESTS, ingestSubject } from "../shared/subjects.ts";
 import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
+  /** The file's id; a client that staged the chunks itself gives the one it staged them under. @default a new id */
+  fileId?: string;
   /** The cloud whose ingest workers take the request. @default the deployment's default cloud (bare `files.ingest`) */
   cloud?: string;
   chunkSize?: number;
@@ -31,13 +34,13 @@ export interface SubmittedFile {
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedIngestFile | { url: string },
+  src: CheckedIngestFile | { url: string } | { uploaded: UploadedFile; name: string },
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
-  const fileId = newFileId();
+  const fileId = options.fileId ?? newFileId();
   const request = {
     fileId,
-    ...("url" in src ? { url: src.url } : { path: src.path, name: basename(src.path) }),
+    ...("url" in src ? { url: src.url } : "uploaded" in src ? src : { path: src.path, name: basename(src.path) }),
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     ...(options.recordBoundaries === undefined ? {} : { recordBoundaries: options.recordBoundaries }),
     ...(options.transforms?.length ? { transforms: options.transforms } : {}),

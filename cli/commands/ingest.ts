@@ -1,6 +1,6 @@
 import type { KV } from "@nats-io/kv";
-import { type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource, type IngestTarget, routeSource } from "../../client/ingest-target.ts";
+import { type SubmittedFile, waitForFiles } from "../../client/ingest.ts";
+import { checkSource, type IngestTarget, routeSource, submitTarget } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
@@ -21,6 +21,8 @@ that cloud's own credentials. Every source is checked first; if any is refused, 
 
 Options:
   --cloud <name>      the cloud whose ingest workers read the files (default: the first cloud; for a URL, the first of its kind)
+  --upload            read the files here and write their chunks into the cloud's staging with your own store
+                      credentials; no worker needs to see this machine's disk (and sourceRoots do not apply)
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
@@ -42,6 +44,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     timeout: { type: "string" },
     home: { type: "string" },
     cloud: { type: "string" },
+    upload: { type: "boolean" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
@@ -58,7 +61,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   // roots), before anything is published.
   const checked = await checkAll(positionals, checkSource);
   const d = readDeployment(home);
-  const sources = await checkAll(checked, (src) => routeSource(src, d, values.cloud));
+  const sources = await checkAll(checked, (src) => routeSource(src, d, values.cloud, values.upload));
   const session = await openSession(home);
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
@@ -68,8 +71,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   try {
     const submitted: Submitted[] = [];
     for (const src of sources) {
-      const file = await submitIngest(session.hubJs, src.source, {
-        cloud: src.cloud,
+      const file = await submitTarget(session, src, {
         ...(chunkSize === undefined ? {} : { chunkSize }),
         ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),
         transforms,
