@@ -1,9 +1,16 @@
 import { basename } from "node:path";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { InputError, PoisonMessageError } from "../shared/errors.ts";
+import { newFileId } from "../shared/ids.ts";
+import type { ReliableConnection } from "../shared/nats/reliable.ts";
+import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
+import type { BlobStore } from "../shared/stores/types.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
+import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
+import { uploadToStaging } from "./upload.ts";
 
 /** A command-line source, checked on its own: a readable local file, or a well-formed object URL. */
 export type CheckedSource = { file: CheckedIngestFile } | { object: ObjectUrl };
@@ -15,6 +22,8 @@ export interface IngestTarget {
   cloud: string;
   /** The base name, for people. */
   name: string;
+  /** Sent by this client itself into the cloud's staging (`--upload`), not read by a worker. */
+  upload?: boolean;
 }
 
 /** Checks what can be checked without a deployment: the file exists and is readable, or the URL is one ferry reads. */
@@ -31,6 +40,7 @@ export async function routeSource(
   src: CheckedSource,
   d: ClientView & { dataDir?: string },
   cloud: string | undefined,
+  upload = false,
 ): Promise<IngestTarget> {
   const clouds = d.topology.clouds;
   if (cloud !== undefined && !clouds.some((c) => c.name === cloud))
@@ -38,6 +48,7 @@ export async function routeSource(
       `--cloud: "${cloud}" is not a cloud of this deployment (${clouds.map((c) => c.name).join(", ")})`,
     );
   if ("object" in src) {
+    if (upload) throw new InputError(`${src.object.url}: --upload sends files from this machine, not objects`);
     const url = src.object;
     const kindOf = (name: string) => d.stores[name]?.kind;
     const chosen = cloud ?? clouds.find((c) => kindOf(c.name) === url.kind)?.name;
@@ -52,6 +63,8 @@ export async function routeSource(
     return { source: { url: url.url }, cloud: chosen, name: basename(url.key) };
   }
   const target = cloud ?? clouds[0]?.name ?? "";
+  // An upload is read here and written to the cloud's staging: no worker reads this disk.
+  if (upload) return { source: src.file, cloud: target, name: basename(src.file.path), upload: true };
   try {
     await resolveUnderRoots(src.file.path, await resolvePolicy(sourcePolicy(d, target)));
   } catch (err) {
@@ -59,4 +72,36 @@ export async function routeSource(
     throw err;
   }
   return { source: src.file, cloud: target, name: basename(src.file.path) };
+}
+
+/**
+ * Publishes one target's ingest request. An upload first writes the file's chunks into the cloud's
+ * staging with this user's credentials (`session.stores`), then names them in the request.
+ */
+export async function submitTarget(
+  session: {
+    /** Retries the publish through hub restarts; without it, one try. */
+    rc?: ReliableConnection;
+    hubJs: JetStreamClient;
+    stores: Map<string, BlobStore>;
+    deployment: ClientView;
+  },
+  target: IngestTarget,
+  options: IngestOptions,
+): Promise<SubmittedFile> {
+  // Same file id on every try: the hub's duplicate window keeps one request.
+  const fileId = options.fileId ?? newFileId();
+  const submit = (source: Parameters<typeof submitIngest>[1], extra: IngestOptions = {}) => {
+    const once = () => submitIngest(session.hubJs, source, { ...options, ...extra, fileId, cloud: target.cloud });
+    return session.rc ? session.rc.run(`submitting ${target.name}`, once) : once();
+  };
+  if (!target.upload || !("path" in target.source)) return submit(target.source);
+  const staging = session.stores.get(target.cloud);
+  if (!staging) throw new InputError(`cloud ${target.cloud} has no store this client can reach`);
+  const cut = {
+    chunkSize: options.chunkSize ?? session.deployment.topology.chunkSizeBytes,
+    recordBoundaries: options.recordBoundaries ?? defaultRecordBoundaries(target.name),
+  };
+  const uploaded = await uploadToStaging(staging, fileId, target.source.path, cut);
+  return submit({ uploaded, name: target.name }, cut);
 }

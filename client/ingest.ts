@@ -6,13 +6,17 @@ import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, type ManifestReader, readFileRecord } from "../shared/manifest.ts";
 import { pollUntil } from "../shared/retry.ts";
+import type { UploadedFile } from "../shared/sources/uploaded.ts";
 import { INGEST_REQUESTS, ingestSubject } from "../shared/subjects.ts";
 import type { CheckedIngestFile } from "./preflight.ts";
 
 export interface IngestOptions {
   /** The cloud whose ingest workers take the request. @default the deployment's default cloud (bare `files.ingest`) */
   cloud?: string;
-  /** The new file's id; a retried submit passes the same one, so the hub keeps one request. @default a new id */
+  /**
+   * The new file's id: a retried submit passes the same one, so the hub keeps one request; a client
+   * that staged the chunks itself gives the one it staged them under. @default a new id
+   */
   fileId?: string;
   chunkSize?: number;
   recordBoundaries?: boolean;
@@ -32,13 +36,13 @@ export interface SubmittedFile {
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedIngestFile | { url: string },
+  src: CheckedIngestFile | { url: string } | { uploaded: UploadedFile; name: string },
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
   const fileId = options.fileId ?? newFileId();
   const request = {
     fileId,
-    ...("url" in src ? { url: src.url } : { path: src.path, name: basename(src.path) }),
+    ...("url" in src ? { url: src.url } : "uploaded" in src ? src : { path: src.path, name: basename(src.path) }),
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     ...(options.recordBoundaries === undefined ? {} : { recordBoundaries: options.recordBoundaries }),
     ...(options.transforms?.length ? { transforms: options.transforms } : {}),

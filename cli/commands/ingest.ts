@@ -1,9 +1,8 @@
-import { type IngestOptions, type SubmittedFile, submitIngest, waitForFiles } from "../../client/ingest.ts";
-import { checkSource, type IngestTarget, routeSource } from "../../client/ingest-target.ts";
+import { type IngestOptions, type SubmittedFile, waitForFiles } from "../../client/ingest.ts";
+import { checkSource, type IngestTarget, routeSource, submitTarget } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
-import { newFileId } from "../../shared/ids.ts";
 import type { FileRecord, ManifestReader } from "../../shared/manifest.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
@@ -20,6 +19,8 @@ that cloud's own credentials. Every source is checked first; if any is refused, 
 
 Options:
   --cloud <name>      the cloud whose ingest workers read the files (default: the first cloud; for a URL, the first of its kind)
+  --upload            read the files here and write their chunks into the cloud's staging with your own store
+                      credentials; no worker needs to see this machine's disk (and sourceRoots do not apply)
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
@@ -41,6 +42,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     "max-wait": { type: "string" },
     cloud: { type: "string" },
     ...SERVER_OPTIONS,
+    upload: { type: "boolean" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
@@ -56,14 +58,10 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
-    const sources = await checkAll(checked, (src) => routeSource(src, session.deployment, values.cloud));
+    const sources = await checkAll(checked, (src) => routeSource(src, session.deployment, values.cloud, values.upload));
     const submitted: Submitted[] = [];
     for (const src of sources) {
-      const options = { ...request, cloud: src.cloud, fileId: newFileId() };
-      // Same file id on every try: the hub's duplicate window keeps one request.
-      const file = await session.rc.run(`submitting ${src.name}`, () =>
-        submitIngest(session.hubJs, src.source, options),
-      );
+      const file = await submitTarget(session, src, request);
       submitted.push({ file, src });
     }
     if (!values.wait) {

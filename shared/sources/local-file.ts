@@ -15,16 +15,30 @@ export { sourceProblem };
 export async function openLocalSource(path: string, policy: SourceRoots): Promise<IngestSource> {
   const resolved = await resolvePolicy(policy);
   const real = await resolveUnderRoots(path, resolved);
+  // O_NOFOLLOW: the last component was resolved above, so a symlink there now is a swap.
+  return openRegularFile(path, real, constants.O_NOFOLLOW, (fh) => assertStillUnder(fh, path, resolved));
+}
+
+/** Opens the user's own file, with no roots to keep to: what a client uploading from its disk reads. */
+export function openOwnFile(path: string): Promise<IngestSource> {
+  return openRegularFile(path, path, 0, async () => {});
+}
+
+async function openRegularFile(
+  path: string,
+  real: string,
+  flags: number,
+  check: (fh: FileHandle) => Promise<void>,
+): Promise<IngestSource> {
   let fh: FileHandle;
   try {
-    // O_NOFOLLOW: the last component was resolved above, so a symlink there now is a swap.
-    // O_NONBLOCK: opening a FIFO must not hang the worker; it is refused as not a regular file below.
-    fh = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // O_NONBLOCK: opening a FIFO must not hang; it is refused as not a regular file below.
+    fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | flags);
   } catch (err) {
     throw new PoisonMessageError(sourceProblem(path, (err as NodeJS.ErrnoException).code), { cause: err });
   }
   try {
-    await assertStillUnder(fh, path, resolved);
+    await check(fh);
     const st = await fh.stat();
     if (!st.isFile()) {
       throw new PoisonMessageError(

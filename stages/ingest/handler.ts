@@ -13,6 +13,7 @@ import type { BlobStore } from "../../shared/stores/types.ts";
 import { announceAccepted, announceChunk, announceIngested } from "./announce.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
 import { sourceAccess } from "./source-access.ts";
+import { acceptUploaded } from "./uploaded.ts";
 
 /**
  * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is
@@ -31,9 +32,10 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const log = ctx.log.child({ fileId: req.fileId });
   setActiveAttributes({ [ATTR_FILE_ID]: req.fileId });
   const traceId = activeTraceId();
+  const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
+  if (req.uploaded) return acceptUploaded(ctx, req, req.uploaded, { msg, traceId, replicas, signal });
   const source = await openIngestSource(req.source, sourceAccess(ctx));
   const { size } = source;
-  const replicas = Math.min(ctx.topology.replicas, ctx.topology.clouds.length);
   try {
     await announceAccepted(ctx, req, { size, replicas, traceId }, started);
     log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");

@@ -4,6 +4,7 @@ import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
 import { defaultRecordBoundaries } from "../../shared/sources/chunk-plan.ts";
 import { parseObjectUrl } from "../../shared/sources/object-url.ts";
+import { parseUploaded, type UploadedFile } from "../../shared/sources/uploaded.ts";
 import { parseSize } from "../../shared/units.ts";
 
 /**
@@ -23,6 +24,8 @@ export interface IngestRequest {
   /** Cut chunks after a newline so each chunk holds whole records. @default true for .jsonl/.ndjson/.csv/.tsv/.txt */
   recordBoundaries: boolean;
   transforms: Transform[];
+  /** Set when a client wrote the chunks into this cloud's staging itself; `source` is then `upload:<fileId>`. */
+  uploaded?: UploadedFile;
 }
 
 export const MAX_CHUNK_SIZE = 1024 ** 3;
@@ -30,13 +33,18 @@ export const MAX_CHUNK_SIZE = 1024 ** 3;
 /** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
 export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
   const o = parseJsonObject(data, "ingest request");
-  const source = sourceOf(o);
+  if (o.uploaded !== undefined && o.fileId === undefined)
+    throw new PoisonMessageError(`ingest request with "uploaded" needs the "fileId" its chunks were staged under`);
   const fileId = o.fileId === undefined ? fileIdFromSequence("FILES", streamSeq) : o.fileId;
   try {
     assertFileId(fileId);
   } catch (err) {
     throw new PoisonMessageError(`ingest request: ${(err as Error).message}`);
   }
+  const uploaded = o.uploaded === undefined ? undefined : parseUploaded(o.uploaded);
+  if (uploaded && (o.path !== undefined || o.url !== undefined))
+    throw new PoisonMessageError(`ingest request has "uploaded" and a "path" or "url": give one source`);
+  const source = uploaded ? `upload:${fileId}` : sourceOf(o);
   const name = o.name === undefined ? basename(source) : o.name;
   if (typeof name !== "string") throw new PoisonMessageError(`ingest request field "name" must be a string`);
   return {
@@ -47,6 +55,7 @@ export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultC
     recordBoundaries:
       o.recordBoundaries === undefined ? defaultRecordBoundaries(name) : bool("recordBoundaries", o.recordBoundaries),
     transforms: transformsOf(o.transforms),
+    ...(uploaded ? { uploaded } : {}),
   };
 }
 

@@ -3,13 +3,20 @@
  * is of that kind with that cloud's own credentials, on the local S3, GCS and Azure servers.
  */
 import { randomBytes } from "node:crypto";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { submitIngest } from "../../client/ingest.ts";
+import { submitTarget } from "../../client/ingest-target.ts";
+import { checkIngestFile } from "../../client/preflight.ts";
+import { uploadToStaging } from "../../client/upload.ts";
 import { SourceChangedError } from "../../shared/errors.ts";
 import { encodeEvent } from "../../shared/events.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
 import { sourcePolicy } from "../../shared/sources/source-roots.ts";
+import type { BlobStore } from "../../shared/stores/types.ts";
 import { ingestSubject } from "../../shared/subjects.ts";
 import { sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -26,14 +33,20 @@ const URLS = { aws: "s3://ferry-src-aws", gcp: "gs://ferry-src-gcp", azure: "az:
 const CLOUDS = Object.keys(STORES) as Array<keyof typeof STORES>;
 
 let t: TestPipeline;
+/** The only folder any worker may read local files from: empty, so no worker reads the client's files. */
+const workerRoot = mkdtempSync(join(tmpdir(), "ferry-worker-root-"));
+/** The client's own folder, outside every worker's roots. */
+const clientDir = mkdtempSync(join(tmpdir(), "ferry-client-"));
 
 beforeAll(async () => {
   t = await startTestPipeline({
-    topology: { clouds: CLOUDS.map((name) => ({ name, store: STORES[name] })) },
+    topology: { clouds: CLOUDS.map((name) => ({ name, store: STORES[name], sourceRoots: [workerRoot] })) },
   });
 }, 180_000);
 afterAll(async () => {
   await t?.stop();
+  rmSync(workerRoot, { recursive: true, force: true });
+  rmSync(clientDir, { recursive: true, force: true });
 });
 
 /** Puts `data` under `key` in `cloud`'s store (the bucket its URL names). */
@@ -102,5 +115,58 @@ describe("an object URL in an ingest request", () => {
     } finally {
       await source.close();
     }
+  });
+});
+
+describe("a file uploaded from the client's disk", () => {
+  it.each(CLOUDS)("is cut and written into %s's staging by the client, then completes everywhere", async (cloud) => {
+    const path = join(clientDir, `upload-${cloud}.jsonl`);
+    const data = jsonl(250 * 1024);
+    writeFileSync(path, data);
+    const session = { hubJs: t.hubJs, stores: t.stores, deployment: t.pipeline.deployment };
+    const target = { source: await checkIngestFile(path), cloud, name: `upload-${cloud}.jsonl`, upload: true };
+    const { fileId } = await submitTarget(session, target, {});
+    const f = await finished(t, fileId);
+    expect(f.state, f.reason).toBe("complete");
+    expect(f.stagingClouds).toEqual([cloud]);
+    expect(f.sha256).toBe(sha256(data));
+    expect(f.chunkCount).toBeGreaterThanOrEqual(Math.ceil(data.length / 65536));
+    for (const from of CLOUDS) expect(await readBack(t, fileId, from)).toBe(sha256(data));
+    expect(await listAll(t.stores.get(cloud)!, `staging/${fileId}/`)).toEqual([]);
+  });
+
+  it("fails clearly, before anything is announced, when the file changes while it is uploaded", async () => {
+    const path = join(clientDir, "growing.bin");
+    writeFileSync(path, randomBytes(200 * 1024));
+    const real = t.stores.get("aws")!;
+    // The real store, with the file growing behind the reader's back after its first chunk is written.
+    const staging: BlobStore = Object.create(real, {
+      put: {
+        value: async (...args: Parameters<BlobStore["put"]>) => {
+          const put = await real.put(...args);
+          appendFileSync(path, "more");
+          return put;
+        },
+      },
+    });
+    const err = await uploadToStaging(staging, "changing-upload-1", path, {
+      chunkSize: 64 * 1024,
+      recordBoundaries: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceChangedError);
+    expect((err as Error).message).toContain(`source ${path} changed while it was being read`);
+  });
+
+  it("fails a request whose uploaded chunks are not in staging, naming the chunk", async () => {
+    const fileId = "upload-missing-1";
+    const uploaded = { size: 10, sha256: "a".repeat(64), chunks: [{ offset: 0, size: 10, sha256: "b".repeat(64) }] };
+    await t.hubJs.publish(ingestSubject("gcp"), encodeEvent({ fileId, name: "lost.bin", uploaded }), {
+      msgID: `ingest:${fileId}`,
+    });
+    const f = await finished(t, fileId);
+    expect(f.state).toBe("failed");
+    expect(f.reason).toMatch(
+      /uploaded chunk 0 of lost.bin is missing in gcp's staging \(staging\/upload-missing-1\/0\): upload the file again/,
+    );
   });
 });

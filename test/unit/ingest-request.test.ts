@@ -33,6 +33,24 @@ describe("parseIngestRequest", () => {
     expect(parse({ url: "az://container/a/b c.csv" }).name).toBe("b c.csv");
   });
 
+  it("takes a client's uploaded chunks when they add up to the file, with the id they were staged under", () => {
+    const sha = (c: string) => c.repeat(64);
+    const uploaded = {
+      size: 15,
+      sha256: sha("a"),
+      chunks: [
+        { offset: 0, size: 10, sha256: sha("b") },
+        { offset: 10, size: 5, sha256: sha("c") },
+      ],
+    };
+    expect(parse({ fileId: "staged-1", name: "x.jsonl", uploaded })).toMatchObject({
+      fileId: "staged-1",
+      source: "upload:staged-1",
+      name: "x.jsonl",
+      uploaded,
+    });
+  });
+
   it.each([
     ["not json", /ingest request is not JSON/],
     [[1, 2], /not a JSON object/],
@@ -41,6 +59,22 @@ describe("parseIngestRequest", () => {
     [{ url: "ftp://host/file" }, /ftp:\/\/ is not one ferry reads/],
     [{ url: "s3://bucket-only" }, /not an object URL/],
     [{ url: 7 }, /"url" must be a string/],
+    [{ uploaded: { size: 0, sha256: "a".repeat(64), chunks: [] } }, /needs the "fileId"/],
+    [{ fileId: "upload-1", path: "/x", uploaded: { size: 0, sha256: "a".repeat(64), chunks: [] } }, /give one source/],
+    [
+      {
+        fileId: "upload-1",
+        uploaded: { size: 9, sha256: "a".repeat(64), chunks: [{ offset: 0, size: 5, sha256: "b".repeat(64) }] },
+      },
+      /add up to 5 bytes, not the file's 9/,
+    ],
+    [
+      {
+        fileId: "upload-1",
+        uploaded: { size: 5, sha256: "a".repeat(64), chunks: [{ offset: 1, size: 5, sha256: "b".repeat(64) }] },
+      },
+      /chunk 0 must start at byte 0/,
+    ],
     [{ path: "relative/file" }, /must be an absolute path/],
     [{ path: "/x", fileId: "../../etc" }, /fileId .* is not valid/],
     [{ path: "/x", chunkSize: "lots" }, /chunkSize/],

@@ -1,0 +1,44 @@
+import { PoisonMessageError } from "../errors.ts";
+
+/**
+ * A file a client has already cut and written into a cloud's staging area itself (`ferry ingest
+ * --upload`): the ingest request carries what it wrote, chunk by chunk, and the cloud's ingest
+ * worker checks the staged objects and announces them without reading any client's disk. Chunk
+ * `i` is the object `staging/<fileId>/<i>`.
+ */
+export interface UploadedFile {
+  size: number;
+  /** SHA-256 of the whole file, as the client read it. */
+  sha256: string;
+  chunks: Array<{ offset: number; size: number; sha256: string }>;
+}
+
+/** Chunks one request may list (about 120 bytes each, within NATS's 1 MiB payload): 40 GiB at 8 MiB chunks. */
+export const MAX_UPLOADED_CHUNKS = 5000;
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Checks the `uploaded` field of an ingest request: contiguous chunks that add up to the file. */
+export function parseUploaded(v: unknown): UploadedFile {
+  const bad = (why: string) => new PoisonMessageError(`ingest request field "uploaded": ${why}`);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad("expected an object");
+  const o = v as Record<string, unknown>;
+  if (!isSize(o.size)) throw bad(`"size" must be a whole number of bytes`);
+  if (typeof o.sha256 !== "string" || !SHA256.test(o.sha256)) throw bad(`"sha256" must be 64 lower-case hex digits`);
+  if (!Array.isArray(o.chunks)) throw bad(`"chunks" must be a list`);
+  if (o.chunks.length > MAX_UPLOADED_CHUNKS)
+    throw bad(`${o.chunks.length} chunks is more than ${MAX_UPLOADED_CHUNKS}: upload with a larger chunk size`);
+  let offset = 0;
+  const chunks = o.chunks.map((c: unknown, i) => {
+    const x = (c ?? {}) as Record<string, unknown>;
+    if (x.offset !== offset) throw bad(`chunk ${i} must start at byte ${offset}`);
+    if (!isSize(x.size) || x.size === 0) throw bad(`chunk ${i} must have a size of at least 1 byte`);
+    if (typeof x.sha256 !== "string" || !SHA256.test(x.sha256)) throw bad(`chunk ${i} needs its sha256`);
+    offset += x.size;
+    return { offset: x.offset, size: x.size, sha256: x.sha256 };
+  });
+  if (offset !== o.size) throw bad(`the chunks add up to ${offset} bytes, not the file's ${o.size}`);
+  return { size: o.size, sha256: o.sha256, chunks };
+}
+
+const isSize = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
