@@ -1,9 +1,10 @@
 /**
  * A client connection that rides out faults and never waits forever. Reads go through `run`, which
- * tries again across reconnects and server restarts; a watcher pings the server every second, and
- * when the server has been silent or unreachable for `timeoutMs` everything in flight is aborted with
- * a ServerUnreachableError that names the server. Commands use this instead of connecting directly,
- * so a restart costs them a pause and a frozen or absent server a clear message within the timeout.
+ * tries again across reconnects and server restarts; a watcher pings the server every second (more
+ * often for a short timeout), and when the server has been silent or unreachable for `timeoutMs`
+ * everything in flight is aborted with a ServerUnreachableError that names the server. Commands use
+ * this instead of connecting directly, so a restart costs them a pause and a frozen or absent server
+ * a clear message within the timeout.
  */
 import type { KvEntry } from "@nats-io/kv";
 import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "@nats-io/transport-node";
@@ -19,7 +20,8 @@ export class ServerUnreachableError extends FerryError {
 /** How long a command waits for a silent or unreachable server. @default 10 s */
 export const DEFAULT_SERVER_TIMEOUT_MS = 10_000;
 
-const PROBE_EVERY_MS = 1000;
+/** How often the watcher pings: every second, or four times per timeout when that is shorter. */
+const probeEveryMs = (timeoutMs: number): number => Math.min(1000, Math.max(50, Math.floor(timeoutMs / 4)));
 
 export interface ReliableOptions {
   /** Client name the server shows for this connection. */
@@ -105,7 +107,7 @@ function watch(nc: NatsConnection, where: string, tail: string, timeoutMs: numbe
       () => (lastHeard = Date.now()),
       () => undefined,
     );
-  }, PROBE_EVERY_MS);
+  }, probeEveryMs(timeoutMs));
   probe.unref();
   const signal = silence.signal;
   return {
