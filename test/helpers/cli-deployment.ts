@@ -44,6 +44,7 @@ export async function upWithCli(options: { chunkSize: string | number; stores?: 
   const up = await runCli(["up", "--detach", "--port", "0", ...(options.stores ? ["--stores", options.stores] : [])], {
     env,
   });
+  if (up.code !== 0) rmSync(work, { recursive: true, force: true }); // up stopped whatever it had started
   expect(up.code, up.stderr).toBe(0);
   const seen = new Set<number>();
   const pid = (name: string) => {
