@@ -4,6 +4,8 @@ import { initTracing } from "../../observability/tracing.ts";
 import { InputError } from "../../shared/errors.ts";
 import type { Transform } from "../../shared/events.ts";
 import type { FileRecord, ManifestReader } from "../../shared/manifest.ts";
+import type { ClientView } from "../../shared/topology/client-view.ts";
+import { readDeployment } from "../../shared/topology/deployment.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
@@ -51,14 +53,19 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   // Every source is checked on its own, then against the deployment (its clouds, their source
   // roots), before anything is published.
   const checked = await checkAll(positionals, checkSource);
-  const session = await openSession(sessionOptions(values));
+  const where = sessionOptions(values);
+  // On the deployment's own machine its file names the clouds and their roots: refuse before connecting.
+  const local = where.hubUrls ? undefined : readDeployment(where.home);
+  const route = (d: ClientView) => checkAll(checked, (src) => routeSource(src, d, values.cloud, values.upload));
+  const routed = local ? await route(local) : undefined;
+  const session = await openSession(where);
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
   const tracing = initTracing({
     service: "ferry-cli",
     ...(session.deployment.jaeger ? { otlpUrl: session.deployment.jaeger.otlpUrl } : {}),
   });
   try {
-    const sources = await checkAll(checked, (src) => routeSource(src, session.deployment, values.cloud, values.upload));
+    const sources = routed ?? (await route(session.deployment));
     const submitted: Submitted[] = [];
     for (const src of sources) {
       const file = await submitTarget(session, src, request);
