@@ -4,6 +4,8 @@
  * - Taking it: `create` of the key (create-only), or, when its holder has gone quiet, an `update`
  *   conditioned on the revision the standby watched not change for `ttlMs` of its own clock. No
  *   clocks are compared across hosts: a standby only times how long a revision has stood still.
+ *   A holder that ran on this same machine and container and whose pid is gone (a restart after a
+ *   crash under `ferry up`) is replaced at once.
  * - Keeping it: the holder rewrites the key every `renewMs`, each write conditioned on its last
  *   revision. A write that fails because the revision moved means another orchestrator took over.
  * - Fencing: the holder may write only until `ttlMs - marginMs` after it *sent* its last successful
@@ -11,6 +13,7 @@
  *   (SIGSTOP) past that finds, when it thaws, that its monotonic clock has run on: `holds()` is false
  *   before it sends anything, its next renewal fails, and `lost` aborts.
  */
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KV } from "@nats-io/kv";
@@ -43,6 +46,8 @@ export interface LeaseOptions {
 export interface LeaseValue {
   holder: string;
   host: string;
+  /** The kernel's boot id: with `host`, says the holder ran on this very machine (and container). */
+  boot: string;
   pid: number;
   acquiredAt: string;
   renewedAt: string;
@@ -80,11 +85,13 @@ export async function acquireLease(options: LeaseOptions): Promise<Lease> {
       if (entry?.operation !== "PUT") {
         return holdLease(o, await o.kv.create(o.key, value), sent);
       }
+      const held = entry.json<LeaseValue>();
       if (watched?.revision !== entry.revision) watched = { revision: entry.revision, since: now() };
-      else if (now() - watched.since >= o.ttlMs) {
-        const previous = entry.json<LeaseValue>().holder;
+      const quietMs = now() - watched.since;
+      // A holder that ran here and whose process is gone cannot renew: no need to wait out its TTL.
+      if (quietMs >= o.ttlMs || diedHere(held)) {
         const revision = await o.kv.update(o.key, value, entry.revision);
-        o.log.warn({ previous, quietMs: Math.round(now() - watched.since) }, "orchestrator lease taken over");
+        o.log.warn({ previous: held.holder, quietMs: Math.round(quietMs) }, "orchestrator lease taken over");
         return holdLease(o, revision, sent);
       }
     } catch (err) {
@@ -111,7 +118,30 @@ function compile(options: LeaseOptions): Compiled {
 }
 
 function leaseValue(holder: string, at: string, acquiredAt = at): LeaseValue {
-  return { holder, host: hostname(), pid: process.pid, acquiredAt, renewedAt: at };
+  return { holder, host: hostname(), boot: BOOT_ID, pid: process.pid, acquiredAt, renewedAt: at };
+}
+
+/** Empty where the kernel does not say (then no holder is ever judged dead by its pid). */
+const BOOT_ID = (() => {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+})();
+
+/**
+ * Whether the lease's holder ran on this machine, in this container, and its process is gone.
+ * Containers on one kernel share the boot id but not the host name, nor the pid namespace.
+ */
+function diedHere(v: LeaseValue): boolean {
+  if (BOOT_ID === "" || v.boot !== BOOT_ID || v.host !== hostname() || v.pid === process.pid) return false;
+  try {
+    process.kill(v.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
 }
 
 /** Keeps a freshly taken lease renewed until it is lost or released. */

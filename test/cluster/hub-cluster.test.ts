@@ -105,11 +105,16 @@ describe("a 3-node hub", () => {
     process.kill(pid, "SIGSTOP");
     let manifestSeq = 0;
     try {
+      // The frozen holder is alive but silent: the standby waits out the lease's TTL (what a dead host looks like).
+      const frozenAt = Date.now();
       await pollUntil(
         "a standby takes the lease",
         async () => (await leaseHolder(t).catch(() => undefined))?.pid !== pid,
         { timeoutMs: 15_000, intervalMs: 100 },
       );
+      const figure = Date.now() - frozenAt;
+      process.stdout.write(`orchestrator ${frozen.name} SIGSTOPped -> standby holds the lease: ${figure} ms\n`);
+      expect(figure).toBeLessThan(10_000);
       await watchCompletions(t, files, 120_000);
       await drained(t);
       manifestSeq = await manifestLastSeq(t);
