@@ -202,10 +202,13 @@ describe("/metrics after files went through", () => {
     const { samples } = await eventually(
       async () => {
         const s = await scrape();
-        return total(s.samples, "ferry_dead_letters_stored").sum === 1 ? s : undefined;
+        // The worker stores the dead letter before it counts the outcome: wait for both.
+        const stored = total(s.samples, "ferry_dead_letters_stored").sum;
+        const counted = total(s.samples, "ferry_stage_messages_total", { outcome: "dead_letter" }).sum;
+        return stored >= 1 && counted >= 1 ? s : undefined;
       },
       30_000,
-      "the dead letter to be stored on the hub",
+      "the dead letter to be stored on the hub and counted by its worker",
     );
     expect(total(samples, "ferry_dead_letters_stored", { stage: "ingest" }).sum).toBe(1);
     expect(total(samples, "ferry_stage_messages_total", { stage: "ingest", outcome: "dead_letter" }).sum).toBe(1);
