@@ -29,7 +29,8 @@ export async function runKillWorkersDrill(options: KillWorkersOptions): Promise<
   let client: DrillClient | undefined;
   try {
     client = await openDrillClient(pipeline.deployment);
-    const files = await submitFiles(client, options.files);
+    const clouds = pipeline.deployment.topology.clouds.map((c) => c.name);
+    const files = await submitFiles(client, options.files, clouds);
     const targets = victimsOf(pipeline, options.killStores ?? false);
     log(
       `submitted ${files.length} file(s), ${totalBytes(files)} bytes; killing up to ${perRound(compiled, pipeline)} of ${targets.size} workers${options.killStores ? " and store servers" : ""} every ~${compiled.intervalMs} ms`,
@@ -59,12 +60,21 @@ export async function runKillWorkersDrill(options: KillWorkersOptions): Promise<
   }
 }
 
-/** Checks each file, then asks for its ingest; one at a time, in the order given. */
-async function submitFiles(client: DrillClient, paths: string[]): Promise<Array<DrillFile & { size: number }>> {
+/**
+ * Checks each file, then asks for its ingest; one at a time, in the order given, dealt to the clouds in
+ * turn so that every cloud's ingest workers have files to lose.
+ */
+async function submitFiles(
+  client: DrillClient,
+  paths: string[],
+  clouds: string[],
+): Promise<Array<DrillFile & { size: number }>> {
   const files: Array<DrillFile & { size: number }> = [];
-  for (const path of paths) {
+  for (const [i, path] of paths.entries()) {
     const src = await checkIngestFile(path);
-    files.push({ fileId: (await submitIngest(client.hubJs, src)).fileId, path: src.path, size: src.size });
+    const cloud = clouds[i % clouds.length];
+    const { fileId } = await submitIngest(client.hubJs, src, cloud ? { cloud } : {});
+    files.push({ fileId, path: src.path, size: src.size });
   }
   return files;
 }
