@@ -16,12 +16,12 @@ import { hashStream } from "../shared/hashing.ts";
 import { type FileRecord, readChunkRecords } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import {
-  cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
   hubConsumerName,
   LEAF_CONSUMERS,
+  leafStageStream,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
 
@@ -205,7 +205,7 @@ export async function readPipelineState(
     for (const cloud of leaves.keys()) await read(hub.domain, hub.jsm, FILES_STREAM, hubConsumerName(stage, cloud));
   await read(hub.domain, hub.jsm, EVENTS_STREAM, ORCHESTRATOR_CONSUMER);
   for (const [cloud, jsm] of leaves) {
-    for (const c of LEAF_CONSUMERS) await read(cloud, jsm, cloudStream(cloud), c.stage);
+    for (const c of LEAF_CONSUMERS) await read(cloud, jsm, leafStageStream(c.stage, cloud), c.stage);
   }
   const events = await hub.jsm.streams.info(EVENTS_STREAM);
   const sourceLag = (events.sources ?? []).map((s) => ({ source: s.name, lag: s.lag }));

@@ -6,7 +6,7 @@ import { readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isFsOpenSpec } from "../shared/stores/fs/kind.ts";
 import { localServerOf } from "../shared/stores/registry.ts";
-import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
+import { EVENTS_STREAM, LEAF_CONSUMERS, leafStageStream, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import type { Pipeline } from "../supervisor/pipeline.ts";
 import type { DrillClient } from "./drill-client.ts";
@@ -59,8 +59,9 @@ export async function isBusy(
       return (await c.hubJsm.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER)).num_ack_pending > 0;
     const [stage, cloud] = name.split("-");
     const leaf = cloud === undefined ? undefined : c.leaves.get(cloud);
-    if (leaf && cloud !== undefined && stage !== undefined && LEAF_CONSUMERS.some((lc) => lc.stage === stage)) {
-      if ((await leaf.consumers.info(cloudStream(cloud), stage)).num_ack_pending > 0) return true;
+    const leafStage = LEAF_CONSUMERS.find((lc) => lc.stage === stage)?.stage;
+    if (leaf && cloud !== undefined && leafStage !== undefined) {
+      if ((await leaf.consumers.info(leafStageStream(leafStage, cloud), leafStage)).num_ack_pending > 0) return true;
     }
     const sources = new Set(files.map((f) => f.path));
     const roots = Object.values(d.stores).flatMap((s) => (isFsOpenSpec(s) ? [`${s.root}/`] : []));

@@ -10,12 +10,12 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
 import { STAGES } from "../shared/stages.ts";
 import {
-  cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
   hubConsumerName,
   LEAF_CONSUMERS,
+  leafStageStream,
   ORCHESTRATOR_CONSUMER,
 } from "../shared/stream-names.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
@@ -88,7 +88,7 @@ export async function measureConsumerLag(p: PipelineConnections): Promise<Consum
   ];
   for (const c of p.deployment.topology.clouds) {
     for (const { stage } of LEAF_CONSUMERS)
-      probes.push(lagOf(p.leafJsm(c.name), cloudStream(c.name), stage, stage, c.name));
+      probes.push(lagOf(p.leafJsm(c.name), leafStageStream(stage, c.name), stage, stage, c.name));
   }
   const results = await Promise.allSettled(probes);
   return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));

@@ -23,6 +23,8 @@ export interface WorkerMetrics {
   registry: Registry;
   /** The consume loop's hook: counts the message, its bytes and its handling time. */
   onOutcome(outcome: HandlingOutcome, msg: JsMsg, durationMs: number): void;
+  /** Counts chunk bytes read from cloud `from` by a worker of cloud `to`: data crossing that link. */
+  countLinkBytes(from: string, to: string, bytes: number): void;
 }
 
 /** Creates the registry of a worker of `stage` in `cloud`; every outcome starts at 0 so the series exist before the first message. */
@@ -54,12 +56,19 @@ export function createWorkerMetrics(options: { stage: string; cloud: string }): 
     labelNames: ["stage", "cloud"],
     registers: [registry],
   });
+  const linkBytes = new Counter({
+    name: "ferry_link_bytes_total",
+    help: "Chunk bytes that crossed from one cloud into another: a place worker of cloud `to` reading a chunk staged in cloud `from`. Per ingested byte the pipeline moves R-1 across links.",
+    labelNames: ["from", "to"],
+    registers: [registry],
+  });
   for (const outcome of OUTCOMES) messages.inc({ ...labels, outcome }, 0);
   const countsBytes = options.stage !== "orchestrator";
   if (countsBytes) bytes.inc(labels, 0);
   redeliveries.inc(labels, 0);
   return {
     registry,
+    countLinkBytes: (from, to, n) => linkBytes.inc({ from, to }, n),
     onOutcome(outcome, msg, durationMs) {
       messages.inc({ ...labels, outcome });
       handling.observe({ ...labels, outcome }, durationMs / 1000);

@@ -26,6 +26,8 @@ export interface WorkerContext {
   /** The store of every cloud, by name. */
   stores: Map<string, BlobStore>;
   log: Logger;
+  /** Counts chunk bytes this worker pulled from cloud `from` into cloud `to` (ferry_link_bytes_total). */
+  countLinkBytes(from: string, to: string, bytes: number): void;
 }
 
 export const makeWorkerId = (stage: string, cloud: string): string => `${stage}-${cloud}-${hostname()}-${process.pid}`;

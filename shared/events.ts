@@ -56,6 +56,12 @@ export interface ChunkProcessed extends ChunkRef, EventMeta {
   replicas: number;
   /** How many times a bad replica sent this chunk back to placement. */
   repairs: number;
+  /**
+   * The clouds whose place workers must copy this chunk into their store. Unset: the `replicas`
+   * clouds chosen from the staging cloud (stages/place/targets.ts). A repair names the one cloud
+   * whose replica was bad.
+   */
+  targets?: string[];
 }
 
 export interface ChunkPlaced extends ChunkRef, EventMeta {

@@ -4,7 +4,7 @@
  * work it finishes with one chunk event, which the next stage consumes. The stage types, consumers
  * and their filters, dead-letter subjects, manifest stage times, the monitor's mapping, metrics
  * labels, worker processes and compose services all follow from this table. What differs between
- * stages stays code: place and verify fan out per replica, completion keys on verify, and the
+ * stages stays code: place and verify work per replica, each in the replica's own cloud, completion keys on verify, and the
  * handlers live in stages/<stage>/ (typed map: stages/handlers.ts).
  */
 
@@ -18,16 +18,22 @@ export interface StageRow {
   consumes: string;
   /** The chunk event kind it publishes per finished piece of work (`chunks.<kind>.<cloud>`). */
   emits: string;
+  /**
+   * Whose chunk events it takes: its own cloud's (`own`), or every cloud's (`every`: place runs in
+   * the cloud each replica goes to, so every cloud's place workers see every cloud's processed
+   * chunks, through their cloud's WORK stream, and place those meant for their own store).
+   */
+  from: "own" | "every";
   /** Messages a worker handles at once unless the topology's `concurrency` says otherwise. */
   concurrency: number;
 }
 
 /** In pipeline order: each stage consumes what the one before it emits. */
 export const STAGE_CHAIN = [
-  { stage: "ingest", consumes: INGEST_REQUESTS_KIND, emits: "ingested", concurrency: 1 },
-  { stage: "process", consumes: "ingested", emits: "processed", concurrency: 2 },
-  { stage: "place", consumes: "processed", emits: "placed", concurrency: 2 },
-  { stage: "verify", consumes: "placed", emits: "verified", concurrency: 4 },
+  { stage: "ingest", consumes: INGEST_REQUESTS_KIND, emits: "ingested", from: "own", concurrency: 1 },
+  { stage: "process", consumes: "ingested", emits: "processed", from: "own", concurrency: 2 },
+  { stage: "place", consumes: "processed", emits: "placed", from: "every", concurrency: 2 },
+  { stage: "verify", consumes: "placed", emits: "verified", from: "own", concurrency: 4 },
 ] as const satisfies readonly StageRow[];
 
 type Row = (typeof STAGE_CHAIN)[number];

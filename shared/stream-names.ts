@@ -10,6 +10,7 @@ import {
   STAGE_CHAIN,
   STAGES,
   type Stage,
+  stageRow,
   takesIngestRequests,
 } from "./stages.ts";
 
@@ -28,6 +29,13 @@ export const LEADER_BUCKET = "ferry_leader";
 /** The stream on a cloud's leaf holding everything that cloud publishes. */
 export const cloudStream = (cloud: string): string => `CLOUD_${cloud.toUpperCase()}`;
 
+/**
+ * The stream on a cloud's leaf holding the work every cloud hands to it: each cloud's events of the
+ * kind a stage taking every cloud's events consumes (place: `chunks.processed.*`), sourced from its
+ * own stream directly and from the hub's EVENTS for the other clouds.
+ */
+export const workStream = (cloud: string): string => `WORK_${cloud.toUpperCase()}`;
+
 /** Stages taking ingest requests: one consumer per cloud each on the hub's FILES stream (see hubConsumerName). */
 export const HUB_CONSUMERS: readonly Stage[] = STAGES.filter(takesIngestRequests);
 
@@ -38,13 +46,19 @@ export const hubConsumerName = (stage: Stage, cloud: string): string => `${stage
 export const LEGACY_INGEST_CONSUMER = "ingest";
 
 /** The other stages: one consumer each on every cloud's stream, for the chunk event kind the stage takes. */
-export const LEAF_CONSUMERS: ReadonlyArray<{ stage: LeafStage; takes: ChunkEventKind }> = STAGE_CHAIN.flatMap((r) =>
-  r.consumes === INGEST_REQUESTS_KIND ? [] : [{ stage: r.stage, takes: r.consumes }],
-);
+export const LEAF_CONSUMERS: ReadonlyArray<{ stage: LeafStage; takes: ChunkEventKind; from: "own" | "every" }> =
+  STAGE_CHAIN.flatMap((r) =>
+    r.consumes === INGEST_REQUESTS_KIND ? [] : [{ stage: r.stage, takes: r.consumes, from: r.from }],
+  );
+
+/** The leaf stream holding `stage`'s consumer in `cloud`: the cloud's own stream, or its WORK stream for a stage taking every cloud's events. */
+export function leafStageStream(stage: LeafStage, cloud: string): string {
+  return stageRow(stage).from === "every" ? workStream(cloud) : cloudStream(cloud);
+}
 
 /** Where the workers of `stage` in `cloud` pull from: the hub (`onHub`) or their cloud's leaf. */
 export function stageSource(stage: Stage, cloud: string): { onHub: boolean; stream: string; consumer: string } {
   return takesIngestRequests(stage)
     ? { onHub: true, stream: FILES_STREAM, consumer: hubConsumerName(stage, cloud) }
-    : { onHub: false, stream: cloudStream(cloud), consumer: stage };
+    : { onHub: false, stream: leafStageStream(stage as LeafStage, cloud), consumer: stage };
 }

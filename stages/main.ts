@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<void> {
     js: jetstream(rt.nc),
     stores: traceStores(rt.stores),
     log: rt.log,
+    countLinkBytes: rt.metrics.countLinkBytes,
   };
   const worker = STAGE_WORKERS[stage];
   const source = stageSource(stage, cloud);

@@ -33,15 +33,22 @@ import {
   filesStream,
   hubStageConsumer,
   leafConsumer,
+  leafConsumerStream,
   orchestratorConsumer,
+  workEventsStream,
 } from "./definitions.ts";
 
 /** Declares everything a cloud's leaf needs. `nc` is connected to that leaf. */
 export async function applyLeafStreams(nc: NatsConnection, t: Topology, cloud: string): Promise<void> {
   const jsm = await jetstreamManager(nc, { domain: cloud });
-  const stream = cloudStream(cloud);
   await ensureStream(jsm, cloudEventsStream(t, cloud));
-  for (const stage of LEAF_CONSUMERS) await ensureConsumer(jsm, stream, leafConsumer(t, cloud, stage));
+  await ensureStream(jsm, workEventsStream(t, cloud));
+  for (const stage of LEAF_CONSUMERS) {
+    const stream = leafConsumerStream(cloud, stage);
+    // Before place ran in each replica's cloud, its consumer sat on the cloud's own stream.
+    if (stream !== cloudStream(cloud)) await jsm.consumers.delete(cloudStream(cloud), stage.stage).catch(() => false);
+    await ensureConsumer(jsm, stream, leafConsumer(t, cloud, stage));
+  }
 }
 
 /** Declares everything the hub needs. `nc` is connected to the hub. */

@@ -1,8 +1,9 @@
 /**
  * Every stream, consumer and KV bucket, declared as code from the topology.
  * Hub: FILES (ingest requests, completions), EVENTS (sources every cloud's stream), the manifest KV.
- * Each leaf: CLOUD_<NAME> with what its cloud publishes, and one durable consumer per stage that takes
- * its cloud's chunk events. The stages and what each consumes come from shared/stages.ts.
+ * Each leaf: CLOUD_<NAME> with what its cloud publishes, WORK_<NAME> with every cloud's events that
+ * a stage taking every cloud's events (place) consumes there, and one durable consumer per stage.
+ * The stages and what each consumes come from shared/stages.ts.
  */
 import {
   AckPolicy,
@@ -13,14 +14,16 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import type { Stage } from "../shared/stages.ts";
+import { STAGE_CHAIN, type Stage } from "../shared/stages.ts";
 import {
   cloudStream,
   EVENTS_STREAM,
   FILES_STREAM,
   hubConsumerName,
   type LEAF_CONSUMERS,
+  leafStageStream,
   ORCHESTRATOR_CONSUMER,
+  workStream,
 } from "../shared/stream-names.ts";
 import {
   ALL_INGEST_REQUESTS,
@@ -63,6 +66,35 @@ export function cloudEventsStream(t: Topology, cloud: string): Partial<StreamCon
   return { ...limitsStream(cloudStream(cloud), t), subjects: cloudStreamSubjects(cloud) };
 }
 
+/**
+ * A cloud's WORK stream: its own events of each kind a stage taking every cloud's events consumes,
+ * sourced straight from its own stream (local work never waits for the hub), and the other clouds'
+ * from the hub's EVENTS stream, which already holds every cloud's events. Empty of sources when no
+ * stage takes every cloud's events.
+ */
+export function workEventsStream(t: Topology, cloud: string): Partial<StreamConfig> & { name: string } {
+  const kinds = everyCloudKinds();
+  const others = t.clouds.map((c) => c.name).filter((c) => c !== cloud);
+  const fromHub = others.flatMap((o) => kinds.map((k) => chunkSubject(k, o)));
+  return {
+    ...limitsStream(workStream(cloud), t),
+    sources: [
+      ...kinds.map((k) => ({ name: cloudStream(cloud), filter_subject: chunkSubject(k, cloud) })),
+      ...(fromHub.length > 0
+        ? [
+            {
+              name: EVENTS_STREAM,
+              domain: t.hubDomain,
+              subject_transforms: fromHub.map((s) => ({ src: s, dest: s })),
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+const everyCloudKinds = () => STAGE_CHAIN.flatMap((r) => (r.from === "every" ? [r.consumes] : []));
+
 /** A durable pull consumer; ack_wait comes from the topology, redelivery limits are enforced by the worker. */
 export function durable(
   t: Topology,
@@ -92,5 +124,8 @@ export function hubStageConsumer(t: Topology, stage: Stage, cloud: string) {
   };
 }
 export const orchestratorConsumer = (t: Topology) => durable(t, ORCHESTRATOR_CONSUMER);
+/** A leaf stage's consumer: on its cloud's stream for its own cloud's events, or on its WORK stream for every cloud's. */
 export const leafConsumer = (t: Topology, cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>
-  durable(t, stage.stage, chunkSubject(stage.takes, cloud));
+  durable(t, stage.stage, chunkSubject(stage.takes, stage.from === "every" ? "*" : cloud));
+export const leafConsumerStream = (cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>
+  leafStageStream(stage.stage, cloud);

@@ -12,48 +12,44 @@ import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { isLateDelivery } from "../finished-file.ts";
 import { chooseTargets } from "./targets.ts";
 
-/** Chunks up to this size are read from staging once and written to every target from memory. */
-const READ_ONCE_MAX_BYTES = 64 * 1024 * 1024;
-
-/** The staged chunk's bytes for each target: one read shared by all targets, or a stream each for huge chunks. */
-type StagedBytes = () => Promise<Readable>;
-
 /**
- * Handles `chunks.processed.<cloud>`: copies the chunk into each target cloud's store under a
- * content-derived key, create-only and checked against the chunk's SHA-256, then announces each
- * replica on `chunks.placed.<cloud>`. A replica already there is not written again. The staged
- * chunk is read once for all targets (it is at most a chunk, 8 MiB by default).
+ * Handles `chunks.processed.<cloud>` of every cloud (this cloud's WORK stream): when this cloud is
+ * one of the chunk's targets, copies the staged chunk into this cloud's own store under a
+ * content-derived key, create-only and checked against the chunk's SHA-256, then announces the
+ * replica on `chunks.placed.<this cloud>`; otherwise acknowledges and does nothing. A replica
+ * already there is not written again. A chunk staged in another cloud crosses that link once.
  */
 export function createPlaceHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, "chunks.processed event", ["staging"]);
-    const clouds = ctx.topology.clouds.map((c) => c.name);
-    const targets = chooseTargets(clouds, ctx.cloud, ev.replicas ?? ctx.topology.replicas);
-    const staged = stagedBytes(ctx, ev, signal);
-    const results = await Promise.allSettled(targets.map((t) => placeReplica(ctx, ev, t, staged, signal)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (!failed) return;
-    // Only the staged chunk's read reports not-found; after the file completed that is a late delivery.
-    if (failed.reason instanceof ObjectNotFoundError && (await isLateDelivery(ctx, ev))) return;
-    throw failed.reason;
+    if (!targetsOf(ctx, ev).includes(ctx.cloud)) return;
+    try {
+      await placeReplica(ctx, ev, signal);
+    } catch (err) {
+      // Only the staged chunk's read reports not-found; after the file completed that is a late delivery.
+      if (err instanceof ObjectNotFoundError && (await isLateDelivery(ctx, ev))) return;
+      throw err;
+    }
   };
 }
 
+/** The clouds that hold the chunk's replicas: the event's own list (a repair), else chosen from the staging cloud. */
+function targetsOf(ctx: WorkerContext, ev: ChunkProcessed): string[] {
+  if (ev.targets) return ev.targets;
+  const clouds = ctx.topology.clouds.map((c) => c.name);
+  return chooseTargets(clouds, ev.staging.cloud, ev.replicas ?? ctx.topology.replicas);
+}
+
 /** One span per replica, naming the target cloud's store and key. */
-async function placeReplica(
-  ctx: WorkerContext,
-  ev: ChunkProcessed,
-  target: string,
-  staged: StagedBytes,
-  signal: AbortSignal,
-): Promise<void> {
+async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Promise<void> {
   const started = Date.now();
+  const target = ctx.cloud;
   const store = storeOf(ctx, target);
   const key = replicaKey(ev.fileId, ev.index, ev.sha256);
   const attributes = { ...objectAttributes(store, key), [ATTR_FILE_ID]: ev.fileId, [ATTR_CHUNK_INDEX]: ev.index };
   await withSpan(SPAN_PLACE_REPLICA, attributes, async () => {
     const log = ctx.log.child({ fileId: ev.fileId, index: ev.index, target });
-    if (await ensureCopied(ev, store, key, staged, signal))
+    if (await ensureCopied(ev, store, key, () => readStaged(ctx, ev, signal), signal))
       log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
@@ -85,7 +81,7 @@ async function ensureCopied(
   ev: ChunkProcessed,
   store: BlobStore,
   key: string,
-  staged: StagedBytes,
+  staged: () => Promise<Readable>,
   signal: AbortSignal,
 ): Promise<boolean> {
   const existing = await store.head(key, { signal });
@@ -106,22 +102,17 @@ async function ensureCopied(
   }
 }
 
-/**
- * The staged chunk for the targets that need it: read into memory on first use and shared, or, for
- * a chunk larger than READ_ONCE_MAX_BYTES, streamed afresh per target. Every put checks the bytes
- * against the chunk's SHA-256, so a bad read is never published.
- */
-function stagedBytes(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): StagedBytes {
-  const read = () => storeOf(ctx, ev.staging.cloud).get(ev.staging.key, { signal });
-  if (ev.size > READ_ONCE_MAX_BYTES) return read;
-  let bytes: Promise<Buffer> | undefined;
-  return async () => {
-    bytes ??= read().then(async (stream) => {
-      const parts: Buffer[] = [];
-      for await (const part of stream) parts.push(Buffer.from(part as Uint8Array));
-      return Buffer.concat(parts);
-    });
-    const buf = await bytes;
-    return Readable.from(buf.length > 0 ? [buf] : []);
-  };
+/** The staged chunk's bytes, from the staging cloud's store; counted as crossing a link when that is another cloud. */
+async function readStaged(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Promise<Readable> {
+  const from = ev.staging.cloud;
+  const body = await storeOf(ctx, from).get(ev.staging.key, { signal });
+  if (from === ctx.cloud) return body;
+  return Readable.from(
+    (async function* () {
+      for await (const part of body as AsyncIterable<Uint8Array>) {
+        ctx.countLinkBytes(from, ctx.cloud, part.length);
+        yield part;
+      }
+    })(),
+  );
 }

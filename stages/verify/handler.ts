@@ -13,7 +13,8 @@ export const MAX_REPAIRS = 3;
  * Handles `chunks.placed.<cloud>`: reads the replica back from its store and checks its SHA-256.
  * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted and
  * the chunk goes back to placement (a fresh event of the kind place takes, `chunks.processed`, with
- * `repairs + 1`).
+ * `repairs + 1`, naming this replica's cloud as its one target). Place and verify of a replica both
+ * run in the replica's own cloud, so the read-back never crosses a cloud boundary.
  */
 export function createVerifyHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
@@ -56,6 +57,7 @@ export function createVerifyHandler(ctx: WorkerContext) {
       staging: ev.staging,
       replicas: ev.replicas,
       repairs,
+      targets: [ev.replica.cloud],
     };
     const kind = takesOf("place");
     await publishEvent(

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { readChunkRecords } from "../../shared/manifest.ts";
-import { cloudStream } from "../../shared/stream-names.ts";
+import { cloudStream, stageSource } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { eventually } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -18,6 +18,7 @@ const CHUNK = 64 * 1024; // the test pipeline's chunk size
 let t: TestPipeline;
 /** The cloud that ingested the first test's file: its stream holds the events the tests copy. */
 let ingestCloud = "";
+const CLOUDS = ["aws", "gcp", "azure"];
 
 beforeAll(async () => {
   t = await startTestPipeline();
@@ -35,19 +36,23 @@ async function republish(cloud: string, subject: string, edit: (ev: Record<strin
   await jetstream(nc).publish(subject, JSON.stringify(ev), { msgID: `late-${subject}-${Date.now()}` });
 }
 
-/** Waits until every stage consumer of the cloud has acked all it was given. */
+/** Waits until the cloud's process consumer and every cloud's place consumer have acked all they were given. */
 async function drained(cloud: string): Promise<void> {
-  const jsm = await jetstreamManager(await t.leaf(cloud));
+  const consumers = [
+    { cloud, stage: "process" as const },
+    ...CLOUDS.map((c) => ({ cloud: c, stage: "place" as const })),
+  ];
   await eventually(
     async () => {
-      for (const stage of ["process", "place"]) {
-        const c = await jsm.consumers.info(cloudStream(cloud), stage);
-        if (c.num_pending > 0 || c.num_ack_pending > 0) return undefined;
+      for (const c of consumers) {
+        const jsm = await jetstreamManager(await t.leaf(c.cloud));
+        const info = await jsm.consumers.info(stageSource(c.stage, c.cloud).stream, c.stage);
+        if (info.num_pending > 0 || info.num_ack_pending > 0) return undefined;
       }
       return true;
     },
     60_000,
-    `${cloud}'s process and place consumers drained`,
+    `${cloud}'s process consumer and every place consumer drained`,
   );
 }
 

@@ -13,7 +13,7 @@ import { listDeadLetters } from "../../client/dead-letters.ts";
 import { type FileRecord, readFileRecord } from "../../shared/manifest.ts";
 import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { pollUntil } from "../../shared/retry.ts";
-import { cloudStream } from "../../shared/stream-names.ts";
+import { workStream } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
@@ -94,7 +94,7 @@ it("completes a file whose pending work was only in the killed leaf's stream", {
   };
   const home = await eventually(ingested, 60_000, "the file ingested");
   const jsm = await jetstreamManager(await t.leaf(home));
-  const pendingPlacements = async () => (await jsm.consumers.info(cloudStream(home), "place")).num_pending;
+  const pendingPlacements = async () => (await jsm.consumers.info(workStream(home), "place")).num_pending;
   await pollUntil("8 chunks waiting for placement", async () => (await pendingPlacements()) === 8, {
     timeoutMs: 30_000,
   });

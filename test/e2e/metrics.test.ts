@@ -149,13 +149,27 @@ describe("/metrics after files went through", () => {
     );
     expect(contentType).toBe("text/plain; version=0.0.4; charset=utf-8");
 
-    // Messages per stage: a file for ingest, a chunk for process and place, a replica (3 per chunk) for verify.
-    const ok = (stage: string) => total(samples, "ferry_stage_messages_total", { stage, outcome: "ok" }).sum;
+    // Messages per stage: a file for ingest, a chunk for process, a replica (3 per chunk) for place and
+    // verify, each replica's placing and verifying done by its own cloud's workers.
+    const ok = (stage: string, cloud?: string) =>
+      total(samples, "ferry_stage_messages_total", { stage, outcome: "ok", ...(cloud ? { cloud } : {}) }).sum;
     expect(STAGES.map((s) => [s, ok(s)])).toEqual([
       ["ingest", FILES.length],
       ["process", TOTAL_CHUNKS],
-      ["place", TOTAL_CHUNKS],
+      ["place", TOTAL_CHUNKS * 3],
       ["verify", TOTAL_CHUNKS * 3],
+    ]);
+    for (const cloud of CLOUDS)
+      expect([cloud, ok("place", cloud), ok("verify", cloud)]).toEqual([cloud, TOTAL_CHUNKS, TOTAL_CHUNKS]);
+    // Requests naming no cloud go to the first (aws): its chunks cross the link to each other cloud once.
+    expect(
+      samples
+        .filter((x) => x.name === "ferry_link_bytes_total")
+        .map((x) => [x.labels.from, x.labels.to, x.value])
+        .sort(),
+    ).toEqual([
+      ["aws", "azure", TOTAL_BYTES],
+      ["aws", "gcp", TOTAL_BYTES],
     ]);
     expect(total(samples, "ferry_stage_messages_total", { outcome: "retry" }).sum).toBe(0);
     expect(total(samples, "ferry_stage_messages_total", { outcome: "dead_letter" }).sum).toBe(0);
@@ -168,7 +182,7 @@ describe("/metrics after files went through", () => {
     expect(STAGES.map((s) => [s, bytes(s)])).toEqual([
       ["ingest", TOTAL_BYTES],
       ["process", TOTAL_BYTES],
-      ["place", TOTAL_BYTES],
+      ["place", TOTAL_BYTES * 3],
       ["verify", TOTAL_BYTES * 3],
     ]);
 

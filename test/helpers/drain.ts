@@ -1,6 +1,14 @@
 import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { pollUntil } from "../../shared/retry.ts";
-import { cloudStream, EVENTS_STREAM, LEAF_CONSUMERS, ORCHESTRATOR_CONSUMER } from "../../shared/stream-names.ts";
+import {
+  cloudStream,
+  EVENTS_STREAM,
+  LEAF_CONSUMERS,
+  leafStageStream,
+  ORCHESTRATOR_CONSUMER,
+  workStream,
+} from "../../shared/stream-names.ts";
+import { chunkSubject } from "../../shared/subjects.ts";
 import type { TestPipeline } from "./pipeline.ts";
 
 /** What the pipeline still has to do, one line per busy place; empty when it has done everything. */
@@ -14,13 +22,30 @@ async function backlog(hub: JetStreamManager, leaves: Map<string, JetStreamManag
   // no new event appears; then the hub must hold all of them; then the orchestrator must have projected them.
   for (const [cloud, jsm] of leaves)
     for (const { stage } of LEAF_CONSUMERS)
-      note(`${cloud}/${stage}`, await jsm.consumers.info(cloudStream(cloud), stage));
+      note(`${cloud}/${stage}`, await jsm.consumers.info(leafStageStream(stage, cloud), stage));
+  busy.push(...(await unsourcedWork(leaves)));
   let inClouds = 0;
   for (const [cloud, jsm] of leaves) inClouds += (await jsm.streams.info(cloudStream(cloud))).state.messages;
   const atHub = (await hub.streams.info(EVENTS_STREAM)).state.messages;
   if (atHub !== inClouds) busy.push(`hub ${EVENTS_STREAM} holds ${atHub} of the clouds' ${inClouds} events`);
   note("hub/orchestrator", await hub.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER));
   return busy;
+}
+
+/** A WORK stream that does not yet hold every cloud's processed chunks (sourcing still under way). */
+async function unsourcedWork(leaves: Map<string, JetStreamManager>): Promise<string[]> {
+  let processed = 0;
+  for (const [cloud, jsm] of leaves) {
+    const info = await jsm.streams.info(cloudStream(cloud), { subjects_filter: chunkSubject("processed", cloud) });
+    processed += Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
+  }
+  const lagging: string[] = [];
+  for (const [cloud, jsm] of leaves) {
+    const held = (await jsm.streams.info(workStream(cloud))).state.messages;
+    if (held !== processed)
+      lagging.push(`${workStream(cloud)} holds ${held} of the clouds' ${processed} processed chunks`);
+  }
+  return lagging;
 }
 
 /**

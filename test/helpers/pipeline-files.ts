@@ -5,7 +5,7 @@ import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
-import { cloudStream, FILES_STREAM, LEAF_CONSUMERS, stageSource } from "../../shared/stream-names.ts";
+import { FILES_STREAM, LEAF_CONSUMERS, leafStageStream, stageSource } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { listFiles, sha256File, writeRandomFile } from "./files.ts";
@@ -70,12 +70,13 @@ export async function consumerDeliveries(t: TestPipeline): Promise<ConsumerDeliv
   }
   for (const cloud of Object.keys(t.pipeline.deployment.leaves)) {
     const jsm = await jetstreamManager(await t.leaf(cloud));
-    for (const { stage, takes } of LEAF_CONSUMERS) {
+    for (const { stage, takes, from } of LEAF_CONSUMERS) {
+      const stream = leafStageStream(stage, cloud);
       out.push({
         consumer: stage,
         cloud,
-        messages: await countSubject(jsm, cloudStream(cloud), chunkSubject(takes, cloud)),
-        deliveries: (await jsm.consumers.info(cloudStream(cloud), stage)).delivered.consumer_seq,
+        messages: await countSubject(jsm, stream, chunkSubject(takes, from === "every" ? "*" : cloud)),
+        deliveries: (await jsm.consumers.info(stream, stage)).delivered.consumer_seq,
       });
     }
   }

@@ -23,7 +23,7 @@ import { HUB_CONSUMERS, LEAF_CONSUMERS, stageSource } from "../../shared/stream-
 import { chunkSubject, deadLetterSubject } from "../../shared/subjects.ts";
 import { composeDeployment, renderCompose } from "../../shared/topology/compose.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
-import { hubStageConsumer, leafConsumer } from "../../streams/definitions.ts";
+import { hubStageConsumer, leafConsumer, workEventsStream } from "../../streams/definitions.ts";
 import { workerArgs } from "../../supervisor/pipeline.ts";
 
 describe("the stage chain", () => {
@@ -54,7 +54,13 @@ describe("the stage chain", () => {
     expect(STAGES.every(isStage)).toBe(true);
     expect(isStage("orchestrator")).toBe(false);
     expect(isStage("compress")).toBe(false);
-    expect(stageRow("place")).toEqual({ stage: "place", consumes: "processed", emits: "placed", concurrency: 2 });
+    expect(stageRow("place")).toEqual({
+      stage: "place",
+      consumes: "processed",
+      emits: "placed",
+      from: "every",
+      concurrency: 2,
+    });
     expect(["ingested", "processed", "placed", "verified", "accepted"].map(stageOfEvent)).toEqual([
       "ingest",
       "process",
@@ -98,18 +104,33 @@ describe("the consumers and subjects derived from the chain", () => {
 
   it("gives every other stage a consumer on each cloud's stream for the event the stage before it emits", () => {
     expect(LEAF_CONSUMERS).toEqual([
-      { stage: "process", takes: "ingested" },
-      { stage: "place", takes: "processed" },
-      { stage: "verify", takes: "placed" },
+      { stage: "process", takes: "ingested", from: "own" },
+      { stage: "place", takes: "processed", from: "every" },
+      { stage: "verify", takes: "placed", from: "own" },
     ]);
     expect(LEAF_CONSUMERS.map((c) => consumer(leafConsumer(t, "gcp", c)))).toEqual([
       ["process", "chunks.ingested.gcp"],
-      ["place", "chunks.processed.gcp"],
+      ["place", "chunks.processed.*"],
       ["verify", "chunks.placed.gcp"],
     ]);
-    expect(LEAF_CONSUMERS.map((c) => stageSource(c.stage, "aws"))).toEqual(
-      ["process", "place", "verify"].map((consumer) => ({ onHub: false, stream: "CLOUD_AWS", consumer })),
-    );
+    expect(LEAF_CONSUMERS.map((c) => stageSource(c.stage, "aws"))).toEqual([
+      { onHub: false, stream: "CLOUD_AWS", consumer: "process" },
+      { onHub: false, stream: "WORK_AWS", consumer: "place" },
+      { onHub: false, stream: "CLOUD_AWS", consumer: "verify" },
+    ]);
+  });
+
+  it("feeds each cloud's WORK stream its own processed chunks directly and the other clouds' from the hub", () => {
+    const work = workEventsStream(t, "gcp");
+    expect(work.name).toBe("WORK_GCP");
+    expect(work.sources).toEqual([
+      { name: "CLOUD_GCP", filter_subject: "chunks.processed.gcp" },
+      {
+        name: "EVENTS",
+        domain: "hub",
+        subject_transforms: [{ src: "chunks.processed.aws", dest: "chunks.processed.aws" }],
+      },
+    ]);
   });
 
   it("names a dead-letter subject per stage and cloud", () => {
