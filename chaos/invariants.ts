@@ -16,6 +16,7 @@ import { hashStream } from "../shared/hashing.ts";
 import { type FileRecord, readChunkRecords } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import {
+  collectConsumerName,
   EVENTS_STREAM,
   FILES_STREAM,
   HUB_CONSUMERS,
@@ -203,6 +204,7 @@ export async function readPipelineState(
   };
   for (const stage of HUB_CONSUMERS)
     for (const cloud of leaves.keys()) await read(hub.domain, hub.jsm, FILES_STREAM, hubConsumerName(stage, cloud));
+  for (const cloud of leaves.keys()) await read(hub.domain, hub.jsm, FILES_STREAM, collectConsumerName(cloud));
   await read(hub.domain, hub.jsm, EVENTS_STREAM, ORCHESTRATOR_CONSUMER);
   for (const [cloud, jsm] of leaves) {
     for (const c of LEAF_CONSUMERS) await read(cloud, jsm, leafStageStream(c.stage, cloud), c.stage);

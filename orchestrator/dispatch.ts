@@ -3,7 +3,7 @@ import { PoisonMessageError } from "../shared/errors.ts";
 import { parseJsonObject } from "../shared/events.ts";
 import { type ChunkEventKind, STAGE_CHAIN, STAGES } from "../shared/stages.ts";
 import { chunkEventType, deadLetterType, eventType } from "../shared/subjects.ts";
-import { type Finalizer, finalizeFile } from "./finalize.ts";
+import { askToCollect, type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
 
 type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
@@ -27,17 +27,16 @@ export const EVENT_PROJECTIONS: Readonly<Record<string, Apply>> = {
 
 /** Handles one event from the hub's EVENTS stream: project it, and finish its file when that was the last piece. */
 export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
-  return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
+  return async (msg: JsMsg): Promise<void> => {
     const apply = EVENT_PROJECTIONS[eventType(msg.subject)];
     if (!apply) return; // an event kind this version does not project
     const e = parseJsonObject(msg.data, `${msg.subject} event`);
     if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter."))
       throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
     const outcome = await apply(p, e as never);
-    if (outcome?.ready) await finalizeFile(f, outcome.fileId, signal);
-    if (outcome?.staleStaging) {
-      f.assertActive?.(`deleting stale staging ${outcome.staleStaging.key}`);
-      await f.stores.get(outcome.staleStaging.cloud)?.delete(outcome.staleStaging.key, { signal });
-    }
+    if (outcome?.ready) await finalizeFile(f, outcome.fileId);
+    const stale = outcome?.staleStaging;
+    if (stale)
+      await askToCollect(f, stale.cloud, { fileId: outcome.fileId, at: new Date().toISOString(), key: stale.key });
   };
 }

@@ -2,34 +2,32 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
-import { stagingPrefix } from "../shared/chunk-keys.ts";
-import { encodeEvent, type FileCompleted } from "../shared/events.ts";
+import { encodeEvent, type FileCompleted, type StagingCollect } from "../shared/events.ts";
 import { type FileRecord, fileKey, readFileRecord } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
-import { FILES_COMPLETED, msgId } from "../shared/subjects.ts";
+import { collectSubject, FILES_COMPLETED, msgId } from "../shared/subjects.ts";
 import { updateJson } from "./kv-update.ts";
 import { isReady } from "./projection.ts";
 
 export interface Finalizer {
   kv: KV;
   hubJs: JetStreamClient;
-  stores: Map<string, BlobStore>;
   log: Logger;
   /** Throws unless this orchestrator may still act (it holds the lease); called before every side effect. */
   assertActive?: (what: string) => void;
 }
 
 /**
- * Finishes a file whose chunks all have their replicas: removes its staging objects, marks it
- * complete, announces `files.completed`. Safe to repeat: each step checks before it acts.
- * Returns the number of staging objects removed.
+ * Finishes a file whose chunks all have their replicas: asks each cloud that staged it to delete
+ * its staging (`files.collect.<cloud>`: only that cloud's workers hold its store's credentials),
+ * marks it complete, announces `files.completed`. Safe to repeat: each step checks before it acts.
  */
-export async function finalizeFile(finalizer: Finalizer, fileId: string, signal?: AbortSignal): Promise<number> {
+export async function finalizeFile(finalizer: Finalizer, fileId: string): Promise<void> {
   const file = await readFileRecord(finalizer.kv, fileId);
-  if (!file || !isReady(file)) return 0;
+  if (!file || !isReady(file)) return;
   finalizer.assertActive?.(`finishing file ${fileId}`);
-  const removed = await collectStaging(finalizer, file, signal);
   const at = new Date().toISOString();
+  // Asked first, as the staging was once deleted first: a crash before the file is marked complete repeats it all.
+  for (const cloud of file.stagingClouds) await askToCollect(finalizer, cloud, { fileId, at });
   const stored = await updateJson<FileRecord>(finalizer.kv, fileKey(fileId), (cur) => {
     if (!cur || !isReady(cur)) return undefined;
     return { ...cur, state: "complete", completedAt: at, updatedAt: at };
@@ -44,23 +42,16 @@ export async function finalizeFile(finalizer: Finalizer, fileId: string, signal?
         size: file.size,
         chunks: file.chunkCount,
         durationMs: Date.parse(at) - Date.parse(file.createdAt),
-        stagingRemoved: removed,
+        stagingClouds: file.stagingClouds,
       },
       "file complete",
     );
   }
-  return removed;
 }
 
-async function collectStaging(finalizer: Finalizer, file: FileRecord, signal?: AbortSignal): Promise<number> {
-  let removed = 0;
-  for (const cloud of file.stagingClouds) {
-    const store = finalizer.stores.get(cloud);
-    if (!store) continue;
-    for await (const obj of store.list(stagingPrefix(file.fileId), { signal })) {
-      await store.delete(obj.key, { signal });
-      removed++;
-    }
-  }
-  return removed;
+/** Asks `cloud` to delete a finished file's staging there, or the one stale object `req.key`. */
+export async function askToCollect(finalizer: Finalizer, cloud: string, req: StagingCollect): Promise<void> {
+  finalizer.assertActive?.(`asking ${cloud} to collect the staging of file ${req.fileId}`);
+  const id = msgId(req.fileId, "collect", cloud, ...(req.key ? [req.key] : []));
+  await publishTraced(finalizer.hubJs, collectSubject(cloud), encodeEvent(req), { msgID: id });
 }

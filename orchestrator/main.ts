@@ -31,6 +31,8 @@ async function main(argv: string[]): Promise<void> {
     cloud: "hub",
     worker: workerId,
     url: hubUrls,
+    // Staging is deleted by each cloud's own workers: the orchestrator holds no store credentials.
+    openStores: false,
   });
   const hubJs = jetstream(rt.nc, { domain: rt.deployment.topology.hubDomain });
   rt.log.info("orchestrator standing by for the lease");
@@ -64,7 +66,7 @@ async function runActive(rt: WorkerRuntime, lease: Lease): Promise<void> {
   const assertActive = (what: string): void => lease.assertHeld(what);
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
-    { kv, hubJs, stores: rt.stores, log: rt.log, assertActive },
+    { kv, hubJs, log: rt.log, assertActive },
   );
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
   void startSourceWatchdog({

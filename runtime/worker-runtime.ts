@@ -43,6 +43,8 @@ export async function startWorkerRuntime(options: {
   cloud: string;
   worker: string;
   url: (d: Deployment) => string | string[];
+  /** Whether the process opens every cloud's store (default true). */
+  openStores?: boolean;
 }): Promise<WorkerRuntime> {
   const deployment = readDeployment(options.dataDir);
   const log = createLogger({ stage: options.stage, cloud: options.cloud, worker: options.worker });
@@ -54,7 +56,7 @@ export async function startWorkerRuntime(options: {
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
   const nc = await connectNats(options.url(deployment), options.worker);
-  const stores = openStores(deployment);
+  const stores = options.openStores === false ? new Map<string, BlobStore>() : openStores(deployment);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
   const info: Omit<WorkerInfo, "stats"> = {
     stage: options.stage,

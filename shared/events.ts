@@ -95,6 +95,13 @@ export interface FileCompleted {
   at: string;
 }
 
+/** Asks a cloud to delete a file's staging: the one object `key`, or everything the file staged there. */
+export interface StagingCollect {
+  fileId: string;
+  at: string;
+  key?: string;
+}
+
 /** Parses a JSON payload into an object or throws PoisonMessageError naming the subject. */
 export function parseJsonObject(data: Uint8Array, what: string): Record<string, unknown> {
   let v: unknown;

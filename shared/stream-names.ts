@@ -42,6 +42,9 @@ export const HUB_CONSUMERS: readonly Stage[] = STAGES.filter(takesIngestRequests
 /** The durable consumer on the hub's FILES stream from which `cloud`'s workers of `stage` take the requests meant for them. */
 export const hubConsumerName = (stage: Stage, cloud: string): string => `${stage}-${cloud}`;
 
+/** The durable consumer on the hub's FILES stream from which `cloud`'s ingest workers take the staging they must delete. */
+export const collectConsumerName = (cloud: string): string => `collect-${cloud}`;
+
 /** The consumer every cloud's ingest workers shared before requests named their cloud; removed once its successors exist. */
 export const LEGACY_INGEST_CONSUMER = "ingest";
 

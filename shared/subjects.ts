@@ -17,6 +17,13 @@ export const ingestSubject = (cloud: string): string => `${INGEST_REQUESTS}.${cl
 export const ALL_INGEST_REQUESTS = [INGEST_REQUESTS, `${INGEST_REQUESTS}.*`];
 /** Published by the orchestrator when a file has all its replicas verified. */
 export const FILES_COMPLETED = "files.completed";
+/**
+ * Published by the orchestrator on the hub for the cloud holding a finished file's staging: that
+ * cloud's own ingest workers delete it (no other process holds that store's credentials).
+ */
+export const collectSubject = (cloud: string): string => `files.collect.${cloud}`;
+/** Every cloud's staging collections. */
+export const ALL_COLLECT = "files.collect.*";
 /** Core-NATS request that every worker answers with who it is (for `ferry status`). */
 export const WORKER_PING = "ferry.workers.ping";
 /** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */

@@ -5,6 +5,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { WorkerContext } from "../runtime/context.ts";
 import type { Stage } from "../shared/stages.ts";
+import { collectStaging } from "./ingest/collect-staging.ts";
 import { createIngestHandler } from "./ingest/handler.ts";
 import { sweepOrphans } from "./ingest/sweep-orphans.ts";
 import { createPlaceHandler } from "./place/handler.ts";
@@ -21,7 +22,13 @@ export interface StageWorker {
 }
 
 export const STAGE_WORKERS: Record<Stage, StageWorker> = {
-  ingest: { createHandler: createIngestHandler, background: sweepOrphans },
+  ingest: {
+    createHandler: createIngestHandler,
+    background: (ctx, stopping) => {
+      sweepOrphans(ctx, stopping);
+      collectStaging(ctx, stopping);
+    },
+  },
   process: { createHandler: createProcessHandler },
   place: { createHandler: createPlaceHandler },
   verify: { createHandler: createVerifyHandler },

@@ -29,6 +29,7 @@ import { hubReplicas } from "../shared/topology/hub-config.ts";
 import type { Role } from "../shared/topology/processes.ts";
 import {
   cloudEventsStream,
+  collectConsumer,
   eventsStream,
   filesStream,
   hubStageConsumer,
@@ -62,6 +63,7 @@ export async function applyHubStreams(nc: NatsConnection, t: Topology): Promise<
       await ensureConsumer(jsm, FILES_STREAM, { ...hubStageConsumer(t, stage, name), ...legacy?.startAfter });
     }
   }
+  for (const { name } of t.clouds) await ensureConsumer(jsm, FILES_STREAM, collectConsumer(t, name));
   if (legacy) await jsm.consumers.delete(FILES_STREAM, LEGACY_INGEST_CONSUMER);
   await ensureConsumer(jsm, EVENTS_STREAM, orchestratorConsumer(t));
   const kvm = new Kvm(jsm.jetstream());

@@ -17,6 +17,7 @@ import { nanos } from "@nats-io/transport-node";
 import { STAGE_CHAIN, type Stage } from "../shared/stages.ts";
 import {
   cloudStream,
+  collectConsumerName,
   EVENTS_STREAM,
   FILES_STREAM,
   hubConsumerName,
@@ -26,9 +27,11 @@ import {
   workStream,
 } from "../shared/stream-names.ts";
 import {
+  ALL_COLLECT,
   ALL_INGEST_REQUESTS,
   chunkSubject,
   cloudStreamSubjects,
+  collectSubject,
   FILES_COMPLETED,
   INGEST_REQUESTS,
   ingestSubject,
@@ -51,7 +54,10 @@ function limitsStream(name: string, topology: Topology, replicas = 1): Partial<S
 }
 
 export function filesStream(t: Topology): Partial<StreamConfig> & { name: string } {
-  return { ...limitsStream(FILES_STREAM, t, hubReplicas(t)), subjects: [...ALL_INGEST_REQUESTS, FILES_COMPLETED] };
+  return {
+    ...limitsStream(FILES_STREAM, t, hubReplicas(t)),
+    subjects: [...ALL_INGEST_REQUESTS, FILES_COMPLETED, ALL_COLLECT],
+  };
 }
 
 /** The hub's copy of every cloud's events: sourced, so a cut-off cloud's events arrive when the link returns. */
@@ -123,6 +129,9 @@ export function hubStageConsumer(t: Topology, stage: Stage, cloud: string) {
     filter_subjects: isDefault ? [INGEST_REQUESTS, ingestSubject(cloud)] : [ingestSubject(cloud)],
   };
 }
+/** Where a cloud's ingest workers take the staging collections meant for their store. */
+export const collectConsumer = (t: Topology, cloud: string) =>
+  durable(t, collectConsumerName(cloud), collectSubject(cloud));
 export const orchestratorConsumer = (t: Topology) => durable(t, ORCHESTRATOR_CONSUMER);
 /** A leaf stage's consumer: on its cloud's stream for its own cloud's events, or on its WORK stream for every cloud's. */
 export const leafConsumer = (t: Topology, cloud: string, stage: (typeof LEAF_CONSUMERS)[number]) =>

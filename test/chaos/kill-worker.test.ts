@@ -120,9 +120,9 @@ async function ingest(fileId: string, size: number): Promise<{ data: Buffer; hom
 
 it("completes a file identical after its place worker is SIGKILLed mid-chunk", async () => {
   const { data, home } = await ingest("kill-place-1", 4 * MiB + 17);
-  // Only the home cloud's place worker writes into another cloud's store.
+  // Each cloud's place worker writes its own store; the one of a cloud other than home fetches across.
   const other = CLOUDS.find((c) => c !== home)!;
-  const victim = t.pipeline.worker("place", home);
+  const victim = t.pipeline.worker("place", other);
   const cut = await killMidWrite(victim, other);
 
   const f = (await waitForFiles(t.kv, ["kill-place-1"], () => undefined, 90_000)).get("kill-place-1")!;

@@ -12,7 +12,7 @@ import { readChunkRecords } from "../../shared/manifest.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
-import { finished, fsObjects, readBack, sendRandomFile } from "../helpers/pipeline-files.ts";
+import { finished, fsObjects, readBack, sendRandomFile, stagingCollected } from "../helpers/pipeline-files.ts";
 
 const CLOUDS = ["aws", "gcp", "azure"];
 const CHUNK = 64 * 1024; // the test pipeline's chunk size
@@ -50,7 +50,7 @@ it("gives every chunk exactly 2 verified replicas on distinct clouds and complet
         const bytes = readFileSync(join(fsRoot(t.pipeline.deployment, cloud), key));
         expect(sha256(bytes)).toBe(key.split("-").at(-1));
       }
-      expect(fsObjects(t, cloud, `staging/${s.fileId}/`)).toEqual([]);
+      await stagingCollected(t, cloud, s.fileId);
     }
     for (const cloud of pair) expect(await readBack(t, s.fileId, cloud)).toBe(s.sha256);
     const third = CLOUDS.find((c) => !pair.includes(c)) as string;

@@ -176,7 +176,9 @@ describe("one trace per file in Jaeger", () => {
             isConsumer(x, "ferry-orchestrator") &&
             String(x.tags["messaging.destination.name"]).startsWith("chunks.verified."),
         ).length ===
-          chunks * 3 && s.some((x) => x.name === "publish files.completed"),
+          chunks * 3 &&
+        s.some((x) => x.name === "publish files.completed") &&
+        s.some((x) => isConsumer(x, "ferry-ingest") && x.name.startsWith("process files.collect.")),
       "the whole trace in Jaeger",
     );
 
@@ -191,20 +193,26 @@ describe("one trace per file in Jaeger", () => {
       new Set(["ferry-cli", ...STAGE_SERVICES, "ferry-orchestrator"]),
     );
 
-    // The stages of one file run in the cloud that ingested it; the replicas reach every cloud.
+    // Ingest and process run in the cloud that ingested the file; place and verify in each replica's cloud.
     const home = file.stagingClouds[0]!;
-    for (const service of STAGE_SERVICES) {
-      expect(new Set(spans.filter((s) => s.service === service).map((s) => s.resource["cloud.provider"]))).toEqual(
-        new Set([home]),
-      );
-    }
+    const cloudsOf = (service: string) =>
+      new Set(spans.filter((s) => s.service === service).map((s) => s.resource["cloud.provider"]));
+    expect(STAGE_SERVICES.map((service) => [service, cloudsOf(service)])).toEqual([
+      ["ferry-ingest", new Set([home])],
+      ["ferry-process", new Set([home])],
+      ["ferry-place", new Set(CLOUDS)],
+      ["ferry-verify", new Set(CLOUDS)],
+    ]);
     const clouds = new Set(
       spans.flatMap((s) => [s.resource["cloud.provider"], s.tags["cloud.provider"]]).filter((c) => c !== undefined),
     );
     expect(clouds).toEqual(new Set(CLOUDS));
 
+    // The home cloud's ingest worker takes the request, and later the orchestrator's request to delete its staging.
+    const collect = spans.find((s) => s.service === "ferry-orchestrator" && s.name === `publish files.collect.${home}`);
     const ingest = spans.filter((s) => isConsumer(s, "ferry-ingest"));
-    expect(ingest.map((s) => [s.name, s.parentId, s.tags["messaging.nats.message.delivery_count"]])).toEqual([
+    expect(ingest.map((s) => [s.name, s.parentId, s.tags["messaging.nats.message.delivery_count"]]).sort()).toEqual([
+      [`process files.collect.${home}`, collect?.spanId, 1],
       ["process files.ingest", roots[0]!.spanId, 1],
     ]);
 
@@ -219,14 +227,17 @@ describe("one trace per file in Jaeger", () => {
       }
       const verifies = spans.filter((s) => isConsumer(s, "ferry-verify") && ofChunk(s, i));
       expect(verifies.length, `verify spans of chunk ${i}`).toBe(3);
+      expect(verifies.map((v) => v.resource["cloud.provider"]).sort()).toEqual([...CLOUDS].sort());
       for (const v of verifies) {
-        expect(v.name).toBe(`process chunks.placed.${home}`);
+        const cloud = String(v.resource["cloud.provider"]);
+        expect(v.name).toBe(`process chunks.placed.${cloud}`);
         expect(v.tags["messaging.nats.message.delivery_count"]).toBe(1);
-        // Each verify hangs under its replica's place span, the chunk's process and ingest spans, and the file's publish.
+        // Each verify hangs under its replica's place span (same cloud), the chunk's process and ingest
+        // spans in the staging cloud, and the file's publish.
         const path = lineage(spans, v).map((s) => `${s.service}: ${s.name}`);
         expect(path).toEqual([
-          `ferry-verify: process chunks.placed.${home}`,
-          `ferry-place: publish chunks.placed.${home}`,
+          `ferry-verify: process chunks.placed.${cloud}`,
+          `ferry-place: publish chunks.placed.${cloud}`,
           "ferry-place: place replica",
           `ferry-place: process chunks.processed.${home}`,
           `ferry-process: publish chunks.processed.${home}`,
@@ -265,16 +276,18 @@ describe("one trace per file in Jaeger", () => {
     expect(file.state).toBe("complete");
     expect(file.traceId).toBe(traceId);
 
+    // gcp's own place worker writes gcp's replica: it is the one that meets the damaged object.
+    const onGcp = (x: JSpan) => x.resource["cloud.provider"] === "gcp";
     const spans = await traceWhen(
       traceId!,
       (s) =>
         s.filter((x) => isConsumer(x, "ferry-verify")).length === 3 * 3 &&
-        s.filter((x) => isConsumer(x, "ferry-place") && ofChunk(x, 1)).length === 2,
-      "both place attempts of chunk 1 and every verify",
+        s.filter((x) => isConsumer(x, "ferry-place") && ofChunk(x, 1) && onGcp(x)).length === 2,
+      "both place attempts of chunk 1 on gcp and every verify",
     );
     expect(orphans(spans)).toEqual([]);
     const attempts = spans
-      .filter((s) => isConsumer(s, "ferry-place") && ofChunk(s, 1))
+      .filter((s) => isConsumer(s, "ferry-place") && ofChunk(s, 1) && onGcp(s))
       .sort(
         (a, b) =>
           Number(a.tags["messaging.nats.message.delivery_count"]) -
@@ -293,14 +306,13 @@ describe("one trace per file in Jaeger", () => {
     expect(failedReplicas.map((s) => [s.tags["cloud.provider"], s.parentId])).toEqual([["gcp", attempts[0]!.spanId]]);
 
     // The worker's log line about the retry leads to this trace and this chunk.
-    const home = file.stagingClouds[0]!;
-    const retry = logLines("place", home).find((l) => l.msg === "will retry" && l.fileId === fileId);
+    const retry = logLines("place", "gcp").find((l) => l.msg === "will retry" && l.fileId === fileId);
     expect(retry).toMatchObject({
       trace_id: traceId,
       span_id: attempts[0]!.spanId,
       index: 1,
       stage: "place",
-      cloud: home,
+      cloud: "gcp",
     });
   });
 });

@@ -2,7 +2,9 @@ import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { pollUntil } from "../../shared/retry.ts";
 import {
   cloudStream,
+  collectConsumerName,
   EVENTS_STREAM,
+  FILES_STREAM,
   LEAF_CONSUMERS,
   leafStageStream,
   ORCHESTRATOR_CONSUMER,
@@ -29,6 +31,8 @@ async function backlog(hub: JetStreamManager, leaves: Map<string, JetStreamManag
   const atHub = (await hub.streams.info(EVENTS_STREAM)).state.messages;
   if (atHub !== inClouds) busy.push(`hub ${EVENTS_STREAM} holds ${atHub} of the clouds' ${inClouds} events`);
   note("hub/orchestrator", await hub.consumers.info(EVENTS_STREAM, ORCHESTRATOR_CONSUMER));
+  for (const cloud of leaves.keys())
+    note(`hub/${collectConsumerName(cloud)}`, await hub.consumers.info(FILES_STREAM, collectConsumerName(cloud)));
   return busy;
 }
 

@@ -8,7 +8,7 @@ import type { FileRecord } from "../../shared/manifest.ts";
 import { FILES_STREAM, LEAF_CONSUMERS, leafStageStream, stageSource } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
-import { listFiles, sha256File, writeRandomFile } from "./files.ts";
+import { eventually, listFiles, sha256File, writeRandomFile } from "./files.ts";
 import type { TestPipeline } from "./pipeline.ts";
 
 export interface SentFile {
@@ -43,6 +43,12 @@ export async function readBack(t: TestPipeline, fileId: string, from?: string): 
 /** Keys under `prefix` in a cloud's fs store (temp files aside). */
 export function fsObjects(t: TestPipeline, cloud: string, prefix: string): string[] {
   return listFiles(join(fsRoot(t.pipeline.deployment, cloud), prefix)).map((k) => `${prefix}${k}`);
+}
+
+/** Waits until the cloud's own workers have deleted the file's staging (shortly after it completes). */
+export async function stagingCollected(t: TestPipeline, cloud: string, fileId: string): Promise<void> {
+  const gone = () => (fsObjects(t, cloud, `staging/${fileId}/`).length === 0 ? true : undefined);
+  await eventually(gone, 15_000, `${cloud} to collect the staging of ${fileId}`);
 }
 
 /** One durable consumer: messages its filter matches in the stream, and deliveries it made (redeliveries included). */
