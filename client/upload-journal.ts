@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../shared/json-file.ts";
 
 /** Where `ferry ingest --upload` keeps its journals: `$XDG_STATE_HOME/ferry/uploads`, else `~/.local/state/ferry/uploads`. */
 export function uploadJournalDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -40,9 +39,11 @@ export interface UploadIdentity {
 }
 
 /**
- * The journal of one upload, a small JSON file keyed by the file's path and cloud, rewritten
- * (atomically) after every chunk staged and removed once the ingest request is published. A run
- * killed mid-way leaves it behind, and the next run of the same upload goes on from it.
+ * The journal of one upload, a small file keyed by the file's path and cloud: a first line that
+ * says which file (as it was), its cuts and its file id, written atomically, then one line appended
+ * per chunk staged (`{"offset", "size", "sha256"}`), so each chunk costs one short append whatever
+ * the file's size. It is removed once the ingest request is published. A run killed mid-way leaves
+ * it behind (a torn last line is ignored), and the next run of the same upload goes on from it.
  */
 export class UploadJournal {
   readonly file: string;
@@ -56,14 +57,12 @@ export class UploadJournal {
   /** Notes one more chunk staged. */
   record(chunk: UploadedChunk): void {
     this.entry.chunks.push(chunk);
-    writeJsonAtomic(this.file, this.entry);
+    appendFileSync(this.file, `${JSON.stringify(chunk)}\n`);
   }
 
   /** A fresh journal for the same file under a new id, replacing this one. */
   startOver(fileId: string): UploadJournal {
-    const fresh = new UploadJournal(this.file, { ...this.entry, fileId, chunks: [] });
-    writeJsonAtomic(fresh.file, fresh.entry);
-    return fresh;
+    return writeNew(this.file, { ...this.entry, fileId, chunks: [] });
   }
 
   remove(): void {
@@ -85,7 +84,7 @@ export async function openUploadJournal(
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(
     dir,
-    `${createHash("sha256").update(`${upload.cloud}\n${upload.path}`).digest("hex").slice(0, 32)}.json`,
+    `${createHash("sha256").update(`${upload.cloud}\n${upload.path}`).digest("hex").slice(0, 32)}.jsonl`,
   );
   const st = await stat(upload.path);
   const now = { version: 1 as const, ...upload, size: st.size, mtimeMs: st.mtimeMs };
@@ -95,19 +94,26 @@ export async function openUploadJournal(
     if (changed === undefined) {
       const bytes = previous.chunks.reduce((n, c) => n + c.size, 0);
       const note = `resuming the upload of ${upload.path} as file ${previous.fileId}: ${previous.chunks.length} chunks (${bytes} of ${st.size} bytes) are staged already`;
-      return { journal: new UploadJournal(file, previous), note };
+      // Written again whole: a line torn by the kill must not swallow the next one appended.
+      return { journal: writeNew(file, previous), note };
     }
-    const journal = new UploadJournal(file, { ...now, fileId: newFileId(), chunks: [] });
-    writeJsonAtomic(file, journal.entry);
+    const journal = writeNew(file, { ...now, fileId: newFileId(), chunks: [] });
     return {
       journal,
       note: `${upload.path}: ${changed} since its interrupted upload (file ${previous.fileId}); uploading it from the start as a new file`,
       abandoned: previous.fileId,
     };
   }
-  const journal = new UploadJournal(file, { ...now, fileId: newFileId(), chunks: [] });
-  writeJsonAtomic(file, journal.entry);
-  return { journal };
+  return { journal: writeNew(file, { ...now, fileId: newFileId(), chunks: [] }) };
+}
+
+/** Writes a whole journal, its first line and a line per chunk, atomically (through a temp file), and returns it. */
+function writeNew(file: string, entry: UploadJournalEntry): UploadJournal {
+  const { chunks, ...head } = entry;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, [head, ...chunks].map((line) => `${JSON.stringify(line)}\n`).join(""));
+  renameSync(tmp, file);
+  return new UploadJournal(file, entry);
 }
 
 /** Why an interrupted upload cannot go on with the file as it is now, or undefined when it can. */
@@ -119,15 +125,38 @@ function whatChanged(was: UploadJournalEntry, now: Omit<UploadJournalEntry, "fil
   return undefined;
 }
 
-/** The journal in `file`, or undefined when there is none or it is not one (a torn or foreign file is ignored). */
+/**
+ * The journal in `file`, or undefined when there is none or it is not one. Chunk lines are taken up
+ * to the first that is torn or does not follow on from the one before.
+ */
 function readEntry(file: string): UploadJournalEntry | undefined {
-  let v: unknown;
+  let lines: string[];
+  let head: Partial<UploadJournalEntry> | null;
   try {
-    v = JSON.parse(readFileSync(file, "utf8"));
+    lines = readFileSync(file, "utf8").split("\n");
+    head = JSON.parse(lines[0] ?? "") as Partial<UploadJournalEntry> | null;
   } catch {
     return undefined;
   }
-  const e = v as Partial<UploadJournalEntry> | null;
-  if (e?.version !== 1 || typeof e.fileId !== "string" || !Array.isArray(e.chunks)) return undefined;
-  return e as UploadJournalEntry;
+  if (head?.version !== 1 || typeof head.fileId !== "string") return undefined;
+  const chunks: UploadedChunk[] = [];
+  let next = 0;
+  for (const line of lines.slice(1)) {
+    const c = parseChunkLine(line);
+    if (c?.offset !== next) break;
+    chunks.push(c);
+    next += c.size;
+  }
+  return { ...(head as UploadJournalEntry), chunks };
+}
+
+function parseChunkLine(line: string): UploadedChunk | undefined {
+  try {
+    const c = JSON.parse(line) as Partial<UploadedChunk> | null;
+    if (typeof c?.offset === "number" && typeof c.size === "number" && typeof c.sha256 === "string")
+      return { offset: c.offset, size: c.size, sha256: c.sha256 };
+  } catch {
+    // a line torn by a kill mid-append
+  }
+  return undefined;
 }

@@ -38,14 +38,15 @@ interface Journal {
   chunks: Array<{ offset: number; size: number; sha256: string }>;
 }
 
+/** Every upload journal left (`.jsonl`: a first line naming the file, then a line per staged chunk). */
 const readJournals = (): Journal[] => {
-  try {
-    return readdirSync(journals)
-      .filter((f) => f.endsWith(".json"))
-      .map((f) => JSON.parse(readFileSync(join(journals, f), "utf8")) as Journal);
-  } catch {
-    return [];
-  }
+  const files = existsSync(journals) ? readdirSync(journals).filter((f) => f.endsWith(".jsonl")) : [];
+  return files.map((f) => {
+    const [head, ...chunks] = readFileSync(join(journals, f), "utf8")
+      .split("\n")
+      .filter((l) => l.endsWith("}"));
+    return { fileId: (JSON.parse(head!) as Journal).fileId, chunks: chunks.map((l) => JSON.parse(l)) };
+  });
 };
 
 /** Starts `ferry ingest --upload` with store writes slowed to 2 MiB/s, SIGKILLs it once 10 chunks are staged, returns its journal. */

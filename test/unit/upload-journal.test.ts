@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -56,6 +56,27 @@ describe("openUploadJournal", () => {
     const next = await openUploadJournal(journals, id, newId);
     expect(next.note).toBeUndefined();
     expect(next.journal.entry.chunks).toEqual([]);
+  });
+
+  it("keeps the chunk lines up to one torn by a kill mid-append", async () => {
+    const journals = join(dir, "torn-line");
+    const path = join(dir, "lines.bin");
+    writeFileSync(path, "z".repeat(12));
+    const id = { path, cloud: "aws", chunkSize: 4, recordBoundaries: false };
+    const { journal } = await openUploadJournal(journals, id, newId);
+    journal.record(chunk(0, 4));
+    journal.record(chunk(4, 4));
+    appendFileSync(journal.file, '{"offset":8,"si');
+    const again = await openUploadJournal(journals, id, newId);
+    expect(again.journal.entry.fileId).toBe(journal.entry.fileId);
+    expect(again.journal.entry.chunks).toEqual([chunk(0, 4), chunk(4, 4)]);
+    // Opened again, the journal is rewritten without the torn line, so the next chunk appended counts.
+    again.journal.record(chunk(8, 4));
+    expect((await openUploadJournal(journals, id, newId)).journal.entry.chunks).toEqual([
+      chunk(0, 4),
+      chunk(4, 4),
+      chunk(8, 4),
+    ]);
   });
 });
 
