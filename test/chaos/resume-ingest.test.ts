@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { INGEST_REQUESTS } from "../../shared/subjects.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { finished, readBack } from "../helpers/pipeline-files.ts";
+import { logLines, recordedChunks } from "../helpers/worker-log.ts";
 
 const KiB = 1024;
 const CHUNK = 256 * KiB;
@@ -45,21 +46,6 @@ function jsonl(size: number): Buffer {
   return Buffer.from(lines.join(""));
 }
 
-/** The `msg` log lines of `fileId` in a worker's log file (every life of the worker appends to it). */
-function logLines(path: string, fileId: string, msg: string): Array<Record<string, unknown>> {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.includes(fileId) && l.includes(msg))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((o) => o.fileId === fileId && o.msg === msg);
-}
-
-/** How many chunks of `fileId`, from 0 on, the manifest shows ingested. */
-async function recordedChunks(fileId: string): Promise<number> {
-  const f = await readFileRecord(t.kv, fileId);
-  return f ? (await readChunkRecords(t.kv, f)).length : 0;
-}
-
 /** The cuts a from-scratch plan makes of the file: what a resumed ingest must reproduce. */
 async function freshPlan(path: string): Promise<Array<{ index: number; offset: number; size: number }>> {
   const fh = await open(path, "r");
@@ -87,7 +73,7 @@ it("resumes a SIGKILLed ingest from its first unstaged chunk, not byte 0, and th
   // Kill once a quarter of the file is staged and announced, well before the end.
   const before = await eventually(
     async () => {
-      const n = await recordedChunks(fileId);
+      const n = await recordedChunks(t, fileId);
       return n >= 10 ? n : undefined;
     },
     60_000,
@@ -108,6 +94,14 @@ it("resumes a SIGKILLed ingest from its first unstaged chunk, not byte 0, and th
   expect(resumed, "an 'ingest resumed' log line").toBeDefined();
   const from = resumed!.fromChunk as number;
   expect(from).toBeGreaterThanOrEqual(before);
+  console.log(
+    `resumed ingest (%s): killed with %d of %d chunks in the manifest; resumed at chunk %d; the restarted worker staged %d chunks`,
+    "local file",
+    before,
+    f.chunkCount,
+    from,
+    secondLife.length,
+  );
   expect(Math.min(...secondLife)).toBe(from);
   expect(secondLife.length).toBe(f.chunkCount! - from);
 
@@ -126,7 +120,7 @@ it("fails a redelivered ingest clearly when the source changed since the interru
   await t.hubJs.publish(INGEST_REQUESTS, JSON.stringify({ fileId, path }), { msgID: `ingest:${fileId}` });
   const home = await eventually(async () => (await readFileRecord(t.kv, fileId))?.stagingClouds[0], 30_000);
   const victim = t.pipeline.worker("ingest", home);
-  await eventually(async () => ((await recordedChunks(fileId)) >= 5 ? true : undefined), 60_000, "5 chunks staged");
+  await eventually(async () => ((await recordedChunks(t, fileId)) >= 5 ? true : undefined), 60_000, "5 chunks staged");
   await victim.kill();
   // Rewritten in place while no worker reads it: same size, other bytes.
   writeFileSync(path, randomBytes(40 * CHUNK));
