@@ -36,6 +36,8 @@ export interface FileAccepted extends EventMeta {
   replicas: number;
   /** The file's trace (W3C trace id, 32 hex digits), when the ingest worker traces. */
   traceId?: string;
+  /** The source's version when a worker read it (IngestSource.version): a resumed ingest must find the same. */
+  sourceVersion?: string;
 }
 
 export interface FileIngested extends EventMeta {

@@ -14,7 +14,7 @@ import type { IngestRequest } from "./request.ts";
 export async function announceAccepted(
   ctx: WorkerContext,
   req: IngestRequest,
-  file: { size: number; replicas: number; traceId: string | undefined },
+  file: { size: number; replicas: number; traceId: string | undefined; sourceVersion?: string },
   started: number,
 ): Promise<void> {
   const accepted: FileAccepted = {
@@ -25,6 +25,7 @@ export async function announceAccepted(
     chunkSize: req.chunkSize,
     replicas: file.replicas,
     ...(file.traceId ? { traceId: file.traceId } : {}),
+    ...(file.sourceVersion ? { sourceVersion: file.sourceVersion } : {}),
   };
   await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
 }

@@ -44,7 +44,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
     const resume = msg.info.deliveryCount > 1 ? await findResumePoint(ctx, req, source, signal) : undefined;
     if (resume === "ingested") return log.info("an earlier delivery ingested the whole file; nothing to do");
     msg.working();
-    await announceAccepted(ctx, req, { size, replicas, traceId }, started);
+    await announceAccepted(ctx, req, { size, replicas, traceId, sourceVersion: source.version }, started);
     if (resume) log.info({ fromChunk: resume.from.index, fromByte: resume.from.offset, size }, "ingest resumed");
     else log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");
     const file: FileInFlight = {

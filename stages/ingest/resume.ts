@@ -27,8 +27,9 @@ export interface ResumePoint {
  * in the hub's manifest: `"ingested"` when one announced the whole file, a ResumePoint when chunks
  * 0..k-1 are staged in this cloud and announced, undefined when there is nothing to go on from.
  * Chunks announced but not yet in the manifest are staged again (same keys, same message ids).
- * Before resuming it reads the last staged chunk from the source again and checks its hash: a
- * source that changed since throws SourceChangedError, as a change during one read does.
+ * Before resuming it checks the source's size and version (when the manifest records it) and reads
+ * the last staged chunk again to check its hash: a source that changed since throws
+ * SourceChangedError, as a change during one read does.
  */
 export async function findResumePoint(
   ctx: WorkerContext,
@@ -41,6 +42,8 @@ export async function findResumePoint(
   if (!file) return undefined;
   if (file.chunkCount !== undefined) return "ingested";
   if (file.size !== source.size) throw changedSince(source, `its size went from ${file.size} to ${source.size} bytes`);
+  if (file.sourceVersion !== undefined && file.sourceVersion !== source.version)
+    throw changedSince(source, `it was ${file.sourceVersion}, it is ${source.version} now`);
   const staged = await stagedPrefix(ctx, file);
   const last = staged.at(-1);
   if (!last) return undefined;
