@@ -29,6 +29,7 @@ Options:
                       is uploaded from the start as a new file, and the command says so
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
+                      (sha256 is the file's SHA-256, or for a resumed upload or read its chunk-list digest: see the README)
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
