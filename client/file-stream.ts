@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { matchesFileDigest } from "../shared/chunk-digest.ts";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ChunkRecord, FileRecord, ManifestReader } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
@@ -85,7 +86,7 @@ async function* verifiedBytes(
       yield from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to);
     }
     const sha256 = whole?.digest("hex");
-    if (sha256 !== undefined && file.sha256 && sha256 !== file.sha256)
+    if (sha256 !== undefined && file.sha256 && !matchesFileDigest(file.sha256, sha256, wanted))
       throw new ChecksumMismatchError(
         `file ${file.fileId} read back does not match what was ingested`,
         file.sha256,

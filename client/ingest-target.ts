@@ -10,7 +10,7 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
 import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
-import { uploadToStaging } from "./upload.ts";
+import { type ResumeOptions, uploadResumably } from "./resumable-upload.ts";
 
 /** A command-line source, checked on its own: a readable local file, or a well-formed object URL. */
 export type CheckedSource = { file: CheckedIngestFile } | { object: ObjectUrl };
@@ -76,7 +76,8 @@ export async function routeSource(
 
 /**
  * Publishes one target's ingest request. An upload first writes the file's chunks into the cloud's
- * staging with this user's credentials (`session.stores`), then names them in the request.
+ * staging with this user's credentials (`session.stores`), then names them in the request; an
+ * upload interrupted before it published goes on where it stopped when run again (`resume`).
  */
 export async function submitTarget(
   session: {
@@ -88,11 +89,12 @@ export async function submitTarget(
   },
   target: IngestTarget,
   options: IngestOptions,
+  resume: ResumeOptions = {},
 ): Promise<SubmittedFile> {
   // Same file id on every try: the hub's duplicate window keeps one request.
   const fileId = options.fileId ?? newFileId();
   const submit = (source: Parameters<typeof submitIngest>[1], extra: IngestOptions = {}) => {
-    const once = () => submitIngest(session.hubJs, source, { ...options, ...extra, fileId, cloud: target.cloud });
+    const once = () => submitIngest(session.hubJs, source, { ...options, fileId, ...extra, cloud: target.cloud });
     return session.rc ? session.rc.run(`submitting ${target.name}`, once) : once();
   };
   if (!target.upload || !("path" in target.source)) return submit(target.source);
@@ -102,6 +104,9 @@ export async function submitTarget(
     chunkSize: options.chunkSize ?? session.deployment.topology.chunkSizeBytes,
     recordBoundaries: options.recordBoundaries ?? defaultRecordBoundaries(target.name),
   };
-  const uploaded = await uploadToStaging(staging, fileId, target.source.path, cut);
-  return submit({ uploaded, name: target.name }, cut);
+  const identity = { path: target.source.path, cloud: target.cloud, ...cut };
+  const upload = await uploadResumably(staging, identity, () => options.fileId ?? newFileId(), resume);
+  const submitted = await submit({ uploaded: upload.uploaded, name: target.name }, { ...cut, fileId: upload.fileId });
+  upload.journal.remove();
+  return submitted;
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
+import { matchesFileDigest } from "../shared/chunk-digest.ts";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ManifestReader } from "../shared/manifest.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
@@ -14,7 +15,8 @@ export interface ReassembleOptions extends ReplicaChoice {
 
 /**
  * Rebuilds a file from verified replicas into `outPath`. Every chunk is hashed as it is read and
- * another replica is tried when one is bad; the whole file's SHA-256 is checked at the end. The bytes
+ * another replica is tried when one is bad; the whole file's digest is checked at the end (its SHA-256,
+ * or for a resumed ingest its chunk-list digest over the chunks just checked: shared/chunk-digest.ts). The bytes
  * go to a temporary file renamed into place only when everything matched, so a wrong byte is never
  * left at `outPath`.
  */
@@ -44,7 +46,7 @@ export async function reassemble(
   }
   await out.close();
   const sha256 = whole.digest("hex");
-  if (file.sha256 && sha256 !== file.sha256) {
+  if (file.sha256 && !matchesFileDigest(file.sha256, sha256, chunks)) {
     await rm(tmp, { force: true });
     throw new ChecksumMismatchError(`reassembled file ${fileId} does not match what was ingested`, file.sha256, sha256);
   }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { chunkListDigest } from "../shared/chunk-digest.ts";
 import { stagingKey } from "../shared/chunk-keys.ts";
 import { InputError } from "../shared/errors.ts";
 import { tap } from "../shared/hashing.ts";
@@ -6,12 +7,23 @@ import { planChunks } from "../shared/sources/chunk-plan.ts";
 import { openOwnFile } from "../shared/sources/local-file.ts";
 import { MAX_UPLOADED_CHUNKS, type UploadedFile } from "../shared/sources/uploaded.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
+import type { UploadedChunk } from "./upload-journal.ts";
+
+/** Where an upload stands: the chunks an interrupted run staged, and who hears of each new one. */
+export interface UploadProgress {
+  /** Chunks 0..k-1, staged by an earlier run: the upload goes on from chunk k. */
+  staged?: UploadedChunk[];
+  /** Called once each chunk is staged (the journal records it). */
+  onStaged?: (chunk: UploadedChunk) => void;
+}
 
 /**
  * Cuts a file on this machine into chunks and writes each into a cloud's staging area itself
  * (`staging/<fileId>/<index>`), with this user's own store credentials, hashing while it streams:
  * no worker needs to see this disk. Memory stays at a chunk's streaming buffers whatever the size;
  * a file that changes while it is read fails (SourceChangedError) and nothing is announced.
+ * With `progress.staged` it goes on after those chunks, and the file's digest is then its
+ * chunk-list digest (shared/chunk-digest.ts), as the bytes before them are not read again.
  * Returns what the ingest request's `uploaded` field carries.
  */
 export async function uploadToStaging(
@@ -20,6 +32,7 @@ export async function uploadToStaging(
   path: string,
   cut: { chunkSize: number; recordBoundaries: boolean },
   signal?: AbortSignal,
+  progress: UploadProgress = {},
 ): Promise<UploadedFile> {
   const source = await openOwnFile(path);
   try {
@@ -27,19 +40,51 @@ export async function uploadToStaging(
       throw new InputError(
         `${path}: ${source.size} bytes would be more than ${MAX_UPLOADED_CHUNKS} chunks of ${cut.chunkSize}; upload with a larger --chunk-size`,
       );
-    const whole = createHash("sha256");
-    const chunks: UploadedFile["chunks"] = [];
-    for await (const span of planChunks(source, source.size, cut.chunkSize, cut.recordBoundaries)) {
-      const bytes = tap(source.range(span.offset, span.offset + span.size, signal), whole);
-      const put = await staging.put(stagingKey(fileId, span.index), bytes, {
+    const chunks = [...(progress.staged ?? [])];
+    const last = chunks.at(-1);
+    const whole = last ? undefined : createHash("sha256");
+    const from = last ? { index: chunks.length, offset: last.offset + last.size } : undefined;
+    for await (const span of planChunks(source, source.size, cut.chunkSize, cut.recordBoundaries, from)) {
+      const range = source.range(span.offset, span.offset + span.size, signal);
+      const put = await staging.put(stagingKey(fileId, span.index), whole ? tap(range, whole) : range, {
         overwrite: true,
         ...(signal ? { signal } : {}),
       });
-      chunks.push({ offset: span.offset, size: put.size, sha256: put.sha256 });
+      const chunk = { offset: span.offset, size: put.size, sha256: put.sha256 };
+      chunks.push(chunk);
+      progress.onStaged?.(chunk);
     }
     await source.assertUnchanged();
-    return { size: source.size, sha256: whole.digest("hex"), chunks };
+    if (whole) return { size: source.size, sha256: whole.digest("hex"), chunks };
+    return { size: source.size, sha256: chunkListDigest(chunks), digest: "chunk-list", chunks };
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Why an interrupted upload's staged chunks cannot be gone on from, or undefined when they can:
+ * the last one is read again from the file (one chunk) and must hash as it did, and must still be
+ * in staging with its size.
+ */
+export async function resumeProblem(
+  staging: BlobStore,
+  fileId: string,
+  path: string,
+  staged: UploadedChunk[],
+): Promise<string | undefined> {
+  const last = staged.at(-1);
+  if (!last) return undefined;
+  const k = staged.length - 1;
+  const source = await openOwnFile(path);
+  try {
+    const h = createHash("sha256");
+    for await (const piece of source.range(last.offset, last.offset + last.size)) h.update(piece);
+    if (h.digest("hex") !== last.sha256) return `its bytes changed (chunk ${k} differs)`;
+  } finally {
+    await source.close();
+  }
+  const head = await staging.head(stagingKey(fileId, k));
+  if (head?.size !== last.size) return `chunk ${k} is no longer in ${staging.cloud}'s staging`;
+  return undefined;
 }

@@ -2,6 +2,7 @@
  * The events that travel through the streams. They carry references to chunk bytes (claim check),
  * never the bytes: a few hundred bytes each.
  */
+import type { FileDigestKind } from "./chunk-digest.ts";
 import { PoisonMessageError } from "./errors.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 
@@ -35,14 +36,19 @@ export interface FileAccepted extends EventMeta {
   replicas: number;
   /** The file's trace (W3C trace id, 32 hex digits), when the ingest worker traces. */
   traceId?: string;
+  /** The source's version when a worker read it (IngestSource.version): a resumed ingest must find the same. */
+  sourceVersion?: string;
 }
 
 export interface FileIngested extends EventMeta {
   fileId: string;
   name: string;
   size: number;
+  /** The file's digest: its plain SHA-256, or its chunk-list digest when the ingest resumed (`digest`). */
   sha256: string;
   chunkCount: number;
+  /** Which digest `sha256` is (shared/chunk-digest.ts). @default "sha256" */
+  digest?: FileDigestKind;
 }
 
 export interface ChunkIngested extends ChunkRef, EventMeta {

@@ -5,6 +5,7 @@
 
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import type { FileDigestKind } from "./chunk-digest.ts";
 import { perStage, type Stage } from "./stages.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 import { MANIFEST_BUCKET } from "./stream-names.ts";
@@ -26,6 +27,13 @@ export interface FileRecord {
   replicas: number;
   chunkSize: number;
   sha256?: string;
+  /**
+   * Which digest `sha256` is (shared/chunk-digest.ts), and the source's version as the ingest read
+   * it (IngestSource.version): from `files.ingested` and `files.accepted`, once the orchestrator
+   * projects them; until then absent, and `sha256` may be either kind.
+   */
+  digest?: FileDigestKind;
+  sourceVersion?: string;
   /** Known once the whole source has been read. */
   chunkCount?: number;
   chunksIngested: number;

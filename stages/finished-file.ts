@@ -1,9 +1,6 @@
-import { jetstream } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import type { WorkerContext } from "../runtime/context.ts";
-import { openManifest, readFileRecord } from "../shared/manifest.ts";
-
-const manifests = new WeakMap<WorkerContext, Promise<KV>>();
+import { readFileRecord } from "../shared/manifest.ts";
+import { hubManifest } from "./hub-manifest.ts";
 
 /**
  * Whether a message whose staged chunk is gone is a late delivery: its file is already complete in the
@@ -21,12 +18,6 @@ export async function isLateDelivery(ctx: WorkerContext, chunk: { fileId: string
 }
 
 async function fileAlreadyComplete(ctx: WorkerContext, fileId: string): Promise<boolean> {
-  let kv = manifests.get(ctx);
-  if (!kv) {
-    kv = openManifest(jetstream(ctx.nc, { domain: ctx.topology.hubDomain }));
-    kv.catch(() => manifests.delete(ctx));
-    manifests.set(ctx, kv);
-  }
-  const file = await readFileRecord(await kv, fileId);
+  const file = await readFileRecord(await hubManifest(ctx), fileId);
   return file?.state === "complete";
 }

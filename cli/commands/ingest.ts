@@ -22,9 +22,14 @@ that cloud's own credentials. Every source is checked first; if any is refused, 
 Options:
   --cloud <name>      the cloud whose ingest workers read the files (default: the first cloud; for a URL, the first of its kind)
   --upload            read the files here and write their chunks into the cloud's staging with your own store
-                      credentials; no worker needs to see this machine's disk (and sourceRoots do not apply)
+                      credentials; no worker needs to see this machine's disk (and sourceRoots do not apply).
+                      To resume an interrupted upload, run the same command again: a journal in
+                      $XDG_STATE_HOME/ferry/uploads (default ~/.local/state/ferry/uploads) remembers the
+                      chunks already staged, and only the rest are read and sent; a file changed since
+                      is uploaded from the start as a new file, and the command says so
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
+                      (sha256 is the file's SHA-256, or for a resumed upload or read its chunk-list digest: see the README)
   --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
@@ -68,7 +73,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     const sources = routed ?? (await route(session.deployment));
     const submitted: Submitted[] = [];
     for (const src of sources) {
-      const file = await submitTarget(session, src, request);
+      const file = await submitTarget(session, src, request, { notify: (line) => process.stderr.write(`${line}\n`) });
       submitted.push({ file, src });
     }
     if (!values.wait) {

@@ -11,19 +11,27 @@ export interface ChunkSpan {
 
 const SCAN_BLOCK = 64 * 1024;
 
+/** Where a plan starts: chunk 0 at byte 0, or where a resumed ingest left off. */
+export interface PlanStart {
+  index: number;
+  offset: number;
+}
+
 /**
  * Cuts a file of `size` bytes into chunks of at most `chunkSize`. With `recordBoundaries`, each chunk
  * ends just after its last newline, so every chunk is a usable shard of whole records; a record longer
  * than a chunk is cut where it must be. Reads only the bytes it scans, never the whole file.
+ * Each cut depends only on the bytes after the previous one, so a plan started `from` the end of
+ * chunk k-1 cuts exactly the chunks k, k+1, ... a plan from byte 0 would.
  */
 export async function* planChunks(
   fh: PositionalReader,
   size: number,
   chunkSize: number,
   recordBoundaries: boolean,
+  from: PlanStart = { index: 0, offset: 0 },
 ): AsyncGenerator<ChunkSpan> {
-  let offset = 0;
-  let index = 0;
+  let { offset, index } = from;
   while (offset < size) {
     let end = Math.min(size, offset + chunkSize);
     if (recordBoundaries && end < size) end = (await lastNewlineBefore(fh, offset, end)) ?? end;

@@ -63,6 +63,7 @@ async function assertStillUnder(fh: FileHandle, path: string, resolved: SourceRo
 class LocalFileSource implements IngestSource {
   readonly name: string;
   readonly size: number;
+  readonly version: string;
   readonly #fh: FileHandle;
   readonly #opened: Stats;
   #closed = false;
@@ -70,6 +71,7 @@ class LocalFileSource implements IngestSource {
   constructor(name: string, fh: FileHandle, st: Stats) {
     this.name = name;
     this.size = st.size;
+    this.version = `file:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
     this.#fh = fh;
     this.#opened = st;
   }

@@ -62,6 +62,7 @@ function openFailure(url: ObjectUrl, cloud: string, err: unknown): unknown {
 class ObjectSource implements IngestSource {
   readonly name: string;
   readonly size: number;
+  readonly version: string;
   readonly #reader: ObjectReader;
   readonly #version: string;
 
@@ -70,6 +71,7 @@ class ObjectSource implements IngestSource {
     this.size = seen.size;
     this.#reader = reader;
     this.#version = seen.version;
+    this.version = `object:${seen.version}`;
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {

@@ -9,6 +9,11 @@ export interface IngestSource {
   readonly name: string;
   readonly size: number;
   /**
+   * What names exactly the bytes opened: a local file's device, inode, size and mtime; an object's
+   * ETag (S3, Azure) or generation (GCS). Equal versions, same bytes (as far as the source can tell).
+   */
+  readonly version: string;
+  /**
    * Reads up to `length` bytes at `position` into `buffer` at `offset`, like FileHandle.read (so the
    * chunk planner can scan any source for record boundaries).
    */

@@ -1,3 +1,4 @@
+import { chunkListDigest, FILE_DIGEST_KINDS, type FileDigestKind } from "../chunk-digest.ts";
 import { PoisonMessageError } from "../errors.ts";
 
 /**
@@ -8,9 +9,11 @@ import { PoisonMessageError } from "../errors.ts";
  */
 export interface UploadedFile {
   size: number;
-  /** SHA-256 of the whole file, as the client read it. */
+  /** SHA-256 of the whole file as the client read it, or its chunk-list digest when `digest` says so. */
   sha256: string;
   chunks: Array<{ offset: number; size: number; sha256: string }>;
+  /** "chunk-list" when the client resumed an interrupted upload (shared/chunk-digest.ts). @default "sha256" */
+  digest?: FileDigestKind;
 }
 
 /** Chunks one request may list (about 120 bytes each, within NATS's 1 MiB payload): 40 GiB at 8 MiB chunks. */
@@ -38,7 +41,12 @@ export function parseUploaded(v: unknown): UploadedFile {
     return { offset: x.offset, size: x.size, sha256: x.sha256 };
   });
   if (offset !== o.size) throw bad(`the chunks add up to ${offset} bytes, not the file's ${o.size}`);
-  return { size: o.size, sha256: o.sha256, chunks };
+  if (o.digest === undefined || o.digest === "sha256") return { size: o.size, sha256: o.sha256, chunks };
+  if (!FILE_DIGEST_KINDS.includes(o.digest as FileDigestKind))
+    throw bad(`"digest" must be one of ${JSON.stringify(FILE_DIGEST_KINDS)}, got ${JSON.stringify(o.digest)}`);
+  // A chunk-list digest can be checked here and now, from the list itself.
+  if (o.sha256 !== chunkListDigest(chunks)) throw bad(`"sha256" is not the chunk-list digest of the chunks listed`);
+  return { size: o.size, sha256: o.sha256, chunks, digest: "chunk-list" };
 }
 
 const isSize = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;

@@ -1,4 +1,5 @@
 import { meta, publishEvent, type WorkerContext } from "../../runtime/context.ts";
+import type { FileDigestKind } from "../../shared/chunk-digest.ts";
 import type { ChunkIngested, FileAccepted, FileIngested } from "../../shared/events.ts";
 import type { ChunkSpan } from "../../shared/sources/chunk-plan.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -13,7 +14,7 @@ import type { IngestRequest } from "./request.ts";
 export async function announceAccepted(
   ctx: WorkerContext,
   req: IngestRequest,
-  file: { size: number; replicas: number; traceId: string | undefined },
+  file: { size: number; replicas: number; traceId: string | undefined; sourceVersion?: string },
   started: number,
 ): Promise<void> {
   const accepted: FileAccepted = {
@@ -24,6 +25,7 @@ export async function announceAccepted(
     chunkSize: req.chunkSize,
     replicas: file.replicas,
     ...(file.traceId ? { traceId: file.traceId } : {}),
+    ...(file.sourceVersion ? { sourceVersion: file.sourceVersion } : {}),
   };
   await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
 }
@@ -55,11 +57,11 @@ export async function announceChunk(
   );
 }
 
-/** Announces the whole file: its size, SHA-256 and chunk count. */
+/** Announces the whole file: its size, digest (plain SHA-256 unless `digest` says otherwise) and chunk count. */
 export async function announceIngested(
   ctx: WorkerContext,
   req: IngestRequest,
-  file: { size: number; sha256: string; chunkCount: number },
+  file: { size: number; sha256: string; chunkCount: number; digest?: FileDigestKind },
   started: number,
 ): Promise<FileIngested> {
   const done: FileIngested = { ...meta(ctx, started), fileId: req.fileId, name: req.name, ...file };

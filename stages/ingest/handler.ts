@@ -4,6 +4,7 @@ import type { Logger } from "../../observability/log.ts";
 import { ATTR_CHUNK_INDEX, ATTR_CHUNK_SIZE, ATTR_FILE_ID, SPAN_INGEST_CHUNK } from "../../observability/semconv.ts";
 import { activeTraceId, setActiveAttributes, withSpan } from "../../observability/spans.ts";
 import { storeOf, type WorkerContext } from "../../runtime/context.ts";
+import { chunkListDigest, type FileDigestKind } from "../../shared/chunk-digest.ts";
 import { stagingKey } from "../../shared/chunk-keys.ts";
 import { tap } from "../../shared/hashing.ts";
 import { type ChunkSpan, planChunks } from "../../shared/sources/chunk-plan.ts";
@@ -12,13 +13,15 @@ import type { IngestSource } from "../../shared/sources/source.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { announceAccepted, announceChunk, announceIngested } from "./announce.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
+import { findResumePoint, type StagedChunk } from "./resume.ts";
 import { sourceAccess } from "./source-access.ts";
 import { acceptUploaded } from "./uploaded.ts";
 
 /**
  * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is
  * hashed while it streams into this cloud's staging area, then announced on `chunks.ingested.<cloud>`.
- * A redelivered request repeats the same cuts, keys and message ids, so it changes nothing.
+ * A redelivered request goes on from the first chunk the manifest does not show staged (resume.ts),
+ * with the same cuts, keys and message ids a first delivery would use, so what it repeats changes nothing.
  */
 export function createIngestHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
@@ -37,19 +40,24 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const source = await openIngestSource(req.source, sourceAccess(ctx));
   const { size } = source;
   try {
-    await announceAccepted(ctx, req, { size, replicas, traceId }, started);
-    log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");
+    // Only a redelivery can have something to go on from: the first delivery never looks.
+    const resume = msg.info.deliveryCount > 1 ? await findResumePoint(ctx, req, source, signal) : undefined;
+    if (resume === "ingested") return log.info("an earlier delivery ingested the whole file; nothing to do");
+    msg.working();
+    await announceAccepted(ctx, req, { size, replicas, traceId, sourceVersion: source.version }, started);
+    if (resume) log.info({ fromChunk: resume.from.index, fromByte: resume.from.offset, size }, "ingest resumed");
+    else log.info({ size, chunkSize: req.chunkSize, source: req.source }, "ingest started");
     const file: FileInFlight = {
       ctx,
       req,
       log,
       source,
       staging: storeOf(ctx, ctx.cloud),
-      whole: createHash("sha256"),
+      whole: resume ? undefined : createHash("sha256"),
+      chunks: [...(resume?.staged ?? [])],
       replicas,
     };
-    let chunkCount = 0;
-    for await (const span of planChunks(source, size, req.chunkSize, req.recordBoundaries)) {
+    for await (const span of planChunks(source, size, req.chunkSize, req.recordBoundaries, resume?.from)) {
       // Each chunk's own span: the parent of everything later stages do with it.
       await withSpan(
         SPAN_INGEST_CHUNK,
@@ -57,15 +65,25 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
         () => stageChunk(file, span, signal),
       );
       msg.working();
-      chunkCount++;
     }
     // The chunks are one file only if the source stayed the same from the first byte to the last.
     await source.assertUnchanged();
-    const done = await announceIngested(ctx, req, { size, sha256: file.whole.digest("hex"), chunkCount }, started);
-    log.info({ chunkCount, durationMs: done.durationMs }, "ingest complete");
+    const chunkCount = file.chunks.length;
+    const done = await announceIngested(ctx, req, { size, chunkCount, ...fileDigest(file) }, started);
+    log.info({ chunkCount, durationMs: done.durationMs, digest: done.digest ?? "sha256" }, "ingest complete");
   } finally {
     await source.close();
   }
+}
+
+/**
+ * The file's digest: its plain SHA-256 when this delivery read it from byte 0; the chunk-list digest
+ * when it resumed, since the hash of the bytes before the resume point cannot be had without
+ * reading them again (shared/chunk-digest.ts says why, and what `get` checks).
+ */
+function fileDigest(file: FileInFlight): { sha256: string; digest?: FileDigestKind } {
+  if (file.whole) return { sha256: file.whole.digest("hex") };
+  return { sha256: chunkListDigest(file.chunks), digest: "chunk-list" };
 }
 
 /** What every chunk of the file being ingested shares. */
@@ -77,8 +95,10 @@ interface FileInFlight {
   source: IngestSource;
   /** This cloud's store, where chunks wait for the later stages. */
   staging: BlobStore;
-  /** The whole file's SHA-256, fed chunk by chunk as they stream past. */
-  whole: Hash;
+  /** The whole file's SHA-256, fed chunk by chunk as they stream past; none when the ingest resumed. */
+  whole: Hash | undefined;
+  /** Every chunk staged so far, by this delivery or (when it resumed) an earlier one. */
+  chunks: StagedChunk[];
   replicas: number;
 }
 
@@ -88,7 +108,8 @@ async function stageChunk(file: FileInFlight, span: ChunkSpan, signal: AbortSign
   const chunkStarted = Date.now();
   const key = stagingKey(req.fileId, span.index);
   const bytes = source.range(span.offset, span.offset + span.size, signal);
-  const put = await staging.put(key, tap(bytes, file.whole), { overwrite: true, signal });
+  const put = await staging.put(key, file.whole ? tap(bytes, file.whole) : bytes, { overwrite: true, signal });
+  file.chunks.push({ offset: span.offset, size: put.size, sha256: put.sha256 });
   log.debug(
     { index: span.index, bytes: put.size, durationMs: Date.now() - chunkStarted, to: `${staging.cloud}:${key}` },
     "chunk staged",

@@ -37,6 +37,7 @@ export async function acceptUploaded(
     file.msg.working();
   }
   const chunkCount = uploaded.chunks.length;
-  await announceIngested(ctx, req, { size: uploaded.size, sha256: uploaded.sha256, chunkCount }, started);
+  const { size, sha256, digest } = uploaded;
+  await announceIngested(ctx, req, { size, sha256, chunkCount, ...(digest ? { digest } : {}) }, started);
   ctx.log.child({ fileId: req.fileId }).info({ chunkCount, size: uploaded.size }, "uploaded file accepted");
 }

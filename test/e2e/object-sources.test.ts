@@ -125,7 +125,8 @@ describe("a file uploaded from the client's disk", () => {
     writeFileSync(path, data);
     const session = { hubJs: t.hubJs, stores: t.stores, deployment: t.pipeline.deployment };
     const target = { source: await checkIngestFile(path), cloud, name: `upload-${cloud}.jsonl`, upload: true };
-    const { fileId } = await submitTarget(session, target, {});
+    // The upload journal in the test's folder, not this user's state folder.
+    const { fileId } = await submitTarget(session, target, {}, { journalDir: join(clientDir, "journals") });
     const f = await finished(t, fileId);
     expect(f.state, f.reason).toBe("complete");
     expect(f.stagingClouds).toEqual([cloud]);

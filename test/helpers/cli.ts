@@ -1,4 +1,4 @@
-import { type SpawnOptions, spawn } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 
@@ -20,6 +20,8 @@ export function runCli(
     timeoutMs?: number;
     /** Send stdout to this open file descriptor (bytes as they are) instead of capturing it as text. */
     stdoutFd?: number;
+    /** Hears the child process once it is started (to signal it mid-run). */
+    onSpawn?: (child: ChildProcess) => void;
   } = {},
 ): Promise<CliResult> {
   const opts: SpawnOptions = {
@@ -31,6 +33,7 @@ export function runCli(
   };
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...NODE_FLAGS, resolve(REPO_ROOT, "cli/main.ts"), ...args], opts);
+    options.onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));

@@ -137,4 +137,28 @@ describe("planChunks", () => {
     expect(cuts.afterNewline).toBeGreaterThan(200);
     expect(cuts.forced).toBeGreaterThan(200);
   });
+
+  it("started from where chunk k-1 ends, cuts exactly the chunks k, k+1, ... a plan from byte 0 cuts", async () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const rand = random(seed);
+      const chunkSize = 1 + rand(40);
+      const data = lines(rand, chunkSize);
+      const path = join(dir, `resume-${seed}`);
+      writeFileSync(path, data);
+      const fh = await open(path, "r");
+      const full: ChunkSpan[] = [];
+      for await (const s of planChunks(fh, data.length, chunkSize, true)) full.push(s);
+      for (const k of [1, Math.floor(full.length / 2), full.length - 1].filter((k) => k > 0 && k < full.length)) {
+        const prev = full[k - 1] as ChunkSpan;
+        const rest: ChunkSpan[] = [];
+        for await (const s of planChunks(fh, data.length, chunkSize, true, {
+          index: k,
+          offset: prev.offset + prev.size,
+        }))
+          rest.push(s);
+        expect(rest, `seed ${seed}, from chunk ${k}`).toEqual(full.slice(k));
+      }
+      await fh.close();
+    }
+  });
 });

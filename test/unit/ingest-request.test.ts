@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { chunkListDigest } from "../../shared/chunk-digest.ts";
 import { PoisonMessageError } from "../../shared/errors.ts";
 import { parseIngestRequest } from "../../stages/ingest/request.ts";
 
@@ -49,6 +50,22 @@ describe("parseIngestRequest", () => {
       name: "x.jsonl",
       uploaded,
     });
+  });
+
+  it("takes a resumed upload's chunk-list digest only when it is the digest of the chunks listed", () => {
+    const chunks = [
+      { offset: 0, size: 10, sha256: "b".repeat(64) },
+      { offset: 10, size: 5, sha256: "c".repeat(64) },
+    ];
+    const uploaded = { size: 15, sha256: chunkListDigest(chunks), chunks, digest: "chunk-list" };
+    expect(parse({ fileId: "resumed-1", uploaded }).uploaded).toEqual(uploaded);
+    const wrong = { ...uploaded, sha256: "a".repeat(64) };
+    expect(() => parse({ fileId: "resumed-1", uploaded: wrong })).toThrow(
+      /"sha256" is not the chunk-list digest of the chunks listed/,
+    );
+    expect(() => parse({ fileId: "resumed-1", uploaded: { ...uploaded, digest: "md5" } })).toThrow(
+      /"digest" must be one of \["sha256","chunk-list"\], got "md5"/,
+    );
   });
 
   it.each([

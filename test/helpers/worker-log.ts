@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+import { readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import type { TestPipeline } from "./pipeline.ts";
+
+/** A worker's JSON log line (pino): its `msg`, the worker's `pid`, and the fields it logged. */
+export type LogLine = Record<string, unknown>;
+
+/** The `msg` log lines about `fileId` in a worker's log file (every life of the worker appends to it). */
+export function logLines(path: string, fileId: string, msg: string): LogLine[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.includes(fileId) && l.includes(msg))
+    .map((l) => JSON.parse(l) as LogLine)
+    .filter((o) => o.fileId === fileId && o.msg === msg);
+}
+
+/** How many chunks of `fileId`, from 0 on, the manifest shows ingested. */
+export async function recordedChunks(t: TestPipeline, fileId: string): Promise<number> {
+  const f = await readFileRecord(t.kv, fileId);
+  return f ? (await readChunkRecords(t.kv, f)).length : 0;
+}
