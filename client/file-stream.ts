@@ -2,10 +2,9 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ChunkRecord, FileRecord, ManifestReader } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import { type ByteRange, type ByteRangeSpec, resolveByteRange } from "./byte-range.ts";
 import { findReadableFile } from "./readable-file.ts";
-import { type ReplicaChoice, readVerifiedChunk } from "./replica-read.ts";
+import { type ReplicaChoice, type ReplicaSource, readVerifiedChunk } from "./replica-read.ts";
 
 export interface FileStreamOptions extends ReplicaChoice {
   /** Only these bytes (see parseByteRange). @default the whole file */
@@ -36,7 +35,7 @@ export interface FileStream {
  */
 export async function openFileStream(
   kv: ManifestReader,
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   fileId: string,
   options: FileStreamOptions,
 ): Promise<FileStream> {
@@ -57,7 +56,7 @@ export function chunksInRange(chunks: ChunkRecord[], range: ByteRange): ChunkRec
 }
 
 async function* verifiedBytes(
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   file: FileRecord,
   chunks: ChunkRecord[],
   range: ByteRange,

@@ -3,10 +3,10 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { InputError, PoisonMessageError } from "../shared/errors.ts";
 import { newFileId } from "../shared/ids.ts";
 import type { ReliableConnection } from "../shared/nats/reliable.ts";
+import type { CloudObjects } from "../shared/object-urls/gateway-objects.ts";
 import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
 import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
@@ -83,7 +83,8 @@ export async function submitTarget(
     /** Retries the publish through hub restarts; without it, one try. */
     rc?: ReliableConnection;
     hubJs: JetStreamClient;
-    stores: Map<string, BlobStore>;
+    /** How this client reaches each cloud's objects (its own credentials, or the gateways). */
+    stores: Map<string, Pick<CloudObjects, "put">>;
     deployment: ClientView;
   },
   target: IngestTarget,

@@ -2,9 +2,8 @@ import { createHash } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ManifestReader } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import { findReadableFile } from "./readable-file.ts";
-import { type ReplicaChoice, readVerifiedChunk } from "./replica-read.ts";
+import { type ReplicaChoice, type ReplicaSource, readVerifiedChunk } from "./replica-read.ts";
 
 export { ReassemblyError } from "./replica-read.ts";
 
@@ -20,7 +19,7 @@ export interface ReassembleOptions extends ReplicaChoice {
  */
 export async function reassemble(
   kv: ManifestReader,
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   fileId: string,
   outPath: string,
   options: ReassembleOptions,

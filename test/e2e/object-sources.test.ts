@@ -8,12 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openFileStream } from "../../client/file-stream.ts";
 import { submitIngest } from "../../client/ingest.ts";
 import { submitTarget } from "../../client/ingest-target.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { uploadToStaging } from "../../client/upload.ts";
 import { SourceChangedError } from "../../shared/errors.ts";
 import { encodeEvent } from "../../shared/events.ts";
+import { gatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
 import { sourcePolicy } from "../../shared/sources/source-roots.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -134,6 +136,28 @@ describe("a file uploaded from the client's disk", () => {
     for (const from of CLOUDS) expect(await readBack(t, fileId, from)).toBe(sha256(data));
     expect(await listAll(t.stores.get(cloud)!, `staging/${fileId}/`)).toEqual([]);
   });
+
+  it.each(CLOUDS)(
+    "goes into %s's staging through upload URLs from its gateway, and reads back through every cloud's gateway",
+    async (cloud) => {
+      const path = join(clientDir, `gateway-upload-${cloud}.jsonl`);
+      const data = jsonl(200 * 1024);
+      writeFileSync(path, data);
+      // No store is opened here: every byte goes through a URL a gateway issued over the hub.
+      const objects = gatewayObjects(t.nc, CLOUDS);
+      const session = { hubJs: t.hubJs, stores: objects, deployment: t.pipeline.deployment };
+      const target = { source: await checkIngestFile(path), cloud, name: `gateway-${cloud}.jsonl`, upload: true };
+      const { fileId } = await submitTarget(session, target, {});
+      const f = await finished(t, fileId);
+      expect(f.state, f.reason).toBe("complete");
+      expect(f.stagingClouds).toEqual([cloud]);
+      expect(f.sha256).toBe(sha256(data));
+      for (const from of CLOUDS) {
+        const { stream } = await openFileStream(t.kv, objects, fileId, { preference: [from], from });
+        expect(sha256(await readAll(stream)), from).toBe(sha256(data));
+      }
+    },
+  );
 
   it("fails clearly, before anything is announced, when the file changes while it is uploaded", async () => {
     const path = join(clientDir, "growing.bin");

@@ -9,6 +9,7 @@ import { requestObjectUrl } from "../../shared/object-urls/request.ts";
 import { getByUrl, putByUrl } from "../../shared/object-urls/transfer.ts";
 import { signFsUrl } from "../../shared/stores/fs/signed-url.ts";
 import type { SignedUrl } from "../../shared/stores/types.ts";
+import { objectUrlSubject } from "../../shared/subjects.ts";
 import { type Gateways, startGateways } from "../helpers/gateways.ts";
 import { chunked, readAll } from "../stores/helpers.ts";
 
@@ -94,6 +95,8 @@ describe.each(CLOUDS)("the $name gateway ($store.kind)", (cloud) => {
     await expect(requestObjectUrl(g.nc, cloud.name, "put", replicaKey(fileId, 0, "ab"))).rejects.toThrow(
       /upload URLs are issued only under staging\//,
     );
+    const garbled = await g.nc.request(objectUrlSubject(cloud.name), "not json", { timeout: 5000 });
+    expect(garbled.json()).toEqual({ reason: "refused", error: 'op undefined is not "get" or "put"' });
   });
 
   it("signs every URL with an expiry; where the server checks them, a tampered or expired URL is refused", async () => {
