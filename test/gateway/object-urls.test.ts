@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewaySecretPath, readOrCreateSecret } from "../../gateway/secret.ts";
 import { replicaKey, stagingKey } from "../../shared/chunk-keys.ts";
 import { InputError, ObjectNotFoundError, UrlRefusedError } from "../../shared/errors.ts";
+import { connectNats } from "../../shared/nats/connect.ts";
 import { requestObjectUrl } from "../../shared/object-urls/request.ts";
 import { getByUrl, putByUrl } from "../../shared/object-urls/transfer.ts";
 import { signFsUrl } from "../../shared/stores/fs/signed-url.ts";
@@ -141,3 +142,24 @@ async function shortLivedUrl(cloud: string, key: string): Promise<SignedUrl & { 
   const secret = readOrCreateSecret(gatewaySecretPath(g.deployment.dataDir, cloud));
   return { ...signFsUrl(new URL(issued.url).origin, secret, key, { method: "GET", expiresInSec: 1 }), expiresAt };
 }
+
+describe("a process in another cloud", () => {
+  it("asks the owning cloud's gateway through its own leaf and the hub", async () => {
+    const leaf = await connectNats(g.deployment.leaves.gcp!.url, "test-gcp-worker");
+    try {
+      const key = stagingKey(`f${randomBytes(6).toString("hex")}`, 0);
+      const data = randomBytes(1000);
+      await g.stores.get("aws")!.put(key, chunked(data, 300));
+      const url = await requestObjectUrl(leaf, "aws", "get", key);
+      expect(sha256(await readAll(await getByUrl(url)))).toBe(sha256(data));
+    } finally {
+      await leaf.close();
+    }
+  });
+
+  it("is told clearly when no gateway answers for a cloud", async () => {
+    await expect(requestObjectUrl(g.nc, "nowhere", "get", "staging/f/0", { timeoutMs: 2000 })).rejects.toThrow(
+      /no gateway answers on ferry\.objects\.nowhere\.url/,
+    );
+  });
+});
