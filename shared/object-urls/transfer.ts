@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import type { ReadableStream } from "node:stream/web";
 import {
-  type FerryError,
+  FerryError,
   ObjectNotFoundError,
   StoreAccessError,
   StoreUnavailableError,
@@ -46,7 +46,7 @@ export interface PutByUrlOptions {
 
 /**
  * Streams `body` to a signed URL with a plain HTTP PUT, never holding more than what is in flight.
- * Errors as getByUrl's; a body that fails fails the PUT with its own error.
+ * Errors as getByUrl's; a body that fails with a FerryError fails the PUT with that error.
  */
 export async function putByUrl(
   signed: UrlToUse,
@@ -77,6 +77,9 @@ async function send(at: string, signal: AbortSignal | undefined, request: () => 
     return await request();
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
+    // A body that failed (a file that changed while it was read, say) fails the request with its own error.
+    const own = (err as { cause?: unknown }).cause;
+    if (own instanceof FerryError) throw own;
     throw new StoreUnavailableError(`${at}: no response (${describeCause(err)})`, { cause: err });
   }
 }

@@ -15,7 +15,7 @@ import { checkIngestFile } from "../../client/preflight.ts";
 import { uploadToStaging } from "../../client/upload.ts";
 import { SourceChangedError } from "../../shared/errors.ts";
 import { encodeEvent } from "../../shared/events.ts";
-import { gatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
+import { GatewayObjects, gatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
 import { sourcePolicy } from "../../shared/sources/source-roots.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -179,6 +179,24 @@ describe("a file uploaded from the client's disk", () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceChangedError);
     expect((err as Error).message).toContain(`source ${path} changed while it was being read`);
+  });
+
+  it("fails the same way through upload URLs: the body's own error, not a store outage", async () => {
+    const path = join(clientDir, "growing-via-gateway.bin");
+    writeFileSync(path, randomBytes(200 * 1024));
+    const real = new GatewayObjects(t.nc, "azure");
+    const staging = {
+      put: async (...args: Parameters<GatewayObjects["put"]>) => {
+        const put = await real.put(...args);
+        appendFileSync(path, "more");
+        return put;
+      },
+    };
+    const err = await uploadToStaging(staging, "changing-upload-2", path, {
+      chunkSize: 64 * 1024,
+      recordBoundaries: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceChangedError);
   });
 
   it("fails a request whose uploaded chunks are not in staging, naming the chunk", async () => {

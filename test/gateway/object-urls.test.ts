@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewaySecretPath, readOrCreateSecret } from "../../gateway/secret.ts";
 import { replicaKey, stagingKey } from "../../shared/chunk-keys.ts";
-import { InputError, ObjectNotFoundError, UrlRefusedError } from "../../shared/errors.ts";
+import { InputError, ObjectNotFoundError, SourceChangedError, UrlRefusedError } from "../../shared/errors.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { requestObjectUrl } from "../../shared/object-urls/request.ts";
 import { getByUrl, putByUrl } from "../../shared/object-urls/transfer.ts";
@@ -155,6 +155,17 @@ describe("a process in another cloud", () => {
     } finally {
       await leaf.close();
     }
+  });
+
+  it("gets the body's own error when the body fails mid-upload, and nothing is written", async () => {
+    const key = stagingKey(`f${randomBytes(6).toString("hex")}`, 0);
+    const put = await requestObjectUrl(g.nc, "aws", "put", key);
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(1000);
+      throw new SourceChangedError("source /data/x changed while it was being read");
+    }
+    await expect(putByUrl(put, failing(), { size: 2000 })).rejects.toBeInstanceOf(SourceChangedError);
+    expect(await g.stores.get("aws")!.head(key)).toBeUndefined();
   });
 
   it("is told clearly when no gateway answers for a cloud", async () => {
