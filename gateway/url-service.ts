@@ -1,6 +1,6 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
-import { describeError, InputError } from "../shared/errors.ts";
+import { describeError, InputError, StoreAccessError } from "../shared/errors.ts";
 import { type IssuedObjectUrl, type ObjectUrlRefusal, parseObjectUrlRequest } from "../shared/object-urls/protocol.ts";
 import { redact } from "../shared/stores/store-errors.ts";
 import type { SignedUrl, SignedUrlOptions } from "../shared/stores/types.ts";
@@ -56,7 +56,7 @@ async function answer(o: UrlServiceOptions, msg: Msg): Promise<void> {
     msg.respond(JSON.stringify(reply));
     o.log.info({ op: request.op, key: request.key, expiresAt, url: redact(signed.url) }, "object URL issued");
   } catch (err) {
-    const reason = err instanceof InputError ? "refused" : "unavailable";
+    const reason = err instanceof InputError ? "refused" : err instanceof StoreAccessError ? "denied" : "unavailable";
     refuse(o, msg, { reason, error: describeError(err) });
   }
 }

@@ -21,12 +21,13 @@ export interface IssuedObjectUrl {
 }
 
 /**
- * Why a gateway gave no URL: `refused` (the request or key is not allowed: asking again will not
- * help), `unavailable` (the store or its signer failed for now: try again later).
+ * Why a gateway gave no URL: `refused` (the request or key is not allowed), `denied` (the cloud's
+ * credentials cannot sign: a set-up problem there), `unavailable` (the store or its signer failed
+ * for now: try again later).
  */
 export interface ObjectUrlRefusal {
   error: string;
-  reason: "refused" | "unavailable";
+  reason: "refused" | "denied" | "unavailable";
 }
 
 export type ObjectUrlReply = IssuedObjectUrl | ObjectUrlRefusal;

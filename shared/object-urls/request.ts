@@ -1,5 +1,5 @@
 import { type NatsConnection, RequestError, TimeoutError } from "@nats-io/transport-node";
-import { type FerryError, InputError, StoreUnavailableError } from "../errors.ts";
+import { type FerryError, InputError, StoreAccessError, StoreUnavailableError } from "../errors.ts";
 import { objectUrlSubject } from "../subjects.ts";
 import { type IssuedObjectUrl, isIssuedUrl, type ObjectUrlOp, type ObjectUrlReply } from "./protocol.ts";
 
@@ -11,7 +11,8 @@ export interface RequestObjectUrlOptions {
 /**
  * Asks `cloud`'s gateway over NATS for a short-lived URL to GET or PUT one object of that cloud's
  * store. Throws InputError when the gateway refuses the key (outside staging/ and chunks/, or a
- * PUT outside staging/), StoreUnavailableError when no gateway answers or its store cannot sign now.
+ * PUT outside staging/), StoreAccessError when that cloud's credentials cannot sign,
+ * StoreUnavailableError when no gateway answers or its store cannot sign now.
  */
 export async function requestObjectUrl(
   nc: NatsConnection,
@@ -32,6 +33,8 @@ export async function requestObjectUrl(
   }
   if (isIssuedUrl(reply)) return reply;
   if (reply.reason === "refused") throw new InputError(`${at}: the gateway refused: ${reply.error}`);
+  if (reply.reason === "denied")
+    throw new StoreAccessError(`${at}: the gateway's credentials cannot sign it (see its log): ${reply.error}`);
   throw new StoreUnavailableError(`${at}: the gateway could not sign it now: ${reply.error}`);
 }
 
