@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keyRefusal } from "../../gateway/key-policy.ts";
-import { ConfigError } from "../../shared/errors.ts";
+import { ConfigError, StoreAccessError } from "../../shared/errors.ts";
 import { parseObjectUrlRequest } from "../../shared/object-urls/protocol.ts";
 import { checkFsUrl, signFsUrl } from "../../shared/stores/fs/signed-url.ts";
+import { GcsStore } from "../../shared/stores/gcs/gcs-store.ts";
+import { S3Store } from "../../shared/stores/s3/s3-store.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 
 const SECRET = Buffer.alloc(32, 7);
@@ -75,5 +77,31 @@ describe("clouds[].gateway in topology.json", () => {
     expect(() => compile({ publicUrl: "10.0.0.5" })).toThrow(/clouds\[0\]\.gateway\.publicUrl: expected an http/);
     expect(() => compile({ port: 1 })).toThrow(/clouds\[0\]\.gateway\.port: unknown key/);
     expect(() => compile("yes")).toThrow(ConfigError);
+  });
+});
+
+describe("a store whose credentials cannot sign", () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS"])
+      delete process.env[name];
+    // No instance metadata service to fall back on: fail at once instead of probing for seconds.
+    process.env.AWS_EC2_METADATA_DISABLED = "true";
+    process.env.AWS_CONFIG_FILE = "/nonexistent";
+    process.env.AWS_SHARED_CREDENTIALS_FILE = "/nonexistent";
+    process.env.METADATA_SERVER_DETECTION = "none";
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it("says which credentials are missing and how to give them", async () => {
+    const options = { method: "GET", expiresInSec: 60 } as const;
+    const s3 = new S3Store({ cloud: "aws", bucket: "b", region: "us-east-1", endpoint: "http://127.0.0.1:1" });
+    await expect(s3.signedUrl("staging/f/0", options)).rejects.toThrow(StoreAccessError);
+    await expect(s3.signedUrl("staging/f/0", options)).rejects.toThrow(/no credentials found/);
+    const gcs = new GcsStore({ cloud: "gcp", bucket: "b", endpoint: "http://127.0.0.1:1" });
+    await expect(gcs.signedUrl("staging/f/0", options)).rejects.toThrow(/Fix: sign as a service account/);
+    await s3.close();
   });
 });

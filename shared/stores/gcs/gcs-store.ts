@@ -8,7 +8,7 @@ import {
   Storage,
   type StorageOptions,
 } from "@google-cloud/storage";
-import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { ConfigError, FerryError, ObjectNotFoundError, StoreAccessError, StoreUnavailableError } from "../../errors.ts";
 import { abortable } from "../abortable.ts";
 import { checkedSha256, hashingBody } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
@@ -88,7 +88,18 @@ export class GcsStore implements BlobStore {
   /** A V4 signed URL for one GET or PUT of `key` (see signingBucket for who signs it). */
   async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
     if (typeof this.#signer === "function") this.#signer = this.#signer();
-    return signGcs(this.#signer, key, options);
+    try {
+      return await signGcs(this.#signer, key, options);
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      const failure = failureOf(err);
+      if (failure.status !== undefined) throw storeError(this, "sign", key, failure, err);
+      // No request failed: the credentials cannot sign (a user account, no client_email).
+      throw new StoreAccessError(
+        `sign ${where(this, key)}: ${failure.message}. Fix: sign as a service account (GOOGLE_APPLICATION_CREDENTIALS naming its key file, or an identity allowed iam.serviceAccounts.signBlob)`,
+        { cause: err },
+      );
+    }
   }
 
   async put(key: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {

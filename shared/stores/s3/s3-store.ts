@@ -74,7 +74,12 @@ export class S3Store implements BlobStore {
   /** A presigned URL for one GET or PUT of `key`, signed with this store's credentials. */
   async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
     this.#signer ??= s3Client(this.#options, { requestChecksumCalculation: "WHEN_REQUIRED" });
-    return presignS3(this.#signer, this.bucket, key, options);
+    try {
+      return await presignS3(this.#signer, this.bucket, key, options);
+    } catch (err) {
+      // Presigning is local: what fails is finding credentials, which storeError names with the fix.
+      throw this.#failure("sign", key, err);
+    }
   }
 
   /**
