@@ -9,6 +9,7 @@ import {
   type ReliableConnection,
   reliableManifest,
 } from "../shared/nats/reliable.ts";
+import { type CloudObjects, gatewayObjects } from "../shared/object-urls/gateway-objects.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
@@ -41,6 +42,34 @@ export const SERVER_OPTIONS_HELP = `  --hub <url,...> the hub's client URL(s), f
   --timeout <d>  how long to wait for a server that is silent or unreachable before giving up
                  and saying which, e.g. 30s (default 10s); restarts shorter than this are ridden out
   --home <dir>   the deployment's folder (default: FERRY_HOME or .ferry)`;
+
+/** The option of the commands that move objects' bytes (`get`, `cat`, `ingest --upload`). */
+export const OBJECTS_OPTION = { objects: { type: "string" } } as const;
+
+export const OBJECTS_OPTION_HELP = `  --objects <how> how this machine reaches the clouds' objects: "credentials" (its own store
+                 credentials from the environment; the default) or "gateway" (a short-lived URL per
+                 object from each cloud's gateway: no store credentials here). Default: FERRY_OBJECTS`;
+
+/** How a command reaches objects: its own store credentials, or the clouds' gateways. */
+export type ObjectsChoice = "credentials" | "gateway";
+
+/** `--objects` (else FERRY_OBJECTS, else "credentials"), checked before anything connects. */
+export function objectsChoice(flag: string | undefined): ObjectsChoice {
+  const value = flag ?? (process.env.FERRY_OBJECTS || "credentials");
+  if (value === "credentials" || value === "gateway") return value;
+  throw new InputError(
+    `${flag === undefined ? "FERRY_OBJECTS" : "--objects"}: "${value}" is not "credentials" or "gateway"`,
+  );
+}
+
+/** Each cloud's objects as `choice` says: the session's stores, or each cloud's gateway over the hub connection. */
+export function objectAccess(session: Session, choice: ObjectsChoice): Map<string, CloudObjects> {
+  if (choice === "credentials") return session.stores;
+  return gatewayObjects(
+    session.nc,
+    session.deployment.topology.clouds.map((c) => c.name),
+  );
+}
 
 /** Where a command finds the deployment and how long it waits for its servers. */
 export interface SessionOptions {

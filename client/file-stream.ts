@@ -3,10 +3,9 @@ import { Readable } from "node:stream";
 import { matchesFileDigest } from "../shared/chunk-digest.ts";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ChunkRecord, FileRecord, ManifestReader } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import { type ByteRange, type ByteRangeSpec, resolveByteRange } from "./byte-range.ts";
 import { findReadableFile } from "./readable-file.ts";
-import { type ReplicaChoice, readVerifiedChunk } from "./replica-read.ts";
+import { type ReplicaChoice, type ReplicaSource, readVerifiedChunk } from "./replica-read.ts";
 
 export interface FileStreamOptions extends ReplicaChoice {
   /** Only these bytes (see parseByteRange). @default the whole file */
@@ -37,7 +36,7 @@ export interface FileStream {
  */
 export async function openFileStream(
   kv: ManifestReader,
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   fileId: string,
   options: FileStreamOptions,
 ): Promise<FileStream> {
@@ -58,7 +57,7 @@ export function chunksInRange(chunks: ChunkRecord[], range: ByteRange): ChunkRec
 }
 
 async function* verifiedBytes(
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   file: FileRecord,
   chunks: ChunkRecord[],
   range: ByteRange,

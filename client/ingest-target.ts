@@ -6,11 +6,11 @@ import type { ReliableConnection } from "../shared/nats/reliable.ts";
 import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
 import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
 import { type ResumeOptions, uploadResumably } from "./resumable-upload.ts";
+import type { UploadStaging } from "./upload.ts";
 
 /** A command-line source, checked on its own: a readable local file, or a well-formed object URL. */
 export type CheckedSource = { file: CheckedIngestFile } | { object: ObjectUrl };
@@ -84,7 +84,8 @@ export async function submitTarget(
     /** Retries the publish through hub restarts; without it, one try. */
     rc?: ReliableConnection;
     hubJs: JetStreamClient;
-    stores: Map<string, BlobStore>;
+    /** How this client reaches each cloud's objects (its own credentials, or the gateways). */
+    stores: Map<string, UploadStaging>;
     deployment: ClientView;
   },
   target: IngestTarget,

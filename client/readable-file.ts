@@ -6,8 +6,7 @@ import {
   readChunkRecords,
   readFileRecord,
 } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
-import { ReassemblyError, type ReplicaChoice, replicaCandidates } from "./replica-read.ts";
+import { ReassemblyError, type ReplicaChoice, type ReplicaSource, replicaCandidates } from "./replica-read.ts";
 
 /** A file that can be read back: its record and every chunk's, in order. */
 export interface ReadableFile {
@@ -21,7 +20,7 @@ export interface ReadableFile {
  */
 export async function findReadableFile(
   kv: ManifestReader,
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   fileId: string,
   choice: ReplicaChoice,
 ): Promise<ReadableFile> {

@@ -3,9 +3,8 @@ import { open, rename, rm } from "node:fs/promises";
 import { matchesFileDigest } from "../shared/chunk-digest.ts";
 import { ChecksumMismatchError } from "../shared/errors.ts";
 import type { ManifestReader } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
 import { findReadableFile } from "./readable-file.ts";
-import { type ReplicaChoice, readVerifiedChunk } from "./replica-read.ts";
+import { type ReplicaChoice, type ReplicaSource, readVerifiedChunk } from "./replica-read.ts";
 
 export { ReassemblyError } from "./replica-read.ts";
 
@@ -22,7 +21,7 @@ export interface ReassembleOptions extends ReplicaChoice {
  */
 export async function reassemble(
   kv: ManifestReader,
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   fileId: string,
   outPath: string,
   options: ReassembleOptions,

@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { describeError, FerryError } from "../shared/errors.ts";
 import type { ChunkRecord, ReplicaRecord } from "../shared/manifest.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
+import type { CloudObjects } from "../shared/object-urls/gateway-objects.ts";
+
+/** Where a reader gets a replica's bytes: a store opened with this machine's credentials, or a cloud's gateway. */
+export type ReplicaSource = Pick<CloudObjects, "get">;
 
 /** No replica of a chunk gave back its bytes; the message lists what each replica did. */
 export class ReassemblyError extends FerryError {}
@@ -32,7 +35,7 @@ export function replicaCandidates(c: ChunkRecord, choice: ReplicaChoice): Replic
  * unreadable or corrupt replica is skipped for the next. Memory: one chunk.
  */
 export async function readVerifiedChunk(
-  stores: Map<string, BlobStore>,
+  stores: Map<string, ReplicaSource>,
   c: ChunkRecord,
   choice: ReplicaChoice,
   signal?: AbortSignal,

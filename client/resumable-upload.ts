@@ -1,8 +1,7 @@
 import { stagingPrefix } from "../shared/chunk-keys.ts";
 import { describeError } from "../shared/errors.ts";
 import type { UploadedFile } from "../shared/sources/uploaded.ts";
-import type { BlobStore } from "../shared/stores/types.ts";
-import { resumeProblem, uploadToStaging } from "./upload.ts";
+import { resumeProblem, type UploadStaging, uploadToStaging } from "./upload.ts";
 import { openUploadJournal, type UploadIdentity, type UploadJournal, uploadJournalDir } from "./upload-journal.ts";
 
 /** Where an upload keeps its journal and tells the user what it does. */
@@ -28,7 +27,7 @@ export interface FinishedUpload {
  * staged chunks are gone starts over under a new id, and `notify` says why.
  */
 export async function uploadResumably(
-  staging: BlobStore,
+  staging: UploadStaging,
   upload: UploadIdentity,
   newFileId: () => string,
   options: ResumeOptions = {},
@@ -52,12 +51,15 @@ export async function uploadResumably(
 }
 
 /** Removes what an abandoned upload staged: no ingest request will ever name it. A failure is only told. */
-async function removeStaged(staging: BlobStore, fileId: string, notify: ResumeOptions["notify"]): Promise<void> {
+async function removeStaged(staging: UploadStaging, fileId: string, notify: ResumeOptions["notify"]): Promise<void> {
+  const where = `${stagingPrefix(fileId)} in ${staging.cloud ?? "the cloud"}`;
+  if (!staging.list || !staging.delete) {
+    notify?.(`the abandoned upload's chunks (${where}) stay: a gateway signs no listing or deleting`);
+    return;
+  }
   try {
     for await (const o of staging.list(stagingPrefix(fileId))) await staging.delete(o.key);
   } catch (err) {
-    notify?.(
-      `could not remove the abandoned upload's chunks (${stagingPrefix(fileId)} in ${staging.cloud}): ${describeError(err)}`,
-    );
+    notify?.(`could not remove the abandoned upload's chunks (${where}): ${describeError(err)}`);
   }
 }

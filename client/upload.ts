@@ -1,13 +1,21 @@
 import { createHash } from "node:crypto";
 import { chunkListDigest } from "../shared/chunk-digest.ts";
 import { stagingKey } from "../shared/chunk-keys.ts";
-import { InputError } from "../shared/errors.ts";
-import { tap } from "../shared/hashing.ts";
+import { InputError, ObjectNotFoundError } from "../shared/errors.ts";
+import { hashStream, tap } from "../shared/hashing.ts";
+import type { CloudObjects } from "../shared/object-urls/gateway-objects.ts";
 import { planChunks } from "../shared/sources/chunk-plan.ts";
 import { openOwnFile } from "../shared/sources/local-file.ts";
 import { MAX_UPLOADED_CHUNKS, type UploadedFile } from "../shared/sources/uploaded.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import type { UploadedChunk } from "./upload-journal.ts";
+
+/**
+ * A cloud's staging as an upload reaches it: get and put always (the user's store, or the cloud's
+ * gateway URLs); head, list and delete only with the user's own store credentials.
+ */
+export type UploadStaging = Pick<CloudObjects, "get" | "put"> &
+  Partial<Pick<BlobStore, "head" | "list" | "delete">> & { readonly cloud?: string };
 
 /** Where an upload stands: the chunks an interrupted run staged, and who hears of each new one. */
 export interface UploadProgress {
@@ -19,7 +27,8 @@ export interface UploadProgress {
 
 /**
  * Cuts a file on this machine into chunks and writes each into a cloud's staging area itself
- * (`staging/<fileId>/<index>`), with this user's own store credentials, hashing while it streams:
+ * (`staging/<fileId>/<index>`), with this user's own store credentials or through the cloud's
+ * gateway, hashing while it streams:
  * no worker needs to see this disk. Memory stays at a chunk's streaming buffers whatever the size;
  * a file that changes while it is read fails (SourceChangedError) and nothing is announced.
  * With `progress.staged` it goes on after those chunks, and the file's digest is then its
@@ -27,7 +36,7 @@ export interface UploadProgress {
  * Returns what the ingest request's `uploaded` field carries.
  */
 export async function uploadToStaging(
-  staging: BlobStore,
+  staging: Pick<CloudObjects, "put">,
   fileId: string,
   path: string,
   cut: { chunkSize: number; recordBoundaries: boolean },
@@ -48,6 +57,7 @@ export async function uploadToStaging(
       const range = source.range(span.offset, span.offset + span.size, signal);
       const put = await staging.put(stagingKey(fileId, span.index), whole ? tap(range, whole) : range, {
         overwrite: true,
+        size: span.size,
         ...(signal ? { signal } : {}),
       });
       const chunk = { offset: span.offset, size: put.size, sha256: put.sha256 };
@@ -65,10 +75,10 @@ export async function uploadToStaging(
 /**
  * Why an interrupted upload's staged chunks cannot be gone on from, or undefined when they can:
  * the last one is read again from the file (one chunk) and must hash as it did, and must still be
- * in staging with its size.
+ * in staging with its size (through a gateway, which signs no HEAD, staging's copy is read and hashed).
  */
 export async function resumeProblem(
-  staging: BlobStore,
+  staging: UploadStaging,
   fileId: string,
   path: string,
   staged: UploadedChunk[],
@@ -84,7 +94,18 @@ export async function resumeProblem(
   } finally {
     await source.close();
   }
-  const head = await staging.head(stagingKey(fileId, k));
-  if (head?.size !== last.size) return `chunk ${k} is no longer in ${staging.cloud}'s staging`;
+  if (!(await stillStaged(staging, stagingKey(fileId, k), last)))
+    return `chunk ${k} is no longer in ${staging.cloud ?? "the cloud"}'s staging`;
   return undefined;
+}
+
+async function stillStaged(staging: UploadStaging, key: string, chunk: UploadedChunk): Promise<boolean> {
+  if (staging.head) return (await staging.head(key))?.size === chunk.size;
+  try {
+    const { size, sha256 } = await hashStream(await staging.get(key));
+    return size === chunk.size && sha256 === chunk.sha256;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return false;
+    throw err;
+  }
 }

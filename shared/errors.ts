@@ -30,6 +30,9 @@ export class StoreUnavailableError extends FerryError {
  */
 export class StoreAccessError extends FerryError {}
 
+/** A store refused a signed URL (HTTP 401/403): it expired, or its signature does not match. A new URL may work. */
+export class UrlRefusedError extends StoreAccessError {}
+
 /** A create-only write found an object already under the key. */
 export class ObjectExistsError extends FerryError {}
 

@@ -29,6 +29,12 @@ export const WORKER_PING = "ferry.workers.ping";
 /** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */
 export const WORKER_METRICS = "ferry.workers.metrics";
 
+/**
+ * Core-NATS requests to `cloud`'s gateway for a short-lived URL to one object in that cloud's store
+ * (see shared/object-urls/). Answered only by that cloud's gateway, wherever the asker is.
+ */
+export const objectUrlSubject = (cloud: string): string => `ferry.objects.${cloud}.url`;
+
 /** A chunk event's type, as `eventType` returns it: `chunks.<kind>`. */
 export const chunkEventType = (kind: ChunkEventKind): string => `chunks.${kind}`;
 export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `${chunkEventType(kind)}.${cloud}`;

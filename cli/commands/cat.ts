@@ -3,7 +3,16 @@ import { parseByteRange } from "../../client/byte-range.ts";
 import { openFileStream } from "../../client/file-stream.ts";
 import { InputError } from "../../shared/errors.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
+import {
+  OBJECTS_OPTION,
+  OBJECTS_OPTION_HELP,
+  objectAccess,
+  objectsChoice,
+  openSession,
+  SERVER_OPTIONS,
+  SERVER_OPTIONS_HELP,
+  sessionOptions,
+} from "../home.ts";
 
 export const CAT_HELP = `Usage: ferry cat <fileId> [--range START-END] [--from <cloud>]
 
@@ -18,6 +27,7 @@ Options:
   --range <r>    only these bytes: START-END (END inclusive, as in HTTP), START- (to the end) or -N
                  (the last N bytes, written --range=-N); e.g. --range 0-1048575 is the first MiB
   --from <cloud> read only that cloud's replicas
+${OBJECTS_OPTION_HELP}
 ${SERVER_OPTIONS_HELP}`;
 
 /** `ferry cat`: a file's bytes on stdout, verified chunk by chunk. */
@@ -25,6 +35,7 @@ export async function catCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     range: { type: "string" },
     from: { type: "string" },
+    ...OBJECTS_OPTION,
     ...SERVER_OPTIONS,
   });
   if (values.help) {
@@ -34,9 +45,10 @@ export async function catCommand(argv: string[]): Promise<number> {
   const [fileId, ...extra] = positionals;
   if (!fileId || extra.length > 0) throw new InputError("ferry cat: give one file id (see ferry cat --help)");
   const range = values.range === undefined ? undefined : parseByteRange(values.range);
+  const objects = objectsChoice(values.objects);
   const session = await openSession(sessionOptions(values));
   try {
-    const { stream } = await openFileStream(session.kv, session.stores, fileId, {
+    const { stream } = await openFileStream(session.kv, objectAccess(session, objects), fileId, {
       preference: session.deployment.topology.clouds.map((c) => c.name),
       ...(values.from ? { from: values.from } : {}),
       ...(range ? { range } : {}),

@@ -3,7 +3,16 @@ import { reassemble } from "../../client/reassemble.ts";
 import { InputError } from "../../shared/errors.ts";
 import { formatBytes } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
+import {
+  OBJECTS_OPTION,
+  OBJECTS_OPTION_HELP,
+  objectAccess,
+  objectsChoice,
+  openSession,
+  SERVER_OPTIONS,
+  SERVER_OPTIONS_HELP,
+  sessionOptions,
+} from "../home.ts";
 
 export const GET_HELP = `Usage: ferry get <fileId> -o <path> [--from <cloud>]
 
@@ -14,6 +23,7 @@ left, it fails and leaves nothing at <path>.
 Options:
   -o, --output <path>  where to write the file (required)
   --from <cloud>       read only that cloud's replicas
+${OBJECTS_OPTION_HELP}
 ${SERVER_OPTIONS_HELP}`;
 
 /** `ferry get`: reassemble a file from its replicas. */
@@ -21,6 +31,7 @@ export async function getCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     output: { type: "string", short: "o" },
     from: { type: "string" },
+    ...OBJECTS_OPTION,
     ...SERVER_OPTIONS,
   });
   if (values.help) {
@@ -29,11 +40,12 @@ export async function getCommand(argv: string[]): Promise<number> {
   }
   const [fileId] = positionals;
   if (!fileId || !values.output) throw new InputError("ferry get: give a file id and -o <path> (see ferry get --help)");
+  const objects = objectsChoice(values.objects);
   const session = await openSession(sessionOptions(values));
   try {
     const preference = session.deployment.topology.clouds.map((c) => c.name);
     const out = resolve(values.output);
-    const r = await reassemble(session.kv, session.stores, fileId, out, {
+    const r = await reassemble(session.kv, objectAccess(session, objects), fileId, out, {
       preference,
       ...(values.from ? { from: values.from } : {}),
     });

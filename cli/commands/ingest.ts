@@ -8,7 +8,16 @@ import type { ClientView } from "../../shared/topology/client-view.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand } from "../args.ts";
-import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
+import {
+  OBJECTS_OPTION,
+  OBJECTS_OPTION_HELP,
+  objectAccess,
+  objectsChoice,
+  openSession,
+  SERVER_OPTIONS,
+  SERVER_OPTIONS_HELP,
+  sessionOptions,
+} from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
@@ -21,8 +30,9 @@ that cloud's own credentials. Every source is checked first; if any is refused, 
 
 Options:
   --cloud <name>      the cloud whose ingest workers read the files (default: the first cloud; for a URL, the first of its kind)
-  --upload            read the files here and write their chunks into the cloud's staging with your own store
-                      credentials; no worker needs to see this machine's disk (and sourceRoots do not apply).
+  --upload            read the files here and write their chunks into the cloud's staging, with your own store
+                      credentials or (--objects gateway) through upload URLs from the cloud's gateway; no
+                      worker needs to see this machine's disk (and sourceRoots do not apply).
                       To resume an interrupted upload, run the same command again: a journal in
                       $XDG_STATE_HOME/ferry/uploads (default ~/.local/state/ferry/uploads) remembers the
                       chunks already staged, and only the rest are read and sent; a file changed since
@@ -34,6 +44,7 @@ Options:
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
   --max-wait <d>      with --wait, give up waiting for the files after this long, e.g. 10m (default: no limit)
+${OBJECTS_OPTION_HELP}
 ${SERVER_OPTIONS_HELP}
 
 Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input.`;
@@ -49,11 +60,13 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     "max-wait": { type: "string" },
     cloud: { type: "string" },
     ...SERVER_OPTIONS,
+    ...OBJECTS_OPTION,
     upload: { type: "boolean" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
   const request = requestOptions(values);
+  const objects = objectsChoice(values.objects);
   const maxWaitMs = values["max-wait"] === undefined ? Infinity : parseDuration("--max-wait", values["max-wait"]);
   // Every source is checked on its own, then against the deployment (its clouds, their source
   // roots), before anything is published.
@@ -73,7 +86,9 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     const sources = routed ?? (await route(session.deployment));
     const submitted: Submitted[] = [];
     for (const src of sources) {
-      const file = await submitTarget(session, src, request, { notify: (line) => process.stderr.write(`${line}\n`) });
+      const file = await submitTarget({ ...session, stores: objectAccess(session, objects) }, src, request, {
+        notify: (line) => process.stderr.write(`${line}\n`),
+      });
       submitted.push({ file, src });
     }
     if (!values.wait) {

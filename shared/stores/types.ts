@@ -33,6 +33,20 @@ export interface ObjectInfo {
   size: number;
 }
 
+/** What a short-lived URL for one object may do, and for how long. */
+export interface SignedUrlOptions {
+  method: "GET" | "PUT";
+  /** Seconds from now until the URL stops working. */
+  expiresInSec: number;
+}
+
+/** A URL that lets its holder, with no credentials, GET or PUT one object until it expires. */
+export interface SignedUrl {
+  url: string;
+  /** Headers the request must carry (e.g. Azure's `x-ms-blob-type` on a PUT). */
+  headers: Record<string, string>;
+}
+
 /**
  * A blob store. Keys are built by the project from ids and hashes (never from user file names):
  * `[A-Za-z0-9._-]` segments separated by `/`.
@@ -57,6 +71,11 @@ export interface BlobStore {
    * not been touched for `olderThanMs`; returns how many it removed. Stores that need no sweeping omit it.
    */
   sweepTemp?(olderThanMs: number): Promise<number>;
+  /**
+   * A short-lived URL for one object, signed with this store's own credentials (S3 presigned URL,
+   * GCS V4 signed URL, Azure SAS). Kinds with no native URL (fs) omit it: their cloud's gateway serves them.
+   */
+  signedUrl?(key: string, options: SignedUrlOptions): Promise<SignedUrl>;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
 }

@@ -162,7 +162,7 @@ function pipelineServices(d: Deployment): NamedService[] {
   // One service per process of the deployment's process list: an orchestrator per hub node, `workers` per stage.
   const seen = new Set<string>();
   const processes = deploymentProcesses(d.topology).flatMap((p): NamedService[] => {
-    if (!p.script || (p.kind !== "orchestrator" && p.kind !== "stage-worker")) return [];
+    if (!p.script || (p.kind !== "orchestrator" && p.kind !== "stage-worker" && p.kind !== "gateway")) return [];
     const server =
       p.node === undefined ? (p.role.role === "cloud" ? p.role.cloud : d.hub.name) : hubServerName(d.topology, p.node);
     const group = p.kind === "orchestrator" ? "orchestrator" : `cloud ${server}`;

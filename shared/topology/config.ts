@@ -5,6 +5,7 @@ import { ConfigError } from "../errors.ts";
 import { perStage, type Stage, stageRow } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { parseDuration, parseSize } from "../units.ts";
+import { compileGateway, type GatewaySpec } from "./gateway-config.ts";
 import { compileHub, type HubSpec } from "./hub-config.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
 
@@ -22,6 +23,8 @@ export interface CloudSpec {
    * @default the user's home folder and the temp folder (see defaultSourceRoots)
    */
   sourceRoots: string[];
+  /** Its gateway's settings, when `clouds[].gateway` gives any; else DEFAULT_GATEWAY applies. */
+  gateway?: GatewaySpec;
 }
 
 /** The compiled topology: defaults filled, units turned into bytes and milliseconds. */
@@ -120,6 +123,9 @@ function compileCloud(key: string, raw: unknown): CloudSpec {
     store: compileStore(`${key}.store`, store),
     workers: compileWorkers(`${key}.workers`, c.workers),
     sourceRoots,
+    ...(c.gateway === undefined
+      ? {}
+      : { gateway: compileGateway(`${key}.gateway`, asObject(`${key}.gateway`, c.gateway)) }),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Every process a deployment runs, derived from the topology once, with the role it belongs to:
  * the hub role runs the hub's nats-server(s), one orchestrator per hub node, the dashboard and
- * Jaeger; a cloud's role runs its leaf, its stage workers and, when its store is local, the store
- * server. The supervisor (`ferry up --role`), docker-compose.yml and the host bundles (`ferry plan`)
+ * Jaeger; a cloud's role runs its leaf, its stage workers, its gateway and, when its store is local,
+ * the store server. The supervisor (`ferry up --role`), docker-compose.yml and the host bundles (`ferry plan`)
  * all read this list, so a process is named in one place.
  */
 import { STAGES, type Stage } from "../stages.ts";
@@ -17,10 +17,17 @@ export type Role = { role: "hub"; node?: number } | { role: "cloud"; cloud: stri
 export const runsHubNode = (role: Role | undefined, i: number): boolean =>
   role === undefined || (role.role === "hub" && (role.node === undefined || role.node === i));
 
-export type ProcessKind = "nats-server" | "orchestrator" | "stage-worker" | "store-server" | "dashboard" | "jaeger";
+export type ProcessKind =
+  | "nats-server"
+  | "orchestrator"
+  | "stage-worker"
+  | "gateway"
+  | "store-server"
+  | "dashboard"
+  | "jaeger";
 
 export interface ProcessSpec {
-  /** Unique in the deployment: `hub`/`hub-2`, `orchestrator`/`orchestrator-2`, `<cloud>` (its leaf), `<stage>-<cloud>`/`<stage>-<cloud>-2`, `store-<cloud>`, `dashboard`, `jaeger`. */
+  /** Unique in the deployment: `hub`/`hub-2`, `orchestrator`/`orchestrator-2`, `<cloud>` (its leaf), `<stage>-<cloud>`/`<stage>-<cloud>-2`, `gateway-<cloud>`, `store-<cloud>`, `dashboard`, `jaeger`. */
   name: string;
   kind: ProcessKind;
   role: Role;
@@ -69,7 +76,10 @@ export function hubProcesses(t: Topology, node?: number): ProcessSpec[] {
   return out;
 }
 
-/** A cloud role's processes: its leaf, its store server when local, and `workers` processes per stage. */
+/** `gateway-<cloud>`: the process that issues URLs for objects of that cloud's store. */
+export const gatewayName = (cloud: string): string => `gateway-${cloud}`;
+
+/** A cloud role's processes: its leaf, its store server when local, `workers` processes per stage, and its gateway. */
 export function cloudProcesses(t: Topology, cloudName: string): ProcessSpec[] {
   const cloud = t.clouds.find((c) => c.name === cloudName);
   if (!cloud)
@@ -88,6 +98,12 @@ export function cloudProcesses(t: Topology, cloudName: string): ProcessSpec[] {
       });
     }
   }
+  out.push({
+    name: gatewayName(cloud.name),
+    kind: "gateway",
+    role,
+    script: { file: "gateway/main.ts", args: [cloud.name] },
+  });
   return out;
 }
 

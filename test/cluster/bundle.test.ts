@@ -62,7 +62,7 @@ describe("ferry plan", () => {
         "credentials.env",
         "deployment.json",
         "nats/aws.conf",
-        ...["aws", "ingest-aws", "process-aws", "place-aws", "verify-aws", "verify-aws-2"].map(
+        ...["aws", "ingest-aws", "process-aws", "place-aws", "verify-aws", "verify-aws-2", "gateway-aws"].map(
           (p) => `systemd/ferry-${p}.service`,
         ),
       ].sort(),
@@ -78,6 +78,7 @@ describe("ferry plan", () => {
     const unit = (p: string) => readFileSync(join(out, "systemd", `ferry-${p}.service`), "utf8");
     expect(execStart(unit("aws"))).toMatch(new RegExp(`nats-server -c ${out}/nats/aws\\.conf$`));
     expect(execStart(unit("verify-aws-2"))).toMatch(new RegExp(`stages/main\\.ts verify aws ${out}$`));
+    expect(execStart(unit("gateway-aws"))).toMatch(new RegExp(`gateway/main\\.ts aws ${out}$`));
     expect(unit("place-aws")).toContain(`EnvironmentFile=-${out}/credentials.env`);
   });
 

@@ -87,7 +87,8 @@ beforeAll(async () => {
   dashboardUrl = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
   const run = readRunState(home);
   pids = [run!.supervisorPid, ...Object.values(run!.pids)];
-  expect(pids.length).toBe(1 + 4 + 3 + 1 + 13); // supervisor, hub + 3 leaves, 3 store servers, Jaeger, orchestrator + 12 stage workers
+  // supervisor, hub + 3 leaves, 3 store servers, Jaeger, orchestrator + 12 stage workers, 3 gateways
+  expect(pids.length).toBe(1 + 4 + 3 + 1 + 13 + 3);
 });
 
 afterAll(async () => {
@@ -258,14 +259,17 @@ describe("status", () => {
     ]);
     const stages = s.workers.map((w) => `${w.cloud}/${w.stage}`).sort();
     expect(stages).toEqual([
+      "aws/gateway",
       "aws/ingest",
       "aws/place",
       "aws/process",
       "aws/verify",
+      "azure/gateway",
       "azure/ingest",
       "azure/place",
       "azure/process",
       "azure/verify",
+      "gcp/gateway",
       "gcp/ingest",
       "gcp/place",
       "gcp/process",

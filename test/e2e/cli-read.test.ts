@@ -215,6 +215,28 @@ describe("commands from another machine: --hub and nothing else", () => {
     expect(readFileSync(join(clientHome, "cat.out")).equals(source.subarray(CHUNK - 5, 2 * CHUNK + 6))).toBe(true);
   });
 
+  it("get and cat through the clouds' gateways (--objects gateway) give the file back byte-identical", async () => {
+    const out = join(clientHome, "via-gateway.bin");
+    const got = await remote(["get", fileId, "-o", out, "--hub", hub(), "--objects", "gateway"]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(readFileSync(out).equals(source)).toBe(true);
+    const fd = openSync(join(clientHome, "via-gateway.out"), "w");
+    const r = await runCli(["cat", fileId, "--from", "azure"], {
+      env: { ...env, FERRY_HUB: hub(), FERRY_OBJECTS: "gateway" },
+      stdoutFd: fd,
+      ...other,
+    });
+    closeSync(fd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(clientHome, "via-gateway.out")).equals(source)).toBe(true);
+    // Each chunk's URL was issued by the gateway of the cloud it was read from.
+    const issued = readFileSync(join(d.home, "logs", "gateway-azure.log"), "utf8");
+    expect(issued).toContain(`"key":"chunks/${fileId}/0-`);
+    const bad = await remote(["cat", fileId, "--hub", "nats://127.0.0.1:1", "--objects", "sdk"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--objects: "sdk" is not "credentials" or "gateway"');
+  });
+
   it("report and dead-letters answer too", async () => {
     const report = await remote(["report", "--json", "--hub", hub()]);
     expect(report.code, report.stderr).toBe(0);

@@ -205,10 +205,13 @@ describe("/metrics after files went through", () => {
 
     for (const cloud of CLOUDS) expect(total(samples, "ferry_leaf_link_up", { cloud })).toEqual({ sum: 1, series: 1 });
     expect(total(samples, "ferry_dead_letters_stored")).toEqual({ sum: 0, series: STAGES.length * CLOUDS.length });
+    // The orchestrator, every stage's worker and each cloud's gateway.
     expect(total(samples, "ferry_workers_answering")).toEqual({
-      sum: 1 + STAGES.length * CLOUDS.length,
-      series: 1 + STAGES.length * CLOUDS.length,
+      sum: 1 + (STAGES.length + 1) * CLOUDS.length,
+      series: 1 + (STAGES.length + 1) * CLOUDS.length,
     });
+    for (const cloud of CLOUDS)
+      expect(total(samples, "ferry_workers_answering", { stage: "gateway", cloud })).toEqual({ sum: 1, series: 1 });
   });
 
   it("counts a dead letter on its worker and as stored on the hub", async () => {

@@ -8,12 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openFileStream } from "../../client/file-stream.ts";
 import { submitIngest } from "../../client/ingest.ts";
 import { submitTarget } from "../../client/ingest-target.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { uploadToStaging } from "../../client/upload.ts";
 import { SourceChangedError } from "../../shared/errors.ts";
 import { encodeEvent } from "../../shared/events.ts";
+import { GatewayObjects, gatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
 import { sourcePolicy } from "../../shared/sources/source-roots.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
@@ -136,6 +138,28 @@ describe("a file uploaded from the client's disk", () => {
     await stagingCollected(t.stores.get(cloud)!, fileId);
   });
 
+  it.each(CLOUDS)(
+    "goes into %s's staging through upload URLs from its gateway, and reads back through every cloud's gateway",
+    async (cloud) => {
+      const path = join(clientDir, `gateway-upload-${cloud}.jsonl`);
+      const data = jsonl(200 * 1024);
+      writeFileSync(path, data);
+      // No store is opened here: every byte goes through a URL a gateway issued over the hub.
+      const objects = gatewayObjects(t.nc, CLOUDS);
+      const session = { hubJs: t.hubJs, stores: objects, deployment: t.pipeline.deployment };
+      const target = { source: await checkIngestFile(path), cloud, name: `gateway-${cloud}.jsonl`, upload: true };
+      const { fileId } = await submitTarget(session, target, {});
+      const f = await finished(t, fileId);
+      expect(f.state, f.reason).toBe("complete");
+      expect(f.stagingClouds).toEqual([cloud]);
+      expect(f.sha256).toBe(sha256(data));
+      for (const from of CLOUDS) {
+        const { stream } = await openFileStream(t.kv, objects, fileId, { preference: [from], from });
+        expect(sha256(await readAll(stream)), from).toBe(sha256(data));
+      }
+    },
+  );
+
   it("fails clearly, before anything is announced, when the file changes while it is uploaded", async () => {
     const path = join(clientDir, "growing.bin");
     writeFileSync(path, randomBytes(200 * 1024));
@@ -156,6 +180,24 @@ describe("a file uploaded from the client's disk", () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceChangedError);
     expect((err as Error).message).toContain(`source ${path} changed while it was being read`);
+  });
+
+  it("fails the same way through upload URLs: the body's own error, not a store outage", async () => {
+    const path = join(clientDir, "growing-via-gateway.bin");
+    writeFileSync(path, randomBytes(200 * 1024));
+    const real = new GatewayObjects(t.nc, "azure");
+    const staging = {
+      put: async (...args: Parameters<GatewayObjects["put"]>) => {
+        const put = await real.put(...args);
+        appendFileSync(path, "more");
+        return put;
+      },
+    };
+    const err = await uploadToStaging(staging, "changing-upload-2", path, {
+      chunkSize: 64 * 1024,
+      recordBoundaries: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceChangedError);
   });
 
   it("fails a request whose uploaded chunks are not in staging, naming the chunk", async () => {

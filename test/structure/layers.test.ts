@@ -15,6 +15,7 @@ const RANK: Record<(typeof SOURCE_FOLDERS)[number], number> = {
   orchestrator: 3,
   dashboard: 3,
   client: 3, // what a user's process does: ingest requests, reading files back, dead letters
+  gateway: 3, // each cloud's issuer of short-lived object URLs, and the HTTP face of an fs store
   supervisor: 4, // starts and watches servers and workers
   chaos: 5,
   bench: 5,

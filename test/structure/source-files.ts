@@ -12,6 +12,7 @@ export const SOURCE_FOLDERS = [
   "orchestrator",
   "dashboard",
   "client",
+  "gateway",
   "supervisor",
   "chaos",
   "bench",

@@ -16,7 +16,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const rawTopology = (): { clouds: { name: string }[] } => JSON.parse(readFileSync(join(ROOT, "topology.json"), "utf8"));
 const base = renderCompose(loadTopology(join(ROOT, "topology.json")));
 const CLOUDS = base.deployment.topology.clouds.map((c) => c.name);
-const workerNames = (cloud: string): string[] => STAGES.map((s) => `${s}-${cloud}`);
+const workerNames = (cloud: string): string[] => [...STAGES.map((s) => `${s}-${cloud}`), `gateway-${cloud}`];
 
 describe("the committed compose files", () => {
   it("are exactly what topology.json generates (run ./ferry compose after editing the topology)", () => {
@@ -96,12 +96,9 @@ describe("renderCompose", () => {
           name,
         ).toEqual([cloud]);
         expect(deps.setup, name).toEqual({ condition: "service_completed_successfully" });
-        expect(base.model.services[name]?.command, name).toEqual([
-          "stages/main.ts",
-          name.split("-")[0],
-          cloud,
-          "/deploy",
-        ]);
+        const [what] = name.split("-");
+        const command = what === "gateway" ? ["gateway/main.ts", cloud] : ["stages/main.ts", what, cloud];
+        expect(base.model.services[name]?.command, name).toEqual([...command, "/deploy"]);
       }
     }
     expect(Object.keys(base.model.services.orchestrator?.depends_on ?? {})).toEqual(["hub", "setup"]);

@@ -203,7 +203,9 @@ describe("the processes and the monitor derived from the chain", () => {
 
   it("starts the orchestrator and one worker per stage in every cloud, locally and in compose", () => {
     const args = workerArgs(composeDeployment(t));
-    expect([...args.keys()]).toEqual(["orchestrator", ...perCloud]);
+    const gateways = (c: string) => [...STAGES.map((s) => `${s}-${c}`), `gateway-${c}`];
+    expect([...args.keys()]).toEqual(["orchestrator", ...gateways("aws"), ...gateways("gcp")]);
+    expect(args.get("gateway-gcp")?.slice(1)).toEqual(["gcp", "/deploy"]);
     expect(args.get("place-gcp")?.slice(1)).toEqual(["place", "gcp", "/deploy"]);
     expect(args.get("place-gcp")?.[0]).toMatch(/stages\/main\.ts$/);
     const services = renderCompose(t).model.services;

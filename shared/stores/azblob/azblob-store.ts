@@ -14,9 +14,10 @@ import { chunksOf } from "../body.ts";
 import { checkedSha256 } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult, SignedUrl, SignedUrlOptions } from "../types.ts";
 import { AZURE_CONTAINER_NAME, failureOf, serviceClient } from "./client.ts";
 import type { AzblobOpenSpec } from "./kind.ts";
+import { signAzblob } from "./signed-url.ts";
 import { StagedBlocks } from "./staged-blocks.ts";
 
 /** How a store moves bytes and how hard it tries; the defaults suit both Azure and Azurite. */
@@ -195,6 +196,16 @@ export class AzblobStore implements BlobStore {
       }
       continuationToken = page.value.continuationToken || undefined;
     } while (continuationToken);
+  }
+
+  /** A SAS URL for one GET or PUT of `key` (see signAzblob). */
+  async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
+    try {
+      return await signAzblob(this.#container, key, options);
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      throw storeError(this, "sign", key, failureOf(err), err);
+    }
   }
 
   /** Nothing to release: the SDK shares one HTTP agent per process, whose idle sockets do not keep it alive. */

@@ -8,14 +8,15 @@ import {
   Storage,
   type StorageOptions,
 } from "@google-cloud/storage";
-import { ConfigError, FerryError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
+import { ConfigError, FerryError, ObjectNotFoundError, StoreAccessError, StoreUnavailableError } from "../../errors.ts";
 import { abortable } from "../abortable.ts";
 import { checkedSha256, hashingBody } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult, SignedUrl, SignedUrlOptions } from "../types.ts";
 import type { GcsOpenSpec } from "./kind.ts";
 import { LOCAL_GCS_PROJECT_ID } from "./local-server.ts";
+import { signGcs, signingBucket } from "./signed-url.ts";
 
 /** Tuning for tests; production uses the defaults. */
 export interface GcsStoreTuning {
@@ -68,6 +69,8 @@ export class GcsStore implements BlobStore {
   readonly #callTimeoutMs: number;
   /** Set once the bucket was seen to exist: a 404 after that means "no such object". */
   #bucketSeen = false;
+  /** Made at the first signedUrl (see signingBucket). */
+  #signer: (() => Bucket) | Bucket;
 
   constructor(spec: Omit<GcsOpenSpec, "kind">, tuning: GcsStoreTuning = {}) {
     if (!spec.cloud) throw new ConfigError(`gcs store: cloud must be a non-empty name`);
@@ -77,7 +80,26 @@ export class GcsStore implements BlobStore {
     const requestTimeoutMs = tuning.requestTimeoutMs ?? 30_000;
     this.#listPageSize = tuning.listPageSize ?? 1000;
     this.#callTimeoutMs = 2 * requestTimeoutMs;
-    this.#bucket = new Storage(storageOptions(spec, requestTimeoutMs)).bucket(spec.bucket);
+    const options = storageOptions(spec, requestTimeoutMs);
+    this.#bucket = new Storage(options).bucket(spec.bucket);
+    this.#signer = () => signingBucket(spec, options, this.#bucket);
+  }
+
+  /** A V4 signed URL for one GET or PUT of `key` (see signingBucket for who signs it). */
+  async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
+    if (typeof this.#signer === "function") this.#signer = this.#signer();
+    try {
+      return await signGcs(this.#signer, key, options);
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      const failure = failureOf(err);
+      if (failure.status !== undefined) throw storeError(this, "sign", key, failure, err);
+      // No request failed: the credentials cannot sign (a user account, no client_email).
+      throw new StoreAccessError(
+        `sign ${where(this, key)}: ${failure.message}. Fix: sign as a service account (GOOGLE_APPLICATION_CREDENTIALS naming its key file, or an identity allowed iam.serviceAccounts.signBlob)`,
+        { cause: err },
+      );
+    }
   }
 
   async put(key: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {

@@ -43,6 +43,10 @@ export const fakeGcsServer: LocalStoreServer<GcsStoreConfig> = {
         options.dataDir,
         "-external-url",
         endpoint,
+        // Signed URLs name 127.0.0.1 as their host: the emulator serves `/<bucket>/<object>` (GET and
+        // PUT, the XML API's paths) only for requests to its public host.
+        "-public-host",
+        "127.0.0.1",
         "-event.pubsub-project-id",
         "",
         "-event.pubsub-topic",

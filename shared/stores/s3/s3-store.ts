@@ -10,15 +10,17 @@ import {
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
+  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ConfigError, FerryError, InputError, ObjectNotFoundError, StoreUnavailableError } from "../../errors.ts";
 import { checkedSha256, hashingBody } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
-import type { BlobStore, ObjectInfo, PutOptions, PutResult } from "../types.ts";
+import type { BlobStore, ObjectInfo, PutOptions, PutResult, SignedUrl, SignedUrlOptions } from "../types.ts";
 import type { S3OpenSpec } from "./kind.ts";
 import { LOCAL_S3_CREDENTIALS } from "./local-server.ts";
+import { presignS3 } from "./signed-url.ts";
 
 export type S3StoreOptions = Omit<S3OpenSpec, "kind">;
 
@@ -42,6 +44,9 @@ export class S3Store implements BlobStore {
   readonly bucket: string;
   readonly #client: S3Client;
   readonly #partSize: number;
+  readonly #options: S3StoreOptions;
+  /** Made at the first signedUrl: a client that signs no flexible checksum into PUT URLs. */
+  #signer: S3Client | undefined;
   #bucketSeen = false;
   #closed = false;
 
@@ -63,6 +68,18 @@ export class S3Store implements BlobStore {
     this.bucket = bucket;
     this.#partSize = partSize;
     this.#client = s3Client(options);
+    this.#options = options;
+  }
+
+  /** A presigned URL for one GET or PUT of `key`, signed with this store's credentials. */
+  async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
+    this.#signer ??= s3Client(this.#options, { requestChecksumCalculation: "WHEN_REQUIRED" });
+    try {
+      return await presignS3(this.#signer, this.bucket, key, options);
+    } catch (err) {
+      // Presigning is local: what fails is finding credentials, which storeError names with the fix.
+      throw this.#failure("sign", key, err);
+    }
   }
 
   /**
@@ -214,6 +231,7 @@ export class S3Store implements BlobStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.destroy();
+    this.#signer?.destroy();
   }
 
   /** Throws StoreAccessError when the bucket is missing; remembers a bucket it has seen. */
@@ -255,9 +273,10 @@ export class S3Store implements BlobStore {
  * The SDK client for a spec (checked by the caller): region, endpoint, path style, retries and
  * timeouts, and the local server's development credentials when `local`. Also what s3:// sources use.
  */
-export function s3Client(spec: S3StoreOptions): S3Client {
+export function s3Client(spec: S3StoreOptions, extra: S3ClientConfig = {}): S3Client {
   const { region, endpoint, local } = spec;
   return new S3Client({
+    ...extra,
     region,
     ...(endpoint === undefined ? {} : { endpoint }),
     forcePathStyle: spec.forcePathStyle ?? endpoint !== undefined,
