@@ -5,7 +5,7 @@
  * address of its proxy, and the bundle is written again with plan's own writer. On separate machines
  * the same addresses come from the topology (hub.addresses, hub.ports, store endpoints) instead.
  */
-import { hubNodeName, readDeployment, type Deployment } from "../../shared/topology/deployment.ts";
+import { type Deployment, hubNodeName, readDeployment } from "../../shared/topology/deployment.ts";
 import { LOCAL_RENDER } from "../../shared/topology/nats-config.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { writeBundle } from "../../supervisor/bundle.ts";

@@ -36,7 +36,8 @@ mkdir -p "$own"
 mount --move "$stash/own" "$own"
 umount "$stash"
 cd "$own"
-exec "$@"`;
+# Only the environment the host was given: not even what bash itself sets.
+exec env -u PWD -u OLDPWD -u SHLVL -u _ "$@"`;
 
 /** The argv that runs `command` as a host with `layout`. */
 export function hostArgv(layout: HostLayout, command: string[]): string[] {
@@ -84,11 +85,10 @@ export function runInHost(layout: HostLayout, command: string[], timeoutMs: numb
  * exactly what that host's processes see.
  */
 export function runInsideHost(pid: number, command: string[], timeoutMs = 10_000): Promise<HostRun> {
-  const child = spawn(
-    "nsenter",
-    ["-t", String(pid), "--user", "--mount", "--preserve-credentials", "--", ...command],
-    { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
-  );
+  const child = spawn("nsenter", ["-t", String(pid), "--user", "--mount", "--preserve-credentials", "--", ...command], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+  });
   return collect(child, timeoutMs);
 }
 

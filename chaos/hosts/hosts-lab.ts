@@ -16,14 +16,7 @@ import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { clientHubUrls, plannedPorts, pointBundleAtWan, wanLinks } from "./host-bundles.ts";
-import {
-  type HostLayout,
-  type HostRun,
-  mountNamespaceOf,
-  runInHost,
-  spawnHost,
-  stopHost,
-} from "./host-namespace.ts";
+import { type HostLayout, type HostRun, mountNamespaceOf, runInHost, spawnHost, stopHost } from "./host-namespace.ts";
 import { startWan, type Wan } from "./wan-links.ts";
 
 /** A host running `ferry up --role`. */
@@ -39,6 +32,8 @@ export interface HostsLab {
   /** The common parent hidden from every host: `hosts/<name>` and `client`. */
   lab: string;
   clientDir: string;
+  /** How the client host is laid out, for one-off commands in it. */
+  clientLayout: HostLayout;
   wan: Wan;
   /** The hub host's bundle, as pointed at the network. */
   hub: Deployment;
@@ -112,7 +107,8 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       await Promise.all(
         group.map(async ({ name, role }) => {
           const dir = join(hostsDir, name);
-          const flags = role.role === "hub" ? ["--role", "hub", "--dashboard-port", "0"] : ["--role", "cloud", "--cloud", name];
+          const flags =
+            role.role === "hub" ? ["--role", "hub", "--dashboard-port", "0"] : ["--role", "cloud", "--cloud", name];
           const up = [...CLI, "up", ...flags, "--home", dir, "--topology", join(dir, "topology.json")];
           say(`starting host ${name}: ferry up ${flags.join(" ")} --home ${dir}`);
           await startHost({ name, dir, main: spawnHost(layout(dir), up, logFd(logs, name)), ns: "" }, logs, hosts);
@@ -120,9 +116,10 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       );
     }
     const hubUrls = clientHubUrls(hub as Deployment, wan);
+    const clientLayout = layout(clientDir);
     const client = (args: string[], timeoutMs = 300_000) =>
-      runInHost(layout(clientDir), [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
-    return { lab, clientDir, wan, hub: hub as Deployment, hosts, hubUrls, client, stop };
+      runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
+    return { lab, clientDir, clientLayout, wan, hub: hub as Deployment, hosts, hubUrls, client, stop };
   } catch (err) {
     await stop();
     throw err;
