@@ -81,6 +81,17 @@ describe("ferry plan", () => {
     expect(unit("place-aws")).toContain(`EnvironmentFile=-${out}/credentials.env`);
   });
 
+  it("writes a hub node's bundle for its own host: all interfaces, routes to the peers' addresses, no gossip", async () => {
+    const out = join(dir, "hub-2");
+    const r = await runCli(["plan", "--role", "hub", "--node", "2", "--out", out, "--topology", topology]);
+    expect(r.code, r.stderr).toBe(0);
+    const conf = readFileSync(join(out, "nats/hub-2.conf"), "utf8");
+    expect(conf).toContain(`listen: "0.0.0.0:7422"`);
+    expect(conf).toContain(`"nats-route://hub-a.example:6222"`);
+    // Leaves and clients dial only hub.addresses: a node never tells them its interface addresses.
+    expect(conf.match(/no_advertise: true/g)).toHaveLength(2);
+  });
+
   it("writes a hub node's bundle whose nats-server config starts", { timeout: 60_000 }, async () => {
     const out = join(dir, "hub");
     const r = await runCli([
