@@ -32,6 +32,8 @@ export interface HostsDrillOptions {
   /** Bytes per file (the URL sources are this size too). */
   size: number;
   chunkSize: number;
+  /** Messages each worker handles at once, every stage; the stages' defaults when undefined. */
+  concurrency?: number;
   /** Each link's bandwidth cap, each way, in KB/s. */
   bandwidthKBps: number;
   say: (line: string) => void;
@@ -68,18 +70,21 @@ const URL_SUFFIX = "-part.bin";
 const KILL_AFTER_MS = 1500;
 
 /** The drill's topology: three hub nodes, the three clouds on their local servers, short ack wait. */
-export function hostsTopology(chunkSize: number): object {
+export function hostsTopology(chunkSize: number, concurrency?: number): object {
   return {
     hub: { nodes: 3 },
     clouds: CLOUDS.map((name) => ({ name, store: STORES[name] })),
     chunkSize,
     ackWait: "5s",
+    ...(concurrency === undefined
+      ? {}
+      : { concurrency: { ingest: concurrency, process: concurrency, place: concurrency, verify: concurrency } }),
   };
 }
 
 /** Runs the drill; every host and proxy it started is stopped before it returns or throws. */
 export async function runHostsDrill(o: HostsDrillOptions): Promise<HostsDrillReport> {
-  const topology = hostsTopology(o.chunkSize);
+  const topology = hostsTopology(o.chunkSize, o.concurrency);
   const started = Date.now();
   const lab = await startHostsLab(o.root, topology, o.say);
   const namespaces = Object.fromEntries([...lab.hosts].map(([name, h]) => [name, h.ns]));

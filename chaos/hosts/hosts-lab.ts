@@ -86,10 +86,13 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
   const hosts = new Map<string, RunningHost>();
   let wan: Wan | undefined;
   const stop = async (): Promise<void> => {
-    // Clouds first, then the hub, as an operator takes hosts down.
-    for (const h of [...hosts.values()].reverse()) await stopHost(h.main, h.ns);
+    // Clouds first, then the hub, as an operator takes hosts down; one that will not stop does not keep the rest up.
+    const problems: string[] = [];
+    for (const h of [...hosts.values()].reverse())
+      await stopHost(h.main, h.ns).catch((err: Error) => problems.push(`host ${h.name}: ${err.message}`));
     hosts.clear();
     await wan?.stop();
+    if (problems.length > 0) throw new Error(`stopping the hosts: ${problems.join("; ")}`);
   };
   try {
     const planned = JSON.parse(readFileSync(join(hostsDir, "hub", "deployment.json"), "utf8")) as Deployment;
@@ -121,7 +124,7 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
     return { lab, clientDir, clientLayout, wan, hub: hub as Deployment, hosts, hubUrls, client, stop };
   } catch (err) {
-    await stop();
+    await stop().catch((e: Error) => say(e.message));
     throw err;
   }
 }

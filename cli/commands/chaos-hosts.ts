@@ -30,6 +30,7 @@ Options:
   --size <size>      size of each file and each object (default 16MiB)
   --chunk-size <s>   chunk size (default 1MiB)
   --bandwidth <s>    each link's cap, each way, per second (default 25MB)
+  --concurrency <n>  messages each worker handles at once, every stage (default: each stage's own)
   --quick            2 files of 256KiB, 64KiB chunks: the form the test suite runs
   --keep             keep the folder (hosts' folders, logs) afterwards
   --json             print the report as JSON
@@ -45,6 +46,7 @@ export async function chaosHostsCommand(argv: string[]): Promise<number> {
       size: { type: "string" },
       "chunk-size": { type: "string" },
       bandwidth: { type: "string" },
+      concurrency: { type: "string" },
       quick: { type: "boolean" },
       keep: { type: "boolean" },
       json: { type: "boolean" },
@@ -65,6 +67,9 @@ export async function chaosHostsCommand(argv: string[]): Promise<number> {
     values.bandwidth === undefined ? DEFAULT_BANDWIDTH_KBPS * 1000 : parseSize("--bandwidth", values.bandwidth);
   if (size < 1 || chunkSize < 1 || bandwidth < 1000)
     throw new UsageError("--size and --chunk-size must be at least 1 byte, --bandwidth at least 1KB");
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1))
+    throw new UsageError(`--concurrency: "${values.concurrency}" is not a whole number of at least 1`);
   const root = await mkdtemp(join(tmpdir(), "ferry-hosts-"));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let passed = false;
@@ -74,6 +79,7 @@ export async function chaosHostsCommand(argv: string[]): Promise<number> {
       files,
       size,
       chunkSize,
+      ...(concurrency === undefined ? {} : { concurrency }),
       bandwidthKBps: Math.floor(bandwidth / 1000),
       say,
     });
