@@ -22,7 +22,7 @@ import {
   sha256Hex,
 } from "./client-rounds.ts";
 import { type HostsLab, startHostsLab } from "./hosts-lab.ts";
-import { checkIsolation, type HostView } from "./isolation.ts";
+import { checkIsolation, type HostView, type LeafRoute, leafRoutes } from "./isolation.ts";
 
 export interface HostsDrillOptions {
   /** Scratch folder: the hosts' folders, the client's, logs. */
@@ -49,6 +49,8 @@ export interface HostsDrillReport {
   urls: IngestRound;
   killedHubNode: { name: string; pid: number; afterMs: number };
   readBacks: ReadBack[];
+  /** Each leaf's link to the hub at the end, after the hub kill: through its proxy. */
+  leafRoutes: LeafRoute[];
   /** Messages each worker handles at once, per stage; one worker process per stage per cloud. */
   concurrency: Record<string, number>;
   /** Files in flight at once in each round. */
@@ -110,6 +112,7 @@ export async function runHostsDrill(o: HostsDrillOptions): Promise<HostsDrillRep
     const killedHubNode = await kill;
     o.say(`reading every file back from every cloud on the client`);
     const readBacks = await readBackAll(lab, [loopback, wan, urlRound], sent);
+    const routes = await leafRoutes(lab);
     return {
       setupSeconds,
       isolation,
@@ -118,6 +121,7 @@ export async function runHostsDrill(o: HostsDrillOptions): Promise<HostsDrillRep
       urls: urlRound,
       killedHubNode,
       readBacks,
+      leafRoutes: routes,
       concurrency: compileTopology(topology).concurrency,
       filesInFlight: o.files,
       namespaces,

@@ -1,9 +1,12 @@
 /**
  * What each host can see, checked from inside it: its own folder, and neither another host's folder
- * nor the client's; and its environment holds only what the runner gave it (hostEnv).
+ * nor the client's; and its environment holds only what the runner gave it (hostEnv). And what it
+ * reaches: each leaf's link to the hub goes through its proxy.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readDeployment } from "../../shared/topology/deployment.ts";
+import { leafLink } from "./host-bundles.ts";
 import { runInHost, runInsideHost } from "./host-namespace.ts";
 import { type HostsLab, hostEnv } from "./hosts-lab.ts";
 
@@ -64,4 +67,28 @@ function strayVariables(pid: number, own: string): string[] {
     .filter((kv) => kv !== "")
     .map((kv) => kv.slice(0, kv.indexOf("=")));
   return names.filter((n) => !given.has(n));
+}
+
+/** Where a cloud's leaf is linked to the hub, from its own /leafz. */
+export interface LeafRoute {
+  cloud: string;
+  /** The port its link to the hub dials. */
+  port: number | undefined;
+  /** Whether that is one of its proxies to the hub: false means it found a way around the network. */
+  throughProxy: boolean;
+}
+
+/** Asks every cloud's leaf which hub port its link dials. */
+export async function leafRoutes(lab: HostsLab): Promise<LeafRoute[]> {
+  const out: LeafRoute[] = [];
+  for (const [cloud, host] of lab.hosts) {
+    if (cloud === "hub") continue;
+    const leaf = readDeployment(host.dir).leaves[cloud];
+    const res = await fetch(`http://127.0.0.1:${leaf?.monitorPort}/leafz`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { leafs?: Array<{ port?: number }> };
+    const port = body.leafs?.[0]?.port;
+    const proxies = lab.hub.hubNodes.map((_, i) => lab.wan.port(leafLink(cloud, i)));
+    out.push({ cloud, port, throughProxy: port !== undefined && proxies.includes(port) });
+  }
+  return out;
 }

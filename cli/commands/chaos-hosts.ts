@@ -100,6 +100,8 @@ export function failures(r: HostsDrillReport): string[] {
     for (const dir of v.seesOthers) out.push(`${v.host} can see ${dir}`);
     if (v.strayEnv.length > 0) out.push(`${v.host}'s environment has ${v.strayEnv.join(", ")}`);
   }
+  for (const l of r.leafRoutes)
+    if (!l.throughProxy) out.push(`${l.cloud}'s leaf reaches the hub on port ${l.port}, not through its proxy`);
   for (const f of [...r.wan.files, ...r.urls.files, ...r.loopback.files])
     if (f.state !== "complete") out.push(`${f.name} ${f.state}${f.reason ? `: ${f.reason}` : ""}`);
   for (const b of r.readBacks)
@@ -119,6 +121,7 @@ function formatHostsReport(r: HostsDrillReport, bandwidth: number): string {
     "hosts drill: hub (3 nodes, AWS region), aws, gcp, azure and a client, sharing nothing but TCP",
     `links       RTT aws-gcp ${RTT_MS.aws.gcp} ms, aws-azure ${RTT_MS.aws.azure} ms, gcp-azure ${RTT_MS.gcp.azure} ms, ${RTT_MS.aws.aws} ms within a region; cap ${formatBytes(bandwidth)}/s each way`,
     `setup       ${r.setupSeconds.toFixed(1)} s to plan and start every host`,
+    `leaf links  ${r.leafRoutes.map((l) => `${l.cloud} ${l.throughProxy ? "through its proxy" : "AROUND its proxy"}`).join(", ")}`,
     `isolation   ${r.isolation.map((v) => `${v.host} ${v.seesOthers.length === 0 && v.readsOwnFolder ? "alone" : "NOT ALONE"}`).join(", ")}`,
     `WAN         ${rate(r.wan)}`,
     `loopback    ${rate(r.loopback)}`,

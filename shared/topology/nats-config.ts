@@ -23,9 +23,10 @@ export interface RenderOptions {
   /** First line(s) of the file, saying who generated it. */
   header: string;
   /**
-   * Whether hub nodes tell leaves and clients the addresses they listen on (nats-server's gossip).
-   * False when hosts reach the hub through other addresses (NAT, proxies, separate clouds): leaves and
-   * clients then use only the hub addresses they were given, and never a listen address they cannot reach.
+   * Whether servers rely on nats-server's gossip of listen addresses. False when hosts reach the hub
+   * through other addresses (NAT, proxies, separate clouds): hub nodes do not advertise theirs
+   * (`no_advertise`) and leaves ignore any they hear of (`ignore_discovered_servers`), so leaves and
+   * clients dial only the hub addresses they were given, never a listen address they cannot reach.
    * @default true
    */
   advertise?: boolean;
@@ -95,7 +96,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}] }\n  ]`,
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
     ])
   );
 }

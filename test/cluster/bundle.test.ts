@@ -75,6 +75,8 @@ describe("ferry plan", () => {
     expect(conf).toContain(
       `"nats-leaf://hub-a.example:7422", "nats-leaf://hub-b.example:7422", "nats-leaf://hub-c.example:7422"`,
     );
+    // The leaf dials only those: not a hub node's listen address it might hear of.
+    expect(conf).toContain("ignore_discovered_servers: true");
     const unit = (p: string) => readFileSync(join(out, "systemd", `ferry-${p}.service`), "utf8");
     expect(execStart(unit("aws"))).toMatch(new RegExp(`nats-server -c ${out}/nats/aws\\.conf$`));
     expect(execStart(unit("verify-aws-2"))).toMatch(new RegExp(`stages/main\\.ts verify aws ${out}$`));

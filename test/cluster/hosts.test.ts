@@ -37,6 +37,11 @@ describe("hosts that share nothing but TCP", () => {
     }
   });
 
+  it("each leaf's link to the hub goes through its proxy, even after the hub node was killed", () => {
+    expect(report.leafRoutes.map((l) => l.cloud).sort()).toEqual(["aws", "azure", "gcp"]);
+    for (const l of report.leafRoutes) expect(l.throughProxy, `${l.cloud} dials port ${l.port}`).toBe(true);
+  });
+
   it("files uploaded from the client complete over WAN latency and over loopback", () => {
     for (const round of [report.wan, report.loopback]) {
       expect(round.files).toHaveLength(2);
