@@ -97,14 +97,7 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
   try {
     const planned = JSON.parse(readFileSync(join(hostsDir, "hub", "deployment.json"), "utf8")) as Deployment;
     wan = await startWan(wanLinks(planned), join(logs, "toxiproxy.log"), plannedPorts(planned));
-    let hub: Deployment | undefined;
-    for (const { name, role } of roles) {
-      const dir = join(hostsDir, name);
-      const d = await pointBundleAtWan(dir, role, wan);
-      if (name === "hub") hub = d;
-      copyFileSync(topologyFile, join(dir, "topology.json"));
-      mkdirSync(join(dir, "tmp"), { recursive: true });
-    }
+    const hub = await prepareBundles(hostsDir, roles, wan, topologyFile);
     // The hub first: the clouds' leaves dial it.
     for (const group of [roles.slice(0, 1), roles.slice(1)]) {
       await Promise.all(
@@ -118,15 +111,34 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
         }),
       );
     }
-    const hubUrls = clientHubUrls(hub as Deployment, wan);
+    const hubUrls = clientHubUrls(hub, wan);
     const clientLayout = layout(clientDir);
     const client = (args: string[], timeoutMs = 300_000) =>
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
-    return { lab, clientDir, clientLayout, wan, hub: hub as Deployment, hosts, hubUrls, client, stop };
+    return { lab, clientDir, clientLayout, wan, hub, hosts, hubUrls, client, stop };
   } catch (err) {
     await stop().catch((e: Error) => say(e.message));
     throw err;
   }
+}
+
+/** Points every host's bundle at the network and gives it the topology and a temp folder; returns the hub's. */
+async function prepareBundles(
+  hostsDir: string,
+  roles: Array<{ name: string; role: Role }>,
+  wan: Wan,
+  topologyFile: string,
+): Promise<Deployment> {
+  let hub: Deployment | undefined;
+  for (const { name, role } of roles) {
+    const dir = join(hostsDir, name);
+    const d = await pointBundleAtWan(dir, role, wan);
+    if (name === "hub") hub = d;
+    copyFileSync(topologyFile, join(dir, "topology.json"));
+    mkdirSync(join(dir, "tmp"), { recursive: true });
+  }
+  if (!hub) throw new Error("hosts: the plan wrote no hub bundle");
+  return hub;
 }
 
 /** Where a host's `ferry up` writes: an open file the child inherits (closed here at once). */

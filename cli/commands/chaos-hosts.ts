@@ -126,7 +126,7 @@ function formatHostsReport(r: HostsDrillReport, bandwidth: number): string {
     `WAN         ${rate(r.wan)}`,
     `loopback    ${rate(r.loopback)}`,
     `concurrency ${r.filesInFlight} file(s) in flight; per worker ${conc}; 1 worker process per stage per cloud`,
-    `URLs        ${r.urls.files.map((f) => `${f.name} ${f.state}`).join(", ")}`,
+    `URLs        ${r.urls.files.map((f) => `${f.name} ${f.state}`).join(", ")} in ${r.urls.seconds.toFixed(1)} s`,
     `hub kill    ${r.killedHubNode.name} (pid ${r.killedHubNode.pid}) SIGKILLed ${r.killedHubNode.afterMs} ms into the URL round`,
     `read back   ${r.readBacks.filter((b) => b.identical).length} of ${r.readBacks.length} identical (every file from every cloud)`,
     ...(bad.length === 0 ? ["drill passed"] : ["drill FAILED:", ...bad.map((l) => `  - ${l}`)]),
