@@ -11,6 +11,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../shared/nats/connect.ts";
+import { retry } from "../shared/retry.ts";
 import {
   cloudStream,
   DEPLOYMENT_BUCKET,
@@ -108,14 +109,25 @@ async function ensureConsumer(
   await jsm.consumers.update(stream, cfg.durable_name, mutable);
 }
 
+/**
+ * A cluster's nodes that have just met may still see a peer as offline for a moment: placing an R3
+ * stream or bucket then fails with "no suitable peers for placement". Declaring is idempotent: try again.
+ */
+function isPlacementRace(err: unknown): boolean {
+  return err instanceof Error && /no suitable peers/i.test(err.message);
+}
+
 /** What one host declares: the hub's streams on a hub host, its cloud's on a cloud host, or everything. */
 export async function applyRoleStreams(d: Deployment, role: Role | undefined): Promise<void> {
   if (role === undefined) return applyAllStreams(d);
   const url = role.role === "hub" ? hubUrls(d) : (d.leaves[role.cloud]?.url ?? "");
   const nc = await connectNats(url, `ferry-setup-${role.role === "hub" ? "hub" : role.cloud}`);
   try {
-    if (role.role === "hub") await applyHubStreams(nc, d.topology);
-    else await applyLeafStreams(nc, d.topology, role.cloud);
+    if (role.role === "hub") {
+      await retry(() => applyHubStreams(nc, d.topology), { attempts: 8, retryable: isPlacementRace });
+      // Clients on other machines (--hub) read the deployment from here.
+      await publishClientView(jetstream(nc, { domain: d.topology.hubDomain }), d);
+    } else await applyLeafStreams(nc, d.topology, role.cloud);
   } finally {
     await nc.close();
   }

@@ -22,6 +22,14 @@ export interface RenderOptions {
   hubHost: (node: HubNode, index: number) => string;
   /** First line(s) of the file, saying who generated it. */
   header: string;
+  /**
+   * Whether servers rely on nats-server's gossip of listen addresses. False when hosts reach the hub
+   * through other addresses (NAT, proxies, separate clouds): hub nodes do not advertise theirs
+   * (`no_advertise`) and leaves ignore any they hear of (`ignore_discovered_servers`), so leaves and
+   * clients dial only the hub addresses they were given, never a listen address they cannot reach.
+   * @default true
+   */
+  advertise?: boolean;
 }
 
 /** The local deployment of `ferry up`: everything on loopback, configs rewritten on every start. */
@@ -46,7 +54,7 @@ export function renderHubConfig(d: Deployment, index = 0, options: RenderOptions
     options.header +
     common(h, options) +
     block("jetstream", [kv("store_dir", q(h.storeDir)), kv("domain", q(h.domain)), kv("sync_interval", q("always"))]) +
-    block("leafnodes", [kv("listen", q(`${options.host}:${h.leafPort}`))]) +
+    block("leafnodes", [kv("listen", q(`${options.host}:${h.leafPort}`)), ...noAdvertise(options)]) +
     (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "")
   );
 }
@@ -62,7 +70,13 @@ function clusterBlock(d: Deployment, index: number, options: RenderOptions): str
     kv("name", q(HUB_CLUSTER_NAME)),
     kv("listen", q(`${options.host}:${self.clusterPort}`)),
     `routes: [\n    ${routes.join(",\n    ")}\n  ]`,
+    ...noAdvertise(options),
   ]);
+}
+
+/** `no_advertise: true` when the hub must not gossip its listen addresses (see RenderOptions.advertise). */
+function noAdvertise(options: RenderOptions): string[] {
+  return options.advertise === false ? [kv("no_advertise", "true")] : [];
 }
 
 /** A cloud's leaf nats-server config: its own JetStream domain, fsync on every write, a remote to the hub. */
@@ -82,7 +96,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}] }\n  ]`,
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
     ])
   );
 }

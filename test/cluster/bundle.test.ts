@@ -75,11 +75,24 @@ describe("ferry plan", () => {
     expect(conf).toContain(
       `"nats-leaf://hub-a.example:7422", "nats-leaf://hub-b.example:7422", "nats-leaf://hub-c.example:7422"`,
     );
+    // The leaf dials only those: not a hub node's listen address it might hear of.
+    expect(conf).toContain("ignore_discovered_servers: true");
     const unit = (p: string) => readFileSync(join(out, "systemd", `ferry-${p}.service`), "utf8");
     expect(execStart(unit("aws"))).toMatch(new RegExp(`nats-server -c ${out}/nats/aws\\.conf$`));
     expect(execStart(unit("verify-aws-2"))).toMatch(new RegExp(`stages/main\\.ts verify aws ${out}$`));
     expect(execStart(unit("gateway-aws"))).toMatch(new RegExp(`gateway/main\\.ts aws ${out}$`));
     expect(unit("place-aws")).toContain(`EnvironmentFile=-${out}/credentials.env`);
+  });
+
+  it("writes a hub node's bundle for its own host: all interfaces, routes to the peers' addresses, no gossip", async () => {
+    const out = join(dir, "hub-2");
+    const r = await runCli(["plan", "--role", "hub", "--node", "2", "--out", out, "--topology", topology]);
+    expect(r.code, r.stderr).toBe(0);
+    const conf = readFileSync(join(out, "nats/hub-2.conf"), "utf8");
+    expect(conf).toContain(`listen: "0.0.0.0:7422"`);
+    expect(conf).toContain(`"nats-route://hub-a.example:6222"`);
+    // Leaves and clients dial only hub.addresses: a node never tells them its interface addresses.
+    expect(conf.match(/no_advertise: true/g)).toHaveLength(2);
   });
 
   it("writes a hub node's bundle whose nats-server config starts", { timeout: 60_000 }, async () => {
