@@ -29,6 +29,8 @@ async function main(argv: string[]): Promise<void> {
         throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
       return leaf.url;
     },
+    // A cloud's credentials stay in it: other clouds' objects are reached through their gateways.
+    stores: "own",
   });
   const spec = rt.deployment.topology.clouds.find((c) => c.name === cloud)?.gateway ?? DEFAULT_GATEWAY;
   const store = rt.stores.get(cloud);

@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
     worker: workerId,
     url: hubUrls,
     // Staging is deleted by each cloud's own workers: the orchestrator holds no store credentials.
-    openStores: false,
+    stores: "none",
   });
   const hubJs = jetstream(rt.nc, { domain: rt.deployment.topology.hubDomain });
   rt.log.info("orchestrator standing by for the lease");

@@ -43,8 +43,11 @@ export async function startWorkerRuntime(options: {
   cloud: string;
   worker: string;
   url: (d: Deployment) => string | string[];
-  /** Whether the process opens every cloud's store (default true). */
-  openStores?: boolean;
+  /**
+   * Which stores the process opens with their credentials: `own` (its cloud's; other clouds' objects
+   * are reached through their gateways), `none`, or `every` (the default).
+   */
+  stores?: "own" | "none" | "every";
 }): Promise<WorkerRuntime> {
   const deployment = readDeployment(options.dataDir);
   const log = createLogger({ stage: options.stage, cloud: options.cloud, worker: options.worker });
@@ -56,7 +59,11 @@ export async function startWorkerRuntime(options: {
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
   const nc = await connectNats(options.url(deployment), options.worker);
-  const stores = options.openStores === false ? new Map<string, BlobStore>() : openStores(deployment);
+  const which = options.stores ?? "every";
+  const stores =
+    which === "none"
+      ? new Map<string, BlobStore>()
+      : openStores(deployment, which === "own" ? options.cloud : undefined);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
   const info: Omit<WorkerInfo, "stats"> = {
     stage: options.stage,

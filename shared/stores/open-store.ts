@@ -10,11 +10,15 @@ export function openStore(spec: StoreOpenSpec): BlobStore {
   return storeKindOf(spec).open(spec);
 }
 
-/** Opens the store of every cloud in the deployment. `FERRY_FS_THROTTLE_BPS` slows fs writes for chaos drills. */
-export function openStores(d: Pick<Deployment, "topology" | "stores">): Map<string, BlobStore> {
+/**
+ * Opens the store of every cloud in the deployment, or only cloud `only`'s. `FERRY_FS_THROTTLE_BPS`
+ * slows fs writes for chaos drills.
+ */
+export function openStores(d: Pick<Deployment, "topology" | "stores">, only?: string): Map<string, BlobStore> {
   const throttle = Number(process.env.FERRY_FS_THROTTLE_BPS ?? 0);
   const stores = new Map<string, BlobStore>();
   for (const c of d.topology.clouds) {
+    if (only !== undefined && c.name !== only) continue;
     const spec = d.stores[c.name];
     if (!spec) throw new Error(`deployment has no store for cloud "${c.name}"`);
     stores.set(

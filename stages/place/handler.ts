@@ -7,6 +7,7 @@ import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/c
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { ObjectExistsError, ObjectNotFoundError, StoreUnavailableError } from "../../shared/errors.ts";
 import { type ChunkPlaced, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
+import { GatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { isLateDelivery } from "../finished-file.ts";
@@ -102,11 +103,15 @@ async function ensureCopied(
   }
 }
 
-/** The staged chunk's bytes, from the staging cloud's store; counted as crossing a link when that is another cloud. */
+/**
+ * The staged chunk's bytes: from this cloud's own store, or from another cloud's through a URL its
+ * gateway issues for that one object (this worker holds no other cloud's credentials); those bytes
+ * are counted as crossing the link.
+ */
 async function readStaged(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Promise<Readable> {
   const from = ev.staging.cloud;
-  const body = await storeOf(ctx, from).get(ev.staging.key, { signal });
-  if (from === ctx.cloud) return body;
+  if (from === ctx.cloud) return storeOf(ctx, from).get(ev.staging.key, { signal });
+  const body = await new GatewayObjects(ctx.nc, from).get(ev.staging.key, { signal });
   return Readable.from(
     (async function* () {
       for await (const part of body as AsyncIterable<Uint8Array>) {
