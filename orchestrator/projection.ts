@@ -37,6 +37,7 @@ export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Ne
     f.size = e.size;
     f.chunkSize = e.chunkSize;
     f.replicas = e.replicas;
+    if (e.sourceVersion) f.sourceVersion = e.sourceVersion;
     addOnce(f.stagingClouds, e.cloud);
     // The first trace wins: a request redelivered without trace headers starts a new one.
     if (e.traceId && !f.traceId) f.traceId = e.traceId;
@@ -62,6 +63,7 @@ export async function onFileIngested(p: Projection, e: FileIngested): Promise<Ne
     f.name = e.name;
     f.size = e.size;
     f.sha256 = e.sha256;
+    if (e.digest) f.digest = e.digest;
     f.chunkCount = e.chunkCount;
     f.chunksIngested = e.chunkCount;
     if (f.state === "ingesting") f.state = "processing";

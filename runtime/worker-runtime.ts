@@ -59,11 +59,7 @@ export async function startWorkerRuntime(options: {
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
   const nc = await connectNats(options.url(deployment), options.worker);
-  const which = options.stores ?? "every";
-  const stores =
-    which === "none"
-      ? new Map<string, BlobStore>()
-      : openStores(deployment, which === "own" ? options.cloud : undefined);
+  const stores = openWorkerStores(deployment, options.stores ?? "every", options.cloud);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
   const info: Omit<WorkerInfo, "stats"> = {
     stage: options.stage,
@@ -103,4 +99,10 @@ export async function startWorkerRuntime(options: {
         await Promise.all([...stores.values()].map((s) => s.close()));
       })()),
   };
+}
+
+/** The stores a process opens with their credentials: every cloud's, only its own cloud's, or none. */
+function openWorkerStores(d: Deployment, which: "own" | "none" | "every", cloud: string): Map<string, BlobStore> {
+  if (which === "none") return new Map();
+  return openStores(d, which === "own" ? cloud : undefined);
 }
