@@ -68,17 +68,8 @@ export async function startWorkerRuntime(options: {
     pid: process.pid,
     startedAt: new Date().toISOString(),
   };
-  nc.subscribe(WORKER_PING, {
-    callback: (_err, m) => {
-      m.respond(JSON.stringify({ ...info, stats }));
-    },
-  });
   const metrics = createWorkerMetrics({ stage: options.stage, cloud: options.cloud });
-  nc.subscribe(WORKER_METRICS, {
-    callback: (_err, m) => {
-      void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));
-    },
-  });
+  answerWorkerRequests(nc, info, stats, metrics);
   const stop = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => stop.abort());
   let closed: Promise<void> | undefined;
@@ -105,4 +96,23 @@ export async function startWorkerRuntime(options: {
 function openWorkerStores(d: Deployment, which: "own" | "none" | "every", cloud: string): Map<string, BlobStore> {
   if (which === "none") return new Map();
   return openStores(d, which === "own" ? cloud : undefined);
+}
+
+/** Answers `ferry status` pings with who this process is, and metrics requests with its registry. */
+function answerWorkerRequests(
+  nc: NatsConnection,
+  info: Omit<WorkerInfo, "stats">,
+  stats: LoopStats,
+  metrics: WorkerMetrics,
+): void {
+  nc.subscribe(WORKER_PING, {
+    callback: (_err, m) => {
+      m.respond(JSON.stringify({ ...info, stats }));
+    },
+  });
+  nc.subscribe(WORKER_METRICS, {
+    callback: (_err, m) => {
+      void metrics.registry.getMetricsAsJSON().then((json) => m.respond(JSON.stringify({ ...info, metrics: json })));
+    },
+  });
 }
