@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { makeWorkerId } from "../runtime/context.ts";
-import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
+import { leafUrlOf, startWorkerRuntime } from "../runtime/worker-runtime.ts";
 import { DEFAULT_GATEWAY } from "../shared/topology/gateway-config.ts";
 import { type FsFace, startFsFace } from "./fs-face.ts";
 import { gatewaySecretPath, readOrCreateSecret } from "./secret.ts";
@@ -23,12 +23,7 @@ async function main(argv: string[]): Promise<void> {
     stage: STAGE,
     cloud,
     worker: makeWorkerId(STAGE, cloud),
-    url: (d) => {
-      const leaf = d.leaves[cloud];
-      if (!leaf)
-        throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
-      return leaf.url;
-    },
+    url: leafUrlOf(cloud),
     // A cloud's credentials stay in it: other clouds' objects are reached through their gateways.
     stores: "own",
   });

@@ -116,3 +116,13 @@ function answerWorkerRequests(
     },
   });
 }
+
+/** Where a process of `cloud` connects: its cloud's leaf, or a clear error when the deployment has no such cloud. */
+export function leafUrlOf(cloud: string): (d: Deployment) => string {
+  return (d) => {
+    const leaf = d.leaves[cloud];
+    if (!leaf)
+      throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
+    return leaf.url;
+  };
+}

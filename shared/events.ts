@@ -16,6 +16,11 @@ export interface ChunkRef {
   sha256: string;
 }
 
+/** The chunk a chunk event is about, copied from the event before it (nothing else of it). */
+export function chunkRefOf(ev: ChunkRef): ChunkRef {
+  return { fileId: ev.fileId, index: ev.index, offset: ev.offset, size: ev.size, sha256: ev.sha256 };
+}
+
 /** Fields every event carries: who published it, when, and how long the work took. */
 export interface EventMeta {
   cloud: string;

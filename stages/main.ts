@@ -6,7 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { traceStores } from "../observability/traced-store.ts";
 import { runConsumeLoop } from "../runtime/consume-loop.ts";
 import { makeWorkerId, publishDeadLetter, type WorkerContext } from "../runtime/context.ts";
-import { startWorkerRuntime } from "../runtime/worker-runtime.ts";
+import { leafUrlOf, startWorkerRuntime } from "../runtime/worker-runtime.ts";
 import { isStage, STAGES } from "../shared/stages.ts";
 import { stageSource } from "../shared/stream-names.ts";
 import { STAGE_WORKERS } from "./handlers.ts";
@@ -22,12 +22,7 @@ async function main(argv: string[]): Promise<void> {
     stage,
     cloud,
     worker: workerId,
-    url: (d) => {
-      const leaf = d.leaves[cloud];
-      if (!leaf)
-        throw new Error(`cloud "${cloud}" is not in the deployment (clouds: ${Object.keys(d.leaves).join(", ")})`);
-      return leaf.url;
-    },
+    url: leafUrlOf(cloud),
     // A cloud's credentials stay in it: other clouds' objects are reached through their gateways.
     stores: "own",
   });

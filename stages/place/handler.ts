@@ -6,7 +6,7 @@ import { objectAttributes } from "../../observability/traced-store.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { ObjectExistsError, ObjectNotFoundError, StoreUnavailableError } from "../../shared/errors.ts";
-import { type ChunkPlaced, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
+import { type ChunkPlaced, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
 import { GatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
@@ -55,11 +55,7 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, signal: Abor
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
       ...meta(ctx, started),
-      fileId: ev.fileId,
-      index: ev.index,
-      offset: ev.offset,
-      size: ev.size,
-      sha256: ev.sha256,
+      ...chunkRefOf(ev),
       replica: { cloud: target, store: store.kind, bucket: store.bucket, key },
       staging: ev.staging,
       replicas: ev.replicas,

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import type { JsMsg } from "@nats-io/jetstream";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
-import { type ChunkIngested, type ChunkProcessed, parseChunkEvent } from "../../shared/events.ts";
+import { type ChunkIngested, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { isLateDelivery } from "../finished-file.ts";
 import { JsonlValidator } from "./validate-jsonl.ts";
@@ -35,11 +35,7 @@ export function createProcessHandler(ctx: WorkerContext) {
     }
     const out: ChunkProcessed = {
       ...meta(ctx, started),
-      fileId: ev.fileId,
-      index: ev.index,
-      offset: ev.offset,
-      size: ev.size,
-      sha256: ev.sha256,
+      ...chunkRefOf(ev),
       staging: ev.staging,
       replicas: ev.replicas,
       repairs: 0,

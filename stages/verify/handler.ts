@@ -1,7 +1,13 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
-import { type ChunkPlaced, type ChunkProcessed, type ChunkVerified, parseChunkEvent } from "../../shared/events.ts";
+import {
+  type ChunkPlaced,
+  type ChunkProcessed,
+  type ChunkVerified,
+  chunkRefOf,
+  parseChunkEvent,
+} from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { takesOf } from "../../shared/stages.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
@@ -25,11 +31,7 @@ export function createVerifyHandler(ctx: WorkerContext) {
     if (!problem) {
       const ok: ChunkVerified = {
         ...meta(ctx, started),
-        fileId: ev.fileId,
-        index: ev.index,
-        offset: ev.offset,
-        size: ev.size,
-        sha256: ev.sha256,
+        ...chunkRefOf(ev),
         replica: ev.replica,
       };
       await publishEvent(
@@ -49,11 +51,7 @@ export function createVerifyHandler(ctx: WorkerContext) {
     await store.delete(ev.replica.key, { signal });
     const again: ChunkProcessed = {
       ...meta(ctx, started),
-      fileId: ev.fileId,
-      index: ev.index,
-      offset: ev.offset,
-      size: ev.size,
-      sha256: ev.sha256,
+      ...chunkRefOf(ev),
       staging: ev.staging,
       replicas: ev.replicas,
       repairs,
