@@ -66,7 +66,10 @@ export interface ReadBack {
   error?: string;
 }
 
-/** Reads `fileId` back from `cloud` on the client host with `ferry get` or `ferry cat`, and compares its bytes. */
+/**
+ * Reads `fileId` back from `cloud` on the client host with `ferry get` or `ferry cat`, through URLs
+ * from the cloud's gateway (the client has no store credentials), and compares its bytes.
+ */
 export async function readBackOnClient(
   lab: HostsLab,
   file: { fileId: string; sha256: string },
@@ -75,7 +78,7 @@ export async function readBackOnClient(
 ): Promise<ReadBack> {
   const out = join(lab.clientDir, "back", `${file.fileId}-${cloud}`);
   const args = how === "get" ? ["get", file.fileId, "-o", out] : ["cat", file.fileId];
-  const r = await lab.client([...args, "--from", cloud, "--timeout", "30s"], 120_000);
+  const r = await lab.client([...args, "--from", cloud, "--objects", "gateway", "--timeout", "30s"], 120_000);
   const base = { fileId: file.fileId, cloud, how };
   if (r.code !== 0) return { ...base, identical: false, error: `exit ${r.code}: ${r.stderr.trim()}` };
   const bytes = how === "get" ? readFileSync(out) : r.stdout;

@@ -97,7 +97,8 @@ export async function runHostsDrill(o: HostsDrillOptions): Promise<HostsDrillRep
     const sent = new Map<string, SentFile>();
     const upload = async (round: string) => {
       const paths = clientFiles(lab, round, o.files, o.size, sent);
-      return ingestOnClient(lab, paths, ["--upload"]);
+      // The client holds no store credentials: it writes through upload URLs from each cloud's gateway.
+      return ingestOnClient(lab, paths, ["--upload", "--objects", "gateway"]);
     };
     // Loopback first, then WAN: neither is measured in the wake of the hub kill.
     o.say(`loopback round: ${o.files} file(s) uploaded from the client, no toxics on the links`);
