@@ -37,7 +37,7 @@ export async function writeBundle(d: Deployment, role: Role, render: RenderOptio
   written.push("deployment.json");
   const processes = deploymentProcesses(d.topology, role);
   for (const p of processes) if (p.kind === "nats-server") put(natsConfigPath(d, p), natsConfig(d, p, render));
-  put(CREDENTIALS_FILE, credentialsEnv(d));
+  put(CREDENTIALS_FILE, credentialsEnv(d, role));
   for (const p of processes) put(join(UNITS_DIR, unitName(p.name)), await unit(d, p));
   return written;
 }
@@ -53,14 +53,20 @@ function natsConfig(d: Deployment, p: ProcessSpec, render: RenderOptions): strin
   return p.node === undefined ? renderLeafConfig(d, p.name, render) : renderHubConfig(d, p.node, render);
 }
 
-/** Every store this host's processes open (today the workers and the orchestrator open every cloud's), by its variables' names. */
-function credentialsEnv(d: Deployment): string {
+/**
+ * The store this host's processes open, by its variables' names: a cloud host its own cloud's only
+ * (other clouds' objects are reached through their gateways); a hub host none (the orchestrator
+ * opens no store).
+ */
+function credentialsEnv(d: Deployment, role: Role): string {
   const lines = [
     "# The credentials this host's processes read from their environment: names only.",
     "# Uncomment and fill in what your credentials need (see README, Real clouds); keep this file 0600.",
     "# Local store servers and fs stores need none.",
   ];
-  for (const [cloud, spec] of Object.entries(d.stores)) {
+  if (role.role === "hub") lines.push("", "# The hub's processes open no store: nothing to fill in.");
+  const own = Object.entries(d.stores).filter(([cloud]) => role.role === "cloud" && cloud === role.cloud);
+  for (const [cloud, spec] of own) {
     const kind = storeKindOf(spec);
     lines.push("", `# ${cloud}: ${kind.describe(spec)}`);
     if (kind.credentialEnv.length === 0) lines.push("#   (no credentials)");

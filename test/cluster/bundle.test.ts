@@ -69,8 +69,9 @@ describe("ferry plan", () => {
     );
     for (const f of files) expect(readFileSync(join(out, f), "utf8"), f).not.toContain(SECRET);
     const creds = readFileSync(join(out, "credentials.env"), "utf8");
+    // Only its own cloud's: other clouds' objects are reached through their gateways.
     expect(creds).toContain("#AWS_SECRET_ACCESS_KEY=\n");
-    expect(creds).toContain("#GOOGLE_APPLICATION_CREDENTIALS=\n");
+    expect(creds).not.toContain("GOOGLE_APPLICATION_CREDENTIALS");
     const conf = readFileSync(join(out, "nats/aws.conf"), "utf8");
     expect(conf).toContain(
       `"nats-leaf://hub-a.example:7422", "nats-leaf://hub-b.example:7422", "nats-leaf://hub-c.example:7422"`,
@@ -93,6 +94,10 @@ describe("ferry plan", () => {
     expect(conf).toContain(`"nats-route://hub-a.example:6222"`);
     // Leaves and clients dial only hub.addresses: a node never tells them its interface addresses.
     expect(conf.match(/no_advertise: true/g)).toHaveLength(2);
+    // The hub's processes open no store, so its bundle names no store credential.
+    const creds = readFileSync(join(out, "credentials.env"), "utf8");
+    expect(creds).toContain("open no store");
+    expect(creds).not.toMatch(/^#[A-Z_]+=$/m);
   });
 
   it("writes a hub node's bundle whose nats-server config starts", { timeout: 60_000 }, async () => {
