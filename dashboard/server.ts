@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import { connectPipeline } from "../observability/metrics-endpoint.ts";
 import { ConfigError } from "../shared/errors.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
+import { admit, isLoopback } from "./access.ts";
 import { dashboardRouter } from "./router.ts";
 import { SnapshotCache } from "./snapshot-cache.ts";
 import { SnapshotPush } from "./snapshot-push.ts";
@@ -23,15 +24,22 @@ export interface Dashboard {
 }
 
 /**
- * Serves the dashboard of a running deployment on `host:port` (port 0 picks a free one).
+ * Serves the dashboard of a running deployment on `host:port` (port 0 picks a free one). On an
+ * address other than loopback every request needs `token` (dashboard/access.ts), and there is no
+ * starting without one.
  * @default host "127.0.0.1"
  */
 export async function startDashboard(options: {
   deployment: Deployment;
   port: number;
-  host?: "127.0.0.1";
+  host?: string;
+  token?: string;
 }): Promise<Dashboard> {
   const host = options.host ?? "127.0.0.1";
+  if (!isLoopback(host) && !options.token)
+    throw new ConfigError(
+      `serving the dashboard on ${host} needs a token (FERRY_DASHBOARD_TOKEN, or the deployment's dashboard.token); nothing started`,
+    );
   const pages = loadStaticPages();
   const conns = await connectPipeline(options.deployment, "ferry-dashboard");
   const source = await openStateSource(conns).catch(async (err: unknown) => {
@@ -40,7 +48,10 @@ export async function startDashboard(options: {
   });
   const snapshots = new SnapshotCache(source);
   const push = new SnapshotPush(snapshots);
-  const server = createServer(dashboardRouter({ deployment: options.deployment, conns, pages, snapshots, push }));
+  const router = dashboardRouter({ deployment: options.deployment, conns, pages, snapshots, push });
+  const server = createServer((req, res) => {
+    if (admit(options.token, req, res)) router(req, res);
+  });
   try {
     await listen(server, options.port, host);
   } catch (err) {

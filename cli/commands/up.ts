@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { isLoopback } from "../../dashboard/access.ts";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
+import { dashboardToken } from "../../dashboard/token.ts";
 import { ConfigError } from "../../shared/errors.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { becomesTrue } from "../../shared/retry.ts";
@@ -47,6 +49,8 @@ Options:
   ${ROLE_OPTION_HELP}
   --port <n>         the hub's client port (default 4222; 0 picks a free port)
   --dashboard-port <n>  the live dashboard's port (default 4280, or any free port when 4280 is taken)
+  --dashboard-host <a>  where the dashboard and /metrics listen (default 127.0.0.1); any other address
+                     needs a token on every request: FERRY_DASHBOARD_TOKEN, or <home>/dashboard.token
   ${STORES_OPTION_HELP}
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)
   --home <dir>       where servers, stores and logs live (default: FERRY_HOME or .ferry)`;
@@ -58,6 +62,8 @@ interface UpRun {
   port: number;
   stores: string;
   dashboardPort: number;
+  /** Where the dashboard listens; beyond loopback it needs its token. @default "127.0.0.1" */
+  dashboardHost?: string;
   hubNodes?: string;
   role?: Role;
 }
@@ -73,6 +79,7 @@ export async function upCommand(argv: string[]): Promise<number> {
       home: { type: "string" },
       stores: { type: "string" },
       "dashboard-port": { type: "string" },
+      "dashboard-host": { type: "string" },
       "hub-nodes": { type: "string" },
       role: { type: "string" },
       cloud: { type: "string" },
@@ -108,6 +115,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     stores: values.stores ?? "config",
     dashboardPort: role?.role === "cloud" ? 0 : await chooseDashboardPort(values["dashboard-port"]),
     ...(values["hub-nodes"] === undefined ? {} : { hubNodes: values["hub-nodes"] }),
+    ...(values["dashboard-host"] === undefined ? {} : { dashboardHost: values["dashboard-host"] }),
     ...(role ? { role } : {}),
   };
   if (role) planOfHost(home, role); // the host's bundle must be there
@@ -198,7 +206,11 @@ async function runForeground(run: UpRun): Promise<number> {
   let dashboard: Dashboard | undefined;
   if (run.role?.role !== "cloud") {
     try {
-      dashboard = await startDashboard({ deployment: pipeline.deployment, port: run.dashboardPort });
+      dashboard = await startDashboard({
+        deployment: pipeline.deployment,
+        port: run.dashboardPort,
+        ...dashboardAccess(run, pipeline.deployment),
+      });
     } catch (err) {
       await pipeline.stop();
       removeRunState(home);
@@ -246,7 +258,17 @@ function upFlags(run: UpRun): string[] {
     ...roleFlags(run.role),
     ...(run.role?.role === "hub" ? ["--dashboard-port", String(run.dashboardPort)] : []),
     ...(run.hubNodes === undefined ? [] : ["--hub-nodes", run.hubNodes]),
+    ...(run.dashboardHost === undefined ? [] : ["--dashboard-host", run.dashboardHost]),
   ];
+}
+
+/** Where the dashboard listens and, beyond loopback, its token (the file it is in goes to the terminal, never the token). */
+function dashboardAccess(run: UpRun, d: Deployment): { host?: string; token?: string } {
+  const host = run.dashboardHost;
+  if (host === undefined || isLoopback(host)) return host === undefined ? {} : { host };
+  const { token, from } = dashboardToken(d.dataDir);
+  process.stderr.write(`ferry: the dashboard on ${host} needs its token (${from}): open it once with ?token=<token>\n`);
+  return { host, token };
 }
 
 /** Starts `ferry up` as a background supervisor and returns once it is ready (or has failed). */

@@ -116,12 +116,16 @@ export function writeServerConfigs(d: Deployment, role?: Role): void {
   }
 }
 
-/** Server-wide settings shared by hub and leaves; locally everything listens on loopback only. */
+/**
+ * Server-wide settings shared by hub and leaves; locally everything listens on loopback only. The
+ * HTTP monitoring port stays on loopback everywhere: it has no authentication, and only processes
+ * on the server's own host read it.
+ */
 function common(ep: ServerEndpoint, options: RenderOptions): string {
   return `${[
     kv("server_name", q(ep.name)),
     kv("listen", q(`${options.host}:${ep.port}`)),
-    kv("http", q(`${options.host}:${ep.monitorPort}`)),
+    kv("http", q(`127.0.0.1:${ep.monitorPort}`)),
     kv("max_payload", String(MAX_PAYLOAD)),
     kv("ping_interval", q(PING_INTERVAL)),
     kv("ping_max", String(PING_MAX)),

@@ -91,6 +91,8 @@ describe("ferry plan", () => {
     expect(r.code, r.stderr).toBe(0);
     const conf = readFileSync(join(out, "nats/hub-2.conf"), "utf8");
     expect(conf).toContain(`listen: "0.0.0.0:7422"`);
+    // Monitoring has no authentication: it stays on the host's loopback.
+    expect(conf).toContain(`http: "127.0.0.1:8222"`);
     expect(conf).toContain(`"nats-route://hub-a.example:6222"`);
     // Leaves and clients dial only hub.addresses: a node never tells them its interface addresses.
     expect(conf.match(/no_advertise: true/g)).toHaveLength(2);
