@@ -203,21 +203,8 @@ async function runForeground(run: UpRun): Promise<number> {
     throw err;
   }
   recordServerPids(state, pipeline);
-  let dashboard: Dashboard | undefined;
-  if (run.role?.role !== "cloud") {
-    try {
-      dashboard = await startDashboard({
-        deployment: pipeline.deployment,
-        port: run.dashboardPort,
-        ...dashboardAccess(run, pipeline.deployment),
-      });
-    } catch (err) {
-      await pipeline.stop();
-      removeRunState(home);
-      throw err;
-    }
-    state.dashboardUrl = dashboard.url;
-  }
+  const dashboard = await startHubDashboard(run, pipeline);
+  if (dashboard) state.dashboardUrl = dashboard.url;
   state.ready = true;
   writeRunState(home, state);
   process.stdout.write(describe(pipeline, dashboard, run.role));
@@ -260,6 +247,22 @@ function upFlags(run: UpRun): string[] {
     ...(run.hubNodes === undefined ? [] : ["--hub-nodes", run.hubNodes]),
     ...(run.dashboardHost === undefined ? [] : ["--dashboard-host", run.dashboardHost]),
   ];
+}
+
+/** The dashboard, on every host but a cloud's; a dashboard that cannot start stops the rest. */
+async function startHubDashboard(run: UpRun, pipeline: Pipeline): Promise<Dashboard | undefined> {
+  if (run.role?.role === "cloud") return undefined;
+  try {
+    return await startDashboard({
+      deployment: pipeline.deployment,
+      port: run.dashboardPort,
+      ...dashboardAccess(run, pipeline.deployment),
+    });
+  } catch (err) {
+    await pipeline.stop();
+    removeRunState(run.home);
+    throw err;
+  }
 }
 
 /** Where the dashboard listens and, beyond loopback, its token (the file it is in goes to the terminal, never the token). */
