@@ -16,6 +16,8 @@ export function fileIdFromSequence(stream: string, seq: number): string {
 /** Throws InputError unless `id` is a usable file id (lower-case letters, digits, dashes; 6-64 chars). */
 export function assertFileId(id: unknown): asserts id is string {
   if (typeof id !== "string" || !FILE_ID.test(id)) {
-    throw new InputError(`fileId ${JSON.stringify(id)} is not valid: use 6-64 lower-case letters, digits or dashes`);
+    throw new InputError(
+      `fileId ${JSON.stringify(id)?.slice(0, 80)} is not valid: use 6-64 lower-case letters, digits or dashes`,
+    );
   }
 }
