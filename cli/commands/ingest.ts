@@ -19,6 +19,7 @@ import {
   sessionOptions,
 } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
+import { printable } from "../terminal-text.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
 
@@ -157,9 +158,9 @@ function report(
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } else if (f?.state === "failed") {
-    process.stdout.write(`${fileId}  ${name}  failed: ${f.reason ?? "unknown reason"}\n`);
+    process.stdout.write(`${fileId}  ${printable(name)}  failed: ${printable(f.reason ?? "unknown reason")}\n`);
   } else {
-    process.stdout.write(`${fileId}  ${name}  ${f?.state ?? "submitted"}\n`);
+    process.stdout.write(`${fileId}  ${printable(name)}  ${f?.state ?? "submitted"}\n`);
   }
 }
 
