@@ -1,5 +1,5 @@
 import { basename, isAbsolute } from "node:path";
-import { type ConfigError, PoisonMessageError } from "../../shared/errors.ts";
+import { PoisonMessageError } from "../../shared/errors.ts";
 import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
 import { defaultRecordBoundaries } from "../../shared/sources/chunk-plan.ts";
@@ -42,7 +42,7 @@ export const MAX_CHUNK_SIZE = REQUEST_LIMITS.maxChunkSize;
 export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
   if (data.length > REQUEST_LIMITS.requestBytes)
     throw new PoisonMessageError(
-      `ingest request is ${data.length} bytes, more than the ${REQUEST_LIMITS.requestBytes} allowed: list fewer chunks`,
+      `ingest request is ${data.length} bytes, more than the ${REQUEST_LIMITS.requestBytes} allowed: list fewer chunks or shorten its fields`,
     );
   const o = parseJsonObject(data, "ingest request");
   refuseUnknownFields(o, REQUEST_FIELDS, "ingest request");
@@ -78,8 +78,9 @@ function sourceOf(o: Record<string, unknown>): string {
   if (o.url !== undefined) {
     if (typeof o.url !== "string")
       throw new PoisonMessageError(`ingest request field "url" must be a string such as "s3://bucket/key"`);
+    const url = boundedString("url", o.url, REQUEST_LIMITS.sourceBytes);
     try {
-      return parseObjectUrl(boundedString("url", o.url, REQUEST_LIMITS.sourceBytes)).url;
+      return parseObjectUrl(url).url;
     } catch (err) {
       throw new PoisonMessageError(`ingest request field "url": ${(err as Error).message}`);
     }
@@ -96,11 +97,15 @@ function sourceOf(o: Record<string, unknown>): string {
 
 function chunkSizeOf(v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
+  // A size is a few characters: a longer string is refused before it is parsed.
+  const raw = typeof v === "string" ? boundedString("chunkSize", v, 32) : v;
   let n: number;
   try {
-    n = parseSize("chunkSize", v);
-  } catch (err) {
-    throw new PoisonMessageError(`ingest request field ${(err as ConfigError).message}`);
+    n = parseSize("chunkSize", raw);
+  } catch {
+    throw new PoisonMessageError(
+      `ingest request field "chunkSize" must be a size such as "8MiB" or 1048576, got ${shown(v)}`,
+    );
   }
   if (n < REQUEST_LIMITS.minChunkSize || n > REQUEST_LIMITS.maxChunkSize)
     throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 KiB and 1 GiB, got ${n}`);

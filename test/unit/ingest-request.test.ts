@@ -84,7 +84,14 @@ describe("parseIngestRequest", () => {
 
   it("keeps a reason short however long the bad value is", () => {
     const long = "r".repeat(50_000);
-    for (const input of [{ path: long }, { path: "/x", transforms: [long] }, { path: "/x", [long]: 1 }]) {
+    const inputs = [
+      { path: long },
+      { path: "/x", transforms: [long] },
+      { path: "/x", [long]: 1 },
+      { path: "/x", chunkSize: [long] },
+      { path: "/x", fileId: long },
+    ];
+    for (const input of inputs) {
       let reason = "";
       try {
         parse(input);
@@ -128,6 +135,7 @@ describe("parseIngestRequest", () => {
     [{ path: "/x", chunkSize: 1024 ** 3 + 1 }, /between 1 KiB and 1 GiB/],
     [{ path: "/x", chunkSize: 1e300 }, /chunkSize/],
     [{ path: "/x", chunkSize: -4096 }, /chunkSize/],
+    [{ path: "/x", chunkSize: "9".repeat(100_000) }, /"chunkSize" is 100000 bytes long, more than the 32 allowed/],
     [{ path: "/x", chunk_size: 4096 }, /unknown field "chunk_size": the fields are path, url/],
     [{ path: "/x", __proto__x: 1 }, /unknown field "__proto__x"/],
     [{ path: `/${"a".repeat(4096)}` }, /"path" is 4097 bytes long, more than the 4096 allowed/],
