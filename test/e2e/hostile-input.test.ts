@@ -242,4 +242,13 @@ describe("ingest requests outside the schema's limits", () => {
     nc.publish("files.ingest", JSON.stringify({ fileId: "after-limits-1", path }));
     expect((await finished("after-limits-1")).state).toBe("complete");
   });
+
+  it("are refused by ferry ingest before anything is published", async () => {
+    const path = join(d.work, "cli-limits.bin");
+    writeRandomFile(path, 5000);
+    const r = await runCli(["ingest", path, "--chunk-size", "100"], { env: d.env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--chunk-size: 100 is not between 1KiB and 1GiB/);
+    expect(r.stdout).toBe("");
+  });
 });
