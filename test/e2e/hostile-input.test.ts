@@ -164,7 +164,7 @@ describe("hostile file names", () => {
     expect((JSON.parse(json.stdout) as { name: string }).name).toBe(CORPUS[3]);
   });
 
-  it("ferry status escapes a failed file's name and reason, and refuses a name beyond 1024 bytes", async () => {
+  it("ferry status and dead-letters escape a failed file's name and reason; a name beyond 1024 bytes is refused", async () => {
     // Fails in process (not JSON lines), after ingest recorded its name.
     const notJson = join(d.work, "not-json.jsonl");
     writeFileSync(notJson, "this is not json\n");
@@ -181,6 +181,10 @@ describe("hostile file names", () => {
     expect(r.stdout).toContain("hostile-failed-1  gone\\x1b[31m  failed: ");
     expect(r.stdout).toContain("missing\\x1b[2J\\u202e.bin does not exist");
     expect(r.stdout).not.toMatch(RAW_CONTROL);
+    const letters = await runCli(["dead-letters"], { env: d.env });
+    expect(letters.code, letters.stderr).toBe(0);
+    expect(letters.stdout).toContain("missing\\x1b[2J\\u202e.bin does not exist");
+    expect(letters.stdout).not.toMatch(RAW_CONTROL);
   });
 
   it("ferry ingest takes a file whose own name is hostile and prints it escaped", async () => {
