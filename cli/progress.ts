@@ -1,9 +1,10 @@
 import type { FileRecord } from "../shared/manifest.ts";
 import { formatBytes } from "../shared/units.ts";
+import { printable } from "./terminal-text.ts";
 
 const WIDTH = 28;
 
-/** One line per file: a bar of chunks with all replicas verified, and the state. */
+/** One line per file: a bar of chunks with all replicas verified, and the state; name and reason printable. */
 export function progressLine(name: string, f: FileRecord | undefined): string {
   if (!f) return `${pad(name)} [${" ".repeat(WIDTH)}]   0%  queued`;
   const total = f.chunkCount ?? Math.max(1, Math.ceil(f.size / Math.max(1, f.chunkSize)));
@@ -12,7 +13,7 @@ export function progressLine(name: string, f: FileRecord | undefined): string {
   const pct = `${Math.floor(ratio * 100)}`.padStart(3);
   const detail =
     f.state === "failed"
-      ? `failed: ${f.reason ?? "unknown reason"}`
+      ? `failed: ${printable(f.reason ?? "unknown reason")}`
       : f.chunkCount === undefined
         ? `ingesting: ${f.chunksIngested} chunks read, ${f.chunksComplete} replicated, ${formatBytes(f.size)}`
         : `${f.state} ${f.chunksComplete}/${f.chunkCount} chunks, ${formatBytes(f.size)}`;
@@ -20,7 +21,8 @@ export function progressLine(name: string, f: FileRecord | undefined): string {
 }
 
 function pad(name: string): string {
-  const n = name.length > 24 ? `…${name.slice(-23)}` : name;
+  const shown = printable(name);
+  const n = shown.length > 24 ? `…${shown.slice(-23)}` : shown;
   return n.padEnd(24);
 }
 

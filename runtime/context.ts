@@ -5,6 +5,7 @@ import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
 import { describeError } from "../shared/errors.ts";
 import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared/events.ts";
+import { isFileId } from "../shared/ids.ts";
 import type { Stage } from "../shared/stages.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { deadLetterSubject, msgId } from "../shared/subjects.ts";
@@ -57,7 +58,10 @@ const MAX_PAYLOAD_IN_DEAD_LETTER = 4096;
 /** Records a message that can never pass, with its reason, in this cloud's stream. */
 export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unknown): Promise<void> {
   const payload = new TextDecoder().decode(msg.data.subarray(0, MAX_PAYLOAD_IN_DEAD_LETTER));
-  const ids = peekIds(payload);
+  // From the whole message: a request longer than the excerpt still names its file. A file id
+  // that is not one (`../x`, `a.*`) is left out: it must never become a manifest key.
+  const { fileId, index } = peekIds(msg.data);
+  const ids = { ...(isFileId(fileId) ? { fileId } : {}), ...(index === undefined ? {} : { index }) };
   const dl: DeadLetter = {
     cloud: ctx.cloud,
     worker: ctx.workerId,

@@ -13,9 +13,14 @@ export function fileIdFromSequence(stream: string, seq: number): string {
   return createHash("sha256").update(`${stream}:${seq}`).digest("hex").slice(0, 20);
 }
 
+/** Whether `id` is a usable file id (lower-case letters, digits, dashes; 6-64 chars). */
+export const isFileId = (id: unknown): id is string => typeof id === "string" && FILE_ID.test(id);
+
 /** Throws InputError unless `id` is a usable file id (lower-case letters, digits, dashes; 6-64 chars). */
 export function assertFileId(id: unknown): asserts id is string {
-  if (typeof id !== "string" || !FILE_ID.test(id)) {
-    throw new InputError(`fileId ${JSON.stringify(id)} is not valid: use 6-64 lower-case letters, digits or dashes`);
+  if (!isFileId(id)) {
+    throw new InputError(
+      `fileId ${JSON.stringify(id)?.slice(0, 80)} is not valid: use 6-64 lower-case letters, digits or dashes`,
+    );
   }
 }

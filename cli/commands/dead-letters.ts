@@ -1,6 +1,7 @@
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, sessionOptions } from "../home.ts";
+import { printable } from "../terminal-text.ts";
 
 export const DEAD_LETTERS_HELP = `Usage: ferry dead-letters [--json] [--limit <n>]
 
@@ -39,7 +40,7 @@ export async function deadLettersCommand(argv: string[]): Promise<number> {
     for (const l of letters) {
       const where = l.fileId ? ` file ${l.fileId}${l.index === undefined ? "" : ` chunk ${l.index}`}` : "";
       process.stdout.write(
-        `${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject} #${l.streamSeq}, ${l.deliveryCount} deliveries)\n    ${l.reason}\n`,
+        `${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject} #${l.streamSeq}, ${l.deliveryCount} deliveries)\n    ${printable(l.reason)}\n`,
       );
     }
     return 0;

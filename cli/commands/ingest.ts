@@ -7,6 +7,7 @@ import type { FileRecord, ManifestReader } from "../../shared/manifest.ts";
 import type { ClientView } from "../../shared/topology/client-view.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
+import { REQUEST_LIMITS } from "../../stages/ingest/request-limits.ts";
 import { parseCommand } from "../args.ts";
 import {
   OBJECTS_OPTION,
@@ -19,6 +20,7 @@ import {
   sessionOptions,
 } from "../home.ts";
 import { LiveBlock, progressLine } from "../progress.ts";
+import { printable } from "../terminal-text.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
 
@@ -40,7 +42,7 @@ Options:
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
                       (sha256 is the file's SHA-256, or for a resumed upload or read its chunk-list digest: see the README)
-  --chunk-size <n>    chunk size, e.g. 4MiB (default: chunkSize in topology.json)
+  --chunk-size <n>    chunk size, 1KiB to 1GiB, e.g. 4MiB (default: chunkSize in topology.json)
   --no-record-boundaries  cut line formats (.jsonl, .csv, ...) at exact sizes instead of after a newline
   --validate jsonl    dead-letter the file if a line is not valid JSON
   --max-wait <d>      with --wait, give up waiting for the files after this long, e.g. 10m (default: no limit)
@@ -157,9 +159,9 @@ function report(
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } else if (f?.state === "failed") {
-    process.stdout.write(`${fileId}  ${name}  failed: ${f.reason ?? "unknown reason"}\n`);
+    process.stdout.write(`${fileId}  ${printable(name)}  failed: ${printable(f.reason ?? "unknown reason")}\n`);
   } else {
-    process.stdout.write(`${fileId}  ${name}  ${f?.state ?? "submitted"}\n`);
+    process.stdout.write(`${fileId}  ${printable(name)}  ${f?.state ?? "submitted"}\n`);
   }
 }
 
@@ -181,6 +183,11 @@ function requestOptions(values: {
     transforms.push("validate-jsonl");
   }
   const chunkSize = values["chunk-size"] === undefined ? undefined : parseSize("--chunk-size", values["chunk-size"]);
+  // The workers' bounds, checked here so nothing is uploaded or published that they would refuse.
+  if (chunkSize !== undefined && (chunkSize < REQUEST_LIMITS.minChunkSize || chunkSize > REQUEST_LIMITS.maxChunkSize))
+    throw new InputError(
+      `--chunk-size: ${values["chunk-size"]} is not between 1KiB and 1GiB; give a size in that range`,
+    );
   return {
     ...(chunkSize === undefined ? {} : { chunkSize }),
     ...(values["no-record-boundaries"] ? { recordBoundaries: false } : {}),

@@ -11,6 +11,7 @@ import { readRunState } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, type Session, sessionOptions } from "../home.ts";
 import { progressLine } from "../progress.ts";
+import { printable } from "../terminal-text.ts";
 
 export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
 
@@ -69,8 +70,8 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     return 0;
   }
   const lines = [
-    `${file.fileId}  ${file.name}`,
-    `  state    ${file.state}${file.reason ? `: ${file.reason}` : ""}`,
+    `${file.fileId}  ${printable(file.name)}`,
+    `  state    ${file.state}${file.reason ? `: ${printable(file.reason)}` : ""}`,
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
     `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
@@ -134,9 +135,9 @@ async function overview(s: Session, json: boolean): Promise<number> {
     ),
     `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${failed.length} failed`,
     ...inFlight.map((f) => `  ${f.fileId}  ${progressLine(f.name, f)}`),
-    ...failed.map((f) => `  ${f.fileId}  ${f.name}  failed: ${f.reason ?? "unknown reason"}`),
+    ...failed.map((f) => `  ${f.fileId}  ${printable(f.name)}  failed: ${printable(f.reason ?? "unknown reason")}`),
     ...(deadLetters.length === 0 ? [] : [`latest dead letters (all: ./ferry dead-letters)`]),
-    ...deadLetters.map((l) => `  ${l.at}  ${l.stage}@${l.cloud}: ${l.reason}`),
+    ...deadLetters.map((l) => `  ${l.at}  ${l.stage}@${l.cloud}: ${printable(l.reason)}`),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;

@@ -26,6 +26,8 @@ export function parseUploaded(v: unknown): UploadedFile {
   const bad = (why: string) => new PoisonMessageError(`ingest request field "uploaded": ${why}`);
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad("expected an object");
   const o = v as Record<string, unknown>;
+  const extra = unknownField(o, ["size", "sha256", "chunks", "digest"]);
+  if (extra) throw bad(`unknown field ${extra}: the fields are size, sha256, chunks, digest`);
   if (!isSize(o.size)) throw bad(`"size" must be a whole number of bytes`);
   if (typeof o.sha256 !== "string" || !SHA256.test(o.sha256)) throw bad(`"sha256" must be 64 lower-case hex digits`);
   if (!Array.isArray(o.chunks)) throw bad(`"chunks" must be a list`);
@@ -34,6 +36,8 @@ export function parseUploaded(v: unknown): UploadedFile {
   let offset = 0;
   const chunks = o.chunks.map((c: unknown, i) => {
     const x = (c ?? {}) as Record<string, unknown>;
+    const extraInChunk = unknownField(x, ["offset", "size", "sha256"]);
+    if (extraInChunk) throw bad(`chunk ${i} has unknown field ${extraInChunk}: a chunk has offset, size, sha256`);
     if (x.offset !== offset) throw bad(`chunk ${i} must start at byte ${offset}`);
     if (!isSize(x.size) || x.size === 0) throw bad(`chunk ${i} must have a size of at least 1 byte`);
     if (typeof x.sha256 !== "string" || !SHA256.test(x.sha256)) throw bad(`chunk ${i} needs its sha256`);
@@ -50,3 +54,9 @@ export function parseUploaded(v: unknown): UploadedFile {
 }
 
 const isSize = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** The first key of `o` not in `known`, quoted and cut short for a message; undefined when there is none. */
+function unknownField(o: Record<string, unknown>, known: string[]): string | undefined {
+  const k = Object.keys(o).find((key) => !known.includes(key));
+  return k === undefined ? undefined : JSON.stringify(k.slice(0, 64));
+}

@@ -6,6 +6,7 @@ import { activeTraceId, setActiveAttributes, withSpan } from "../../observabilit
 import { storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { chunkListDigest, type FileDigestKind } from "../../shared/chunk-digest.ts";
 import { stagingKey } from "../../shared/chunk-keys.ts";
+import { PoisonMessageError } from "../../shared/errors.ts";
 import { tap } from "../../shared/hashing.ts";
 import { type ChunkSpan, planChunks } from "../../shared/sources/chunk-plan.ts";
 import { openIngestSource } from "../../shared/sources/open-source.ts";
@@ -13,6 +14,7 @@ import type { IngestSource } from "../../shared/sources/source.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { announceAccepted, announceChunk, announceIngested } from "./announce.ts";
 import { type IngestRequest, parseIngestRequest } from "./request.ts";
+import { REQUEST_LIMITS } from "./request-limits.ts";
 import { findResumePoint, type StagedChunk } from "./resume.ts";
 import { sourceAccess } from "./source-access.ts";
 import { acceptUploaded } from "./uploaded.ts";
@@ -40,6 +42,7 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const source = await openIngestSource(req.source, sourceAccess(ctx));
   const { size } = source;
   try {
+    refuseTooManyChunks(req, Math.ceil(size / req.chunkSize));
     // Only a redelivery can have something to go on from: the first delivery never looks.
     const resume = msg.info.deliveryCount > 1 ? await findResumePoint(ctx, req, source, signal) : undefined;
     if (resume === "ingested") return log.info("an earlier delivery ingested the whole file; nothing to do");
@@ -58,6 +61,8 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
       replicas,
     };
     for await (const span of planChunks(source, size, req.chunkSize, req.recordBoundaries, resume?.from)) {
+      // Cuts after newlines can make more chunks than size / chunkSize: the bound holds for those too.
+      refuseTooManyChunks(req, span.index + 1);
       // Each chunk's own span: the parent of everything later stages do with it.
       await withSpan(
         SPAN_INGEST_CHUNK,
@@ -74,6 +79,14 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   } finally {
     await source.close();
   }
+}
+
+/** Throws PoisonMessageError when a file would be cut into more chunks than one file may have. */
+function refuseTooManyChunks(req: IngestRequest, chunks: number): void {
+  if (chunks <= REQUEST_LIMITS.maxChunks) return;
+  throw new PoisonMessageError(
+    `file ${req.fileId} would be cut into more than ${REQUEST_LIMITS.maxChunks} chunks of ${req.chunkSize} bytes: ingest it with a larger chunkSize`,
+  );
 }
 
 /**

@@ -1,11 +1,12 @@
 import { basename, isAbsolute } from "node:path";
-import { type ConfigError, PoisonMessageError } from "../../shared/errors.ts";
+import { PoisonMessageError } from "../../shared/errors.ts";
 import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
 import { defaultRecordBoundaries } from "../../shared/sources/chunk-plan.ts";
 import { parseObjectUrl } from "../../shared/sources/object-url.ts";
 import { parseUploaded, type UploadedFile } from "../../shared/sources/uploaded.ts";
 import { parseSize } from "../../shared/units.ts";
+import { boundedString, REQUEST_FIELDS, REQUEST_LIMITS, refuseUnknownFields, shown } from "./request-limits.ts";
 
 /**
  * An ingest request, as published to `files.ingest` by the CLI or any NATS client:
@@ -18,7 +19,11 @@ export interface IngestRequest {
    * the URL of an object in this cloud's store (`s3://bucket/key`, `gs://bucket/object`, `az://container/blob`).
    */
   source: string;
-  /** Shown to people only; never used in a key or subject. @default the path's or object's base name */
+  /**
+   * Shown to people only, as data: it may hold any character (NUL, control characters, `/`, `..`,
+   * `*`, `>`, RTL overrides) and never reaches a subject, a key, a path or raw HTML.
+   * @default the path's or object's base name
+   */
   name: string;
   chunkSize: number;
   /** Cut chunks after a newline so each chunk holds whole records. @default true for .jsonl/.ndjson/.csv/.tsv/.txt */
@@ -28,11 +33,19 @@ export interface IngestRequest {
   uploaded?: UploadedFile;
 }
 
-export const MAX_CHUNK_SIZE = 1024 ** 3;
+export const MAX_CHUNK_SIZE = REQUEST_LIMITS.maxChunkSize;
 
-/** Validates a raw request; every problem is a PoisonMessageError that names the field and the fix. */
+/**
+ * Validates a raw request against the schema and its limits (request-limits.ts); every problem is a
+ * PoisonMessageError that names the field and the fix.
+ */
 export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultChunkSize: number): IngestRequest {
+  if (data.length > REQUEST_LIMITS.requestBytes)
+    throw new PoisonMessageError(
+      `ingest request is ${data.length} bytes, more than the ${REQUEST_LIMITS.requestBytes} allowed: list fewer chunks or shorten its fields`,
+    );
   const o = parseJsonObject(data, "ingest request");
+  refuseUnknownFields(o, REQUEST_FIELDS, "ingest request");
   if (o.uploaded !== undefined && o.fileId === undefined)
     throw new PoisonMessageError(`ingest request with "uploaded" needs the "fileId" its chunks were staged under`);
   const fileId = o.fileId === undefined ? fileIdFromSequence("FILES", streamSeq) : o.fileId;
@@ -45,8 +58,7 @@ export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultC
   if (uploaded && (o.path !== undefined || o.url !== undefined))
     throw new PoisonMessageError(`ingest request has "uploaded" and a "path" or "url": give one source`);
   const source = uploaded ? `upload:${fileId}` : sourceOf(o);
-  const name = o.name === undefined ? basename(source) : o.name;
-  if (typeof name !== "string") throw new PoisonMessageError(`ingest request field "name" must be a string`);
+  const name = boundedString("name", o.name === undefined ? basename(source) : o.name, REQUEST_LIMITS.nameBytes, true);
   return {
     fileId,
     source,
@@ -66,8 +78,9 @@ function sourceOf(o: Record<string, unknown>): string {
   if (o.url !== undefined) {
     if (typeof o.url !== "string")
       throw new PoisonMessageError(`ingest request field "url" must be a string such as "s3://bucket/key"`);
+    const url = boundedString("url", o.url, REQUEST_LIMITS.sourceBytes);
     try {
-      return parseObjectUrl(o.url).url;
+      return parseObjectUrl(url).url;
     } catch (err) {
       throw new PoisonMessageError(`ingest request field "url": ${(err as Error).message}`);
     }
@@ -77,21 +90,25 @@ function sourceOf(o: Record<string, unknown>): string {
       `ingest request lacks field "path" (the absolute path of the file to ingest) or "url" (s3://, gs:// or az://)`,
     );
   if (typeof o.path !== "string" || !isAbsolute(o.path)) {
-    throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${JSON.stringify(o.path)}`);
+    throw new PoisonMessageError(`ingest request field "path" must be an absolute path, got ${shown(o.path)}`);
   }
-  return o.path;
+  return boundedString("path", o.path, REQUEST_LIMITS.sourceBytes);
 }
 
 function chunkSizeOf(v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
+  // A size is a few characters: a longer string is refused before it is parsed.
+  const raw = typeof v === "string" ? boundedString("chunkSize", v, 32) : v;
   let n: number;
   try {
-    n = parseSize("chunkSize", v);
-  } catch (err) {
-    throw new PoisonMessageError(`ingest request field ${(err as ConfigError).message}`);
+    n = parseSize("chunkSize", raw);
+  } catch {
+    throw new PoisonMessageError(
+      `ingest request field "chunkSize" must be a size such as "8MiB" or 1048576, got ${shown(v)}`,
+    );
   }
-  if (n < 1 || n > MAX_CHUNK_SIZE)
-    throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 B and 1 GiB, got ${n}`);
+  if (n < REQUEST_LIMITS.minChunkSize || n > REQUEST_LIMITS.maxChunkSize)
+    throw new PoisonMessageError(`ingest request field "chunkSize" must be between 1 KiB and 1 GiB, got ${n}`);
   return n;
 }
 
@@ -102,9 +119,10 @@ function bool(field: string, v: unknown): boolean {
 
 function transformsOf(v: unknown): Transform[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((t) => !TRANSFORMS.includes(t as Transform))) {
+  const ok = Array.isArray(v) && v.every((t) => TRANSFORMS.includes(t as Transform)) && new Set(v).size === v.length;
+  if (!ok) {
     throw new PoisonMessageError(
-      `ingest request field "transforms" must be a list of ${JSON.stringify(TRANSFORMS)}, got ${JSON.stringify(v)}`,
+      `ingest request field "transforms" must be a list of ${JSON.stringify(TRANSFORMS)}, each at most once, got ${shown(v)}`,
     );
   }
   return v as Transform[];

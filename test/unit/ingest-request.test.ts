@@ -68,6 +68,41 @@ describe("parseIngestRequest", () => {
     );
   });
 
+  it("takes any characters in a name up to 1024 UTF-8 bytes, as data", () => {
+    const name = "../../etc/passwd\u0000\u001b[2J*>. \u202egpj.exe";
+    expect(parse({ path: "/data/train.jsonl", name }).name).toBe(name);
+    expect(parse({ path: "/x", name: "n".repeat(1024) }).name).toHaveLength(1024);
+    expect(parse({ path: "/x", name: "é".repeat(512) }).name).toHaveLength(512);
+  });
+
+  it("refuses a request larger than 1 MiB before parsing it", () => {
+    const big = enc({ path: "/x", name: "n".repeat(1024 * 1024) });
+    expect(() => parseIngestRequest(big, 7, 1024)).toThrow(
+      /ingest request is \d+ bytes, more than the 1048576 allowed/,
+    );
+  });
+
+  it("keeps a reason short however long the bad value is", () => {
+    const long = "r".repeat(50_000);
+    const inputs = [
+      { path: long },
+      { path: "/x", transforms: [long] },
+      { path: "/x", [long]: 1 },
+      { path: "/x", chunkSize: [long] },
+      { path: "/x", fileId: long },
+    ];
+    for (const input of inputs) {
+      let reason = "";
+      try {
+        parse(input);
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+      expect(reason).toMatch(/ingest request/);
+      expect(reason.length).toBeLessThan(400);
+    }
+  });
+
   it.each([
     ["not json", /ingest request is not JSON/],
     [[1, 2], /not a JSON object/],
@@ -95,7 +130,43 @@ describe("parseIngestRequest", () => {
     [{ path: "relative/file" }, /must be an absolute path/],
     [{ path: "/x", fileId: "../../etc" }, /fileId .* is not valid/],
     [{ path: "/x", chunkSize: "lots" }, /chunkSize/],
-    [{ path: "/x", chunkSize: 0 }, /between 1 B and 1 GiB/],
+    [{ path: "/x", chunkSize: 0 }, /between 1 KiB and 1 GiB/],
+    [{ path: "/x", chunkSize: 1023 }, /between 1 KiB and 1 GiB/],
+    [{ path: "/x", chunkSize: 1024 ** 3 + 1 }, /between 1 KiB and 1 GiB/],
+    [{ path: "/x", chunkSize: 1e300 }, /chunkSize/],
+    [{ path: "/x", chunkSize: -4096 }, /chunkSize/],
+    [{ path: "/x", chunkSize: "9".repeat(100_000) }, /"chunkSize" is 100000 bytes long, more than the 32 allowed/],
+    [{ path: "/x", chunk_size: 4096 }, /unknown field "chunk_size": the fields are path, url/],
+    [{ path: "/x", __proto__x: 1 }, /unknown field "__proto__x"/],
+    [{ path: `/${"a".repeat(4096)}` }, /"path" is 4097 bytes long, more than the 4096 allowed/],
+    [{ path: "/data/x\u0000.bin" }, /"path" holds a NUL character/],
+    [{ url: `s3://b/${"k".repeat(4090)}` }, /"url" is 4097 bytes long/],
+    [{ path: "/x", name: "n".repeat(1025) }, /"name" is 1025 bytes long, more than the 1024 allowed/],
+    [{ path: "/x", name: "é".repeat(513) }, /"name" is 1026 bytes long/],
+    [{ path: "/x", name: 7 }, /"name" must be a string/],
+    [{ path: "/x", name: ["a"] }, /"name" must be a string/],
+    [{ path: "/x", recordBoundaries: "yes" }, /"recordBoundaries" must be true or false/],
+    [{ path: "/x", transforms: ["validate-jsonl", "validate-jsonl"] }, /each at most once/],
+    [{ path: "/x", transforms: "validate-jsonl" }, /"transforms" must be a list/],
+    [{ path: "/x", fileId: "x".repeat(100_000) }, /fileId "x{79} is not valid/],
+    [
+      {
+        fileId: "upload-1",
+        uploaded: { size: 5, sha256: "a".repeat(64), chunks: [{ offset: 0, size: 5, sha256: "b".repeat(64) }], x: 1 },
+      },
+      /"uploaded": unknown field "x"/,
+    ],
+    [
+      {
+        fileId: "upload-1",
+        uploaded: {
+          size: 5,
+          sha256: "a".repeat(64),
+          chunks: [{ offset: 0, size: 5, sha256: "b".repeat(64), k: "../x" }],
+        },
+      },
+      /chunk 0 has unknown field "k"/,
+    ],
     [{ path: "/x", transforms: ["gzip"] }, /"transforms" must be a list of/],
   ])("rejects %j with a message naming the problem", (input, message) => {
     expect(() => parse(input)).toThrow(PoisonMessageError);
