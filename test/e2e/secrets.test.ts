@@ -41,8 +41,10 @@ let upStarted = false;
 const printed = new Map<string, string>();
 
 async function cli(args: string[]): Promise<CliResult> {
-  const r = await runCli(args, { env });
+  const started = Date.now();
+  const r = await runCli(args, { env, timeoutMs: 180_000 });
   printed.set(`ferry ${args.join(" ")}`, `${r.stdout}\n${r.stderr}`);
+  process.stderr.write(`secrets test: ferry ${args.join(" ")}: exit ${r.code} in ${Date.now() - started} ms\n`);
   return r;
 }
 
@@ -96,7 +98,7 @@ describe("canary credentials through a whole deployment", () => {
     const input = join(work, "in", "train.bin");
     mkdirSync(join(work, "in"), { recursive: true });
     const sha256 = writeRandomFile(input, 5 * 64 * 1024 + 17);
-    const ingest = await cli(["ingest", input, "--cloud", "aws", "--wait", "--json"]);
+    const ingest = await cli(["ingest", input, "--cloud", "aws", "--wait", "--max-wait", "2m", "--json"]);
     expect(ingest.code, ingest.stderr).toBe(0);
     const [line] = jsonLines<{ fileId: string; state: string; sha256: string }>(ingest.stdout);
     expect([line?.state, line?.sha256]).toEqual(["complete", sha256]);
@@ -107,7 +109,19 @@ describe("canary credentials through a whole deployment", () => {
       ["gcp", "gateway"],
       ["disk", "gateway"],
     ]) {
-      const r = await cli(["ingest", input, "--upload", "--cloud", cloud!, "--objects", objects!, "--wait", "--json"]);
+      const r = await cli([
+        "ingest",
+        input,
+        "--upload",
+        "--cloud",
+        cloud!,
+        "--objects",
+        objects!,
+        "--wait",
+        "--max-wait",
+        "2m",
+        "--json",
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(jsonLines<{ state: string }>(r.stdout).map((l) => l.state)).toEqual(["complete"]);
     }
@@ -126,7 +140,7 @@ describe("canary credentials through a whole deployment", () => {
       const r = await cli(["ingest", url, "--cloud", url.startsWith("s3") ? "aws" : "gcp"]);
       expect(r.code).not.toBe(0);
     }
-  });
+  }, 600_000);
 
   it("leaves no canary in any file under the deployment's home (logs, deployment.json, JetStream's files) or the user's", () => {
     const files = filesUnder(home, (rel) => /^gateway-[^/]+\.key$/.test(rel));
