@@ -93,6 +93,7 @@ afterAll(async () => {
     expect(down.code, down.stderr).toBe(0);
   }
   await stores?.stop();
+  // FERRY_TEST_KEEP=1 keeps the folder (logs, data) to look into a failure.
   if (!process.env.FERRY_TEST_KEEP) rmSync(work, { recursive: true, force: true });
 });
 
