@@ -34,6 +34,8 @@ const UNKNOWN_CREDENTIALS = /^(InvalidAccessKeyId|XAdminUserNotFound)$/;
 /** The SDK found no credentials at all (AWS default chain, @azure/identity, Google ADC): a set-up problem, not an outage. */
 const NO_CREDENTIALS =
   /^(CredentialsProviderError|CredentialUnavailableError|AuthenticationRequiredError)$|could not load the default credentials/i;
+/** The credentials were found but cannot be used: OpenSSL could not read their key (a damaged key file). */
+const UNUSABLE_CREDENTIALS = /^ERR_OSSL_/;
 const NETWORK_CODES =
   /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|TimeoutError|RequestTimeout)$/;
 /** Azure found the block it received differs from the Content-MD5 or CRC64 sent with it: damaged on the way, worth resending. */
@@ -60,6 +62,12 @@ export function storeError(
   if (status === undefined && (NO_CREDENTIALS.test(code) || NO_CREDENTIALS.test(failure.message ?? ""))) {
     return new StoreAccessError(
       `${at}: no credentials found (${detail}). Fix: give this cloud's SDK credentials in the environment (see README, "Real clouds")`,
+      { cause },
+    );
+  }
+  if (status === undefined && UNUSABLE_CREDENTIALS.test(code)) {
+    return new StoreAccessError(
+      `${at}: the credentials cannot be used (${detail}). Fix: check the key this cloud's SDK finds (a damaged key file? see README, "Real clouds")`,
       { cause },
     );
   }

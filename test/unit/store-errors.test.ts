@@ -150,6 +150,12 @@ const CASES: Case[] = [
     is: StoreAccessError,
     says: /^refused \(400 InvalidArgument bad range\)$/,
   },
+  {
+    what: "a key OpenSSL cannot read (a damaged service-account key file)",
+    failure: { code: "ERR_OSSL_UNSUPPORTED", message: "error:1E08010C:DECODER routines::unsupported" },
+    is: StoreAccessError,
+    says: /^the credentials cannot be used \(ERR_OSSL_UNSUPPORTED .*\)\. Fix: check the key/,
+  },
 ];
 
 describe("storeError", () => {
