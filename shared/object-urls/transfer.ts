@@ -32,7 +32,23 @@ export async function getByUrl(signed: UrlToUse, signal?: AbortSignal): Promise<
   if (!res.ok) throw await httpFailure(at, res, signed);
   if (!res.body) throw new StoreUnavailableError(`${at}: the response has no body`);
   const body = Readable.fromWeb(res.body as ReadableStream<Uint8Array>);
+  const length = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (length <= READ_WHOLE_MAX_BYTES) return Readable.from([await drained(body, at, signal)]);
   return Readable.from(typedStream(body, at, signal), { objectMode: false });
+}
+
+/**
+ * Bodies up to this size (every chunk at the default chunk size) are read off the socket at once:
+ * Node 24's fetch (undici) crashes the process with an uncatchable `assert(!this.paused)` when a
+ * server closes the connection while a slow reader has the parser paused (nodejs/undici#5360, fixed
+ * in undici 8, not in the undici Node 24 bundles).
+ */
+const READ_WHOLE_MAX_BYTES = 64 * 1024 * 1024;
+
+async function drained(body: Readable, at: string, signal: AbortSignal | undefined): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const part of typedStream(body, at, signal)) parts.push(part);
+  return Buffer.concat(parts);
 }
 
 export interface PutByUrlOptions {

@@ -30,6 +30,12 @@ export interface RenderOptions {
    * @default true
    */
   advertise?: boolean;
+  /**
+   * Where the HTTP monitoring port listens. It has no authentication: on a host of its own it stays
+   * on loopback (only processes on the host read it); inside compose's private network the hub's
+   * dashboard reads it from another container. @default `host`
+   */
+  monitorHost?: "127.0.0.1" | "0.0.0.0";
 }
 
 /** The local deployment of `ferry up`: everything on loopback, configs rewritten on every start. */
@@ -116,16 +122,12 @@ export function writeServerConfigs(d: Deployment, role?: Role): void {
   }
 }
 
-/**
- * Server-wide settings shared by hub and leaves; locally everything listens on loopback only. The
- * HTTP monitoring port stays on loopback everywhere: it has no authentication, and only processes
- * on the server's own host read it.
- */
+/** Server-wide settings shared by hub and leaves; locally everything listens on loopback only. */
 function common(ep: ServerEndpoint, options: RenderOptions): string {
   return `${[
     kv("server_name", q(ep.name)),
     kv("listen", q(`${options.host}:${ep.port}`)),
-    kv("http", q(`127.0.0.1:${ep.monitorPort}`)),
+    kv("http", q(`${options.monitorHost ?? options.host}:${ep.monitorPort}`)),
     kv("max_payload", String(MAX_PAYLOAD)),
     kv("ping_interval", q(PING_INTERVAL)),
     kv("ping_max", String(PING_MAX)),
