@@ -81,6 +81,11 @@ export interface LocalServerOptions {
   dataDir: string;
   /** File the server's output is appended to; without it, it is discarded. */
   logFile?: string | undefined;
+  /**
+   * Whether the server writes a line per request. Off by default: fake-gcs-server's access log
+   * holds each signed URL whole, signature included. Tests that read that log turn it on.
+   */
+  logRequests?: boolean;
 }
 
 /**

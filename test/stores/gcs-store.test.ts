@@ -32,6 +32,8 @@ beforeAll(async () => {
     port,
     dataDir: join(dir, "data"),
     logFile: join(dir, "fake-gcs.log"),
+    // The tests read its access log to see which upload requests went out.
+    logRequests: true,
     buckets: [BUCKET],
   });
 });

@@ -51,9 +51,9 @@ export const fakeGcsServer: LocalStoreServer<GcsStoreConfig> = {
         "",
         "-event.pubsub-topic",
         "",
-        // No line per request: its access log would write each signed URL whole, signature included.
+        // No line per request unless asked: its access log writes each signed URL whole, signature included.
         "-log-level",
-        "warn",
+        options.logRequests ? "info" : "warn",
       ],
       ports: [options.port],
       ready: httpAnswers(`${endpoint}/storage/v1/b`, 200),
