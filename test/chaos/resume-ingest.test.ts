@@ -16,7 +16,7 @@ import { INGEST_REQUESTS } from "../../shared/subjects.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { finished, readBack } from "../helpers/pipeline-files.ts";
-import { logLines, recordedChunks } from "../helpers/worker-log.ts";
+import { logLines, waitForRecordedChunks } from "../helpers/worker-log.ts";
 
 const KiB = 1024;
 const CHUNK = 256 * KiB;
@@ -71,14 +71,7 @@ it("resumes a SIGKILLed ingest from its first unstaged chunk, not byte 0, and th
   );
   const victim = t.pipeline.worker("ingest", home);
   // Kill once a quarter of the file is staged and announced, well before the end.
-  const before = await eventually(
-    async () => {
-      const n = await recordedChunks(t, fileId);
-      return n >= 10 ? n : undefined;
-    },
-    60_000,
-    "10 chunks staged",
-  );
+  const before = await waitForRecordedChunks(t, fileId, 10, 60_000);
   expect(before).toBeLessThan(30);
   const firstLife = victim.pid;
   await victim.kill();
@@ -120,7 +113,7 @@ it("fails a redelivered ingest clearly when the source changed since the interru
   await t.hubJs.publish(INGEST_REQUESTS, JSON.stringify({ fileId, path }), { msgID: `ingest:${fileId}` });
   const home = await eventually(async () => (await readFileRecord(t.kv, fileId))?.stagingClouds[0], 30_000);
   const victim = t.pipeline.worker("ingest", home);
-  await eventually(async () => ((await recordedChunks(t, fileId)) >= 5 ? true : undefined), 60_000, "5 chunks staged");
+  await waitForRecordedChunks(t, fileId, 5, 60_000);
   await victim.kill();
   // Rewritten in place while no worker reads it: same size, other bytes.
   writeFileSync(path, randomBytes(40 * CHUNK));

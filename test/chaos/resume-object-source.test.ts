@@ -18,10 +18,10 @@ import { startLocalStoreServer } from "../../supervisor/local-stores.ts";
 import { freePorts } from "../../supervisor/ports.ts";
 import type { ServerProcess } from "../../supervisor/server-process.ts";
 import { startToxiproxy, type Toxiproxy } from "../../supervisor/toxiproxy.ts";
-import { eventually, sha256 } from "../helpers/files.ts";
+import { sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { finished, readBack } from "../helpers/pipeline-files.ts";
-import { logLines, recordedChunks } from "../helpers/worker-log.ts";
+import { logLines, waitForRecordedChunks } from "../helpers/worker-log.ts";
 
 const CHUNK = 256 * 1024;
 let t: TestPipeline;
@@ -62,14 +62,7 @@ it("resumes a SIGKILLed ingest of an s3:// object from its first unstaged chunk"
   await toxiproxy.addToxic("s3", { name: "slow", type: "bandwidth", stream: "downstream", attributes: { rate: 2048 } });
   const { fileId } = await submitIngest(t.hubJs, { url: "s3://ferry-resume/datasets/big.bin" }, { cloud: "aws" });
   const victim = t.pipeline.worker("ingest", "aws");
-  const before = await eventually(
-    async () => {
-      const n = await recordedChunks(t, fileId);
-      return n >= 10 ? n : undefined;
-    },
-    90_000,
-    "10 chunks staged",
-  );
+  const before = await waitForRecordedChunks(t, fileId, 10, 90_000);
   expect(before).toBeLessThan(30);
   const firstLife = victim.pid;
   await victim.kill();

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForFiles } from "../../client/ingest.ts";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
@@ -21,11 +21,11 @@ import { encodeEvent } from "../../shared/events.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import { type LocalJaeger, startLocalJaeger } from "../../supervisor/jaeger-server.ts";
 import { freePorts } from "../../supervisor/ports.ts";
+import { launchChromium } from "../helpers/browser.ts";
 import { sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { waitForValue } from "../helpers/wait.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
 const CHUNK = 64 * 1024; // the test pipeline's chunk size
 const CHUNKS = 3;
@@ -73,24 +73,7 @@ afterAll(async () => {
 });
 
 async function openPage(): Promise<Page> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing, so the trace page cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`,
-    );
-  }
-  browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser ??= await launchChromium();
   return browser.newPage({ viewport: { width: 1320, height: 1000 } });
 }
 

@@ -5,15 +5,15 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Dashboard, startDashboard } from "../../dashboard/server.ts";
 import { pollUntil } from "../../shared/retry.ts";
+import { launchChromium } from "../helpers/browser.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { waitForValue } from "../helpers/wait.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
 const CHUNK = 64 * 1024; // the test pipeline's chunk size
 const CHUNKS = 24;
@@ -43,24 +43,7 @@ afterAll(async () => {
  */
 async function openPage(): Promise<Page> {
   if (!browser) {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing, so the dashboard cannot be tested in a browser: install Debian's chromium (apt-get install -y chromium); ./ferry test's set-up does this`,
-      );
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     opened = await browser.newPage({ viewport: { width: 1320, height: 1000 } });
   }
   return opened;
