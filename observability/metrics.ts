@@ -8,10 +8,13 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { Counter, Histogram, Registry } from "prom-client";
 import { takesIngestRequests } from "../shared/stages.ts";
 
-/** How handling one message ended: acked, nak'ed for a later try, or dead-lettered. */
-export type HandlingOutcome = "ok" | "retry" | "dead_letter";
+/**
+ * How handling one message ended: acked, acked as not this worker's work (`skipped`: a place worker
+ * seeing a chunk meant for other clouds), nak'ed for a later try, or dead-lettered.
+ */
+export type HandlingOutcome = "ok" | "skipped" | "retry" | "dead_letter";
 
-const OUTCOMES: readonly HandlingOutcome[] = ["ok", "retry", "dead_letter"];
+const OUTCOMES: readonly HandlingOutcome[] = ["ok", "skipped", "retry", "dead_letter"];
 
 /**
  * Handling-time buckets in seconds. An 8 MiB chunk takes 20–200 ms on local disks and up to

@@ -14,7 +14,8 @@ export interface ConsumeLoopOptions {
   /** Deliveries before a failing message goes to the dead-letter stream. */
   maxAttempts: number;
   ackWaitMs: number;
-  handle: (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+  /** Handles one message; resolves to `SKIPPED` when it was not this worker's work (acked, not counted as handled). */
+  handle: (msg: JsMsg, signal: AbortSignal) => Promise<unknown>;
   deadLetter: (msg: JsMsg, err: unknown) => Promise<void>;
   /** Failures that make a message wait, however many deliveries it took, as a store outage does (e.g. the hub electing a leader). */
   waits?: (err: unknown) => boolean;
@@ -25,6 +26,9 @@ export interface ConsumeLoopOptions {
   /** Called once per message when handling ends, with how it ended and how long it took (metrics). */
   onOutcome?: (outcome: HandlingOutcome, msg: JsMsg, durationMs: number) => void;
 }
+
+/** What a handler resolves to for a message that was not its worker's work. */
+export const SKIPPED = Symbol("skipped");
 
 export interface LoopStats {
   handled: number;
@@ -76,10 +80,10 @@ async function handleOne(options: ConsumeLoopOptions, msg: JsMsg): Promise<void>
   const started = performance.now();
   let outcome: HandlingOutcome = "retry";
   try {
-    await options.handle(msg, options.signal);
+    const result = await options.handle(msg, options.signal);
     msg.ack();
-    outcome = "ok";
-    if (options.stats) options.stats.handled++;
+    outcome = result === SKIPPED ? "skipped" : "ok";
+    if (options.stats && outcome === "ok") options.stats.handled++;
   } catch (err) {
     failActiveSpan(err);
     // A store that is down is nobody's fault in the message: the chunk waits for it (with a delay

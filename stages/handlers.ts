@@ -12,7 +12,8 @@ import { createPlaceHandler } from "./place/handler.ts";
 import { createProcessHandler } from "./process/handler.ts";
 import { createVerifyHandler } from "./verify/handler.ts";
 
-export type Handler = (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+/** Handles one message; resolves to `SKIPPED` (runtime/consume-loop.ts) when it was not this worker's work. */
+export type Handler = (msg: JsMsg, signal: AbortSignal) => Promise<unknown>;
 
 export interface StageWorker {
   /** Makes the handler of one message from the stage's consumer. */

@@ -3,6 +3,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { ATTR_CHUNK_INDEX, ATTR_FILE_ID, SPAN_PLACE_REPLICA } from "../../observability/semconv.ts";
 import { withSpan } from "../../observability/spans.ts";
 import { objectAttributes } from "../../observability/traced-store.ts";
+import { SKIPPED } from "../../runtime/consume-loop.ts";
 import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { ObjectExistsError, ObjectNotFoundError, StoreUnavailableError } from "../../shared/errors.ts";
@@ -21,9 +22,9 @@ import { chooseTargets } from "./targets.ts";
  * already there is not written again. A chunk staged in another cloud crosses that link once.
  */
 export function createPlaceHandler(ctx: WorkerContext) {
-  return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
+  return async (msg: JsMsg, signal: AbortSignal): Promise<typeof SKIPPED | undefined> => {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, "chunks.processed event", ["staging"]);
-    if (!targetsOf(ctx, ev).includes(ctx.cloud)) return;
+    if (!targetsOf(ctx, ev).includes(ctx.cloud)) return SKIPPED;
     try {
       await placeReplica(ctx, ev, signal);
     } catch (err) {

@@ -174,9 +174,11 @@ describe("/metrics after files went through", () => {
     expect(total(samples, "ferry_stage_messages_total", { outcome: "retry" }).sum).toBe(0);
     expect(total(samples, "ferry_stage_messages_total", { outcome: "dead_letter" }).sum).toBe(0);
     expect(total(samples, "ferry_stage_redeliveries_total").sum).toBe(0);
-    // Every stage worker of every cloud exposes its series, even one that handled nothing.
+    // Every stage worker of every cloud exposes its series (ok, skipped, retry, dead_letter), even one that handled nothing.
     for (const stage of STAGES)
-      for (const cloud of CLOUDS) expect(total(samples, "ferry_stage_messages_total", { stage, cloud }).series).toBe(3);
+      for (const cloud of CLOUDS) expect(total(samples, "ferry_stage_messages_total", { stage, cloud }).series).toBe(4);
+    // With R equal to the number of clouds, every place worker takes every chunk: none skipped.
+    expect(total(samples, "ferry_stage_messages_total", { outcome: "skipped" }).sum).toBe(0);
 
     const bytes = (stage: string) => total(samples, "ferry_stage_bytes_total", { stage }).sum;
     expect(STAGES.map((s) => [s, bytes(s)])).toEqual([

@@ -8,12 +8,12 @@ import type { JsMsg } from "@nats-io/jetstream";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { HandlingOutcome } from "../../observability/metrics.ts";
-import { type LoopStats, runConsumeLoop } from "../../runtime/consume-loop.ts";
+import { type LoopStats, runConsumeLoop, SKIPPED } from "../../runtime/consume-loop.ts";
 import { PoisonMessageError, StoreAccessError, StoreUnavailableError } from "../../shared/errors.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import { FakeConsumer, FakeMsg } from "../helpers/fake-consumer.ts";
 
-type Handle = (msg: JsMsg, signal: AbortSignal) => Promise<void>;
+type Handle = (msg: JsMsg, signal: AbortSignal) => Promise<unknown>;
 
 interface Loop {
   consumer: FakeConsumer;
@@ -115,6 +115,16 @@ function expectNakWithin(m: FakeMsg, capMs?: number): void {
 }
 
 describe("settling a delivery", () => {
+  it("acks a message the handler skips as not its work, without counting it handled", async () => {
+    const loop = startLoop({ handle: async () => SKIPPED });
+    const m = new FakeMsg();
+    loop.consumer.deliver(m);
+    await settled(m);
+    expect(m.settlements).toEqual([{ kind: "ack" }]);
+    expect(loop.outcomes).toEqual(["skipped"]);
+    expect(loop.stats).toEqual({ handled: 0, retried: 0, deadLettered: 0 });
+  });
+
   it("acks a message handled without error, once, and hands the handler the loop's signal", async () => {
     let seen: AbortSignal | undefined;
     const loop = startLoop({
