@@ -62,3 +62,16 @@ export function localOrEndpoint(
     );
   return { local, endpoint };
 }
+
+/** `v` when it is one of `values`; undefined when absent; else a ConfigError listing them. */
+export function optionalOneOf<T extends string>(key: string, v: unknown, values: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !(values as readonly string[]).includes(v))
+    throw new ConfigError(`${key}: ${JSON.stringify(v)} is not one of ${values.map((x) => `"${x}"`).join(", ")}`);
+  return v as T;
+}
+
+/** `named` for a field that may be absent. */
+export function optionalNamed(key: string, v: unknown, name: { pattern: RegExp; rule: string }): string | undefined {
+  return v === undefined ? undefined : named(key, v, name);
+}

@@ -79,15 +79,15 @@ describe("a store entry in topology.json", () => {
     ],
     [
       { kind: "s3", bucket: "ferry-aws", container: "x" },
-      `${at}.container: unknown field for a "s3" store (fields: kind, bucket, region, endpoint, forcePathStyle, local, partSize)`,
+      `${at}.container: unknown field for a "s3" store (fields: kind, bucket, region, endpoint, forcePathStyle, local, partSize, serverSideEncryption, kmsKeyId)`,
     ],
     [
       { kind: "gcs", bucket: "ferry-gcp", region: "x" },
-      `${at}.region: unknown field for a "gcs" store (fields: kind, bucket, projectId, endpoint, local)`,
+      `${at}.region: unknown field for a "gcs" store (fields: kind, bucket, projectId, endpoint, local, kmsKeyName)`,
     ],
     [
       { kind: "azblob", container: "ferry-azure", bucket: "x" },
-      `${at}.bucket: unknown field for a "azblob" store (fields: kind, container, endpoint, local)`,
+      `${at}.bucket: unknown field for a "azblob" store (fields: kind, container, endpoint, local, encryptionScope)`,
     ],
     [{ kind: "fs", local: true }, `${at}.local: unknown field for a "fs" store (fields: kind, root)`],
     [{ kind: "fs", root: "" }, `${at}.root: expected a folder path`],

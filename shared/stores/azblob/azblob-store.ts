@@ -63,6 +63,8 @@ export class AzblobStore implements BlobStore {
   readonly bucket: string;
   readonly #container: ContainerClient;
   readonly #tuning: Tuning;
+  /** `x-ms-encryption-scope` on every block and commit (and in every upload SAS); empty: the container's default. */
+  readonly #scope: { encryptionScope?: string };
 
   constructor(spec: Omit<AzblobOpenSpec, "kind">, tuning: AzblobTuning = {}) {
     if (!spec.cloud) throw new ConfigError(`azblob store: cloud must be a non-empty name`);
@@ -74,6 +76,7 @@ export class AzblobStore implements BlobStore {
     this.cloud = spec.cloud;
     this.bucket = spec.container;
     this.#tuning = compileTuning(spec.cloud, tuning);
+    this.#scope = spec.encryptionScope ? { encryptionScope: spec.encryptionScope } : {};
     this.#container = serviceClient(spec).getContainerClient(spec.container);
   }
 
@@ -88,6 +91,7 @@ export class AzblobStore implements BlobStore {
         this.#request("put block", key, blockSignal, (s) =>
           blob.stageBlock(id, block, block.length, {
             abortSignal: s,
+            ...this.#scope,
             transactionalContentMD5: createHash("md5").update(block).digest(),
           }),
         ),
@@ -103,7 +107,11 @@ export class AzblobStore implements BlobStore {
       // Last chance to honour an abort: after the commit the object is visible.
       signal?.throwIfAborted();
       await this.#request("put", key, signal, (s) =>
-        blob.commitBlockList(blocks.ids, { abortSignal: s, conditions: options.overwrite ? {} : { ifNoneMatch: "*" } }),
+        blob.commitBlockList(blocks.ids, {
+          abortSignal: s,
+          ...this.#scope,
+          conditions: options.overwrite ? {} : { ifNoneMatch: "*" },
+        }),
       ).catch((err: unknown) => {
         throw this.#commitFailed(key, err);
       });
@@ -201,7 +209,7 @@ export class AzblobStore implements BlobStore {
   /** A SAS URL for one GET or PUT of `key` (see signAzblob). */
   async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
     try {
-      return await signAzblob(this.#container, key, options);
+      return await signAzblob(this.#container, key, options, this.#scope.encryptionScope);
     } catch (err) {
       if (err instanceof FerryError) throw err;
       throw storeError(this, "sign", key, failureOf(err), err);

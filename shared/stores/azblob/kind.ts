@@ -1,15 +1,23 @@
 import { ConfigError } from "../../errors.ts";
 import { azblobObjectReader } from "../../sources/azblob-object.ts";
-import { localOrEndpoint, named } from "../config-fields.ts";
+import { localOrEndpoint, named, optionalNamed } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
 import { AzblobStore } from "./azblob-store.ts";
 import { AZURE_CONTAINER_NAME } from "./client.ts";
 import { azurite } from "./local-server.ts";
 
+/** Azure's rule for an encryption scope's name. */
+export const AZURE_ENCRYPTION_SCOPE = {
+  pattern: /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/,
+  rule: "3-63 lower-case letters, digits and single hyphens between them",
+} as const;
+
 /** An Azure Blob store as topology.json gives it. */
 export interface AzblobStoreConfig {
   kind: "azblob";
   container: string;
+  /** The account's encryption scope every blob ferry writes goes into; absent: the container's default. */
+  encryptionScope?: string;
   endpoint?: string;
   local?: boolean;
 }
@@ -22,6 +30,7 @@ export interface AzblobOpenSpec {
   cloud: string;
   kind: "azblob";
   container: string;
+  encryptionScope?: string;
   endpoint?: string;
   local?: boolean;
 }
@@ -30,7 +39,7 @@ export interface AzblobOpenSpec {
 export const azblobKind: StoreKindWithLocalServer<"azblob", AzblobStoreConfig, AzblobOpenSpec> = {
   name: "azblob",
   credentialEnv: ["AZURE_STORAGE_CONNECTION_STRING", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"],
-  fields: ["kind", "container", "endpoint", "local"],
+  fields: ["kind", "container", "endpoint", "local", "encryptionScope"],
   example: { kind: "azblob", container: "ferry-azure", local: true },
   parseConfig(key, raw) {
     const { local, endpoint } = localOrEndpoint(key, raw);
@@ -39,11 +48,13 @@ export const azblobKind: StoreKindWithLocalServer<"azblob", AzblobStoreConfig, A
         `${key}.endpoint: an Azure store needs its account's blob endpoint, e.g. "https://<account>.blob.core.windows.net" (or "local": true)`,
       );
     }
+    const encryptionScope = optionalNamed(`${key}.encryptionScope`, raw.encryptionScope, AZURE_ENCRYPTION_SCOPE);
     return {
       kind: "azblob",
       container: named(`${key}.container`, raw.container, AZURE_CONTAINER_NAME),
       ...(endpoint ? { endpoint } : {}),
       ...(local ? { local } : {}),
+      ...(encryptionScope ? { encryptionScope } : {}),
     };
   },
   openSpec: (cloud, config, placement) => ({ cloud, ...config, ...localServerFields(azurite, placement) }),

@@ -16,12 +16,14 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * A SAS URL for one blob: read for GET, create and write for PUT (one Put Blob request, which needs
  * `x-ms-blob-type: BlockBlob`). Signed with the account key when the store has one (a connection
  * string, or Azurite's development account), else with a user delegation key fetched with the
- * store's Entra ID credential, so the account key need not exist on the host.
+ * store's Entra ID credential, so the account key need not exist on the host. With an encryption
+ * scope, an upload SAS names it (`ses`) and the PUT must send it as `x-ms-encryption-scope`.
  */
 export async function signAzblob(
   container: ContainerClient,
   key: string,
   options: SignedUrlOptions,
+  encryptionScope?: string,
 ): Promise<SignedUrl> {
   assertValidKey(key);
   checkSignedUrlOptions(options, `sign azblob container ${container.containerName}, key ${key}`);
@@ -32,6 +34,7 @@ export async function signAzblob(
     permissions: BlobSASPermissions.parse(options.method === "GET" ? "r" : "cw"),
     startsOn: new Date(now - CLOCK_SKEW_MS),
     expiresOn: new Date(now + options.expiresInSec * 1000),
+    ...(options.method === "PUT" && encryptionScope ? { encryptionScope } : {}),
   };
   const credential = container.credential;
   let sas: string;
@@ -44,5 +47,12 @@ export async function signAzblob(
     sas = generateBlobSASQueryParameters(values, delegation, container.accountName).toString();
   }
   const url = `${container.getBlobClient(key).url}?${sas}`;
-  return { url, headers: options.method === "PUT" ? { "x-ms-blob-type": "BlockBlob" } : {} };
+  if (options.method === "GET") return { url, headers: {} };
+  return {
+    url,
+    headers: {
+      "x-ms-blob-type": "BlockBlob",
+      ...(encryptionScope ? { "x-ms-encryption-scope": encryptionScope } : {}),
+    },
+  };
 }

@@ -71,6 +71,8 @@ export class GcsStore implements BlobStore {
   #bucketSeen = false;
   /** Made at the first signedUrl (see signingBucket). */
   #signer: (() => Bucket) | Bucket;
+  /** The CMEK key objects are written with (`kmsKeyName` on each upload); undefined: the bucket's default. */
+  readonly #kmsKeyName: string | undefined;
 
   constructor(spec: Omit<GcsOpenSpec, "kind">, tuning: GcsStoreTuning = {}) {
     if (!spec.cloud) throw new ConfigError(`gcs store: cloud must be a non-empty name`);
@@ -79,6 +81,7 @@ export class GcsStore implements BlobStore {
     this.bucket = spec.bucket;
     const requestTimeoutMs = tuning.requestTimeoutMs ?? 30_000;
     this.#listPageSize = tuning.listPageSize ?? 1000;
+    this.#kmsKeyName = spec.kmsKeyName;
     this.#callTimeoutMs = 2 * requestTimeoutMs;
     const options = storageOptions(spec, requestTimeoutMs);
     this.#bucket = new Storage(options).bucket(spec.bucket);
@@ -89,7 +92,7 @@ export class GcsStore implements BlobStore {
   async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
     if (typeof this.#signer === "function") this.#signer = this.#signer();
     try {
-      return await signGcs(this.#signer, key, options);
+      return await signGcs(this.#signer, key, options, this.#kmsKeyName);
     } catch (err) {
       if (err instanceof FerryError) throw err;
       const failure = failureOf(err);
@@ -109,7 +112,8 @@ export class GcsStore implements BlobStore {
     const { signal } = options;
     signal?.throwIfAborted();
     const hashed = hashingBody(body, { expectedSha256, signal, at });
-    const upload = this.#bucket.file(key).createWriteStream({
+    const file = this.#bucket.file(key, this.#kmsKeyName ? { kmsKeyName: this.#kmsKeyName } : {});
+    const upload = file.createWriteStream({
       resumable: true,
       chunkSize: UPLOAD_CHUNK_BYTES,
       // The SDK compares its CRC32C of the bytes it sent with the one the service computed.

@@ -1,13 +1,21 @@
 import { gcsObjectReader } from "../../sources/gcs-object.ts";
-import { DNS_BUCKET, localOrEndpoint, named, nonEmpty } from "../config-fields.ts";
+import { DNS_BUCKET, localOrEndpoint, named, nonEmpty, optionalNamed } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
 import { GcsStore } from "./gcs-store.ts";
 import { fakeGcsServer, LOCAL_GCS_PROJECT_ID } from "./local-server.ts";
+
+/** A Cloud KMS key's resource name, as GCS takes it for customer-managed encryption (CMEK). */
+export const GCS_KMS_KEY_NAME = {
+  pattern: /^projects\/[^/\s]+\/locations\/[^/\s]+\/keyRings\/[^/\s]+\/cryptoKeys\/[^/\s]+$/,
+  rule: "projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>",
+} as const;
 
 /** A GCS store as topology.json gives it. */
 export interface GcsStoreConfig {
   kind: "gcs";
   bucket: string;
+  /** The Cloud KMS key every object ferry writes is encrypted with (CMEK); absent: the bucket's default. */
+  kmsKeyName?: string;
   projectId?: string;
   endpoint?: string;
   local?: boolean;
@@ -18,6 +26,7 @@ export interface GcsOpenSpec {
   cloud: string;
   kind: "gcs";
   bucket: string;
+  kmsKeyName?: string;
   projectId?: string;
   endpoint?: string;
   local?: boolean;
@@ -27,17 +36,19 @@ export interface GcsOpenSpec {
 export const gcsKind: StoreKindWithLocalServer<"gcs", GcsStoreConfig, GcsOpenSpec> = {
   name: "gcs",
   credentialEnv: ["GOOGLE_APPLICATION_CREDENTIALS"],
-  fields: ["kind", "bucket", "projectId", "endpoint", "local"],
+  fields: ["kind", "bucket", "projectId", "endpoint", "local", "kmsKeyName"],
   example: { kind: "gcs", bucket: "ferry-gcp", local: true },
   parseConfig(key, raw) {
     const { local, endpoint } = localOrEndpoint(key, raw);
     const projectId = raw.projectId === undefined ? undefined : nonEmpty(`${key}.projectId`, raw.projectId);
+    const kmsKeyName = optionalNamed(`${key}.kmsKeyName`, raw.kmsKeyName, GCS_KMS_KEY_NAME);
     return {
       kind: "gcs",
       bucket: named(`${key}.bucket`, raw.bucket, DNS_BUCKET),
       ...(projectId ? { projectId } : {}),
       ...(endpoint ? { endpoint } : {}),
       ...(local ? { local } : {}),
+      ...(kmsKeyName ? { kmsKeyName } : {}),
     };
   },
   openSpec: (cloud, config, placement) => ({

@@ -38,14 +38,25 @@ export function signingBucket(spec: Omit<GcsOpenSpec, "kind">, options: StorageO
   }).bucket(spec.bucket);
 }
 
-/** A V4 signed URL for one GET or PUT of `key`; the PUT takes any content type (none is signed). */
-export async function signGcs(bucket: Bucket, key: string, options: SignedUrlOptions): Promise<SignedUrl> {
+/**
+ * A V4 signed URL for one GET or PUT of `key`; the PUT takes any content type (none is signed). With
+ * a CMEK key, a PUT signs `x-goog-encryption-kms-key-name` and returns it for the uploader to send.
+ */
+export async function signGcs(
+  bucket: Bucket,
+  key: string,
+  options: SignedUrlOptions,
+  kmsKeyName?: string,
+): Promise<SignedUrl> {
   assertValidKey(key);
   checkSignedUrlOptions(options, `sign gcs bucket ${bucket.name}, key ${key}`);
+  const headers: Record<string, string> =
+    options.method === "PUT" && kmsKeyName ? { "x-goog-encryption-kms-key-name": kmsKeyName } : {};
   const [url] = await bucket.file(key).getSignedUrl({
     version: "v4",
     action: options.method === "GET" ? "read" : "write",
     expires: Date.now() + options.expiresInSec * 1000,
+    ...(Object.keys(headers).length > 0 ? { extensionHeaders: headers } : {}),
   });
-  return { url, headers: {} };
+  return { url, headers };
 }

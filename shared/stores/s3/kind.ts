@@ -3,11 +3,12 @@ import { s3ObjectReader } from "../../sources/s3-object.ts";
 import { parseSize } from "../../units.ts";
 import { DNS_BUCKET, localOrEndpoint, named, nonEmpty, optionalBool } from "../config-fields.ts";
 import { describeRemote, localServerFields, type StoreKindWithLocalServer } from "../store-kind.ts";
+import { parseS3Encryption, type S3Encryption } from "./encryption.ts";
 import { LOCAL_S3_REGION, versitygw } from "./local-server.ts";
 import { MIN_PART_SIZE, S3Store } from "./s3-store.ts";
 
 /** An S3 store as topology.json gives it. */
-export interface S3StoreConfig {
+export interface S3StoreConfig extends S3Encryption {
   kind: "s3";
   bucket: string;
   /** @default us-east-1 */
@@ -23,7 +24,7 @@ export interface S3StoreConfig {
  * default chain (environment, shared config and profiles, instance roles). `local: true` means a
  * server ferry started on loopback, reached with its fixed development credentials.
  */
-export interface S3OpenSpec {
+export interface S3OpenSpec extends S3Encryption {
   cloud: string;
   kind: "s3";
   bucket: string;
@@ -40,7 +41,17 @@ export interface S3OpenSpec {
 export const s3Kind: StoreKindWithLocalServer<"s3", S3StoreConfig, S3OpenSpec> = {
   name: "s3",
   credentialEnv: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"],
-  fields: ["kind", "bucket", "region", "endpoint", "forcePathStyle", "local", "partSize"],
+  fields: [
+    "kind",
+    "bucket",
+    "region",
+    "endpoint",
+    "forcePathStyle",
+    "local",
+    "partSize",
+    "serverSideEncryption",
+    "kmsKeyId",
+  ],
   // 5 MiB parts, so the conformance suite's 5 MiB + 1 byte object goes up in two parts.
   example: { kind: "s3", bucket: "ferry-aws", local: true, partSize: "5MiB" },
   parseConfig(key, raw) {
@@ -58,6 +69,7 @@ export const s3Kind: StoreKindWithLocalServer<"s3", S3StoreConfig, S3OpenSpec> =
       ...(forcePathStyle === undefined ? {} : { forcePathStyle }),
       ...(local ? { local } : {}),
       ...(partSizeBytes === undefined ? {} : { partSizeBytes }),
+      ...parseS3Encryption(key, raw),
     };
   },
   openSpec: (cloud, config, placement) => ({

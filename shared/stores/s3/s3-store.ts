@@ -18,6 +18,7 @@ import { checkedSha256, hashingBody } from "../hashing-body.ts";
 import { assertValidKey, assertValidPrefix, isValidKey } from "../keys.ts";
 import { type FailedRequest, storeError, where } from "../store-errors.ts";
 import type { BlobStore, ObjectInfo, PutOptions, PutResult, SignedUrl, SignedUrlOptions } from "../types.ts";
+import { s3EncryptionParams } from "./encryption.ts";
 import type { S3OpenSpec } from "./kind.ts";
 import { LOCAL_S3_CREDENTIALS } from "./local-server.ts";
 import { presignS3 } from "./signed-url.ts";
@@ -75,7 +76,7 @@ export class S3Store implements BlobStore {
   async signedUrl(key: string, options: SignedUrlOptions): Promise<SignedUrl> {
     this.#signer ??= s3Client(this.#options, { requestChecksumCalculation: "WHEN_REQUIRED" });
     try {
-      return await presignS3(this.#signer, this.bucket, key, options);
+      return await presignS3(this.#signer, this.bucket, key, options, this.#options);
     } catch (err) {
       // Presigning is local: what fails is finding credentials, which storeError names with the fix.
       throw this.#failure("sign", key, err);
@@ -101,6 +102,7 @@ export class S3Store implements BlobStore {
         Key: key,
         Body: Readable.from(hashed.chunks, { objectMode: true, highWaterMark: 1 }),
         ChecksumAlgorithm: "SHA256",
+        ...s3EncryptionParams(this.#options),
         ...(options.overwrite ? {} : { IfNoneMatch: "*" }),
       },
       partSize: this.#partSize,
