@@ -3,7 +3,7 @@ import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
-import { describeError } from "../shared/errors.ts";
+import { describeError, UntrustedEventError } from "../shared/errors.ts";
 import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared/events.ts";
 import { isFileId } from "../shared/ids.ts";
 import type { Stage } from "../shared/stages.ts";
@@ -46,6 +46,9 @@ export async function publishEvent(ctx: WorkerContext, subject: string, event: o
   await publishTraced(ctx.js, subject, encodeEvent(event), { msgID: id });
 }
 
+/** The clouds of the topology, in its order. */
+export const cloudNames = (ctx: WorkerContext): string[] => ctx.topology.clouds.map((c) => c.name);
+
 /** The store of `cloud`, or a clear error when the topology has none. */
 export function storeOf(ctx: WorkerContext, cloud: string): BlobStore {
   const s = ctx.stores.get(cloud);
@@ -60,7 +63,9 @@ export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unk
   const payload = new TextDecoder().decode(msg.data.subarray(0, MAX_PAYLOAD_IN_DEAD_LETTER));
   // From the whole message: a request longer than the excerpt still names its file. A file id
   // that is not one (`../x`, `a.*`) is left out: it must never become a manifest key.
-  const { fileId, index } = peekIds(msg.data);
+  // An untrusted event (malformed, or naming what is not its own) keeps no file id: a forged event
+  // must not fail the real file it names.
+  const { fileId, index } = err instanceof UntrustedEventError ? {} : peekIds(msg.data);
   const ids = { ...(isFileId(fileId) ? { fileId } : {}), ...(index === undefined ? {} : { index }) };
   const dl: DeadLetter = {
     cloud: ctx.cloud,

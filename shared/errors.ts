@@ -70,3 +70,10 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
+
+/**
+ * An event that describes no real work: malformed, or naming a key, cloud or chunk that is not its
+ * own. Dead-lettered like any poison message, but without the file id it names, so a forged event
+ * cannot fail a real file.
+ */
+export class UntrustedEventError extends PoisonMessageError {}

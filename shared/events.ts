@@ -3,8 +3,10 @@
  * never the bytes: a few hundred bytes each.
  */
 import type { FileDigestKind } from "./chunk-digest.ts";
-import { PoisonMessageError } from "./errors.ts";
+import { PoisonMessageError, UntrustedEventError } from "./errors.ts";
+import { checkChunkRef } from "./event-checks.ts";
 import type { ObjectLocation } from "./stores/types.ts";
+import type { Transform } from "./transforms.ts";
 
 /** What every chunk event says about its chunk. */
 export interface ChunkRef {
@@ -29,9 +31,7 @@ export interface EventMeta {
   durationMs: number;
 }
 
-/** A pipeline option chosen at ingest that later stages act on. */
-export type Transform = "validate-jsonl";
-export const TRANSFORMS: readonly Transform[] = ["validate-jsonl"];
+export { TRANSFORMS, type Transform } from "./transforms.ts";
 
 export interface FileAccepted extends EventMeta {
   fileId: string;
@@ -126,11 +126,19 @@ export function parseJsonObject(data: Uint8Array, what: string): Record<string, 
   return v as Record<string, unknown>;
 }
 
-/** Checks the fields every chunk event must have; throws PoisonMessageError naming the missing field. */
+/**
+ * Checks the fields every chunk event must have (shared/event-checks.ts) and that `extra` are there;
+ * throws UntrustedEventError naming the field. Not JSON, or not an object: the same.
+ */
 export function parseChunkEvent<T extends ChunkRef>(data: Uint8Array, what: string, extra: string[] = []): T {
-  const o = parseJsonObject(data, what);
-  requireFields(o, what, { fileId: "string", index: "number", offset: "number", size: "number", sha256: "string" });
-  for (const f of extra) if (o[f] === undefined) throw new PoisonMessageError(`${what} lacks field "${f}"`);
+  let o: Record<string, unknown>;
+  try {
+    o = parseJsonObject(data, what);
+  } catch (err) {
+    throw new UntrustedEventError((err as Error).message);
+  }
+  checkChunkRef(o, what);
+  for (const f of extra) if (o[f] === undefined) throw new UntrustedEventError(`${what} lacks field "${f}"`);
   return o as unknown as T;
 }
 
