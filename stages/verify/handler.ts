@@ -1,6 +1,12 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
-import { ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
+import { cloudNames, meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
+import { ObjectNotFoundError, PoisonMessageError, UntrustedEventError } from "../../shared/errors.ts";
+import {
+  checkChunkOptions,
+  checkReplica as checkReplicaLocation,
+  checkStaging,
+  MAX_REPAIRS,
+} from "../../shared/event-checks.ts";
 import {
   type ChunkPlaced,
   type ChunkProcessed,
@@ -12,9 +18,6 @@ import { hashStream } from "../../shared/hashing.ts";
 import { takesOf } from "../../shared/stages.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 
-/** Bad replicas of one chunk sent back to placement before the chunk is dead-lettered. */
-export const MAX_REPAIRS = 3;
-
 /**
  * Handles `chunks.placed.<cloud>`: reads the replica back from its store and checks its SHA-256.
  * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted and
@@ -25,7 +28,13 @@ export const MAX_REPAIRS = 3;
 export function createVerifyHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
     const started = Date.now();
-    const ev = parseChunkEvent<ChunkPlaced>(msg.data, "chunks.placed event", ["replica", "staging"]);
+    const what = "chunks.placed event";
+    const ev = parseChunkEvent<ChunkPlaced>(msg.data, what, ["replica", "staging"]);
+    // Only this cloud's own replica, under its content-derived key: verify deletes what fails the
+    // check, so an event must not be able to point it at any other object.
+    checkReplicaLocation(ev, what, ctx.cloud);
+    checkStaging(ev, what, cloudNames(ctx));
+    checkChunkOptions(ev as never, what, cloudNames(ctx));
     const store = storeOf(ctx, ev.replica.cloud);
     const problem = await checkReplica(store, ev, signal);
     if (!problem) {
@@ -76,7 +85,12 @@ async function checkReplica(
   const where = `replica ${ev.replica.cloud}:${ev.replica.key} of chunk ${ev.index} of file ${ev.fileId}`;
   try {
     const { sha256, size } = await hashStream(await store.get(ev.replica.key, { signal }));
-    if (sha256 !== ev.sha256 || size !== ev.size) return `${where} is corrupt (sha256 ${sha256}, ${size} bytes)`;
+    if (sha256 !== ev.sha256) return `${where} is corrupt (sha256 ${sha256}, ${size} bytes)`;
+    // The bytes hash to what the key says: the replica is the chunk, and the event's size lies.
+    if (size !== ev.size)
+      throw new UntrustedEventError(
+        `chunks.placed event says ${where} has ${ev.size} bytes; it has ${size}, and their hash`,
+      );
     return undefined;
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return `${where} is missing`;
