@@ -4,14 +4,21 @@ import { ATTR_CHUNK_INDEX, ATTR_FILE_ID, SPAN_PLACE_REPLICA } from "../../observ
 import { withSpan } from "../../observability/spans.ts";
 import { objectAttributes } from "../../observability/traced-store.ts";
 import { SKIPPED } from "../../runtime/consume-loop.ts";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
+import { cloudNames, meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
-import { ObjectExistsError, ObjectNotFoundError, StoreUnavailableError } from "../../shared/errors.ts";
+import {
+  ObjectExistsError,
+  ObjectNotFoundError,
+  StoreUnavailableError,
+  UntrustedEventError,
+} from "../../shared/errors.ts";
+import { checkChunkOptions, checkStaging } from "../../shared/event-checks.ts";
 import { type ChunkPlaced, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
+import { hashStream } from "../../shared/hashing.ts";
 import { GatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
-import { isLateDelivery } from "../finished-file.ts";
+import { assertKnownChunk, isLateDelivery } from "../finished-file.ts";
 import { chooseTargets } from "./targets.ts";
 
 /**
@@ -23,13 +30,19 @@ import { chooseTargets } from "./targets.ts";
  */
 export function createPlaceHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<typeof SKIPPED | undefined> => {
-    const ev = parseChunkEvent<ChunkProcessed>(msg.data, "chunks.processed event", ["staging"]);
+    const what = "chunks.processed event";
+    const ev = parseChunkEvent<ChunkProcessed>(msg.data, what, ["staging"]);
+    checkStaging(ev, what, cloudNames(ctx));
+    checkChunkOptions(ev as never, what, cloudNames(ctx));
     if (!targetsOf(ctx, ev).includes(ctx.cloud)) return SKIPPED;
     try {
       await placeReplica(ctx, ev, signal);
     } catch (err) {
-      // Only the staged chunk's read reports not-found; after the file completed that is a late delivery.
-      if (err instanceof ObjectNotFoundError && (await isLateDelivery(ctx, ev))) return;
+      // Only the staged chunk's read reports not-found; after the file completed that is a late
+      // delivery, and for a chunk no ingest announced, a forged event.
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+      if (await isLateDelivery(ctx, ev)) return;
+      await assertKnownChunk(ctx, ev, what);
       throw err;
     }
   };
@@ -85,6 +98,11 @@ async function ensureCopied(
   const existing = await store.head(key, { signal });
   if (existing && existing.size === ev.size) return false;
   if (existing) {
+    // The key names the bytes' hash: bytes that have it are the chunk, and the event's size lies.
+    if ((await hashStream(await store.get(key, { signal }))).sha256 === ev.sha256)
+      throw new UntrustedEventError(
+        `chunks.processed event says chunk ${ev.index} of file ${ev.fileId} has ${ev.size} bytes; its replica ${store.cloud}:${key} has ${existing.size}, and their hash`,
+      );
     // A wrong-sized object under a content-derived key can only be damage: remove it and copy again.
     await store.delete(key, { signal });
     throw new StoreUnavailableError(

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { JsMsg } from "@nats-io/jetstream";
-import { meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
+import { cloudNames, meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { ChecksumMismatchError, ObjectNotFoundError, PoisonMessageError } from "../../shared/errors.ts";
+import { checkChunkOptions, checkStaging } from "../../shared/event-checks.ts";
 import { type ChunkIngested, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
-import { isLateDelivery } from "../finished-file.ts";
+import { assertKnownChunk, isLateDelivery } from "../finished-file.ts";
 import { JsonlValidator } from "./validate-jsonl.ts";
 
 /**
@@ -16,7 +17,11 @@ import { JsonlValidator } from "./validate-jsonl.ts";
 export function createProcessHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
     const started = Date.now();
-    const ev = parseChunkEvent<ChunkIngested>(msg.data, "chunks.ingested event", ["staging"]);
+    const what = "chunks.ingested event";
+    const ev = parseChunkEvent<ChunkIngested>(msg.data, what, ["staging"]);
+    // Ingest stages into its own cloud, so a chunk this cloud's process takes is staged here.
+    checkStaging(ev, what, [ctx.cloud]);
+    checkChunkOptions(ev as never, what, cloudNames(ctx));
     const body = await readStaged(ctx, ev, signal);
     if (!body) return;
     const hash = createHash("sha256");
@@ -62,6 +67,7 @@ async function readStaged(ctx: WorkerContext, ev: ChunkIngested, signal: AbortSi
   } catch (err) {
     if (!(err instanceof ObjectNotFoundError)) throw err;
     if (await isLateDelivery(ctx, ev)) return undefined;
+    await assertKnownChunk(ctx, ev, "chunks.ingested event");
     throw new PoisonMessageError(
       `staged chunk ${ev.index} of file ${ev.fileId} is gone (${ev.staging.cloud}:${ev.staging.key})`,
     );
