@@ -1,10 +1,15 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { PoisonMessageError } from "../shared/errors.ts";
+import { UntrustedEventError } from "../shared/errors.ts";
 import { parseJsonObject } from "../shared/events.ts";
 import { type ChunkEventKind, STAGE_CHAIN, STAGES } from "../shared/stages.ts";
 import { chunkEventType, deadLetterType, eventType } from "../shared/subjects.ts";
+import { checkProjectedEvent } from "./event-shapes.ts";
 import { askToCollect, type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
+import { NotYetProjectedError } from "./projection.ts";
+
+/** Deliveries an event about a chunk the manifest does not know yet waits (about 8 s in all) before it is skipped. */
+const NOT_YET_DELIVERIES = 5;
 
 type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
 
@@ -30,13 +35,25 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
   return async (msg: JsMsg): Promise<void> => {
     const apply = EVENT_PROJECTIONS[eventType(msg.subject)];
     if (!apply) return; // an event kind this version does not project
-    const e = parseJsonObject(msg.data, `${msg.subject} event`);
-    if (typeof e.fileId !== "string" && !msg.subject.startsWith("deadletter."))
-      throw new PoisonMessageError(`${msg.subject} event lacks field "fileId"`);
-    const outcome = await apply(p, e as never);
+    let e: Record<string, unknown>;
+    try {
+      e = parseJsonObject(msg.data, `${msg.subject} event`);
+    } catch (err) {
+      throw new UntrustedEventError((err as Error).message);
+    }
+    checkProjectedEvent(eventType(msg.subject), msg.subject.split(".").at(-1) ?? "", e);
+    let outcome: project.NextStep;
+    try {
+      outcome = await apply(p, e as never);
+    } catch (err) {
+      // An event ahead of the one it follows waits a few deliveries for it; one that never comes was forged.
+      if (err instanceof NotYetProjectedError && msg.info.deliveryCount >= NOT_YET_DELIVERIES)
+        throw new UntrustedEventError(`${err.message} after ${msg.info.deliveryCount} deliveries`);
+      throw err;
+    }
     if (outcome?.ready) await finalizeFile(f, outcome.fileId);
     const stale = outcome?.staleStaging;
-    if (stale)
+    if (stale && outcome)
       await askToCollect(f, stale.cloud, { fileId: outcome.fileId, at: new Date().toISOString(), key: stale.key });
   };
 }

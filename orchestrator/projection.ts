@@ -3,6 +3,7 @@
  * event finds the fact already recorded and changes nothing, so the manifest can be rebuilt by replay.
  */
 import type { KV } from "@nats-io/kv";
+import { FerryError, UntrustedEventError } from "../shared/errors.ts";
 import type {
   ChunkIngested,
   ChunkPlaced,
@@ -19,6 +20,16 @@ import type { ObjectLocation } from "../shared/stores/types.ts";
 import { hasBit, setBit } from "./bitmap.ts";
 import { updateJson } from "./kv-update.ts";
 
+/**
+ * An event about a chunk the manifest does not know yet (no `chunks.ingested` projected), or a
+ * verified replica never recorded placed. Events of one chunk reach the hub in causal order, so
+ * this is rare for a real event and waits a few deliveries; a forged one is skipped after them.
+ */
+export class NotYetProjectedError extends FerryError {}
+
+/** Longest dead-letter reason the manifest keeps on a failed file. */
+const MAX_REASON_CHARS = 2000;
+
 export interface Projection {
   kv: KV;
   /** Replicas wanted when an event does not say. */
@@ -33,6 +44,8 @@ export type NextStep = { fileId: string; ready: boolean; staleStaging?: ObjectLo
 
 export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<NextStep> {
   await updateFile(p, e.fileId, e.at, (f) => {
+    // A complete file's facts are settled: a late or forged event does not rewrite them.
+    if (f.state === "complete") return;
     f.name = e.name;
     f.size = e.size;
     f.chunkSize = e.chunkSize;
@@ -46,7 +59,7 @@ export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Ne
 }
 
 export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<NextStep> {
-  await updateChunk(p, e, (c) => {
+  await updateChunk(p, e, { create: true }, (c) => {
     if (!c.staging.some((s) => s.cloud === e.staging.cloud && s.key === e.staging.key)) c.staging.push(e.staging);
     c.stageMs.ingest = e.durationMs;
   });
@@ -60,6 +73,7 @@ export async function onChunkIngested(p: Projection, e: ChunkIngested): Promise<
 
 export async function onFileIngested(p: Projection, e: FileIngested): Promise<NextStep> {
   const f = await updateFile(p, e.fileId, e.at, (f) => {
+    if (f.state === "complete") return;
     f.name = e.name;
     f.size = e.size;
     f.sha256 = e.sha256;
@@ -78,7 +92,7 @@ export async function onFileIngested(p: Projection, e: FileIngested): Promise<Ne
  */
 export function recordStageTime(stage: Stage) {
   return async (p: Projection, e: ChunkRef & EventMeta): Promise<NextStep> => {
-    await updateChunk(p, e, (c) => {
+    await updateChunk(p, e, {}, (c) => {
       c.stageMs[stage] = Math.max(c.stageMs[stage] ?? 0, e.durationMs);
     });
     return undefined;
@@ -88,7 +102,7 @@ export function recordStageTime(stage: Stage) {
 export const onChunkProcessed = recordStageTime("process");
 
 export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<NextStep> {
-  await updateChunk(p, e, (c) => {
+  await updateChunk(p, e, {}, (c) => {
     if (!c.replicas.some((r) => r.cloud === e.replica.cloud)) c.replicas.push({ ...e.replica, verified: false });
     c.stageMs.place = Math.max(c.stageMs.place, e.durationMs);
   });
@@ -96,11 +110,15 @@ export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<Next
 }
 
 export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<NextStep> {
-  const chunk = await updateChunk(p, e, (c) => {
-    const r = c.replicas.find((x) => x.cloud === e.replica.cloud);
-    if (r?.verified) return;
-    if (r) Object.assign(r, e.replica, { verified: true, verifiedAt: e.at });
-    else c.replicas.push({ ...e.replica, verified: true, verifiedAt: e.at });
+  const chunk = await updateChunk(p, e, {}, (c) => {
+    // Verify reads back what place wrote, and place's event comes first in the cloud's stream.
+    const r = c.replicas.find((x) => x.cloud === e.replica.cloud && x.key === e.replica.key);
+    if (!r)
+      throw new NotYetProjectedError(
+        `chunks.verified names replica ${e.replica.cloud}:${e.replica.key} of chunk ${e.index} of file ${e.fileId}, never recorded placed`,
+      );
+    if (r.verified) return;
+    Object.assign(r, e.replica, { verified: true, verifiedAt: e.at });
     c.stageMs.verify = Math.max(c.stageMs.verify, e.durationMs);
   });
   const file = await updateFile(p, e.fileId, e.at, (f) => {
@@ -120,7 +138,10 @@ export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<NextSt
   await updateFile(p, e.fileId, e.at, (f) => {
     if (f.state === "complete" || f.state === "failed") return;
     f.state = "failed";
-    f.reason = `${e.stage} on ${e.cloud}${e.index === undefined ? "" : ` (chunk ${e.index})`}: ${e.reason}`;
+    f.reason = `${e.stage} on ${e.cloud}${e.index === undefined ? "" : ` (chunk ${e.index})`}: ${e.reason}`.slice(
+      0,
+      MAX_REASON_CHARS,
+    );
   });
   return undefined;
 }
@@ -171,8 +192,23 @@ async function updateFile(
 
 type AnyChunkEvent = { fileId: string; index: number; offset: number; size: number; sha256: string };
 
-async function updateChunk(p: Projection, e: AnyChunkEvent, change: (c: ChunkRecord) => void): Promise<ChunkRecord> {
+/**
+ * Changes the chunk's record. Only `chunks.ingested` (`create`) makes one; every other event needs
+ * it there, with the same hash and size, or it is about no chunk any ingest announced.
+ */
+async function updateChunk(
+  p: Projection,
+  e: AnyChunkEvent,
+  options: { create?: boolean },
+  change: (c: ChunkRecord) => void,
+): Promise<ChunkRecord> {
   const stored = await updateJson<ChunkRecord>(p.kv, chunkKey(e.fileId, e.index), (cur) => {
+    if (!cur && !options.create)
+      throw new NotYetProjectedError(`no chunk ${e.index} of file ${e.fileId} was announced by an ingest`);
+    if (cur && (cur.sha256 !== e.sha256 || cur.size !== e.size))
+      throw new UntrustedEventError(
+        `event names chunk ${e.index} of file ${e.fileId} with sha256 ${e.sha256} and ${e.size} bytes; it has ${cur.sha256} and ${cur.size}`,
+      );
     // updateJson itself skips the write when nothing changed.
     const c = cur ?? {
       fileId: e.fileId,
