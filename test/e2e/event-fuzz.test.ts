@@ -1,0 +1,215 @@
+/**
+ * Events fuzzed on every subject a worker or the orchestrator consumes, on a real pipeline: random
+ * bytes, JSON of wrong shapes, huge and negative numbers, hashes that are not hex, keys outside
+ * `chunks/` and `staging/`, oversized payloads and headers, `chunks.placed` / `chunks.verified`
+ * for chunks never placed (naming real file ids), staging collections of files in flight, and
+ * duplicates of real events. Seeded and replayable: the seed is printed, FERRY_FUZZ_SEED replays it.
+ *
+ * Afterwards: every worker is the same process, every object that existed is still there with the
+ * same bytes and nothing new exists but the good files' own, no replica is recorded verified that
+ * does not hold its chunk's bytes, nothing the fuzz named is complete, the bad events were
+ * dead-lettered with a reason or dropped, and the good files published alongside completed.
+ */
+import { createHash, randomInt } from "node:crypto";
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { reassemble } from "../../client/reassemble.ts";
+import { replicaKey } from "../../shared/chunk-keys.ts";
+import { type ChunkRecord, chunkKey, type FileRecord, readFileRecord, readJson } from "../../shared/manifest.ts";
+import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
+import { waitForDrain } from "../helpers/drain.ts";
+import { EventFuzzer, type RealChunk } from "../helpers/event-fuzz.ts";
+import { eventually, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+
+const CLOUDS = ["aws", "gcp", "azure"];
+const SEED = Number(process.env.FERRY_FUZZ_SEED ?? randomInt(2 ** 31));
+const MESSAGES = Number(process.env.FERRY_FUZZ_MESSAGES ?? 300);
+const RESIDENT = ["resident-file-1", "resident-file-2"];
+const GOOD = ["good-file-1", "good-file-2", "good-file-3"];
+
+let t: TestPipeline;
+
+beforeAll(async () => {
+  console.log(`event fuzz seed ${SEED} (replay: FERRY_FUZZ_SEED=${SEED})`);
+  t = await startTestPipeline();
+}, 120_000);
+afterAll(async () => {
+  await t?.stop();
+});
+
+const finished = (fileId: string): Promise<FileRecord> =>
+  eventually(
+    async () => {
+      const f = await readFileRecord(t.kv, fileId);
+      return f?.state === "complete" || f?.state === "failed" ? f : undefined;
+    },
+    90_000,
+    `${fileId} to finish`,
+  );
+
+function ingest(fileId: string, size: number): string {
+  const path = join(t.dir, `${fileId}.bin`);
+  writeRandomFile(path, size);
+  t.nc.publish("files.ingest", JSON.stringify({ fileId, path }));
+  return path;
+}
+
+/** Every object in every store, with the SHA-256 of its bytes: `<cloud>:<key>` -> hash. */
+async function snapshotStores(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [cloud, store] of t.stores)
+    for await (const o of store.list("")) {
+      const h = createHash("sha256");
+      for await (const p of await store.get(o.key)) h.update(p as Uint8Array);
+      out.set(`${cloud}:${o.key}`, h.digest("hex"));
+    }
+  return out;
+}
+
+async function chunksOf(fileId: string): Promise<ChunkRecord[]> {
+  const f = await readFileRecord(t.kv, fileId);
+  const out: ChunkRecord[] = [];
+  for (let i = 0; i < (f?.chunkCount ?? 0); i++) {
+    const c = await readJson<ChunkRecord>(t.kv, chunkKey(fileId, i));
+    if (c) out.push(c.value);
+  }
+  return out;
+}
+
+function workerPids(): Map<string, number | undefined> {
+  return new Map([...t.pipeline.workers].map(([name, w]) => [name, w.pid]));
+}
+
+/** The subject's own place: a cloud's leaf for its events, the hub for FILES. */
+async function publisher() {
+  const leaves = new Map<string, ReturnType<typeof jetstream>>();
+  for (const c of CLOUDS) leaves.set(c, jetstream(await t.leaf(c), { domain: c }));
+  return (subject: string) => {
+    const cloud = subject.split(".").at(-1)!;
+    return subject.startsWith("files.collect") || subject.startsWith("files.ingest") || !leaves.has(cloud)
+      ? jetstream(t.nc, { domain: "hub" })
+      : leaves.get(cloud)!;
+  };
+}
+
+/** Real events of the resident files, read back from a cloud's stream, to publish again verbatim. */
+async function realEvents(cloud: string): Promise<Array<{ subject: string; data: Uint8Array }>> {
+  const jsm = await jetstream(await t.leaf(cloud), { domain: cloud }).jetstreamManager();
+  const info = await jsm.streams.info(cloudStream(cloud));
+  const out: Array<{ subject: string; data: Uint8Array }> = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(cloudStream(cloud), { seq }).catch(() => null);
+    if (m?.subject.startsWith("chunks.")) out.push({ subject: m.subject, data: m.data });
+  }
+  return out;
+}
+
+describe("event fuzzing", () => {
+  it("shrugs off hostile events on every consumed subject while good files complete", async () => {
+    const residentPaths = RESIDENT.map((id, i) => ingest(id, 150_000 + i * 70_000));
+    for (const id of RESIDENT) expect((await finished(id)).state).toBe("complete");
+    await waitForDrain(t, 60_000);
+    const resident: RealChunk[] = [];
+    for (const id of RESIDENT)
+      for (const c of await chunksOf(id))
+        resident.push({ fileId: c.fileId, index: c.index, offset: c.offset, size: c.size, sha256: c.sha256 });
+    const before = await snapshotStores();
+    const pids = workerPids();
+    const duplicates = (await Promise.all(CLOUDS.map(realEvents))).flat();
+
+    const started = Date.now();
+    const goodPaths = GOOD.map((id, i) => ingest(id, 100_000 + i * 60_000));
+    const fuzz = new EventFuzzer(SEED, { clouds: CLOUDS, resident, inFlight: GOOD }).messages(MESSAGES);
+    const jsFor = await publisher();
+    for (const [i, m] of fuzz.entries()) {
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
+      await jsFor(m.subject)
+        .publish(m.subject, m.payload, { headers: h })
+        .catch((err: unknown) => {
+          throw new Error(`seed ${SEED}, message ${i} (${m.what}) on ${m.subject}: ${(err as Error).message}`);
+        });
+      if (i % 10 === 0 && duplicates.length > 0) {
+        const d = duplicates[i % duplicates.length]!;
+        await jsFor(d.subject).publish(d.subject, d.data);
+      }
+    }
+
+    for (const [i, id] of GOOD.entries()) {
+      const f = await finished(id);
+      expect({ id, state: f.state, reason: f.reason }, `seed ${SEED}`).toEqual({
+        id,
+        state: "complete",
+        reason: undefined,
+      });
+      const out = join(t.dir, `${id}.out`);
+      await reassemble(t.kv, t.stores, id, out, { preference: CLOUDS });
+      expect(sha256File(out)).toBe(sha256File(goodPaths[i]!));
+    }
+    await waitForDrain(t, 60_000);
+    console.log(`event fuzz: ${MESSAGES} messages, good files complete and drained in ${Date.now() - started} ms`);
+
+    // Every worker (and the orchestrator) is the process it was.
+    expect(workerPids(), `seed ${SEED}: a worker died`).toEqual(pids);
+
+    // Nothing that existed was deleted or changed; nothing new but the good files' own objects.
+    const after = await snapshotStores();
+    for (const [where, hash] of before) expect(after.get(where), `seed ${SEED}: ${where}`).toBe(hash);
+    const ownKey = /^[a-z]+:(chunks|staging)\/good-file-\d\//;
+    const added = [...after.keys()].filter((k) => !before.has(k) && !ownKey.test(k));
+    expect(added, `seed ${SEED}: objects the fuzz made`).toEqual([]);
+    for (const [i, id] of RESIDENT.entries()) {
+      const out = join(t.dir, `${id}.out`);
+      await reassemble(t.kv, t.stores, id, out, { preference: CLOUDS });
+      expect(sha256File(out)).toBe(sha256File(residentPaths[i]!));
+    }
+
+    // The manifest: every verified replica holds its chunk's bytes under its content key, and no
+    // file but the real ones has anything complete.
+    for await (const key of await t.kv.keys("chunk.>")) {
+      const c = (await readJson<ChunkRecord>(t.kv, key))!.value;
+      for (const r of c.replicas.filter((x) => x.verified)) {
+        expect(r.key, `seed ${SEED}: ${key}`).toBe(replicaKey(c.fileId, c.index, c.sha256));
+        expect(after.get(`${r.cloud}:${r.key}`), `seed ${SEED}: ${key} verified in ${r.cloud}`).toBe(c.sha256);
+      }
+    }
+    for await (const key of await t.kv.keys("file.>")) {
+      const f = (await readJson<FileRecord>(t.kv, key))!.value;
+      if ([...RESIDENT, ...GOOD].includes(f.fileId)) continue;
+      expect({ key, complete: f.chunksComplete, state: f.state }, `seed ${SEED}`).toMatchObject({ complete: 0 });
+      expect(f.state, `seed ${SEED}: ${key}`).not.toBe("complete");
+    }
+
+    // Bad events were dead-lettered with a reason (the rest dropped: see the workers' logs).
+    const letters = await deadLetters();
+    expect(letters.length, `seed ${SEED}`).toBeGreaterThan(0);
+    for (const l of letters) {
+      expect(l.reason.length, JSON.stringify(l).slice(0, 300)).toBeGreaterThan(0);
+      expect(GOOD, `seed ${SEED}: a dead letter that would fail a good file`).not.toContain(l.fileId);
+    }
+    console.log(`event fuzz: ${letters.length} dead letters`);
+  }, 240_000);
+});
+
+/** The dead letters the workers wrote (the fuzz's own messages on dead-letter subjects are not theirs). */
+async function deadLetters(): Promise<Array<{ subject: string; reason: string; fileId?: string }>> {
+  const jsm = await t.hubJs.jetstreamManager();
+  const info = await jsm.streams.info(EVENTS_STREAM);
+  const out: Array<{ subject: string; reason: string; fileId?: string }> = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(EVENTS_STREAM, { seq }).catch(() => null);
+    if (!m?.subject.startsWith("deadletter.")) continue;
+    let l: Record<string, unknown>;
+    try {
+      l = m.json<Record<string, unknown>>();
+    } catch {
+      continue;
+    }
+    if (typeof l.worker === "string" && l.worker !== "fuzz" && typeof l.streamSeq === "number")
+      out.push(l as { subject: string; reason: string; fileId?: string });
+  }
+  return out;
+}
