@@ -107,37 +107,72 @@ async function realEvents(cloud: string): Promise<Array<{ subject: string; data:
   return out;
 }
 
+/** Publishes the fuzz, each message on its subject's own server, with a real event again every tenth. */
+async function publishFuzz(resident: RealChunk[]): Promise<void> {
+  const duplicates = (await Promise.all(CLOUDS.map(realEvents))).flat();
+  const fuzz = new EventFuzzer(SEED, { clouds: CLOUDS, resident, inFlight: GOOD }).messages(MESSAGES);
+  const jsFor = await publisher();
+  for (const [i, m] of fuzz.entries()) {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
+    await jsFor(m.subject)
+      .publish(m.subject, m.payload, { headers: h })
+      .catch((err: unknown) => {
+        throw new Error(`seed ${SEED}, message ${i} (${m.what}) on ${m.subject}: ${(err as Error).message}`);
+      });
+    if (i % 10 === 0 && duplicates.length > 0) {
+      const d = duplicates[i % duplicates.length]!;
+      await jsFor(d.subject).publish(d.subject, d.data);
+    }
+  }
+}
+
+/** The file reads back from its verified replicas exactly as `path` holds it. */
+async function readsBack(fileId: string, path: string): Promise<void> {
+  const out = join(t.dir, `${fileId}.out`);
+  await reassemble(t.kv, t.stores, fileId, out, { preference: CLOUDS });
+  expect(sha256File(out), `seed ${SEED}: ${fileId} read back`).toBe(sha256File(path));
+}
+
+/** Nothing that existed was deleted or changed; nothing is new but the good files' own objects. */
+function expectStoresKept(before: Map<string, string>, after: Map<string, string>): void {
+  for (const [where, hash] of before) expect(after.get(where), `seed ${SEED}: ${where}`).toBe(hash);
+  const ownKey = /^[a-z]+:(chunks|staging)\/good-file-\d\//;
+  const added = [...after.keys()].filter((k) => !before.has(k) && !ownKey.test(k));
+  expect(added, `seed ${SEED}: objects the fuzz made`).toEqual([]);
+}
+
+/** Every verified replica holds its chunk's bytes under its content key; no other file has anything complete. */
+async function expectManifestHonest(objects: Map<string, string>): Promise<void> {
+  for await (const key of await t.kv.keys("chunk.>")) {
+    const c = (await readJson<ChunkRecord>(t.kv, key))!.value;
+    for (const r of c.replicas.filter((x) => x.verified)) {
+      expect(r.key, `seed ${SEED}: ${key}`).toBe(replicaKey(c.fileId, c.index, c.sha256));
+      expect(objects.get(`${r.cloud}:${r.key}`), `seed ${SEED}: ${key} verified in ${r.cloud}`).toBe(c.sha256);
+    }
+  }
+  for await (const key of await t.kv.keys("file.>")) {
+    const f = (await readJson<FileRecord>(t.kv, key))!.value;
+    if ([...RESIDENT, ...GOOD].includes(f.fileId)) continue;
+    expect({ key, complete: f.chunksComplete, state: f.state }, `seed ${SEED}`).toMatchObject({ complete: 0 });
+    expect(f.state, `seed ${SEED}: ${key}`).not.toBe("complete");
+  }
+}
+
 describe("event fuzzing", () => {
   it("shrugs off hostile events on every consumed subject while good files complete", async () => {
     const residentPaths = RESIDENT.map((id, i) => ingest(id, 150_000 + i * 70_000));
     for (const id of RESIDENT) expect((await finished(id)).state).toBe("complete");
     await waitForDrain(t, 60_000);
-    const resident: RealChunk[] = [];
-    for (const id of RESIDENT)
-      for (const c of await chunksOf(id))
-        resident.push({ fileId: c.fileId, index: c.index, offset: c.offset, size: c.size, sha256: c.sha256 });
+    const resident = (await Promise.all(RESIDENT.map(chunksOf)))
+      .flat()
+      .map((c): RealChunk => ({ fileId: c.fileId, index: c.index, offset: c.offset, size: c.size, sha256: c.sha256 }));
     const before = await snapshotStores();
     const pids = workerPids();
-    const duplicates = (await Promise.all(CLOUDS.map(realEvents))).flat();
 
     const started = Date.now();
     const goodPaths = GOOD.map((id, i) => ingest(id, 100_000 + i * 60_000));
-    const fuzz = new EventFuzzer(SEED, { clouds: CLOUDS, resident, inFlight: GOOD }).messages(MESSAGES);
-    const jsFor = await publisher();
-    for (const [i, m] of fuzz.entries()) {
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
-      await jsFor(m.subject)
-        .publish(m.subject, m.payload, { headers: h })
-        .catch((err: unknown) => {
-          throw new Error(`seed ${SEED}, message ${i} (${m.what}) on ${m.subject}: ${(err as Error).message}`);
-        });
-      if (i % 10 === 0 && duplicates.length > 0) {
-        const d = duplicates[i % duplicates.length]!;
-        await jsFor(d.subject).publish(d.subject, d.data);
-      }
-    }
-
+    await publishFuzz(resident);
     for (const [i, id] of GOOD.entries()) {
       const f = await finished(id);
       expect({ id, state: f.state, reason: f.reason }, `seed ${SEED}`).toEqual({
@@ -145,43 +180,16 @@ describe("event fuzzing", () => {
         state: "complete",
         reason: undefined,
       });
-      const out = join(t.dir, `${id}.out`);
-      await reassemble(t.kv, t.stores, id, out, { preference: CLOUDS });
-      expect(sha256File(out)).toBe(sha256File(goodPaths[i]!));
+      await readsBack(id, goodPaths[i]!);
     }
     await waitForDrain(t, 60_000);
     console.log(`event fuzz: ${MESSAGES} messages, good files complete and drained in ${Date.now() - started} ms`);
 
-    // Every worker (and the orchestrator) is the process it was.
-    expect(workerPids(), `seed ${SEED}: a worker died`).toEqual(pids);
-
-    // Nothing that existed was deleted or changed; nothing new but the good files' own objects.
+    expect(workerPids(), `seed ${SEED}: a worker (or the orchestrator) is not the process it was`).toEqual(pids);
     const after = await snapshotStores();
-    for (const [where, hash] of before) expect(after.get(where), `seed ${SEED}: ${where}`).toBe(hash);
-    const ownKey = /^[a-z]+:(chunks|staging)\/good-file-\d\//;
-    const added = [...after.keys()].filter((k) => !before.has(k) && !ownKey.test(k));
-    expect(added, `seed ${SEED}: objects the fuzz made`).toEqual([]);
-    for (const [i, id] of RESIDENT.entries()) {
-      const out = join(t.dir, `${id}.out`);
-      await reassemble(t.kv, t.stores, id, out, { preference: CLOUDS });
-      expect(sha256File(out)).toBe(sha256File(residentPaths[i]!));
-    }
-
-    // The manifest: every verified replica holds its chunk's bytes under its content key, and no
-    // file but the real ones has anything complete.
-    for await (const key of await t.kv.keys("chunk.>")) {
-      const c = (await readJson<ChunkRecord>(t.kv, key))!.value;
-      for (const r of c.replicas.filter((x) => x.verified)) {
-        expect(r.key, `seed ${SEED}: ${key}`).toBe(replicaKey(c.fileId, c.index, c.sha256));
-        expect(after.get(`${r.cloud}:${r.key}`), `seed ${SEED}: ${key} verified in ${r.cloud}`).toBe(c.sha256);
-      }
-    }
-    for await (const key of await t.kv.keys("file.>")) {
-      const f = (await readJson<FileRecord>(t.kv, key))!.value;
-      if ([...RESIDENT, ...GOOD].includes(f.fileId)) continue;
-      expect({ key, complete: f.chunksComplete, state: f.state }, `seed ${SEED}`).toMatchObject({ complete: 0 });
-      expect(f.state, `seed ${SEED}: ${key}`).not.toBe("complete");
-    }
+    expectStoresKept(before, after);
+    for (const [i, id] of RESIDENT.entries()) await readsBack(id, residentPaths[i]!);
+    await expectManifestHonest(after);
 
     // Bad events were dead-lettered with a reason (the rest dropped: see the workers' logs).
     const letters = await deadLetters();
