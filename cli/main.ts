@@ -17,6 +17,7 @@ import { demoCommand } from "./commands/demo.ts";
 import { downCommand } from "./commands/down.ts";
 import { getCommand } from "./commands/get.ts";
 import { ingestCommand } from "./commands/ingest.ts";
+import { keygenCommand } from "./commands/keygen.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { planCommand } from "./commands/plan.ts";
 import { reportCommand } from "./commands/report.ts";
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
     run: reportCommand,
     summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)",
   },
+  keygen: { run: keygenCommand, summary: "write a new deployment key for ingest --encrypt, get and cat (-o <path>)" },
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
   compose: {
     run: composeCommand,

@@ -7,6 +7,8 @@ import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
+import { uploadEncrypted } from "./encryption/encrypted-upload.ts";
+import type { EncryptionKey } from "./encryption/key-file.ts";
 import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
 import { type ResumeOptions, uploadResumably } from "./resumable-upload.ts";
@@ -24,6 +26,8 @@ export interface IngestTarget {
   name: string;
   /** Sent by this client itself into the cloud's staging (`--upload`), not read by a worker. */
   upload?: boolean;
+  /** Encrypt it here with this deployment key before upload (`--encrypt`); implies `upload`. */
+  encryptWith?: EncryptionKey;
 }
 
 /** Checks what can be checked without a deployment: the file exists and is readable, or the URL is one ferry reads. */
@@ -48,7 +52,7 @@ export async function routeSource(
       `--cloud: "${cloud}" is not a cloud of this deployment (${clouds.map((c) => c.name).join(", ")})`,
     );
   if ("object" in src) {
-    if (upload) throw new InputError(`${src.object.url}: --upload sends files from this machine, not objects`);
+    if (upload) throw new InputError(`${src.object.url}: --upload and --encrypt send files from this machine, not objects`);
     const url = src.object;
     const kindOf = (name: string) => d.stores[name]?.kind;
     const chosen = cloud ?? clouds.find((c) => kindOf(c.name) === url.kind)?.name;
@@ -105,6 +109,13 @@ export async function submitTarget(
     chunkSize: options.chunkSize ?? session.deployment.topology.chunkSizeBytes,
     recordBoundaries: options.recordBoundaries ?? defaultRecordBoundaries(target.name),
   };
+  if (target.encryptWith) {
+    // Not resumable: the data key and the plaintext's HMAC would have to outlive the process.
+    const id = options.fileId ?? fileId;
+    const sealed = await uploadEncrypted(staging, id, target.source.path, cut.chunkSize, target.encryptWith);
+    // Ciphertext has no records: chunks hold whole segments, cut at exact sizes.
+    return submit({ ...sealed, name: target.name }, { chunkSize: cut.chunkSize, recordBoundaries: false, fileId: id });
+  }
   const identity = { path: target.source.path, cloud: target.cloud, ...cut };
   const upload = await uploadResumably(staging, identity, () => options.fileId ?? newFileId(), resume);
   const submitted = await submit({ uploaded: upload.uploaded, name: target.name }, { ...cut, fileId: upload.fileId });

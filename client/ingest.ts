@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { publishTraced } from "../observability/message-spans.ts";
 import { ATTR_FILE_ID } from "../observability/semconv.ts";
+import type { FileEncryption } from "../shared/crypto/file-encryption.ts";
 import { encodeEvent, type Transform } from "../shared/events.ts";
 import { newFileId } from "../shared/ids.ts";
 import { type FileRecord, type ManifestReader, readFileRecord } from "../shared/manifest.ts";
@@ -36,7 +37,7 @@ export interface SubmittedFile {
  */
 export async function submitIngest(
   hubJs: JetStreamClient,
-  src: CheckedIngestFile | { url: string } | { uploaded: UploadedFile; name: string },
+  src: CheckedIngestFile | { url: string } | { uploaded: UploadedFile; name: string; encryption?: FileEncryption },
   options: IngestOptions = {},
 ): Promise<SubmittedFile> {
   const fileId = options.fileId ?? newFileId();

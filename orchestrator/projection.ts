@@ -51,6 +51,7 @@ export async function onFileAccepted(p: Projection, e: FileAccepted): Promise<Ne
     f.chunkSize = e.chunkSize;
     f.replicas = e.replicas;
     if (e.sourceVersion) f.sourceVersion = e.sourceVersion;
+    if (e.encryption) f.encryption = e.encryption;
     addOnce(f.stagingClouds, e.cloud);
     // The first trace wins: a request redelivered without trace headers starts a new one.
     if (e.traceId && !f.traceId) f.traceId = e.traceId;

@@ -3,6 +3,7 @@
  * never the bytes: a few hundred bytes each.
  */
 import type { FileDigestKind } from "./chunk-digest.ts";
+import type { FileEncryption } from "./crypto/file-encryption.ts";
 import { PoisonMessageError, UntrustedEventError } from "./errors.ts";
 import { checkChunkRef } from "./event-checks.ts";
 import type { ObjectLocation } from "./stores/types.ts";
@@ -43,6 +44,8 @@ export interface FileAccepted extends EventMeta {
   traceId?: string;
   /** The source's version when a worker read it (IngestSource.version): a resumed ingest must find the same. */
   sourceVersion?: string;
+  /** How the client encrypted the file (wrapped key, key id, sizes), when it did: never a key. */
+  encryption?: FileEncryption;
 }
 
 export interface FileIngested extends EventMeta {

@@ -1,10 +1,10 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 
-/** Yields the bytes of `source` unchanged while feeding every hash given. */
+/** Yields the bytes of `source` unchanged while feeding every hash (or HMAC) given. */
 export async function* tap(
   source: Readable | AsyncIterable<Uint8Array>,
-  ...hashes: Hash[]
+  ...hashes: Array<{ update(data: Uint8Array): unknown }>
 ): AsyncGenerator<Uint8Array> {
   for await (const piece of source) {
     for (const h of hashes) h.update(piece);

@@ -6,6 +6,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { FileDigestKind } from "./chunk-digest.ts";
+import type { FileEncryption } from "./crypto/file-encryption.ts";
 import { perStage, type Stage } from "./stages.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 import { MANIFEST_BUCKET } from "./stream-names.ts";
@@ -47,6 +48,11 @@ export interface FileRecord {
   completedAt?: string;
   /** The file's trace: open it at `<jaeger>/trace/<traceId>`. */
   traceId?: string;
+  /**
+   * Set when the client encrypted the file before upload (`ferry ingest --encrypt`): then `size`,
+   * `sha256` and every chunk are of the ciphertext, and this says how to decrypt it with the key.
+   */
+  encryption?: FileEncryption;
 }
 
 export interface ReplicaRecord extends ObjectLocation {

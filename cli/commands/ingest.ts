@@ -1,3 +1,4 @@
+import { type EncryptionKey, KEY_FILE_ENV, keyFileChoice, loadKeyFile } from "../../client/encryption/key-file.ts";
 import { type IngestOptions, type SubmittedFile, waitForFiles } from "../../client/ingest.ts";
 import { checkSource, type IngestTarget, routeSource, submitTarget } from "../../client/ingest-target.ts";
 import { initTracing } from "../../observability/tracing.ts";
@@ -39,6 +40,10 @@ Options:
                       $XDG_STATE_HOME/ferry/uploads (default ~/.local/state/ferry/uploads) remembers the
                       chunks already staged, and only the rest are read and sent; a file changed since
                       is uploaded from the start as a new file, and the command says so
+  --encrypt           encrypt each file here before any byte leaves this machine (implies --upload): AES-256-GCM
+                      in 64 KiB segments under a new key per file, wrapped by the deployment key; the workers,
+                      staging and every replica hold only ciphertext. Not resumable; no --validate
+  --key-file <path>   the deployment key for --encrypt (ferry keygen writes one; default: $${KEY_FILE_ENV})
   --wait              wait until every file is complete (or failed); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
                       (sha256 is the file's SHA-256, or for a resumed upload or read its chunk-list digest: see the README)
@@ -64,10 +69,14 @@ export async function ingestCommand(argv: string[]): Promise<number> {
     ...SERVER_OPTIONS,
     ...OBJECTS_OPTION,
     upload: { type: "boolean" },
+    encrypt: { type: "boolean" },
+    "key-file": { type: "string" },
   });
   if (values.help) return help();
   if (positionals.length === 0) throw new InputError("ferry ingest: name at least one file (see ferry ingest --help)");
   const request = requestOptions(values);
+  const encryptWith = await encryptionKey(values, request);
+  const upload = values.upload || encryptWith !== undefined;
   const objects = objectsChoice(values.objects);
   const maxWaitMs = values["max-wait"] === undefined ? Infinity : parseDuration("--max-wait", values["max-wait"]);
   // Every source is checked on its own, then against the deployment (its clouds, their source
@@ -76,7 +85,11 @@ export async function ingestCommand(argv: string[]): Promise<number> {
   const where = sessionOptions(values);
   // On the deployment's own machine its file names the clouds and their roots: refuse before connecting.
   const local = where.hubUrls ? undefined : readDeployment(where.home);
-  const route = (d: ClientView) => checkAll(checked, (src) => routeSource(src, d, values.cloud, values.upload));
+  const route = (d: ClientView) =>
+    checkAll(checked, async (src) => ({
+      ...(await routeSource(src, d, values.cloud, upload)),
+      ...(encryptWith ? { encryptWith } : {}),
+    }));
   const routed = local ? await route(local) : undefined;
   const session = await openSession(where);
   // Each file's publish is the root of its trace, exported to the deployment's Jaeger (or OTEL_EXPORTER_OTLP_ENDPOINT).
@@ -163,6 +176,26 @@ function report(
   } else {
     process.stdout.write(`${fileId}  ${printable(name)}  ${f?.state ?? "submitted"}\n`);
   }
+}
+
+/** The deployment key when `--encrypt` is given (loaded and checked before anything is read or sent). */
+async function encryptionKey(
+  values: { encrypt?: boolean | undefined; "key-file"?: string | undefined },
+  request: IngestOptions,
+): Promise<EncryptionKey | undefined> {
+  const keyFile = keyFileChoice(values["key-file"]);
+  if (!values.encrypt) {
+    if (values["key-file"] !== undefined)
+      throw new InputError("--key-file is for --encrypt: add --encrypt, or leave it out");
+    return undefined;
+  }
+  if (request.transforms?.length)
+    throw new InputError("--validate cannot check encrypted chunks (the workers see only ciphertext): leave one out");
+  if (keyFile === undefined)
+    throw new InputError(
+      `--encrypt needs the deployment key: --key-file <path> or ${KEY_FILE_ENV} (ferry keygen -o <path> makes one)`,
+    );
+  return loadKeyFile(keyFile);
 }
 
 function help(): number {

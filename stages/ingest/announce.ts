@@ -26,6 +26,7 @@ export async function announceAccepted(
     replicas: file.replicas,
     ...(file.traceId ? { traceId: file.traceId } : {}),
     ...(file.sourceVersion ? { sourceVersion: file.sourceVersion } : {}),
+    ...(req.encryption ? { encryption: req.encryption } : {}),
   };
   await publishEvent(ctx, fileSubject("accepted", ctx.cloud), accepted, msgId(req.fileId, "accepted"));
 }

@@ -28,6 +28,7 @@ export const REQUEST_FIELDS = [
   "chunkSize",
   "recordBoundaries",
   "transforms",
+  "encryption",
 ] as const;
 
 /** Throws PoisonMessageError naming the first field of `o` that is not one of `known`. */

@@ -1,4 +1,5 @@
 import { basename, isAbsolute } from "node:path";
+import { ciphertextSize, type FileEncryption, parseFileEncryption } from "../../shared/crypto/file-encryption.ts";
 import { PoisonMessageError } from "../../shared/errors.ts";
 import { parseJsonObject, TRANSFORMS, type Transform } from "../../shared/events.ts";
 import { assertFileId, fileIdFromSequence } from "../../shared/ids.ts";
@@ -31,6 +32,8 @@ export interface IngestRequest {
   transforms: Transform[];
   /** Set when a client wrote the chunks into this cloud's staging itself; `source` is then `upload:<fileId>`. */
   uploaded?: UploadedFile;
+  /** Set when the client encrypted the uploaded chunks (never a key: see shared/crypto/file-encryption.ts). */
+  encryption?: FileEncryption;
 }
 
 export const MAX_CHUNK_SIZE = REQUEST_LIMITS.maxChunkSize;
@@ -68,7 +71,21 @@ export function parseIngestRequest(data: Uint8Array, streamSeq: number, defaultC
       o.recordBoundaries === undefined ? defaultRecordBoundaries(name) : bool("recordBoundaries", o.recordBoundaries),
     transforms: transformsOf(o.transforms),
     ...(uploaded ? { uploaded } : {}),
+    ...encryptionOf(o.encryption, uploaded),
   };
+}
+
+/** The request's `encryption`: only with `uploaded`, and its sizes must be the ciphertext's. */
+function encryptionOf(v: unknown, uploaded: UploadedFile | undefined): { encryption?: FileEncryption } {
+  if (v === undefined) return {};
+  const bad = (why: string) => new PoisonMessageError(`ingest request field "encryption": ${why}`);
+  if (!uploaded) throw bad(`only a client that uploads its chunks encrypts them: give "uploaded" too`);
+  const encryption = parseFileEncryption(v, bad);
+  if (ciphertextSize(encryption) !== uploaded.size)
+    throw bad(
+      `${encryption.plaintextSize} plaintext bytes make ${ciphertextSize(encryption)} of ciphertext, not the ${uploaded.size} uploaded`,
+    );
+  return { encryption };
 }
 
 /** The request's `path` (absolute) or `url` (an object URL): exactly one of them. */
