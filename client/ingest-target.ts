@@ -52,7 +52,8 @@ export async function routeSource(
       `--cloud: "${cloud}" is not a cloud of this deployment (${clouds.map((c) => c.name).join(", ")})`,
     );
   if ("object" in src) {
-    if (upload) throw new InputError(`${src.object.url}: --upload and --encrypt send files from this machine, not objects`);
+    if (upload)
+      throw new InputError(`${src.object.url}: --upload and --encrypt send files from this machine, not objects`);
     const url = src.object;
     const kindOf = (name: string) => d.stores[name]?.kind;
     const chosen = cloud ?? clouds.find((c) => kindOf(c.name) === url.kind)?.name;
