@@ -26,6 +26,7 @@ describe("ingest request field encryption", () => {
   it.each<[string, unknown, RegExp]>([
     ["without uploaded chunks", { path: "/data/x", encryption }, /only a client that uploads its chunks encrypts them/],
     [
+      "a size that is not the ciphertext's",
       { fileId: "enc-file-1", uploaded, encryption: { ...encryption, plaintextSize: 5 } },
       /5 plaintext bytes make 21 of ciphertext, not the 100032 uploaded/,
     ],
@@ -35,6 +36,7 @@ describe("ingest request field encryption", () => {
       /unknown field "key"/,
     ],
     [
+      "a malformed key id",
       { fileId: "enc-file-1", uploaded, encryption: { ...encryption, keyId: "xyz" } },
       /"keyId" must be 32 lower-case hex digits/,
     ],
