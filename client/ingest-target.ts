@@ -7,7 +7,7 @@ import { defaultRecordBoundaries } from "../shared/sources/chunk-plan.ts";
 import { looksLikeUrl, type ObjectUrl, parseObjectUrl } from "../shared/sources/object-url.ts";
 import { resolvePolicy, resolveUnderRoots, sourcePolicy } from "../shared/sources/source-roots.ts";
 import type { ClientView } from "../shared/topology/client-view.ts";
-import { uploadEncrypted } from "./encryption/encrypted-upload.ts";
+import { sealedChunkSize, uploadEncrypted } from "./encryption/encrypted-upload.ts";
 import type { EncryptionKey } from "./encryption/key-file.ts";
 import { type IngestOptions, type SubmittedFile, submitIngest } from "./ingest.ts";
 import { type CheckedIngestFile, checkIngestFile } from "./preflight.ts";
@@ -115,7 +115,8 @@ export async function submitTarget(
     const id = options.fileId ?? fileId;
     const sealed = await uploadEncrypted(staging, id, target.source.path, cut.chunkSize, target.encryptWith);
     // Ciphertext has no records: chunks hold whole segments, cut at exact sizes.
-    return submit({ ...sealed, name: target.name }, { chunkSize: cut.chunkSize, recordBoundaries: false, fileId: id });
+    const chunkSize = sealedChunkSize(cut.chunkSize);
+    return submit({ ...sealed, name: target.name }, { chunkSize, recordBoundaries: false, fileId: id });
   }
   const identity = { path: target.source.path, cloud: target.cloud, ...cut };
   const upload = await uploadResumably(staging, identity, () => options.fileId ?? newFileId(), resume);

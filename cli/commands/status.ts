@@ -1,6 +1,7 @@
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { jaegerQueryUrl, traceUrl } from "../../observability/trace-link.ts";
 import { pingWorkers } from "../../runtime/ping.ts";
+import type { FileEncryption } from "../../shared/crypto/file-encryption.ts";
 import { InputError } from "../../shared/errors.ts";
 import { type FileRecord, listFileRecords, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
 import { leafLinksOverNats } from "../../shared/nats/leaf-probe.ts";
@@ -74,6 +75,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
     `  state    ${file.state}${file.reason ? `: ${printable(file.reason)}` : ""}`,
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
+    ...(file.encryption ? [encryptionLine(file.encryption)] : []),
     `  progress ${file.chunksComplete}/${file.chunkCount ?? "?"} chunks complete`,
     `  trace    ${view ? `${view}  (in Jaeger: ${link})` : (link ?? (file.traceId ? `${file.traceId} (set FERRY_JAEGER_URL to get a link)` : "(none recorded)"))}`,
     ...chunks.map(
@@ -84,6 +86,10 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
 }
+
+/** An encrypted file's line: how, with which key, and that size and sha256 are the ciphertext's. */
+const encryptionLine = (e: FileEncryption): string =>
+  `  encrypted key id ${e.keyId}, ${formatBytes(e.plaintextSize)} of plaintext in ${formatBytes(e.segmentSize)} AES-256-GCM segments (size and sha256 above are of the ciphertext)`;
 
 async function overview(s: Session, json: boolean): Promise<number> {
   const d = s.deployment;

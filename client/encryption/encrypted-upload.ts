@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { stagingKey } from "../../shared/chunk-keys.ts";
-import { ciphertextSize, type FileEncryption, sealedOffset, TAG_BYTES } from "../../shared/crypto/file-encryption.ts";
+import {
+  ciphertextSize,
+  DEFAULT_SEGMENT_SIZE,
+  type FileEncryption,
+  sealedOffset,
+  TAG_BYTES,
+} from "../../shared/crypto/file-encryption.ts";
 import { InputError } from "../../shared/errors.ts";
 import { tap } from "../../shared/hashing.ts";
 import type { CloudObjects } from "../../shared/object-urls/gateway-objects.ts";
@@ -19,6 +25,10 @@ export interface EncryptedUpload {
 /** Whole segments per chunk: the largest count whose ciphertext fits `chunkSize`, at least one. */
 export const segmentsPerChunk = (chunkSize: number, segmentSize: number): number =>
   Math.max(1, Math.floor(chunkSize / (segmentSize + TAG_BYTES)));
+
+/** The size of an encrypted file's chunks (but its last) when `chunkSize` is asked for. */
+export const sealedChunkSize = (chunkSize: number, segmentSize = DEFAULT_SEGMENT_SIZE): number =>
+  segmentsPerChunk(chunkSize, segmentSize) * (segmentSize + TAG_BYTES);
 
 /**
  * Encrypts a file on this machine and writes the ciphertext into a cloud's staging

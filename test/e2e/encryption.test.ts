@@ -12,7 +12,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { segmentsPerChunk, uploadEncrypted } from "../../client/encryption/encrypted-upload.ts";
+import { sealedChunkSize, uploadEncrypted } from "../../client/encryption/encrypted-upload.ts";
 import { loadKeyFile } from "../../client/encryption/key-file.ts";
 import { submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { DEFAULT_SEGMENT_SIZE as S, TAG_BYTES } from "../../shared/crypto/file-encryption.ts";
@@ -26,8 +26,8 @@ import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256 } from "../helpers/files.ts";
 import { listAll, readAll } from "../helpers/stores.ts";
 
-const CHUNK = 256 * 1024; // 3 sealed segments a chunk
-const SEALED_CHUNK = segmentsPerChunk(CHUNK, S) * (S + TAG_BYTES);
+const CHUNK = 256 * 1024;
+const SEALED_CHUNK = sealedChunkSize(CHUNK); // 3 segments: 196,656 bytes
 const MARKER = Buffer.from("FERRY-PLAINTEXT-MARKER-7f3a");
 
 let d: CliDeployment;
@@ -137,11 +137,17 @@ describe("what the clouds hold", () => {
     const key = await loadKeyFile(keyFile);
     expect(f.encryption?.keyId).toBe(key.keyId);
     expect(f.encryption?.plaintextSize).toBe(plain.length);
+    expect([f.chunkSize, f.chunkCount]).toEqual([SEALED_CHUNK, 4]);
     const text = JSON.stringify(f);
     expect(text).not.toContain(key.key.toString("hex"));
     expect(text).not.toContain(key.key.toString("base64"));
     expect(text).not.toContain(sha256(plain));
     expect(f.sha256).not.toBe(sha256(plain));
+    const st = await runCli(["status", fileId], { env: d.env });
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toContain(
+      `encrypted key id ${key.keyId}, 640.8 KiB of plaintext in 64.0 KiB AES-256-GCM segments`,
+    );
   });
 });
 
@@ -166,6 +172,23 @@ describe("reading it back with the key", () => {
     const r = await run(["cat", fileId, ...args], { FERRY_ENCRYPTION_KEY_FILE: keyFile });
     expect(r.code, r.stderr).toBe(0);
     expect(r.bytes.equals(plain.subarray(from, to))).toBe(true);
+  });
+});
+
+describe("through the clouds' gateways (--objects gateway), with no store credentials", () => {
+  it("ingest --encrypt uploads through upload URLs and cat decrypts through read URLs", async () => {
+    const env = { FERRY_OBJECTS: "gateway", FERRY_ENCRYPTION_KEY_FILE: keyFile };
+    const r = await runCli(["ingest", path, "--encrypt", "--cloud", "gcp", "--wait", "--json"], {
+      env: { ...d.env, ...env },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const id = jsonLines<{ fileId: string }>(r.stdout)[0]!.fileId;
+    for (const c of await readChunkRecords(kv, (await readFileRecord(kv, id))!))
+      for (const rep of c.replicas)
+        expect((await readAll(await stores.get(rep.cloud)!.get(rep.key))).includes(MARKER)).toBe(false);
+    const back = await run(["cat", id, "--range", `${S}-${5 * S}`], env);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.bytes.equals(plain.subarray(S, 5 * S + 1))).toBe(true);
   });
 });
 
