@@ -175,6 +175,41 @@ describe("reading it back with the key", () => {
   });
 });
 
+describe("edges", () => {
+  it("an empty file encrypts to one empty sealed segment and reads back empty", async () => {
+    const empty = join(d.work, "empty.bin");
+    writeFileSync(empty, "");
+    const r = await runCli(["ingest", empty, "--encrypt", "--key-file", keyFile, "--wait", "--json"], { env: d.env });
+    expect(r.code, r.stderr).toBe(0);
+    const id = jsonLines<{ fileId: string }>(r.stdout)[0]!.fileId;
+    expect((await readFileRecord(kv, id))?.size).toBe(TAG_BYTES);
+    const c = await run(["cat", id, "--key-file", keyFile]);
+    expect([c.code, c.bytes.length], c.stderr).toEqual([0, 0]);
+    const out = join(d.work, "empty.out");
+    const g = await runCli(["get", id, "-o", out, "--key-file", keyFile], { env: d.env });
+    expect(g.code, g.stderr).toBe(0);
+    expect(readFileSync(out).length).toBe(0);
+  });
+
+  it.each([
+    ["no key", ["--encrypt"], /--encrypt needs the deployment key: --key-file <path> or FERRY_ENCRYPTION_KEY_FILE/],
+    ["a key file without --encrypt", ["--key-file", "k"], /--key-file is for --encrypt/],
+    ["--validate", ["--encrypt", "--key-file", "K", "--validate", "jsonl"], /--validate cannot check encrypted chunks/],
+    [
+      "an object URL",
+      ["--encrypt", "--key-file", "K", "s3://ferry-cli-aws/x"],
+      /--upload and --encrypt send files from this machine/,
+    ],
+  ])("ingest --encrypt refuses %s with exit 2 before sending anything", async (_what, args, message) => {
+    const argv = args.map((a) => (a === "K" ? keyFile : a));
+    const r = await runCli(["ingest", ...(argv.some((a) => a.startsWith("s3://")) ? [] : [path]), ...argv], {
+      env: d.env,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
 describe("through the clouds' gateways (--objects gateway), with no store credentials", () => {
   it("ingest --encrypt uploads through upload URLs and cat decrypts through read URLs", async () => {
     const env = { FERRY_OBJECTS: "gateway", FERRY_ENCRYPTION_KEY_FILE: keyFile };
