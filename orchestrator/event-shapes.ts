@@ -6,6 +6,7 @@
  * event is skipped with its reason in the log, and nothing of it reaches the manifest.
  */
 import { FILE_DIGEST_KINDS } from "../shared/chunk-digest.ts";
+import { parseFileEncryption } from "../shared/crypto/file-encryption.ts";
 import { UntrustedEventError } from "../shared/errors.ts";
 import { checkChunkRef, checkReplica, checkStaging, MAX_CHUNKS, wholeNumber } from "../shared/event-checks.ts";
 import { isFileId } from "../shared/ids.ts";
@@ -45,6 +46,9 @@ function checkFileEvent(type: string, what: string, e: Record<string, unknown>):
   if (type === "files.accepted") {
     wholeNumber(e, what, "chunkSize", 1, 1024 ** 3);
     wholeNumber(e, what, "replicas", 1, 64);
+    // An encrypted file's header: only its form can be checked here, as only the key holder can unwrap it.
+    if (e.encryption !== undefined)
+      parseFileEncryption(e.encryption, (why) => new UntrustedEventError(`${what} field "encryption": ${why}`));
     return;
   }
   if (typeof e.sha256 !== "string" || !SHA256_HEX.test(e.sha256))

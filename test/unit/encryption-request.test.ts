@@ -6,7 +6,9 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { newFileKeys } from "../../client/encryption/envelope.ts";
 import { keyIdOf } from "../../client/encryption/key-file.ts";
+import { checkProjectedEvent } from "../../orchestrator/event-shapes.ts";
 import { ciphertextSize } from "../../shared/crypto/file-encryption.ts";
+import { UntrustedEventError } from "../../shared/errors.ts";
 import { parseIngestRequest } from "../../stages/ingest/request.ts";
 
 const parse = (v: unknown) => parseIngestRequest(new TextEncoder().encode(JSON.stringify(v)), 7, 1024);
@@ -43,5 +45,16 @@ describe("ingest request field encryption", () => {
     ["a string", { fileId: "enc-file-1", uploaded, encryption: "yes" }, /expected an object/],
   ])("refuses one %s", (_what, request, reason) => {
     expect(() => parse(request)).toThrow(reason);
+  });
+});
+
+describe("files.accepted with encryption, as the orchestrator checks it", () => {
+  const accepted = { fileId: "enc-file-1", name: "x", size, chunkSize: 1024, replicas: 3, encryption };
+
+  it("passes a well-formed header and refuses a malformed one as untrusted", () => {
+    expect(() => checkProjectedEvent("files.accepted", "aws", accepted)).not.toThrow();
+    const bad = { ...accepted, encryption: { ...encryption, cipher: "rot13" } };
+    expect(() => checkProjectedEvent("files.accepted", "aws", bad)).toThrow(UntrustedEventError);
+    expect(() => checkProjectedEvent("files.accepted", "aws", bad)).toThrow(/field "encryption": "cipher" must be/);
   });
 });
