@@ -48,7 +48,8 @@ Options:
   --hub-nodes <n>    1 (default: hub.nodes of the topology) or 3: a 3-node hub cluster on loopback, streams R3
   ${ROLE_OPTION_HELP}
   --port <n>         the hub's client port (default 4222; 0 picks a free port)
-  --dashboard-port <n>  the live dashboard's port (default 4280, or any free port when 4280 is taken)
+  --dashboard-port <n>  the live dashboard's port (default 4280, or any free port when 4280 is taken
+                     or --port is 0)
   --dashboard-host <a>  where the dashboard and /metrics listen (default 127.0.0.1); any other address
                      needs a token on every request: FERRY_DASHBOARD_TOKEN, or <home>/dashboard.token
   ${STORES_OPTION_HELP}
@@ -113,7 +114,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     topologyPath,
     port,
     stores: values.stores ?? "config",
-    dashboardPort: role?.role === "cloud" ? 0 : await chooseDashboardPort(values["dashboard-port"]),
+    dashboardPort:
+      role?.role === "cloud" ? 0 : await chooseDashboardPort(values["dashboard-port"], values.port === "0"),
     ...(values["hub-nodes"] === undefined ? {} : { hubNodes: values["hub-nodes"] }),
     ...(values["dashboard-host"] === undefined ? {} : { dashboardHost: values["dashboard-host"] }),
     ...(role ? { role } : {}),
@@ -332,8 +334,13 @@ function isPortFree(port: number): Promise<boolean> {
 
 const DEFAULT_DASHBOARD_PORT = 4280;
 
-/** `--dashboard-port` as given (it must be free), else 4280 when free, else 0 (any free port). */
-async function chooseDashboardPort(value: string | undefined): Promise<number> {
+/**
+ * `--dashboard-port` as given (it must be free), else 4280 when free, else 0 (any free port). With
+ * `anyPort` (`--port 0`, a throwaway deployment, often one of several at once) the default is 0: two
+ * such deployments starting together could both see 4280 free, and the second would fail to bind it.
+ */
+async function chooseDashboardPort(value: string | undefined, anyPort: boolean): Promise<number> {
+  if (value === undefined && anyPort) return 0;
   if (value === undefined) return (await isPortFree(DEFAULT_DASHBOARD_PORT)) ? DEFAULT_DASHBOARD_PORT : 0;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
