@@ -21,6 +21,7 @@ import {
   NATS_CONF_DIR,
   SOURCES_DIR,
   STORES_DIR,
+  TLS_MOUNT,
 } from "./compose-layout.ts";
 import { type ComposeModel, composeModel } from "./compose-services.ts";
 import { renderComposeYaml } from "./compose-yaml.ts";
@@ -86,6 +87,7 @@ export function composeDeployment(topology: Topology): Deployment {
     leaves,
     stores,
     localStores: {},
+    tls: { dir: TLS_MOUNT, caFile: `${TLS_MOUNT}/ca.pem` },
   };
 }
 
