@@ -5,7 +5,8 @@
  * (issued again on every start, so a changed address list is picked up). Keys are 0600.
  */
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { copyFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Deployment, ServerEndpoint } from "../topology/deployment.ts";
 import { type CertFiles, ensureCa, ensurePrivateDir, issueServerCert } from "./certificates.ts";
 
@@ -49,20 +50,38 @@ export function serverHosts(d: Deployment, ep: ServerEndpoint): string[] {
   return [...new Set(hosts)];
 }
 
-/** Makes the CA when needed and issues the certificate of each of `servers`. */
-export function ensureServerCerts(d: Deployment, servers: ServerEndpoint[]): void {
-  if (servers.length === 0) return;
+/**
+ * Issues the certificate of each of `servers` into the deployment's TLS folder, signed by `ca`
+ * (default: the deployment's own, made when needed, or the operator's). With another `ca` (a host's
+ * bundle, whose CA key stays with the planner) its certificate is copied to `d.tls.caFile`.
+ * Returns the files written.
+ */
+export function ensureServerCerts(d: Deployment, servers: ServerEndpoint[], ca?: CertFiles): string[] {
+  if (servers.length === 0) return [];
   ensurePrivateDir(d.tls.dir);
-  const ca = deploymentCa(d);
-  for (const ep of servers) issueServerCert(ca, serverCertFiles(d.tls, ep.name), ep.name, serverHosts(d, ep));
+  const signer = ca ?? deploymentCa(d);
+  if (resolve(signer.certFile) !== resolve(d.tls.caFile)) copyFileSync(signer.certFile, d.tls.caFile);
+  const written = [d.tls.caFile];
+  for (const ep of servers) {
+    const files = serverCertFiles(d.tls, ep.name);
+    issueServerCert(signer, files, ep.name, serverHosts(d, ep));
+    written.push(files.certFile, files.keyFile);
+  }
+  return written;
 }
 
 /** The CA that signs this deployment's server certificates: the operator's, or the one made here. */
 function deploymentCa(d: Deployment): CertFiles {
   const provided = d.topology.tls;
   if (provided) return { certFile: provided.caFile, keyFile: provided.keyFile };
+  return ensureCaIn(d.tls.dir);
+}
+
+/** The CA kept in `dir` (`ca.pem`, `ca-key.pem`), made there on first use. */
+export function ensureCaIn(dir: string): CertFiles {
+  ensurePrivateDir(dir);
   return ensureCa(
-    { certFile: d.tls.caFile, keyFile: join(d.tls.dir, "ca-key.pem") },
+    { certFile: join(dir, "ca.pem"), keyFile: join(dir, "ca-key.pem") },
     `ferry CA ${randomUUID().slice(0, 8)}`,
   );
 }
