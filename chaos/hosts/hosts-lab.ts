@@ -9,8 +9,10 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TLS_CA_ENV } from "../../shared/nats/tls-options.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { pollUntil } from "../../shared/retry.ts";
+import { TLS_DIR } from "../../shared/tls/deployment-tls.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
@@ -76,7 +78,17 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
   const topologyFile = join(root, "topology.json");
   writeFileSync(topologyFile, JSON.stringify(topology, null, 2));
   say(`planning every host's bundle: ferry plan --loopback --out ${hostsDir}`);
-  await runCli(["plan", "--loopback", "--out", hostsDir, "--topology", topologyFile]);
+  // The planner's CA stays with the runner (the operator); each bundle gets its certificate only.
+  await runCli([
+    "plan",
+    "--loopback",
+    "--out",
+    hostsDir,
+    "--topology",
+    topologyFile,
+    "--ca-dir",
+    join(root, "plan-ca"),
+  ]);
   const clouds = Object.keys(JSON.parse(readFileSync(join(hostsDir, "hub", "deployment.json"), "utf8")).leaves);
   const roles: Array<{ name: string; role: Role }> = [
     { name: "hub", role: { role: "hub" } },
@@ -112,7 +124,11 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       );
     }
     const hubUrls = clientHubUrls(hub, wan);
-    const clientLayout = layout(clientDir);
+    // The client trusts the deployment's CA through FERRY_TLS_CA, from a copy in its own folder.
+    const clientCa = join(clientDir, "ca.pem");
+    copyFileSync(join(hostsDir, "hub", TLS_DIR, "ca.pem"), clientCa);
+    const own = layout(clientDir);
+    const clientLayout = { ...own, env: { ...own.env, [TLS_CA_ENV]: clientCa } };
     const client = (args: string[], timeoutMs = 300_000) =>
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
     return { lab, clientDir, clientLayout, wan, hub, hosts, hubUrls, client, stop };

@@ -11,7 +11,7 @@ import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "
 import { describeError, FerryError } from "../errors.ts";
 import type { ManifestReader } from "../manifest.ts";
 import { pause } from "../retry.ts";
-import { natsTlsOptions } from "./tls-options.ts";
+import { natsTlsOptions, untrustedCertificate } from "./tls-options.ts";
 
 /** A server stayed silent or unreachable for longer than the caller would wait; the message names it. */
 export class ServerUnreachableError extends FerryError {
@@ -70,6 +70,8 @@ export async function connectReliably(servers: string[], options: ReliableOption
       return watch(nc, where, tail, timeoutMs);
     } catch (err) {
       if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} refused ferry's credentials`);
+      const untrusted = untrustedCertificate(err);
+      if (untrusted) throw new ServerUnreachableError(`${where}: ${untrusted}`, { cause: err });
       if (Date.now() >= deadline - 250) {
         throw new ServerUnreachableError(
           `cannot reach ${where}: no answer within ${seconds(timeoutMs)} (${whyNoConnection(err)})${tail}`,

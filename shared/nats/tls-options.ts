@@ -35,3 +35,27 @@ export function natsTlsOptions(): { tls?: { ca: string } } {
   // One string of concatenated PEM certificates: Node trusts each of them.
   return { tls: { ca: [...new Set(files)].map((f) => readFileSync(f, "utf8")).join("\n") } };
 }
+
+/** Node's codes for a server certificate that does not verify: unknown CA, wrong name, expired. */
+const CERT_ERRORS = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+]);
+
+/**
+ * When `err` (or its cause) says the server's certificate was not trusted, what to do about it:
+ * waiting will not help, so a caller fails at once with this instead of retrying.
+ */
+export function untrustedCertificate(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code && CERT_ERRORS.has(code))
+      return `its TLS certificate is not trusted here (${e.message}): on a machine without the deployment's folder set ${TLS_CA_ENV} to the deployment's CA certificate (<home>/tls/ca.pem)`;
+  }
+  return undefined;
+}

@@ -20,6 +20,7 @@ import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
 import { NatsServer } from "../../supervisor/nats-server.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { loopbackPorts, planDeployment } from "../../supervisor/plan.ts";
+import { runCli } from "../helpers/cli.ts";
 
 const topology = compileTopology({ clouds: [{ name: "aws" }] });
 let d: Deployment;
@@ -105,6 +106,19 @@ describe("TLS on the deployment's NATS links", () => {
     expect(said).toMatch(/^INFO .*"tls_required":true/);
     expect(said).not.toContain("PONG");
   });
+
+  it("a CLI on a machine without the deployment's folder needs FERRY_TLS_CA, and says so at once", async () => {
+    const hub = ["status", "--hub", d.hub.url, "--timeout", "20s"];
+    const started = Date.now();
+    const without = await runCli(hub, { env: { FERRY_TLS_CA: "" } });
+    expect(without.code).not.toBe(0);
+    expect(without.stderr).toContain("TLS certificate is not trusted here");
+    expect(without.stderr).toContain("FERRY_TLS_CA");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // With the CA it gets through TLS: this bare hub then has no deployment published.
+    const trusting = await runCli(hub, { env: { FERRY_TLS_CA: d.tls.caFile } });
+    expect(trusting.stderr).toContain("no deployment published");
+  }, 60_000);
 
   it("a leaf that trusts another deployment's CA does not link to the hub", async () => {
     // A second deployment with its own CA, whose gcp leaf dials this deployment's hub.
