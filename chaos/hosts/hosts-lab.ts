@@ -68,6 +68,13 @@ export function hostEnv(own: string): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The client host: its own folder, trusting the deployment's CA through FERRY_TLS_CA (a copy from the hub's bundle). */
+function clientHost(own: HostLayout, hubBundle: string): HostLayout {
+  const ca = join(own.own, "ca.pem");
+  copyFileSync(join(hubBundle, TLS_DIR, "ca.pem"), ca);
+  return { ...own, env: { ...own.env, [TLS_CA_ENV]: ca } };
+}
+
 /** Plans the hosts of `topology` under `root`, starts the network and every host; stops all on failure. */
 export async function startHostsLab(root: string, topology: object, say: (s: string) => void): Promise<HostsLab> {
   const lab = join(root, "lab");
@@ -79,16 +86,8 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
   writeFileSync(topologyFile, JSON.stringify(topology, null, 2));
   say(`planning every host's bundle: ferry plan --loopback --out ${hostsDir}`);
   // The planner's CA stays with the runner (the operator); each bundle gets its certificate only.
-  await runCli([
-    "plan",
-    "--loopback",
-    "--out",
-    hostsDir,
-    "--topology",
-    topologyFile,
-    "--ca-dir",
-    join(root, "plan-ca"),
-  ]);
+  const plan = ["plan", "--loopback", "--out", hostsDir, "--topology", topologyFile, "--ca-dir", join(root, "ca")];
+  await runCli(plan);
   const clouds = Object.keys(JSON.parse(readFileSync(join(hostsDir, "hub", "deployment.json"), "utf8")).leaves);
   const roles: Array<{ name: string; role: Role }> = [
     { name: "hub", role: { role: "hub" } },
@@ -124,11 +123,7 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       );
     }
     const hubUrls = clientHubUrls(hub, wan);
-    // The client trusts the deployment's CA through FERRY_TLS_CA, from a copy in its own folder.
-    const clientCa = join(clientDir, "ca.pem");
-    copyFileSync(join(hostsDir, "hub", TLS_DIR, "ca.pem"), clientCa);
-    const own = layout(clientDir);
-    const clientLayout = { ...own, env: { ...own.env, [TLS_CA_ENV]: clientCa } };
+    const clientLayout = clientHost(layout(clientDir), join(hostsDir, "hub"));
     const client = (args: string[], timeoutMs = 300_000) =>
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
     return { lab, clientDir, clientLayout, wan, hub, hosts, hubUrls, client, stop };
