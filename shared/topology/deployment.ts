@@ -137,6 +137,8 @@ function isDeployment(v: unknown): v is Deployment {
     typeof d.stores === "object" &&
     d.stores !== null &&
     typeof d.localStores === "object" &&
-    d.localStores !== null
+    d.localStores !== null &&
+    // Written before every link was TLS: started again (or planned again), it gets its certificates.
+    typeof (d.tls as Record<string, unknown> | undefined)?.caFile === "string"
   );
 }

@@ -116,7 +116,10 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
   );
 }
 
-/** Writes the config file of every server (of one role's, when given) and creates its JetStream store folder. */
+/**
+ * Writes the config file of every server (of one role's, when given), issues its TLS certificate
+ * (making the deployment's CA on first use) and creates its JetStream store folder.
+ */
 export function writeServerConfigs(d: Deployment, role?: Role): void {
   const files: [ServerEndpoint, string][] = [];
   for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i)]);
