@@ -111,7 +111,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d, leaf)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
     ])
   );
 }

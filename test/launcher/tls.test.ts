@@ -3,7 +3,7 @@
  * (to the hub and to a leaf), a plain-TCP client is refused, and a leaf does not link to a hub whose
  * certificate is from another CA or for another name (the hub's /leafz shows no link).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,19 +121,18 @@ describe("TLS on the deployment's NATS links", () => {
   }, 60_000);
 
   it("a leaf that trusts another deployment's CA does not link to the hub", async () => {
-    // A second deployment with its own CA, whose gcp leaf dials this deployment's hub.
-    const dir = tempDir("ferry-tls-foreign-");
-    const other = compileTopology({ clouds: [{ name: "gcp" }] });
-    const ports = await loopbackPorts(other);
-    ports.hubNodes = [
-      { host: "127.0.0.1", port: d.hub.port, monitorPort: d.hub.monitorPort, leafPort: d.hub.leafPort },
-    ];
-    const foreign = layoutDeployment(other, dir, ports);
-    writeServerConfigs(foreign, { role: "cloud", cloud: "gcp" });
-    stray.push(await NatsServer.start(foreign.leaves.gcp!, { logFile: join(dir, "gcp.log") }));
+    const dir = await startForeignLeaf("gcp", (conf) => conf);
     await stayUnlinked("gcp", 4000);
     expect(readFileSync(join(dir, "gcp.log"), "utf8")).toMatch(/certificate/i);
     expect((await leafLinks(d.hub, ["aws"])).aws).toBe(true);
+  }, 30_000);
+
+  it("the hub refuses a leaf whose own certificate is from another CA, even one that trusts the hub", async () => {
+    await startForeignLeaf("azure", (conf, foreign) =>
+      conf.replace(`ca_file: "${foreign.tls.caFile}"`, `ca_file: "${d.tls.caFile}"`),
+    );
+    await stayUnlinked("azure", 4000);
+    expect(readFileSync(join(d.dataDir, "logs", "hub.log"), "utf8")).toMatch(/TLS leafnode handshake error/);
   }, 30_000);
 
   it("a leaf does not link to a hub whose certificate is for another name", async () => {
@@ -146,6 +145,23 @@ describe("TLS on the deployment's NATS links", () => {
     );
   }, 30_000);
 });
+
+/**
+ * Starts the `cloud` leaf of a second deployment, with its own CA, dialling this deployment's hub;
+ * `edit` may change its config first. Returns its folder (its log is `<cloud>.log` there).
+ */
+async function startForeignLeaf(cloud: string, edit: (conf: string, foreign: Deployment) => string): Promise<string> {
+  const dir = tempDir("ferry-tls-foreign-");
+  const other = compileTopology({ clouds: [{ name: cloud }] });
+  const ports = await loopbackPorts(other);
+  ports.hubNodes = [{ host: "127.0.0.1", port: d.hub.port, monitorPort: d.hub.monitorPort, leafPort: d.hub.leafPort }];
+  const foreign = layoutDeployment(other, dir, ports);
+  writeServerConfigs(foreign, { role: "cloud", cloud });
+  const leaf = foreign.leaves[cloud]!;
+  writeFileSync(leaf.configFile, edit(readFileSync(leaf.configFile, "utf8"), foreign));
+  stray.push(await NatsServer.start(leaf, { logFile: join(dir, `${cloud}.log`) }));
+  return dir;
+}
 
 /** Fails if `cloud` shows up in the hub's /leafz at any time within `ms`. */
 async function stayUnlinked(cloud: string, ms: number): Promise<void> {
