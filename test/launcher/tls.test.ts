@@ -1,7 +1,8 @@
 /**
  * TLS on every NATS link, on real nats-servers: a client must trust the deployment's CA to connect
- * (to the hub and to a leaf), a plain-TCP client is refused, and a leaf does not link to a hub whose
- * certificate is from another CA or for another name (the hub's /leafz shows no link).
+ * (to the hub and to a leaf), a plain-TCP client is refused, a leaf does not link to a hub whose
+ * certificate is from another CA or for another name, and the hub takes no leaf whose own certificate
+ * is from another CA (the hub's /leafz shows no link).
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
