@@ -87,7 +87,10 @@ describe("ferry plan", () => {
     );
     // The leaf dials only those: not a hub node's listen address it might hear of.
     expect(conf).toContain("ignore_discovered_servers: true");
-    expect(conf).toContain(`tls: { ca_file: "${out}/tls/ca.pem"`);
+    // Its remote shows the leaf's own certificate and trusts only the CA's.
+    expect(conf).toMatch(
+      new RegExp(`tls: \\{ cert_file: "${out}/tls/aws\\.pem", .*ca_file: "${out}/tls/ca\\.pem" \\}`),
+    );
     expect(statSync(join(out, "tls/aws-key.pem")).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(out, "tls/ca.pem"), "utf8")).toBe(readFileSync(join(caDir(), "ca.pem"), "utf8"));
     const unit = (p: string) => readFileSync(join(out, "systemd", `ferry-${p}.service`), "utf8");
