@@ -5,11 +5,13 @@
  * and one systemd unit per process of the host's role, from the same process list `ferry up` runs.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { localServerOf, storeKindOf } from "../shared/stores/registry.ts";
-import { type Deployment, writeDeployment } from "../shared/topology/deployment.ts";
+import type { CertFiles } from "../shared/tls/certificates.ts";
+import { ensureServerCerts } from "../shared/tls/deployment-tls.ts";
+import { type Deployment, type ServerEndpoint, writeDeployment } from "../shared/topology/deployment.ts";
 import { type RenderOptions, renderHubConfig, renderLeafConfig } from "../shared/topology/nats-config.ts";
 import { deploymentProcesses, type ProcessSpec, type Role } from "../shared/topology/processes.ts";
 import { resolveNatsServerBinary } from "./nats-server.ts";
@@ -23,9 +25,11 @@ export const unitName = (processName: string): string => `ferry-${processName}.s
 
 /**
  * Writes the bundle of the host running `role` into `d.dataDir` (the folder the host runs from).
- * `render` says where its servers listen and how they reach the hub. Returns the files written, relative.
+ * `render` says where its servers listen and how they reach the hub. With `ca`, the host's servers get
+ * certificates signed by it in `tls/`, next to a copy of its certificate (never its key); without,
+ * the bundle keeps the ones it has. Returns the files written, relative.
  */
-export async function writeBundle(d: Deployment, role: Role, render: RenderOptions): Promise<string[]> {
+export async function writeBundle(d: Deployment, role: Role, render: RenderOptions, ca?: CertFiles): Promise<string[]> {
   const dir = d.dataDir;
   const written: string[] = [];
   const put = (rel: string, text: string): void => {
@@ -37,9 +41,19 @@ export async function writeBundle(d: Deployment, role: Role, render: RenderOptio
   written.push("deployment.json");
   const processes = deploymentProcesses(d.topology, role);
   for (const p of processes) if (p.kind === "nats-server") put(natsConfigPath(d, p), natsConfig(d, p, render));
+  if (ca) written.push(...ensureServerCerts(d, roleServers(d, processes), ca).map((f) => relative(dir, f)));
   put(CREDENTIALS_FILE, credentialsEnv(d, role));
   for (const p of processes) put(join(UNITS_DIR, unitName(p.name)), await unit(d, p));
   return written;
+}
+
+/** The nats-servers among a host's processes. */
+function roleServers(d: Deployment, processes: ProcessSpec[]): ServerEndpoint[] {
+  return processes.flatMap((p) => {
+    if (p.kind !== "nats-server") return [];
+    const ep = p.node === undefined ? d.leaves[p.name] : d.hubNodes[p.node];
+    return ep ? [ep] : [];
+  });
 }
 
 function natsConfigPath(d: Deployment, p: ProcessSpec): string {

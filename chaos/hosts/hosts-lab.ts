@@ -9,8 +9,10 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TLS_CA_ENV } from "../../shared/nats/tls-options.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { pollUntil } from "../../shared/retry.ts";
+import { TLS_DIR } from "../../shared/tls/deployment-tls.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
@@ -66,6 +68,13 @@ export function hostEnv(own: string): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The client host: its own folder, trusting the deployment's CA through FERRY_TLS_CA (a copy from the hub's bundle). */
+function clientHost(own: HostLayout, hubBundle: string): HostLayout {
+  const ca = join(own.own, "ca.pem");
+  copyFileSync(join(hubBundle, TLS_DIR, "ca.pem"), ca);
+  return { ...own, env: { ...own.env, [TLS_CA_ENV]: ca } };
+}
+
 /** Plans the hosts of `topology` under `root`, starts the network and every host; stops all on failure. */
 export async function startHostsLab(root: string, topology: object, say: (s: string) => void): Promise<HostsLab> {
   const lab = join(root, "lab");
@@ -76,7 +85,9 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
   const topologyFile = join(root, "topology.json");
   writeFileSync(topologyFile, JSON.stringify(topology, null, 2));
   say(`planning every host's bundle: ferry plan --loopback --out ${hostsDir}`);
-  await runCli(["plan", "--loopback", "--out", hostsDir, "--topology", topologyFile]);
+  // The planner's CA stays with the runner (the operator); each bundle gets its certificate only.
+  const plan = ["plan", "--loopback", "--out", hostsDir, "--topology", topologyFile, "--ca-dir", join(root, "ca")];
+  await runCli(plan);
   const clouds = Object.keys(JSON.parse(readFileSync(join(hostsDir, "hub", "deployment.json"), "utf8")).leaves);
   const roles: Array<{ name: string; role: Role }> = [
     { name: "hub", role: { role: "hub" } },
@@ -112,7 +123,7 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       );
     }
     const hubUrls = clientHubUrls(hub, wan);
-    const clientLayout = layout(clientDir);
+    const clientLayout = clientHost(layout(clientDir), join(hostsDir, "hub"));
     const client = (args: string[], timeoutMs = 300_000) =>
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
     return { lab, clientDir, clientLayout, wan, hub, hosts, hubUrls, client, stop };

@@ -1,8 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
-import { composeDrift, renderCompose } from "../../shared/topology/compose.ts";
-import { COMPOSE_FILE } from "../../shared/topology/compose-layout.ts";
+import { composeDrift, renderCompose, writeComposeCerts } from "../../shared/topology/compose.ts";
+import { COMPOSE_FILE, TLS_DIR } from "../../shared/topology/compose-layout.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -14,6 +14,8 @@ Generates the container deployment from the topology config, into the repository
                                    the stage workers of every cloud, and Jaeger
   deploy/compose/nats/<name>.conf  each nats-server's config
   deploy/compose/deployment.json   what the workers read to find their servers and stores
+  deploy/compose/tls/              the CA (made once, reused) and each server's certificate and
+                                   key, mounted file by file; git-ignored (keys), not with --check
 Run it again after editing the topology and commit the result; then: docker compose up --build
 (The Dockerfile and .dockerignore the services build from are kept by hand, not generated.)
 
@@ -56,8 +58,9 @@ export async function composeCommand(argv: string[]): Promise<number> {
       process.stdout.write(`wrote ${d.path}\n`);
     }
   }
+  const certs = writeComposeCerts(loadTopology(topologyPath), REPO_ROOT);
   process.stdout.write(
-    `${Object.keys(files).length} files generated from ${source}, ${drift.length} changed. Run: docker compose up --build\n`,
+    `${Object.keys(files).length} files generated from ${source}, ${drift.length} changed; ${certs.length} TLS files in ${TLS_DIR} (git-ignored). Run: docker compose up --build\n`,
   );
   return 0;
 }

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsTlsOptions } from "./tls-options.ts";
 
 /** Connects with the settings every ferry process needs: never give up reconnecting. `url` may list every hub node. */
 export function connectNats(url: string | string[], name: string): Promise<NatsConnection> {
@@ -8,5 +9,6 @@ export function connectNats(url: string | string[], name: string): Promise<NatsC
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     pingInterval: 10_000,
+    ...natsTlsOptions(),
   });
 }

@@ -11,6 +11,7 @@ import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "
 import { describeError, FerryError } from "../errors.ts";
 import type { ManifestReader } from "../manifest.ts";
 import { pause } from "../retry.ts";
+import { natsTlsOptions, untrustedCertificate } from "./tls-options.ts";
 
 /** A server stayed silent or unreachable for longer than the caller would wait; the message names it. */
 export class ServerUnreachableError extends FerryError {
@@ -64,10 +65,13 @@ export async function connectReliably(servers: string[], options: ReliableOption
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         pingInterval: 10_000,
+        ...natsTlsOptions(),
       });
       return watch(nc, where, tail, timeoutMs);
     } catch (err) {
       if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} refused ferry's credentials`);
+      const untrusted = untrustedCertificate(err);
+      if (untrusted) throw new ServerUnreachableError(`${where}: ${untrusted}`, { cause: err });
       if (Date.now() >= deadline - 250) {
         throw new ServerUnreachableError(
           `cannot reach ${where}: no answer within ${seconds(timeoutMs)} (${whyNoConnection(err)})${tail}`,

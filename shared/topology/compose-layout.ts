@@ -20,4 +20,8 @@ export const STORES_DIR = "/data/stores";
 export const SOURCES_DIR = "/data/sources";
 export const JETSTREAM_DIR = "/data/jetstream";
 export const CONF_MOUNT = "/etc/nats";
+/** The CA certificate and each server's own certificate and key, mounted file by file from TLS_DIR. */
+export const TLS_MOUNT = "/etc/ferry-tls";
+/** Where ./ferry compose writes them on this machine (git-ignored: it holds keys). */
+export const TLS_DIR = `${COMPOSE_DIR}/tls`;
 export const STORES_VOLUME = "stores";

@@ -11,6 +11,8 @@ import {
   NATS_CONF_DIR,
   STORES_DIR,
   STORES_VOLUME,
+  TLS_DIR,
+  TLS_MOUNT,
 } from "./compose-layout.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
 import { deploymentProcesses, hubServerName } from "./processes.ts";
@@ -60,6 +62,9 @@ export function composeModel(d: Deployment): { model: ComposeModel; comments: Re
   return { model: { name: "ferry", services, volumes }, comments };
 }
 
+/** A file of ./ferry compose's TLS folder, mounted read-only where the configs name it. */
+const tlsMount = (file: string): string => `./${TLS_DIR}/${file}:${TLS_MOUNT}/${file}:ro`;
+
 /** The volume that keeps a nats-server's JetStream store. */
 const natsVolume = (ep: ServerEndpoint): string => `nats-${ep.name}`;
 
@@ -68,7 +73,12 @@ function natsServer(ep: ServerEndpoint, ports?: string[]): ComposeService {
     image: NATS_IMAGE,
     command: ["-c", ep.configFile],
     ...(ports ? { ports } : {}),
-    volumes: [`./${NATS_CONF_DIR}/${ep.name}.conf:${ep.configFile}:ro`, `${natsVolume(ep)}:${ep.storeDir}`],
+    volumes: [
+      `./${NATS_CONF_DIR}/${ep.name}.conf:${ep.configFile}:ro`,
+      `${natsVolume(ep)}:${ep.storeDir}`,
+      // Its own certificate and key only, and the CA's certificate (never another server's key).
+      ...[`${ep.name}.pem`, `${ep.name}-key.pem`, "ca.pem"].map(tlsMount),
+    ],
     // /healthz answers 200 once JetStream has recovered its streams; busybox wget is in the alpine image.
     healthcheck: {
       test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ep.monitorPort}/healthz`],
@@ -146,7 +156,9 @@ const cloudComment = (cloud: string): string =>
 
 /** The one-shot setup, the orchestrator(s) and every cloud's stage workers: the node services. */
 function pipelineServices(d: Deployment): NamedService[] {
+  // Every process trusts the deployment's CA, found through deployment.json's tls.caFile.
   const deploymentMount = `./${DEPLOYMENT_JSON}:${DATA_DIR}/deployment.json:ro`;
+  const caMount = tlsMount("ca.pem");
   const allServers = Object.fromEntries(
     [...d.hubNodes.map((n) => n.name), ...Object.keys(d.leaves)].map((s) => [
       s,
@@ -154,7 +166,7 @@ function pipelineServices(d: Deployment): NamedService[] {
     ]),
   );
   const afterSetup = { setup: { condition: "service_completed_successfully" as const } };
-  const workerMounts = [deploymentMount, `${STORES_VOLUME}:${STORES_DIR}`];
+  const workerMounts = [deploymentMount, caMount, `${STORES_VOLUME}:${STORES_DIR}`];
   const worker = (command: string[], server: string): ComposeService => ({
     ...ferryService(command, { [server]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
     restart: "unless-stopped",
@@ -180,7 +192,7 @@ function pipelineServices(d: Deployment): NamedService[] {
     {
       name: "setup",
       comment: "One-shot: declares every stream and consumer, then exits 0. The workers start only after it.",
-      service: ferryService(["streams/main.ts", DATA_DIR], allServers, [deploymentMount]),
+      service: ferryService(["streams/main.ts", DATA_DIR], allServers, [deploymentMount, caMount]),
     },
     ...processes,
   ];

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { type StoreOpenSpec, storeKindOf } from "../stores/registry.ts";
+import { ensureServerCerts } from "../tls/deployment-tls.ts";
 import {
   CLIENT_PORT,
   CLUSTER_PORT,
@@ -21,6 +22,8 @@ import {
   NATS_CONF_DIR,
   SOURCES_DIR,
   STORES_DIR,
+  TLS_DIR,
+  TLS_MOUNT,
 } from "./compose-layout.ts";
 import { type ComposeModel, composeModel } from "./compose-services.ts";
 import { renderComposeYaml } from "./compose-yaml.ts";
@@ -86,6 +89,7 @@ export function composeDeployment(topology: Topology): Deployment {
     leaves,
     stores,
     localStores: {},
+    tls: { dir: TLS_MOUNT, caFile: `${TLS_MOUNT}/ca.pem` },
   };
 }
 
@@ -116,6 +120,18 @@ export function renderCompose(topology: Topology, opts: ComposeOptions = {}): Re
     "Run: docker compose up --build   (hub nats://127.0.0.1:4222, monitoring http://127.0.0.1:8222, Jaeger UI http://127.0.0.1:16686)",
   ]);
   return { files, model, deployment: d };
+}
+
+/**
+ * Issues every server's certificate into `<root>/deploy/compose/tls` (git-ignored: it holds keys),
+ * signed by the CA kept there (made on first use) or the topology's own. The configs and compose
+ * file name them at their mount points (TLS_MOUNT). Returns the files written.
+ */
+export function writeComposeCerts(topology: Topology, root: string): string[] {
+  const d = composeDeployment(topology);
+  const dir = join(root, TLS_DIR);
+  const here = { ...d, tls: { dir, caFile: topology.tls?.caFile ?? join(dir, "ca.pem") } };
+  return ensureServerCerts(here, [...here.hubNodes, ...Object.values(here.leaves)]);
 }
 
 /** A generated file that is not as the topology would generate it. */

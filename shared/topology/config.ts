@@ -4,10 +4,12 @@ import { isAbsolute, join, normalize, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { perStage, type Stage, stageRow } from "../stages.ts";
 import { fsKind } from "../stores/fs/kind.ts";
+import type { ProvidedCa } from "../tls/deployment-tls.ts";
 import { parseDuration, parseSize } from "../units.ts";
 import { compileGateway, type GatewaySpec } from "./gateway-config.ts";
 import { compileHub, type HubSpec } from "./hub-config.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
+import { compileTlsConfig } from "./tls-config.ts";
 
 export type { HubSpec, StoreSpec };
 
@@ -48,6 +50,8 @@ export interface Topology {
   concurrency: Record<Stage, number>;
   /** How long a dead writer's temp object stays untouched before the sweeper removes it. @default 10m */
   orphanAgeMs: number;
+  /** The operator's CA (`tls: { ca, key }`); without it each deployment makes its own. */
+  tls?: ProvidedCa;
 }
 
 const NAME = /^[a-z][a-z0-9]{0,30}$/;
@@ -92,6 +96,7 @@ export function compileTopology(raw: unknown): Topology {
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
     concurrency,
     orphanAgeMs: parseDuration("orphanAge", r.orphanAge ?? "10m"),
+    ...(r.tls === undefined ? {} : { tls: compileTlsConfig(r.tls) }),
   };
 }
 

@@ -2,8 +2,10 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { writeJsonAtomic } from "../json-file.ts";
+import { trustDeploymentCa } from "../nats/tls-options.ts";
 import { isFsOpenSpec } from "../stores/fs/kind.ts";
 import type { LocalServerKind, StoreOpenSpec } from "../stores/registry.ts";
+import type { DeploymentTls } from "../tls/deployment-tls.ts";
 import type { Topology } from "./config.ts";
 
 /** One nats-server of a running deployment, all on loopback. */
@@ -46,6 +48,8 @@ export interface Deployment {
   stores: Record<string, StoreOpenSpec>;
   /** The store servers ferry runs on loopback for clouds whose store says `"local": true`, keyed by cloud name. */
   localStores: Record<string, LocalStoreServer>;
+  /** Where the servers' certificates and the CA every client trusts are (paths only). */
+  tls: DeploymentTls;
   /** The Jaeger the processes export traces to (OTLP/HTTP base URL) and people open traces in (query/UI URL). */
   jaeger?: { otlpUrl: string; queryUrl: string };
 }
@@ -111,6 +115,7 @@ export function readDeployment(dataDir: string): Deployment {
   }
   if (!isDeployment(d))
     throw new ConfigError(`${file} is not a ferry deployment: restart the deployment with ./ferry up`);
+  trustDeploymentCa(d.tls.caFile);
   return d;
 }
 
@@ -132,6 +137,8 @@ function isDeployment(v: unknown): v is Deployment {
     typeof d.stores === "object" &&
     d.stores !== null &&
     typeof d.localStores === "object" &&
-    d.localStores !== null
+    d.localStores !== null &&
+    // Written before every link was TLS: started again (or planned again), it gets its certificates.
+    typeof (d.tls as Record<string, unknown> | undefined)?.caFile === "string"
   );
 }

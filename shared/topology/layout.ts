@@ -5,7 +5,9 @@
  */
 import { join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { trustDeploymentCa } from "../nats/tls-options.ts";
 import { localServerFor, type StoreOpenSpec } from "../stores/registry.ts";
+import { deploymentTls } from "../tls/deployment-tls.ts";
 import type { Topology } from "./config.ts";
 import {
   type Deployment,
@@ -95,5 +97,7 @@ export function layoutDeployment(topology: Topology, dataDir: string, ports: Por
       localStores[cloud.name] = { kind: server.kind, ...local, buckets: server.server.buckets(cloud.store) };
     }
   }
-  return { topology, dataDir: dir, hub: hubNodes[0] as HubNode, hubNodes, leaves, stores, localStores };
+  const tls = deploymentTls(dir, topology.tls);
+  trustDeploymentCa(tls.caFile);
+  return { topology, dataDir: dir, hub: hubNodes[0] as HubNode, hubNodes, leaves, stores, localStores, tls };
 }

@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { ensureServerCerts } from "../tls/deployment-tls.ts";
 import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
+import { clientTls, clusterTls, leafListenerTls, remoteTls } from "./nats-tls.ts";
 import { type Role, runsHubNode } from "./processes.ts";
 
 /** Largest message a client may publish. Events are claim checks of a few hundred bytes; 1 MiB leaves room. */
@@ -59,8 +61,13 @@ export function renderHubConfig(d: Deployment, index = 0, options: RenderOptions
   return (
     options.header +
     common(h, options) +
+    clientTls(d, h) +
     block("jetstream", [kv("store_dir", q(h.storeDir)), kv("domain", q(h.domain)), kv("sync_interval", q("always"))]) +
-    block("leafnodes", [kv("listen", q(`${options.host}:${h.leafPort}`)), ...noAdvertise(options)]) +
+    block("leafnodes", [
+      kv("listen", q(`${options.host}:${h.leafPort}`)),
+      leafListenerTls(d, h),
+      ...noAdvertise(options),
+    ]) +
     (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "")
   );
 }
@@ -76,6 +83,7 @@ function clusterBlock(d: Deployment, index: number, options: RenderOptions): str
     kv("name", q(HUB_CLUSTER_NAME)),
     kv("listen", q(`${options.host}:${self.clusterPort}`)),
     `routes: [\n    ${routes.join(",\n    ")}\n  ]`,
+    clusterTls(d, self),
     ...noAdvertise(options),
   ]);
 }
@@ -92,6 +100,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
   return (
     options.header +
     common(leaf, options) +
+    clientTls(d, leaf) +
     // sync_interval always: a single-server leaf must not ack what is not on disk (Jepsen, NATS 2.12.1).
     block("jetstream", [
       kv("store_dir", q(leaf.storeDir)),
@@ -102,12 +111,15 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d, leaf)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
     ])
   );
 }
 
-/** Writes the config file of every server (of one role's, when given) and creates its JetStream store folder. */
+/**
+ * Writes the config file of every server (of one role's, when given), issues its TLS certificate
+ * (making the deployment's CA on first use) and creates its JetStream store folder.
+ */
 export function writeServerConfigs(d: Deployment, role?: Role): void {
   const files: [ServerEndpoint, string][] = [];
   for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i)]);
@@ -115,6 +127,10 @@ export function writeServerConfigs(d: Deployment, role?: Role): void {
     if (role === undefined || (role.role === "cloud" && role.cloud === cloud))
       files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
   }
+  ensureServerCerts(
+    d,
+    files.map(([ep]) => ep),
+  );
   for (const [ep, text] of files) {
     mkdirSync(dirname(ep.configFile), { recursive: true });
     mkdirSync(ep.storeDir, { recursive: true });

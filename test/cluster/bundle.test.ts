@@ -2,6 +2,7 @@
  * Host bundles from `ferry plan`: a hub bundle's nats-server config starts a real nats-server, every
  * unit runs the command its process needs, and no credential value lands in the folder.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,9 @@ function filesUnder(root: string, rel = ""): string[] {
   });
 }
 
+/** The planner's CA: every bundle of this file is signed by it. */
+const caDir = (): string => join(dir, "plan-ca");
+
 const execStart = (unit: string): string => /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? "";
 
 describe("ferry plan", () => {
@@ -52,9 +56,10 @@ describe("ferry plan", () => {
   it("writes a cloud host's bundle: leaf config, a unit per process, credential names only", async () => {
     const out = join(dir, "aws");
     const env = { AWS_SECRET_ACCESS_KEY: SECRET, AWS_ACCESS_KEY_ID: SECRET };
-    const r = await runCli(["plan", "--role", "cloud", "--cloud", "aws", "--out", out, "--topology", topology], {
-      env,
-    });
+    const r = await runCli(
+      ["plan", "--role", "cloud", "--cloud", "aws", "--out", out, "--topology", topology, "--ca-dir", caDir()],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const files = filesUnder(out).sort();
     expect(files).toEqual(
@@ -62,6 +67,10 @@ describe("ferry plan", () => {
         "credentials.env",
         "deployment.json",
         "nats/aws.conf",
+        // The CA's certificate and the leaf's own certificate and key; never the CA's key.
+        "tls/ca.pem",
+        "tls/aws.pem",
+        "tls/aws-key.pem",
         ...["aws", "ingest-aws", "process-aws", "place-aws", "verify-aws", "verify-aws-2", "gateway-aws"].map(
           (p) => `systemd/ferry-${p}.service`,
         ),
@@ -78,6 +87,12 @@ describe("ferry plan", () => {
     );
     // The leaf dials only those: not a hub node's listen address it might hear of.
     expect(conf).toContain("ignore_discovered_servers: true");
+    // Its remote shows the leaf's own certificate and trusts only the CA's.
+    expect(conf).toMatch(
+      new RegExp(`tls: \\{ cert_file: "${out}/tls/aws\\.pem", .*ca_file: "${out}/tls/ca\\.pem" \\}`),
+    );
+    expect(statSync(join(out, "tls/aws-key.pem")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(out, "tls/ca.pem"), "utf8")).toBe(readFileSync(join(caDir(), "ca.pem"), "utf8"));
     const unit = (p: string) => readFileSync(join(out, "systemd", `ferry-${p}.service`), "utf8");
     expect(execStart(unit("aws"))).toMatch(new RegExp(`nats-server -c ${out}/nats/aws\\.conf$`));
     expect(execStart(unit("verify-aws-2"))).toMatch(new RegExp(`stages/main\\.ts verify aws ${out}$`));
@@ -87,13 +102,35 @@ describe("ferry plan", () => {
 
   it("writes a hub node's bundle for its own host: all interfaces, routes to the peers' addresses, no gossip", async () => {
     const out = join(dir, "hub-2");
-    const r = await runCli(["plan", "--role", "hub", "--node", "2", "--out", out, "--topology", topology]);
+    const r = await runCli([
+      "plan",
+      "--role",
+      "hub",
+      "--node",
+      "2",
+      "--out",
+      out,
+      "--topology",
+      topology,
+      "--ca-dir",
+      caDir(),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const conf = readFileSync(join(out, "nats/hub-2.conf"), "utf8");
     expect(conf).toContain(`listen: "0.0.0.0:7422"`);
     // Monitoring has no authentication: it stays on the host's loopback.
     expect(conf).toContain(`http: "127.0.0.1:8222"`);
     expect(conf).toContain(`"nats-route://hub-a.example:6222"`);
+    // Its certificate names the address the clouds and its peers dial it by.
+    const san = execFileSync("openssl", [
+      "x509",
+      "-in",
+      join(out, "tls/hub-2.pem"),
+      "-noout",
+      "-ext",
+      "subjectAltName",
+    ]);
+    expect(san.toString()).toContain("DNS:hub-b.example");
     // Leaves and clients dial only hub.addresses: a node never tells them its interface addresses.
     expect(conf.match(/no_advertise: true/g)).toHaveLength(2);
     // The hub's processes open no store, so its bundle names no store credential.
@@ -115,6 +152,8 @@ describe("ferry plan", () => {
       out,
       "--topology",
       topology,
+      "--ca-dir",
+      caDir(),
     ]);
     expect(r.code, r.stderr).toBe(0);
     const units = filesUnder(join(out, "systemd")).sort();

@@ -3,7 +3,9 @@
  * orchestrator per node behind a lease, several workers per stage sharing a durable consumer.
  * Losing a hub node, the active orchestrator, or all but one worker of each stage loses no file.
  */
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../../shared/retry.ts";
@@ -22,6 +24,20 @@ import {
 } from "./cluster-helpers.ts";
 
 const FILE_SIZE = 384 * 1024;
+
+/** Who answers a TLS handshake on `port` trusting only `caFile`: its certificate's name, if it verifies. */
+function tlsPeer(port: number, caFile: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: "127.0.0.1", port, ca: readFileSync(caFile) }, () => {
+      const name = s.authorized ? String(s.getPeerCertificate().subject.CN) : `not verified: ${s.authorizationError}`;
+      s.destroy();
+      resolve(name);
+    });
+    s.setTimeout(5000, () => s.destroy(new Error(`no TLS handshake on port ${port} within 5 s`)));
+    s.on("error", reject);
+  });
+}
+
 /** Generous: nats-server elects a new stream leader in a few seconds; the issue's target is 10 s. */
 const KILL_TO_COMPLETE_BOUND_MS = 30_000;
 let t: TestPipeline;
@@ -48,6 +64,25 @@ describe("a 3-node hub", () => {
       const info = await jsm.streams.info(stream);
       expect(info.config.num_replicas, stream).toBe(3);
       expect(info.cluster?.replicas?.length, stream).toBe(2);
+    }
+  });
+
+  it("routes the nodes to each other over TLS only", async () => {
+    for (const node of t.pipeline.deployment.hubNodes) {
+      // Every node has a route to each of the two others.
+      await pollUntil(
+        `${node.name} routed to both other nodes`,
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${node.monitorPort}/routez`);
+          const { routes } = (await res.json()) as { routes?: { remote_name?: string }[] };
+          // Routes may be pooled (several per peer): count the peers.
+          const peers = new Set((routes ?? []).map((r) => r.remote_name));
+          return peers.size === 2 || `routed to ${[...peers].join(", ") || "none"}`;
+        },
+        { timeoutMs: 15_000 },
+      );
+      // Its route port speaks TLS from the first byte, with its own certificate from the deployment's CA.
+      expect(await tlsPeer(node.clusterPort!, t.pipeline.deployment.tls.caFile)).toBe(node.name);
     }
   });
 

@@ -51,7 +51,16 @@ it("runs the hub and each cloud as separate up --role invocations, and a file co
     }),
   );
   const bundles = join(dir, "hosts");
-  const plan = await runCli(["plan", "--loopback", "--out", bundles, "--topology", topology]);
+  const plan = await runCli([
+    "plan",
+    "--loopback",
+    "--out",
+    bundles,
+    "--topology",
+    topology,
+    "--ca-dir",
+    join(dir, "plan-ca"),
+  ]);
   expect(plan.code, plan.stderr).toBe(0);
 
   const up = async (home: string, role: string[]): Promise<void> => {

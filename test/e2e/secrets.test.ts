@@ -85,6 +85,12 @@ beforeAll(async () => {
   expect(up.code, up.stderr).toBe(0);
   upStarted = true;
   deployment = readDeployment(home);
+  // The deployment's TLS private keys are secrets too: the CA's and each server's (a line of the key's
+  // body: the first line of an EC key is mostly the same header for every key).
+  for (const name of ["ca", "hub", ...CLOUDS])
+    canaries.values[`TLS private key ${name}`] = readFileSync(join(home, "tls", `${name}-key.pem`), "utf8").split(
+      "\n",
+    )[2]!;
 });
 
 afterAll(async () => {
@@ -149,7 +155,8 @@ describe("canary credentials through a whole deployment", () => {
   }, 600_000);
 
   it("leaves no canary in any file under the deployment's home (logs, deployment.json, JetStream's files) or the user's", () => {
-    const files = filesUnder(home, (rel) => /^gateway-[^/]+\.key$/.test(rel));
+    // The credential files themselves: the gateways' secrets and the TLS keys (the CA's, each server's).
+    const files = filesUnder(home, (rel) => /^gateway-[^/]+\.key$|^(tls|plan-ca)\/[^/]+-key\.pem$/.test(rel));
     files.push(...filesUnder(userHome, () => false));
     const logs = files.filter(([path]) => path.endsWith(".log"));
     // The search saw the real thing: workers' logs and the stores' data the pipeline wrote.
@@ -211,5 +218,6 @@ describe("canary credentials through a whole deployment", () => {
     expect(leakedIn(canaries, readFileSync(join(home, "gateway-disk.key"), "utf8"))).toEqual([
       "gateway fs HMAC secret",
     ]);
+    expect(leakedIn(canaries, readFileSync(join(home, "tls", "hub-key.pem"), "utf8"))).toEqual(["TLS private key hub"]);
   });
 });

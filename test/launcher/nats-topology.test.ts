@@ -14,6 +14,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
+import { natsTlsOptions } from "../../shared/nats/tls-options.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
@@ -108,7 +109,7 @@ describe("a 3-cloud NATS topology (real servers)", () => {
   const nc: Record<string, NatsConnection> = {};
   const jsm: Record<string, JetStreamManager> = {};
   const open = async (url: string): Promise<NatsConnection> => {
-    const c = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const c = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...natsTlsOptions() });
     conns.push(c);
     return c;
   };

@@ -15,6 +15,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
 import { waitForLeafLinks } from "../../shared/nats/monitoring.ts";
+import { natsTlsOptions } from "../../shared/nats/tls-options.ts";
 import { becomesTrue, pollUntil } from "../../shared/retry.ts";
 import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
@@ -50,7 +51,12 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
   const nc: Record<string, NatsConnection> = {};
   const jsm: Record<string, JetStreamManager> = {};
   for (const [name, ep] of [["hub", d.hub] as const, ...Object.entries(d.leaves)]) {
-    nc[name] = await connect({ servers: ep.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc[name] = await connect({
+      servers: ep.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...natsTlsOptions(),
+    });
     // Short API timeout: a request issued while the client reconnects is dropped, so fail fast and retry.
     jsm[name] = await jetstreamManager(nc[name], { timeout: 2000, ...(name === "hub" ? {} : { domain: name }) });
   }
@@ -125,7 +131,12 @@ describe("the source watchdog on the real EVENTS stream", () => {
       timeoutMs: 15_000,
     });
     // The orchestrator's own connection to the hub.
-    watchdogNc = await connect({ servers: w.d.hub.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    watchdogNc = await connect({
+      servers: w.d.hub.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...natsTlsOptions(),
+    });
     watchdog = startSourceWatchdog({
       nc: watchdogNc,
       hubDomain: w.d.topology.hubDomain,

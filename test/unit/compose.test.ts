@@ -1,10 +1,11 @@
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { STAGES } from "../../shared/stages.ts";
-import { composeDeployment, composeDrift, renderCompose } from "../../shared/topology/compose.ts";
-import { COMPOSE_DIR, COMPOSE_FILE } from "../../shared/topology/compose-layout.ts";
+import { composeDeployment, composeDrift, renderCompose, writeComposeCerts } from "../../shared/topology/compose.ts";
+import { COMPOSE_DIR, COMPOSE_FILE, TLS_DIR } from "../../shared/topology/compose-layout.ts";
 import { yamlBlock } from "../../shared/topology/compose-yaml.ts";
 import { compileTopology, loadTopology } from "../../shared/topology/config.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
@@ -40,14 +41,20 @@ describe("the committed compose files", () => {
     }
   });
 
-  it("reference only services, volumes and files that exist", () => {
+  it("reference only services, volumes and files that exist (TLS files: those ./ferry compose issues)", () => {
     const { services, volumes } = base.model;
+    const tmp = mkdtempSync(join(tmpdir(), "ferry-compose-tls-"));
+    const certs = writeComposeCerts(loadTopology(join(ROOT, "topology.json")), tmp).map((f) => relative(tmp, f));
+    rmSync(tmp, { recursive: true, force: true });
+    expect(certs).toContain(`${TLS_DIR}/ca.pem`);
+    expect(certs).not.toContain(`${TLS_DIR}/ca-key.pem`);
+    const exists = { ...base.files, ...Object.fromEntries(certs.map((f) => [f, ""])) };
     for (const [name, s] of Object.entries(services)) {
       for (const dep of Object.keys(s.depends_on ?? {}))
         expect(services, `${name} depends on ${dep}`).toHaveProperty([dep]);
       for (const mount of s.volumes ?? []) {
         const [from] = mount.split(":") as [string];
-        if (from.startsWith("./")) expect(base.files, `${name} mounts ${from}`).toHaveProperty([from.slice(2)]);
+        if (from.startsWith("./")) expect(exists, `${name} mounts ${from}`).toHaveProperty([from.slice(2)]);
         else expect(volumes, `${name} mounts volume ${from}`).toHaveProperty([from]);
       }
     }
