@@ -16,6 +16,7 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import { DEPLOYMENT_BUCKET } from "../shared/stream-names.ts";
 import { type ClientView, readClientView } from "../shared/topology/client-view.ts";
 import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
+import { cliOf } from "../shared/topology/nats-identities.ts";
 import { parseDuration } from "../shared/units.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../supervisor/run-state.ts";
 
@@ -159,6 +160,7 @@ async function fromHome(home: string, timeoutMs: number): Promise<Reached> {
   const rc = await connectReliably(hubUrls(deployment), {
     name: "ferry-cli",
     role: "the hub",
+    identity: cliOf(deployment),
     timeoutMs,
     hint: `see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`,
   });

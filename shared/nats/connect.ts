@@ -1,8 +1,10 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsIdentity, natsAuthOptions } from "./identity.ts";
 
 /** Connects with the settings every ferry process needs: never give up reconnecting. `url` may list every hub node. */
-export function connectNats(url: string | string[], name: string): Promise<NatsConnection> {
+export function connectNats(url: string | string[], name: string, identity?: NatsIdentity): Promise<NatsConnection> {
   return connect({
+    ...natsAuthOptions(identity),
     servers: url,
     name,
     maxReconnectAttempts: -1,

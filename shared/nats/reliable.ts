@@ -11,6 +11,7 @@ import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "
 import { describeError, FerryError } from "../errors.ts";
 import type { ManifestReader } from "../manifest.ts";
 import { pause } from "../retry.ts";
+import { type NatsIdentity, natsAuthOptions } from "./identity.ts";
 
 /** A server stayed silent or unreachable for longer than the caller would wait; the message names it. */
 export class ServerUnreachableError extends FerryError {
@@ -32,6 +33,8 @@ export interface ReliableOptions {
   timeoutMs?: number;
   /** What to do about it, appended to the message: `see .ferry/logs/hub.log`. */
   hint?: string;
+  /** Who connects (else FERRY_NATS_IDENTITY and FERRY_NATS_HOME, else no credentials). */
+  identity?: NatsIdentity;
 }
 
 /** A connection with a silence watcher; `run` for every request whose answer the caller needs. */
@@ -58,6 +61,7 @@ export async function connectReliably(servers: string[], options: ReliableOption
   for (;;) {
     try {
       const nc = await connect({
+        ...natsAuthOptions(options.identity),
         servers,
         name: options.name,
         timeout: Math.max(500, deadline - Date.now()),

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, relative } from "node:path";
 import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
+import { type NatsAuth, natsAuthFor } from "./nats-auth-setup.ts";
 import { type Role, runsHubNode } from "./processes.ts";
 
 /** Largest message a client may publish. Events are claim checks of a few hundred bytes; 1 MiB leaves room. */
@@ -36,6 +37,8 @@ export interface RenderOptions {
    * dashboard reads it from another container. @default `host`
    */
   monitorHost?: "127.0.0.1" | "0.0.0.0";
+  /** The nkey users every server accepts and the leaves' seed includes; none: servers accept anyone (compose). */
+  auth?: NatsAuth;
 }
 
 /** The local deployment of `ferry up`: everything on loopback, configs rewritten on every start. */
@@ -61,7 +64,8 @@ export function renderHubConfig(d: Deployment, index = 0, options: RenderOptions
     common(h, options) +
     block("jetstream", [kv("store_dir", q(h.storeDir)), kv("domain", q(h.domain)), kv("sync_interval", q("always"))]) +
     block("leafnodes", [kv("listen", q(`${options.host}:${h.leafPort}`)), ...noAdvertise(options)]) +
-    (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "")
+    (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "") +
+    (options.auth ? options.auth.authorization(d.topology, q) : "")
   );
 }
 
@@ -102,18 +106,20 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
-    ])
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${options.advertise === false ? ", ignore_discovered_servers: true" : ""}${options.auth ? `\n      include ${q(relative(dirname(leaf.configFile), options.auth.leafSeed(cloud)))}` : ""} }\n  ]`,
+    ]) +
+    (options.auth ? options.auth.authorization(d.topology, q) : "")
   );
 }
 
 /** Writes the config file of every server (of one role's, when given) and creates its JetStream store folder. */
 export function writeServerConfigs(d: Deployment, role?: Role): void {
   const files: [ServerEndpoint, string][] = [];
-  for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i)]);
+  const render = { ...LOCAL_RENDER, auth: natsAuthFor(d.dataDir, d.topology, role, q) };
+  for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i, render)]);
   for (const cloud of Object.keys(d.leaves)) {
     if (role === undefined || (role.role === "cloud" && role.cloud === cloud))
-      files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
+      files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud, render)]);
   }
   for (const [ep, text] of files) {
     mkdirSync(dirname(ep.configFile), { recursive: true });

@@ -15,6 +15,7 @@ import { type ChunkRecord, openManifest, readChunkRecords, readFileRecord } from
 import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256, writeRandomFile } from "../helpers/files.ts";
@@ -60,7 +61,7 @@ async function cat(...args: string[]): Promise<CliResult & { bytes: Buffer }> {
 }
 
 async function chunkRecords(): Promise<ChunkRecord[]> {
-  const nc = await connectNats(d.deployment.hub.url, "test-read");
+  const nc = await connectNats(d.deployment.hub.url, "test-read", cliOf(d.deployment));
   try {
     const kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
     return await readChunkRecords(kv, (await readFileRecord(kv, fileId))!);
@@ -151,7 +152,7 @@ describe("ferry cat", () => {
 
 describe("openFileStream from Node code", () => {
   it("gives the same verified bytes as a Readable, whole or a range", async () => {
-    const nc = await connectNats(d.deployment.hub.url, "test-reader");
+    const nc = await connectNats(d.deployment.hub.url, "test-reader", cliOf(d.deployment));
     try {
       const kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
       const preference = ["gcp", "azure", "aws"];

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYMENT_BUCKET } from "../../shared/stream-names.ts";
 import { type Deployment, readDeployment } from "../../shared/topology/deployment.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { type Canaries, canaryEnv, leakedIn, leaksIn, makeCanaries } from "../helpers/canaries.ts";
 import { type CanaryStores, startCanaryStores } from "../helpers/canary-stores.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
@@ -171,8 +172,9 @@ describe("canary credentials through a whole deployment", () => {
   });
 
   it("leaves no canary in any message of any stream or KV bucket, on the hub and on every leaf", async () => {
-    const messages = await streamMessages(deployment.hub.url, "hub");
-    for (const cloud of CLOUDS) messages.push(...(await streamMessages(deployment.leaves[cloud]!.url, cloud)));
+    const messages = await streamMessages(deployment.hub.url, "hub", adminOf(deployment));
+    for (const cloud of CLOUDS)
+      messages.push(...(await streamMessages(deployment.leaves[cloud]!.url, cloud, adminOf(deployment))));
     // The client view is among them, and the chunk events of the file.
     expect(messages.some(([where]) => where.startsWith(`hub stream KV_${DEPLOYMENT_BUCKET} `))).toBe(true);
     expect(messages.filter(([, text]) => text.includes(fileId)).length).toBeGreaterThan(20);

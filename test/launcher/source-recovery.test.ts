@@ -14,12 +14,14 @@ import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
+import { natsAuthOptions } from "../../shared/nats/identity.ts";
 import { waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { becomesTrue, pollUntil } from "../../shared/retry.ts";
 import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { applyAllStreams } from "../../streams/apply.ts";
 import { nudgeStalledSources, SourceMemory } from "../../streams/source-health.ts";
 import { parseSourceHeader, sourceHeaderId, sourceKey } from "../../streams/source-identity.ts";
@@ -50,7 +52,12 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
   const nc: Record<string, NatsConnection> = {};
   const jsm: Record<string, JetStreamManager> = {};
   for (const [name, ep] of [["hub", d.hub] as const, ...Object.entries(d.leaves)]) {
-    nc[name] = await connect({ servers: ep.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc[name] = await connect({
+      servers: ep.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...natsAuthOptions(adminOf(d)),
+    });
     // Short API timeout: a request issued while the client reconnects is dropped, so fail fast and retry.
     jsm[name] = await jetstreamManager(nc[name], { timeout: 2000, ...(name === "hub" ? {} : { domain: name }) });
   }
@@ -125,7 +132,12 @@ describe("the source watchdog on the real EVENTS stream", () => {
       timeoutMs: 15_000,
     });
     // The orchestrator's own connection to the hub.
-    watchdogNc = await connect({ servers: w.d.hub.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    watchdogNc = await connect({
+      servers: w.d.hub.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...natsAuthOptions({ name: "orchestrator", home: w.d.dataDir }),
+    });
     watchdog = startSourceWatchdog({
       nc: watchdogNc,
       hubDomain: w.d.topology.hubDomain,
