@@ -3,6 +3,7 @@ import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, InputError } from "../shared/errors.ts";
 import { type ManifestReader, openManifest } from "../shared/manifest.ts";
+import { identityFromEnv, type NatsIdentity } from "../shared/nats/identity.ts";
 import {
   connectReliably,
   DEFAULT_SERVER_TIMEOUT_MS,
@@ -16,7 +17,12 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import { DEPLOYMENT_BUCKET } from "../shared/stream-names.ts";
 import { type ClientView, readClientView } from "../shared/topology/client-view.ts";
 import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
-import { cliOf } from "../shared/topology/nats-identities.ts";
+import { CLI_IDENTITY, cliOf } from "../shared/topology/nats-identities.ts";
+
+/** `{ identity }` when there is one (exactOptionalPropertyTypes). */
+const withIdentity = (identity: NatsIdentity | undefined): { identity?: NatsIdentity } =>
+  identity ? { identity } : {};
+
 import { parseDuration } from "../shared/units.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../supervisor/run-state.ts";
 
@@ -172,6 +178,7 @@ async function throughHub(hubUrls: string[], timeoutMs: number): Promise<Reached
     name: "ferry-cli",
     role: "the hub",
     timeoutMs,
+    ...withIdentity(identityFromEnv(process.env, CLI_IDENTITY)),
     hint: "check --hub (or FERRY_HUB) and that this machine can reach it",
   });
   try {

@@ -7,11 +7,22 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { natsCredentialsDir, seedFile } from "../../shared/nats/credentials.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { CLI_IDENTITY } from "../../shared/topology/nats-identities.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
@@ -66,6 +77,17 @@ export function hostEnv(own: string): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The client host as an operator sets one up: the CLI identity's seed copied from the hub's bundle
+ * into its own folder (0600), found through FERRY_NATS_HOME.
+ */
+function clientHost(layout: HostLayout, hubDir: string): HostLayout {
+  mkdirSync(natsCredentialsDir(layout.own), { recursive: true, mode: 0o700 });
+  copyFileSync(seedFile(hubDir, CLI_IDENTITY), seedFile(layout.own, CLI_IDENTITY));
+  chmodSync(seedFile(layout.own, CLI_IDENTITY), 0o600);
+  return { ...layout, env: { ...layout.env, FERRY_NATS_HOME: layout.own } };
+}
+
 /** Plans the hosts of `topology` under `root`, starts the network and every host; stops all on failure. */
 export async function startHostsLab(root: string, topology: object, say: (s: string) => void): Promise<HostsLab> {
   const lab = join(root, "lab");
@@ -112,7 +134,7 @@ export async function startHostsLab(root: string, topology: object, say: (s: str
       );
     }
     const hubUrls = clientHubUrls(hub, wan);
-    const clientLayout = layout(clientDir);
+    const clientLayout = clientHost(layout(clientDir), join(hostsDir, "hub"));
     const client = (args: string[], timeoutMs = 300_000) =>
       runInHost(clientLayout, [...CLI, ...args, "--hub", hubUrls.join(",")], timeoutMs);
     return { lab, clientDir, clientLayout, wan, hub, hosts, hubUrls, client, stop };

@@ -12,9 +12,12 @@ export interface NatsIdentity {
   home: string;
 }
 
-/** Where a process that was not told its identity finds it: `FERRY_NATS_IDENTITY` and `FERRY_NATS_HOME`. */
-export function identityFromEnv(env: NodeJS.ProcessEnv = process.env): NatsIdentity | undefined {
-  const name = env.FERRY_NATS_IDENTITY;
+/**
+ * Where a process that was not told its identity finds it: `FERRY_NATS_HOME` (the folder holding
+ * `credentials/nats/<identity>.nk`) and `FERRY_NATS_IDENTITY` (else `defaultName`).
+ */
+export function identityFromEnv(env: NodeJS.ProcessEnv = process.env, defaultName?: string): NatsIdentity | undefined {
+  const name = env.FERRY_NATS_IDENTITY || defaultName;
   const home = env.FERRY_NATS_HOME;
   return name && home ? { name, home } : undefined;
 }
