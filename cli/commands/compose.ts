@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { composeDrift, renderCompose } from "../../shared/topology/compose.ts";
 import { COMPOSE_FILE } from "../../shared/topology/compose-layout.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
+import { withPermissionTable } from "../../shared/topology/permission-table.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
 
@@ -14,6 +15,7 @@ Generates the container deployment from the topology config, into the repository
                                    the stage workers of every cloud, and Jaeger
   deploy/compose/nats/<name>.conf  each nats-server's config
   deploy/compose/deployment.json   what the workers read to find their servers and stores
+  README.md                        its table of NATS identities and permissions
 Run it again after editing the topology and commit the result; then: docker compose up --build
 (The Dockerfile and .dockerignore the services build from are kept by hand, not generated.)
 
@@ -21,6 +23,8 @@ Options:
   --check            write nothing; exit 1 listing every file that differs from what the topology
                      generates (for CI: the committed files must match the topology)
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)`;
+
+const README = "README.md";
 
 /** `ferry compose`: write the compose files the topology generates, or (--check) report drift. */
 export async function composeCommand(argv: string[]): Promise<number> {
@@ -33,7 +37,11 @@ export async function composeCommand(argv: string[]): Promise<number> {
   // Headers name the topology as the repository knows it, so the output does not depend on the cwd.
   const rel = relative(REPO_ROOT, topologyPath);
   const source = rel.startsWith("..") ? topologyPath : rel;
-  const { files } = renderCompose(loadTopology(topologyPath), { source });
+  const topology = loadTopology(topologyPath);
+  const { files: composeFiles } = renderCompose(topology, { source });
+  // The README's permission table comes from the same topology and permission table as the configs.
+  const readme = withPermissionTable(readFileSync(join(REPO_ROOT, README), "utf8"), topology);
+  const files: Record<string, string> = { ...composeFiles, [README]: readme };
   const drift = composeDrift(REPO_ROOT, files);
 
   if (values.check) {
