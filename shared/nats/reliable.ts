@@ -11,7 +11,8 @@ import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "
 import { describeError, FerryError } from "../errors.ts";
 import type { ManifestReader } from "../manifest.ts";
 import { pause } from "../retry.ts";
-import { type NatsIdentity, natsAuthOptions } from "./identity.ts";
+import { seedFile } from "./credentials.ts";
+import { identityFromEnv, type NatsIdentity, natsAuthOptions } from "./identity.ts";
 
 /** A server stayed silent or unreachable for longer than the caller would wait; the message names it. */
 export class ServerUnreachableError extends FerryError {
@@ -71,7 +72,7 @@ export async function connectReliably(servers: string[], options: ReliableOption
       });
       return watch(nc, where, tail, timeoutMs);
     } catch (err) {
-      if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} refused ferry's credentials`);
+      if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} ${refusal(options.identity)}`);
       if (Date.now() >= deadline - 250) {
         throw new ServerUnreachableError(
           `cannot reach ${where}: no answer within ${seconds(timeoutMs)} (${whyNoConnection(err)})${tail}`,
@@ -182,6 +183,14 @@ export function reliableManifest(
       })();
     },
   };
+}
+
+/** What to say when the server refuses the connection's credentials, with how to give the right ones. */
+function refusal(identity: NatsIdentity | undefined): string {
+  const who = identity ?? identityFromEnv();
+  return who
+    ? `refused the NATS identity "${who.name}" (seed ${seedFile(who.home, who.name)}): is it this deployment's?`
+    : "refused a connection without NATS credentials: set FERRY_NATS_HOME to a folder holding credentials/nats/cli.nk from the hub's bundle";
 }
 
 /** What a failed connect says about the server. */

@@ -53,12 +53,9 @@ export function allIdentities(t: Topology): string[] {
 export function roleIdentities(t: Topology, role?: Role): string[] {
   if (role === undefined) return allIdentities(t);
   if (role.role === "hub") return hubIdentities(t);
-  // The leaf link's seed is made with the hub's bundle (the hub must know its key) and copied here.
-  return [
-    ...cloudIdentities(role.cloud).filter((i) => i !== leafIdentity(role.cloud)),
-    ADMIN_IDENTITY,
-    SUPERVISOR_IDENTITY,
-  ];
+  // The leaf link's seed must be the same in the hub's bundle and the cloud's: whichever is planned
+  // first makes it, and it is copied to the other before that one is planned.
+  return [...cloudIdentities(role.cloud), ADMIN_IDENTITY, SUPERVISOR_IDENTITY];
 }
 
 /** The admin identity of a deployment's home (streams, consumers and buckets). */

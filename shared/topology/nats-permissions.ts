@@ -180,31 +180,36 @@ function leafRules(t: Topology, cloud: string): IdentityPermissions {
   };
 }
 
+/** The orchestrator: its EVENTS consumer, the manifest and the lease, collections, completions, the source watchdog. */
+function orchestratorRules(t: Topology): IdentityPermissions {
+  return {
+    identity: id.ORCHESTRATOR_IDENTITY,
+    purpose: "projects events into the manifest, completes files",
+    publish: {
+      allow: [
+        ...onHub(t, (d) => [
+          ...pull(d, EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
+          ...kvWrite(d, MANIFEST_BUCKET),
+          ...kvWrite(d, LEADER_BUCKET),
+          jsApi(d, `STREAM.INFO.${EVENTS_STREAM}`),
+          jsApi(d, `STREAM.UPDATE.${EVENTS_STREAM}`),
+          jsApi(d, `STREAM.MSG.GET.${EVENTS_STREAM}`),
+        ]),
+        ...t.clouds.map((c) => jsApi(c.name, "STREAM.INFO.>")),
+        ALL_COLLECT,
+        FILES_COMPLETED,
+        ...t.clouds.map((c) => deadLetterSubject("orchestrator", c.name)),
+      ],
+    },
+    subscribe: { allow: [`${identityInbox(id.ORCHESTRATOR_IDENTITY)}.>`, ...WORKER_REQUESTS] },
+    allowResponses: true,
+  };
+}
+
 function hubRules(t: Topology): IdentityPermissions[] {
   const inbox = (name: string): string => `${identityInbox(name)}.>`;
   return [
-    {
-      identity: id.ORCHESTRATOR_IDENTITY,
-      purpose: "projects events into the manifest, completes files",
-      publish: {
-        allow: [
-          ...onHub(t, (d) => [
-            ...pull(d, EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
-            ...kvWrite(d, MANIFEST_BUCKET),
-            ...kvWrite(d, LEADER_BUCKET),
-            jsApi(d, `STREAM.INFO.${EVENTS_STREAM}`),
-            jsApi(d, `STREAM.UPDATE.${EVENTS_STREAM}`),
-            jsApi(d, `STREAM.MSG.GET.${EVENTS_STREAM}`),
-          ]),
-          ...t.clouds.map((c) => jsApi(c.name, "STREAM.INFO.>")),
-          ALL_COLLECT,
-          FILES_COMPLETED,
-          ...t.clouds.map((c) => deadLetterSubject("orchestrator", c.name)),
-        ],
-      },
-      subscribe: { allow: [inbox(id.ORCHESTRATOR_IDENTITY), ...WORKER_REQUESTS] },
-      allowResponses: true,
-    },
+    orchestratorRules(t),
     {
       identity: id.DASHBOARD_IDENTITY,
       purpose: "reads the manifest and events, asks workers for metrics",
