@@ -14,7 +14,7 @@ import { pause } from "../../shared/retry.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { ServerEndpoint } from "../../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
-import { cliOf } from "../../shared/topology/nats-identities.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { NatsServer } from "../../supervisor/nats-server.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
 
@@ -39,7 +39,12 @@ afterAll(async () => {
 });
 
 const open = (timeoutMs: number) =>
-  connectReliably([hub.url], { name: "test-reliable", role: "the hub", timeoutMs, identity: cliOf({ dataDir: home }) });
+  connectReliably([hub.url], {
+    name: "test-reliable",
+    role: "the hub",
+    timeoutMs,
+    identity: adminOf({ dataDir: home }),
+  });
 
 describe("connectReliably", () => {
   it("reads through a server SIGKILL and restart, and the watcher stays quiet", async () => {
