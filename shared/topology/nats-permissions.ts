@@ -242,6 +242,8 @@ function hubRules(t: Topology): IdentityPermissions[] {
             jsApi(d, "CONSUMER.INFO.>"),
             jsApi(d, "INFO"),
           ]),
+          // Whether each leaf is linked: its JetStream domain answers through the hub only while it is.
+          ...t.clouds.map((c) => jsApi(c.name, "INFO")),
           ...WORKER_REQUESTS,
           objectUrlSubject("*"),
         ],
