@@ -50,15 +50,21 @@ function rules(r: SubjectRules): string {
   return r.deny?.length ? `${allow} except ${code(r.deny)}` : allow;
 }
 
-/** Subjects without repeats, a local API subject and the same one in a domain shown once as `$JS[.domain].API...`. */
+/**
+ * Subjects without repeats; a local API subject and its first twin in a domain are shown once, as
+ * `$JS[.domain].API...` (a twin in another domain is shown as it is).
+ */
 function merged(subjects: string[]): string[] {
   const unique = [...new Set(subjects)];
+  const inDomain = (s: string): RegExpExecArray | null => /^\$JS\.([^.]+)\.API\.(.+)$/.exec(s);
+  const twinOf = (local: string): string | undefined =>
+    unique.find((o) => inDomain(o)?.[2] === local.slice("$JS.API.".length));
   const out: string[] = [];
   for (const s of unique) {
-    const local = /^\$JS\.API\.(.+)$/.exec(s);
-    const twin = local && unique.find((o) => o !== s && o.startsWith("$JS.") && o.endsWith(`.API.${local[1]}`));
-    if (twin) out.push(twin.replace(/^\$JS\.([^.]+)\.API\./, "$JS[.$1].API."));
-    else if (!unique.some((o) => o === `$JS.API.${/^\$JS\.[^.]+\.API\.(.+)$/.exec(s)?.[1]}`)) out.push(s);
+    if (s.startsWith("$JS.API.") && twinOf(s)) continue;
+    const m = inDomain(s);
+    const first = m && unique.includes(`$JS.API.${m[2]}`) && twinOf(`$JS.API.${m[2]}`) === s;
+    out.push(first ? `$JS[.${m[1]}].API.${m[2]}` : s);
   }
   return out;
 }
