@@ -59,9 +59,21 @@ export function publicKeyOf(home: string, identity: string): string {
   return fromSeed(readSeed(home, identity)).getPublicKey();
 }
 
-/** The public keys of those identities that have a seed in `home`, keyed by identity. */
-export function knownPublicKeys(home: string, identities: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of identities) if (existsSync(seedFile(home, name))) out[name] = publicKeyOf(home, name);
+/** Where the seed an identity had before `ferry creds rotate` stays until every process holds the new one. */
+export const retiringSeedFile = (home: string, identity: string): string => `${seedFile(home, identity)}.old`;
+
+/**
+ * The public keys of those identities that have a seed in `home`, keyed by identity: the current
+ * seed's, and during a rotation the retiring seed's too (servers then accept both).
+ */
+export function knownPublicKeys(home: string, identities: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const name of identities) {
+    if (!existsSync(seedFile(home, name))) continue;
+    out[name] = [publicKeyOf(home, name)];
+    const old = retiringSeedFile(home, name);
+    if (existsSync(old))
+      out[name].push(fromSeed(new TextEncoder().encode(readFileSync(old, "utf8").trim())).getPublicKey());
+  }
   return out;
 }

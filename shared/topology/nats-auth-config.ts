@@ -12,17 +12,15 @@ import type { Topology } from "./config.ts";
 import { leafIdentity } from "./nats-identities.ts";
 import { type IdentityPermissions, natsPermissions, type SubjectRules } from "./nats-permissions.ts";
 
-/** Identity name -> public key (`U...`), of the identities a server must accept. */
-export type PublicKeys = Record<string, string>;
+/** Identity name -> its public keys (`U...`; two while it is rotated), of the identities a server must accept. */
+export type PublicKeys = Record<string, string[]>;
 
 /**
  * `authorization { users = [...] }` for the identities in `keys`, with their permissions. Leaf links
  * are in the same list: a hub node with no `leafnodes.authorization` checks leaves against it.
  */
 export function renderAuthorization(t: Topology, keys: PublicKeys, quote: (s: string) => string): string {
-  const users = natsPermissions(t)
-    .filter((p) => keys[p.identity] !== undefined)
-    .map((p) => renderUser(p, keys[p.identity] as string, quote));
+  const users = natsPermissions(t).flatMap((p) => (keys[p.identity] ?? []).map((key) => renderUser(p, key, quote)));
   return `authorization {\n  users = [\n${users.join("\n")}\n  ]\n}\n`;
 }
 

@@ -9,7 +9,7 @@ import type { NatsIdentity } from "../nats/identity.ts";
 import { STAGES, type Stage } from "../stages.ts";
 import type { Topology } from "./config.ts";
 import { HUB_NAME } from "./deployment.ts";
-import type { Role } from "./processes.ts";
+import type { ProcessSpec, Role } from "./processes.ts";
 
 export const ORCHESTRATOR_IDENTITY = "orchestrator";
 export const DASHBOARD_IDENTITY = "dashboard";
@@ -64,3 +64,13 @@ export const adminOf = (d: { dataDir: string }): NatsIdentity => ({ name: ADMIN_
 export const cliOf = (d: { dataDir: string }): NatsIdentity => ({ name: CLI_IDENTITY, home: d.dataDir });
 /** The dashboard identity of a deployment's home. */
 export const dashboardOf = (d: { dataDir: string }): NatsIdentity => ({ name: DASHBOARD_IDENTITY, home: d.dataDir });
+
+/** The identity a deployment process connects as; undefined for servers and processes that connect to none. */
+export function identityOfProcess(p: ProcessSpec): string | undefined {
+  const cloud = p.role.role === "cloud" ? p.role.cloud : undefined;
+  if (p.kind === "stage-worker" && p.stage && cloud) return stageIdentity(p.stage, cloud);
+  if (p.kind === "gateway" && cloud) return gatewayIdentity(cloud);
+  if (p.kind === "orchestrator") return ORCHESTRATOR_IDENTITY;
+  if (p.kind === "dashboard") return DASHBOARD_IDENTITY;
+  return undefined;
+}

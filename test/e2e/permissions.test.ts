@@ -5,7 +5,8 @@
  * management), and nothing it tried changed anything; and the pipeline, every identity doing its own
  * job, completes a file with no permission violation in any server's log.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createUser } from "@nats-io/nkeys";
@@ -19,10 +20,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { natsCredentialsDir } from "../../shared/nats/credentials.ts";
+import { leafLinks } from "../../shared/nats/monitoring.ts";
 import { cloudStream, EVENTS_STREAM, FILES_STREAM, MANIFEST_BUCKET } from "../../shared/stream-names.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { hubUrls } from "../../shared/topology/deployment.ts";
 import { adminOf } from "../../shared/topology/nats-identities.ts";
+import { resolveNatsServerBinary } from "../../supervisor/nats-server.ts";
+import { freePorts } from "../../supervisor/ports.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256, writeRandomFile } from "../helpers/files.ts";
@@ -172,6 +176,40 @@ describe("a client the deployment does not know", () => {
   });
 });
 
+describe("a leaf server the deployment does not know", () => {
+  /** Starts a leaf nats-server named `name` dialling the hub's leaf port with `auth` in its remote; returns its log after 4 s. */
+  async function strayLeaf(name: string, auth: string): Promise<{ log: string; linked: boolean }> {
+    const dir = join(d.work, name);
+    mkdirSync(dir, { recursive: true });
+    const [port] = await freePorts(1);
+    const conf = join(dir, "leaf.conf");
+    writeFileSync(
+      conf,
+      `server_name: "${name}"\nlisten: "127.0.0.1:${port}"\nleafnodes { reconnect: "1s"\n remotes: [ { urls: ["nats-leaf://127.0.0.1:${dep.hub.leafPort}"] ${auth} } ] }\n`,
+    );
+    const log = join(dir, "leaf.log");
+    const child = spawn(resolveNatsServerBinary(), ["-c", conf, "-l", log], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 4000));
+      const links = await leafLinks({ monitorPort: dep.hub.monitorPort }, []);
+      return { log: readFileSync(log, "utf8"), linked: Object.keys(links).includes(name) };
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+  }
+
+  it("is refused by the hub without credentials, and with another deployment's seed", async () => {
+    const bare = await strayLeaf("stray-bare", "");
+    expect(bare.linked).toBe(false);
+    expect(bare.log).toMatch(/[Aa]uthorization [Vv]iolation/);
+    const foreign = new TextDecoder().decode(createUser().getSeed());
+    const other = await strayLeaf("stray-foreign", `nkey: "${foreign}"`);
+    expect(other.linked).toBe(false);
+    expect(other.log).toMatch(/[Aa]uthorization [Vv]iolation/);
+  });
+});
+
 describe("each identity, trying what its job does not need, is refused", () => {
   it("a stage cannot publish another stage's or another cloud's events", async () => {
     await expectPublishRefused("ingest-aws", "aws", "chunks.processed.aws");
@@ -223,5 +261,41 @@ describe("each identity, trying what its job does not need, is refused", () => {
     await expectPublishRefused("supervisor", "hub", `$JS.API.STREAM.DELETE.${FILES_STREAM}`);
     expect(await messagesIn("hub", FILES_STREAM)).toBe(files);
     expect(await messagesIn("hub", `KV_${MANIFEST_BUCKET}`)).toBeGreaterThan(0);
+  });
+});
+
+describe("ferry creds rotate", () => {
+  it("replaces an identity's seed during an ingest: the file completes, the old seed is refused, the new one works", async () => {
+    const path = join(d.work, "during-rotation.bin");
+    writeRandomFile(path, 48 * 64 * 1024 + 5);
+    const oldSeed = readFileSync(join(natsCredentialsDir(d.home), "process-aws.nk"), "utf8").trim();
+    const ingest = runCli(["ingest", path, "--cloud", "aws", "--wait", "--json"], { env: d.env });
+    await new Promise((r) => setTimeout(r, 1500));
+    const rotate = await runCli(["creds", "rotate", "process-aws"], { env: d.env });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stdout).toContain("old key dropped");
+    const done = await ingest;
+    expect(done.code, done.stderr).toBe(0);
+    expect(jsonLines<{ state: string }>(done.stdout)[0]?.state).toBe("complete");
+    const newSeed = readFileSync(join(natsCredentialsDir(d.home), "process-aws.nk"), "utf8").trim();
+    expect(newSeed).not.toBe(oldSeed);
+    const leaf = dep.leaves.aws?.url as string;
+    const withSeed = (seed: string) =>
+      connect({
+        servers: leaf,
+        reconnect: false,
+        authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+      }).then(
+        (nc) => nc.close().then(() => "accepted"),
+        (e: unknown) => e,
+      );
+    expect(await withSeed(oldSeed)).toBeInstanceOf(AuthorizationError);
+    expect(await withSeed(newSeed)).toBe("accepted");
+  });
+
+  it("refuses an identity that does not exist, naming the ones that do", async () => {
+    const r = await runCli(["creds", "rotate", "nobody"], { env: d.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no NATS identity "nobody" (identities: orchestrator');
   });
 });
