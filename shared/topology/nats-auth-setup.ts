@@ -10,7 +10,6 @@ import { allIdentities, roleIdentities } from "./nats-identities.ts";
 import type { Role } from "./processes.ts";
 
 export interface NatsAuth {
-  keys: PublicKeys;
   /** The `authorization {}` block of every server. */
   authorization(t: Topology, quote: (s: string) => string): string;
   /** The file a cloud's leaf remote includes for its seed. */
@@ -23,10 +22,8 @@ export function natsAuthFor(home: string, t: Topology, role: Role | undefined, q
   return natsAuthFromKeys(home, knownPublicKeys(home, allIdentities(t)), quote);
 }
 
-/** The same for keys gathered elsewhere (a bundle's hub knowing each cloud's leaf key). */
-export function natsAuthFromKeys(home: string, keys: PublicKeys, quote: (s: string) => string): NatsAuth {
+function natsAuthFromKeys(home: string, keys: PublicKeys, quote: (s: string) => string): NatsAuth {
   return {
-    keys,
     authorization: (t, q) => renderAuthorization(t, keys, q),
     leafSeed: (cloud) => writeLeafSeedInclude(home, cloud, quote),
   };
