@@ -206,6 +206,33 @@ function orchestratorRules(t: Topology): IdentityPermissions {
   };
 }
 
+/** The CLI: ingest requests, reading the manifest, the events and the deployment, pings, object URLs. */
+function cliRules(t: Topology): IdentityPermissions {
+  return {
+    identity: id.CLI_IDENTITY,
+    purpose: "ferry ingest, status, get, cat, report, dead-letters",
+    publish: {
+      allow: [
+        ...ALL_INGEST_REQUESTS,
+        ...onHub(t, (d) => [
+          ...kvRead(d, MANIFEST_BUCKET),
+          ...kvRead(d, DEPLOYMENT_BUCKET),
+          ...orderedRead(d, EVENTS_STREAM),
+          jsApi(d, "STREAM.INFO.>"),
+          jsApi(d, "CONSUMER.INFO.>"),
+          jsApi(d, "INFO"),
+        ]),
+        // Whether each leaf is linked: its JetStream domain answers through the hub only while it is.
+        ...t.clouds.map((c) => jsApi(c.name, "INFO")),
+        ...WORKER_REQUESTS,
+        objectUrlSubject("*"),
+      ],
+    },
+    subscribe: { allow: [`${identityInbox(id.CLI_IDENTITY)}.>`] },
+    allowResponses: false,
+  };
+}
+
 function hubRules(t: Topology): IdentityPermissions[] {
   const inbox = (name: string): string => `${identityInbox(name)}.>`;
   return [
@@ -228,29 +255,7 @@ function hubRules(t: Topology): IdentityPermissions[] {
       subscribe: { allow: [inbox(id.DASHBOARD_IDENTITY)] },
       allowResponses: false,
     },
-    {
-      identity: id.CLI_IDENTITY,
-      purpose: "ferry ingest, status, get, cat, report, dead-letters",
-      publish: {
-        allow: [
-          ...ALL_INGEST_REQUESTS,
-          ...onHub(t, (d) => [
-            ...kvRead(d, MANIFEST_BUCKET),
-            ...kvRead(d, DEPLOYMENT_BUCKET),
-            ...orderedRead(d, EVENTS_STREAM),
-            jsApi(d, "STREAM.INFO.>"),
-            jsApi(d, "CONSUMER.INFO.>"),
-            jsApi(d, "INFO"),
-          ]),
-          // Whether each leaf is linked: its JetStream domain answers through the hub only while it is.
-          ...t.clouds.map((c) => jsApi(c.name, "INFO")),
-          ...WORKER_REQUESTS,
-          objectUrlSubject("*"),
-        ],
-      },
-      subscribe: { allow: [inbox(id.CLI_IDENTITY)] },
-      allowResponses: false,
-    },
+    cliRules(t),
     {
       identity: id.ADMIN_IDENTITY,
       purpose: "the operator's: declares streams, consumers and buckets (ferry up), drills and tests",

@@ -185,17 +185,18 @@ describe("a leaf server the deployment does not know", () => {
     const conf = join(dir, "leaf.conf");
     writeFileSync(
       conf,
-      `server_name: "${name}"\nlisten: "127.0.0.1:${port}"\nleafnodes { reconnect: "1s"\n remotes: [ { urls: ["nats-leaf://127.0.0.1:${dep.hub.leafPort}"] ${auth} } ] }\n`,
+      `server_name: "${name}"\nlisten: "127.0.0.1:${port}"\nleafnodes { reconnect: "1s"\n remotes: [ { urls: ["nats-leaf://127.0.0.1:${dep.hub.leafPort}"]${auth ? `, ${auth}` : ""} } ] }\n`,
     );
     const log = join(dir, "leaf.log");
     const child = spawn(resolveNatsServerBinary(), ["-c", conf, "-l", log], { stdio: "ignore" });
+    const exited = new Promise((r) => child.once("exit", r));
     try {
       await new Promise((r) => setTimeout(r, 4000));
       const links = await leafLinks({ monitorPort: dep.hub.monitorPort }, []);
       return { log: readFileSync(log, "utf8"), linked: Object.keys(links).includes(name) };
     } finally {
       child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await exited;
     }
   }
 
