@@ -16,6 +16,7 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { writeRandomFile } from "../shared/sample-data.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { hubUrls } from "../shared/topology/deployment.ts";
+import { cliOf } from "../shared/topology/nats-identities.ts";
 import { formatBytes } from "../shared/units.ts";
 import { type Pipeline, startPipeline } from "../supervisor/pipeline.ts";
 import { peakMemoryPerStage } from "../supervisor/proc.ts";
@@ -36,7 +37,7 @@ export async function benchPipelineVsCopy(options: BenchOptions): Promise<string
     await writeRandomFile(source, options.sizeBytes);
     const copies = 1 + Math.min(options.topology.replicas, options.topology.clouds.length);
     pipeline = await startPipeline({ topology: options.topology, dataDir: join(root, "deploy") });
-    const nc = await connectNats(hubUrls(pipeline.deployment), "ferry-bench");
+    const nc = await connectNats(hubUrls(pipeline.deployment), "ferry-bench", cliOf(pipeline.deployment));
     const hubJs = jetstream(nc, { domain: options.topology.hubDomain });
     const kv = await openManifest(hubJs);
     const base: number[] = [];

@@ -12,6 +12,7 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { openStores } from "../shared/stores/open-store.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
 import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
+import { adminOf } from "../shared/topology/nats-identities.ts";
 import type { DrillFile, FileRecords } from "./invariants.ts";
 
 export interface DrillClient {
@@ -28,12 +29,12 @@ export interface DrillClient {
 export async function openDrillClient(d: Deployment): Promise<DrillClient> {
   const conns: NatsConnection[] = [];
   try {
-    const hub = await connectNats(hubUrls(d), "ferry-chaos");
+    const hub = await connectNats(hubUrls(d), "ferry-chaos", adminOf(d));
     conns.push(hub);
     const hubJs = jetstream(hub, { domain: d.topology.hubDomain });
     const leaves = new Map<string, JetStreamManager>();
     for (const [cloud, leaf] of Object.entries(d.leaves)) {
-      const nc = await connectNats(leaf.url, `ferry-chaos-${cloud}`);
+      const nc = await connectNats(leaf.url, `ferry-chaos-${cloud}`, adminOf(d));
       conns.push(nc);
       leaves.set(cloud, await jetstreamManager(nc, { domain: cloud }));
     }

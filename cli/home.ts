@@ -3,6 +3,7 @@ import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, InputError } from "../shared/errors.ts";
 import { type ManifestReader, openManifest } from "../shared/manifest.ts";
+import { identityFromEnv, type NatsIdentity } from "../shared/nats/identity.ts";
 import {
   connectReliably,
   DEFAULT_SERVER_TIMEOUT_MS,
@@ -16,6 +17,12 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import { DEPLOYMENT_BUCKET } from "../shared/stream-names.ts";
 import { type ClientView, readClientView } from "../shared/topology/client-view.ts";
 import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
+import { CLI_IDENTITY, cliOf } from "../shared/topology/nats-identities.ts";
+
+/** `{ identity }` when there is one (exactOptionalPropertyTypes). */
+const withIdentity = (identity: NatsIdentity | undefined): { identity?: NatsIdentity } =>
+  identity ? { identity } : {};
+
 import { parseDuration } from "../shared/units.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "../supervisor/run-state.ts";
 
@@ -159,6 +166,7 @@ async function fromHome(home: string, timeoutMs: number): Promise<Reached> {
   const rc = await connectReliably(hubUrls(deployment), {
     name: "ferry-cli",
     role: "the hub",
+    identity: cliOf(deployment),
     timeoutMs,
     hint: `see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`,
   });
@@ -170,6 +178,7 @@ async function throughHub(hubUrls: string[], timeoutMs: number): Promise<Reached
     name: "ferry-cli",
     role: "the hub",
     timeoutMs,
+    ...withIdentity(identityFromEnv(process.env, CLI_IDENTITY)),
     hint: "check --hub (or FERRY_HUB) and that this machine can reach it",
   });
   try {

@@ -12,6 +12,7 @@ import { benchCommand } from "./commands/bench.ts";
 import { catCommand } from "./commands/cat.ts";
 import { chaosCommand } from "./commands/chaos.ts";
 import { composeCommand } from "./commands/compose.ts";
+import { credsCommand } from "./commands/creds.ts";
 import { deadLettersCommand } from "./commands/dead-letters.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { downCommand } from "./commands/down.ts";
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
     summary: "per stage throughput, success rate and share of time; flags the bottleneck (--since, --file, --json)",
   },
   keygen: { run: keygenCommand, summary: "write a new deployment key for ingest --encrypt, get and cat (-o <path>)" },
+  creds: { run: credsCommand, summary: "rotate <identity>: replace one NATS identity's seed on a running deployment" },
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
   compose: {
     run: composeCommand,

@@ -20,6 +20,7 @@ import {
 } from "../shared/stream-names.ts";
 import { WORKER_METRICS } from "../shared/subjects.ts";
 import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
+import { dashboardOf } from "../shared/topology/nats-identities.ts";
 
 /** How long a scrape waits for workers to answer. @default 500 */
 const WORKER_WAIT_MS = 500;
@@ -38,14 +39,14 @@ export interface PipelineConnections {
 
 /** Connects to the hub; leaves are connected lazily and a failed leaf connection is tried again next time. */
 export async function connectPipeline(d: Deployment, name = "ferry-metrics"): Promise<PipelineConnections> {
-  const hub = await connectNats(hubUrls(d), name);
+  const hub = await connectNats(hubUrls(d), name, dashboardOf(d));
   const leaves = new Map<string, Promise<NatsConnection>>();
   const leafConn = (cloud: string): Promise<NatsConnection> => {
     let c = leaves.get(cloud);
     if (!c) {
       const url = d.leaves[cloud]?.url;
       if (!url) return Promise.reject(new Error(`cloud "${cloud}" has no leaf in the deployment`));
-      c = connectNats(url, `${name}-${cloud}`);
+      c = connectNats(url, `${name}-${cloud}`, dashboardOf(d));
       c.catch(() => leaves.delete(cloud));
       leaves.set(cloud, c);
     }

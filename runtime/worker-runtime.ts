@@ -8,6 +8,7 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import { WORKER_METRICS, WORKER_PING } from "../shared/subjects.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { HUB_NAME, readDeployment } from "../shared/topology/deployment.ts";
+import { runtimeIdentity } from "../shared/topology/nats-identities.ts";
 import type { LoopStats } from "./consume-loop.ts";
 
 /** What `ferry status` learns from a worker answering a ping. */
@@ -58,7 +59,10 @@ export async function startWorkerRuntime(options: {
     log,
     ...(deployment.jaeger ? { otlpUrl: deployment.jaeger.otlpUrl } : {}),
   });
-  const nc = await connectNats(options.url(deployment), options.worker);
+  const nc = await connectNats(options.url(deployment), options.worker, {
+    name: runtimeIdentity(options.stage, options.cloud),
+    home: options.dataDir,
+  });
   const stores = openWorkerStores(deployment, options.stores ?? "every", options.cloud);
   const stats: LoopStats = { handled: 0, retried: 0, deadLettered: 0 };
   const info: Omit<WorkerInfo, "stats"> = {

@@ -27,6 +27,7 @@ import { publishClientView } from "../shared/topology/client-view.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, hubUrls } from "../shared/topology/deployment.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
+import { adminOf } from "../shared/topology/nats-identities.ts";
 import type { Role } from "../shared/topology/processes.ts";
 import {
   cloudEventsStream,
@@ -121,7 +122,7 @@ function isPlacementRace(err: unknown): boolean {
 export async function applyRoleStreams(d: Deployment, role: Role | undefined): Promise<void> {
   if (role === undefined) return applyAllStreams(d);
   const url = role.role === "hub" ? hubUrls(d) : (d.leaves[role.cloud]?.url ?? "");
-  const nc = await connectNats(url, `ferry-setup-${role.role === "hub" ? "hub" : role.cloud}`);
+  const nc = await connectNats(url, `ferry-setup-${role.role === "hub" ? "hub" : role.cloud}`, adminOf(d));
   try {
     if (role.role === "hub") {
       await retry(() => applyHubStreams(nc, d.topology), { attempts: 8, retryable: isPlacementRace });
@@ -138,11 +139,11 @@ export async function applyAllStreams(d: Deployment): Promise<void> {
   const conns: NatsConnection[] = [];
   try {
     for (const [cloud, leaf] of Object.entries(d.leaves)) {
-      const nc = await connectNats(leaf.url, `ferry-setup-${cloud}`);
+      const nc = await connectNats(leaf.url, `ferry-setup-${cloud}`, adminOf(d));
       conns.push(nc);
       await applyLeafStreams(nc, d.topology, cloud);
     }
-    const hub = await connectNats(hubUrls(d), "ferry-setup-hub");
+    const hub = await connectNats(hubUrls(d), "ferry-setup-hub", adminOf(d));
     conns.push(hub);
     await applyHubStreams(hub, d.topology);
     await publishClientView(jetstream(hub, { domain: d.topology.hubDomain }), d);

@@ -8,6 +8,7 @@ import { connectNats } from "../shared/nats/connect.ts";
 import { pollUntil } from "../shared/retry.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
+import { adminOf } from "../shared/topology/nats-identities.ts";
 import { applyAllStreams } from "./apply.ts";
 
 /** Containers start in any order: how long to wait for every leaf to link to the hub. */
@@ -19,7 +20,7 @@ const LINK_TIMEOUT_MS = 120_000;
  * ~40 s later (nats-server 2.14 backs off), so this mirrors `ferry up`, which waits for the links first.
  */
 async function waitForLeafDomains(d: Deployment): Promise<void> {
-  const nc = await connectNats(hubUrls(d), "ferry-setup-links");
+  const nc = await connectNats(hubUrls(d), "ferry-setup-links", adminOf(d));
   const linked = new Set<string>();
   try {
     await pollUntil(

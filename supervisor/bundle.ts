@@ -4,15 +4,18 @@
  * credentials the host's processes read (names only, commented out: the operator fills them in),
  * and one systemd unit per process of the host's role, from the same process list `ferry up` runs.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { natsCredentialsDir, seedFile } from "../shared/nats/credentials.ts";
 import { toolBinary } from "../shared/process/binaries.ts";
 import { REPO_ROOT } from "../shared/repo-root.ts";
 import { localServerOf, storeKindOf } from "../shared/stores/registry.ts";
 import type { CertFiles } from "../shared/tls/certificates.ts";
 import { ensureServerCerts } from "../shared/tls/deployment-tls.ts";
 import { type Deployment, type ServerEndpoint, writeDeployment } from "../shared/topology/deployment.ts";
-import { type RenderOptions, renderHubConfig, renderLeafConfig } from "../shared/topology/nats-config.ts";
+import { natsAuthFor } from "../shared/topology/nats-auth-setup.ts";
+import { q, type RenderOptions, renderHubConfig, renderLeafConfig } from "../shared/topology/nats-config.ts";
+import { leafIdentity } from "../shared/topology/nats-identities.ts";
 import { deploymentProcesses, type ProcessSpec, type Role } from "../shared/topology/processes.ts";
 import { resolveNatsServerBinary } from "./nats-server.ts";
 import { NODE_FLAGS } from "./node-flags.ts";
@@ -40,7 +43,8 @@ export async function writeBundle(d: Deployment, role: Role, render: RenderOptio
   writeDeployment(d);
   written.push("deployment.json");
   const processes = deploymentProcesses(d.topology, role);
-  for (const p of processes) if (p.kind === "nats-server") put(natsConfigPath(d, p), natsConfig(d, p, render));
+  const locked: RenderOptions = { ...render, auth: natsAuthFor(d.dataDir, d.topology, role, q) };
+  for (const p of processes) if (p.kind === "nats-server") put(natsConfigPath(d, p), natsConfig(d, p, locked));
   if (ca) written.push(...ensureServerCerts(d, roleServers(d, processes), ca).map((f) => relative(dir, f)));
   put(CREDENTIALS_FILE, credentialsEnv(d, role));
   for (const p of processes) put(join(UNITS_DIR, unitName(p.name)), await unit(d, p));
@@ -133,4 +137,12 @@ async function execStart(d: Deployment, p: ProcessSpec): Promise<string[]> {
 /** systemd splits ExecStart on spaces; quote what holds one. */
 function quoteArg(a: string): string {
   return /[\s"\\]/.test(a) ? `"${a.replace(/["\\]/g, (c) => `\\${c}`)}"` : a;
+}
+
+/** Copies `cloud`'s leaf-link seed from the hub's bundle into the cloud's (0600 in a 0700 folder). */
+export function copyLeafSeed(hubDir: string, cloudDir: string, cloud: string): void {
+  const name = leafIdentity(cloud);
+  mkdirSync(natsCredentialsDir(cloudDir), { recursive: true, mode: 0o700 });
+  copyFileSync(seedFile(hubDir, name), seedFile(cloudDir, name));
+  chmodSync(seedFile(cloudDir, name), 0o600);
 }

@@ -8,6 +8,7 @@ import { pollUntil } from "../shared/retry.ts";
 import type { Stage } from "../shared/stages.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { type Deployment, hubUrls, writeDeployment } from "../shared/topology/deployment.ts";
+import { SUPERVISOR_IDENTITY } from "../shared/topology/nats-identities.ts";
 import { deploymentProcesses, type Role, stageWorkerName } from "../shared/topology/processes.ts";
 import { applyRoleStreams } from "../streams/apply.ts";
 import { type LocalJaeger, startLocalJaeger } from "./jaeger-server.ts";
@@ -218,7 +219,7 @@ async function waitForWorkers(
   expected: number,
   timeoutMs: number,
 ): Promise<void> {
-  const nc = await connectNats(url, "ferry-ready-check");
+  const nc = await connectNats(url, "ferry-ready-check", { name: SUPERVISOR_IDENTITY, home: d.dataDir });
   try {
     // No pause between checks: each ping already waits 500 ms for the answers.
     await pollUntil(

@@ -7,13 +7,24 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { natsCredentialsDir, seedFile } from "../../shared/nats/credentials.ts";
 import { TLS_CA_ENV } from "../../shared/nats/tls-options.ts";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import { TLS_DIR } from "../../shared/tls/deployment-tls.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { CLI_IDENTITY } from "../../shared/topology/nats-identities.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { NODE_FLAGS } from "../../supervisor/node-flags.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
@@ -68,11 +79,18 @@ export function hostEnv(own: string): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The client host: its own folder, trusting the deployment's CA through FERRY_TLS_CA (a copy from the hub's bundle). */
-function clientHost(own: HostLayout, hubBundle: string): HostLayout {
-  const ca = join(own.own, "ca.pem");
+/**
+ * The client host as an operator sets one up, from copies out of the hub's bundle into its own folder:
+ * the CLI identity's seed (0600), found through FERRY_NATS_HOME, and the deployment's CA, trusted
+ * through FERRY_TLS_CA.
+ */
+function clientHost(layout: HostLayout, hubBundle: string): HostLayout {
+  const ca = join(layout.own, "ca.pem");
   copyFileSync(join(hubBundle, TLS_DIR, "ca.pem"), ca);
-  return { ...own, env: { ...own.env, [TLS_CA_ENV]: ca } };
+  mkdirSync(natsCredentialsDir(layout.own), { recursive: true, mode: 0o700 });
+  copyFileSync(seedFile(hubBundle, CLI_IDENTITY), seedFile(layout.own, CLI_IDENTITY));
+  chmodSync(seedFile(layout.own, CLI_IDENTITY), 0o600);
+  return { ...layout, env: { ...layout.env, [TLS_CA_ENV]: ca, FERRY_NATS_HOME: layout.own } };
 }
 
 /** Plans the hosts of `topology` under `root`, starts the network and every host; stops all on failure. */

@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { composeDrift, renderCompose, writeComposeCerts } from "../../shared/topology/compose.ts";
 import { COMPOSE_FILE, TLS_DIR } from "../../shared/topology/compose-layout.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
+import { withPermissionTable } from "../../shared/topology/permission-table.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
 
@@ -16,6 +17,7 @@ Generates the container deployment from the topology config, into the repository
   deploy/compose/deployment.json   what the workers read to find their servers and stores
   deploy/compose/tls/              the CA (made once, reused) and each server's certificate and
                                    key, mounted file by file; git-ignored (keys), not with --check
+  README.md                        its table of NATS identities and permissions
 Run it again after editing the topology and commit the result; then: docker compose up --build
 (The Dockerfile and .dockerignore the services build from are kept by hand, not generated.)
 
@@ -23,6 +25,8 @@ Options:
   --check            write nothing; exit 1 listing every file that differs from what the topology
                      generates (for CI: the committed files must match the topology)
   --topology <file>  the topology config (default: FERRY_TOPOLOGY or topology.json)`;
+
+const README = "README.md";
 
 /** `ferry compose`: write the compose files the topology generates, or (--check) report drift. */
 export async function composeCommand(argv: string[]): Promise<number> {
@@ -35,7 +39,11 @@ export async function composeCommand(argv: string[]): Promise<number> {
   // Headers name the topology as the repository knows it, so the output does not depend on the cwd.
   const rel = relative(REPO_ROOT, topologyPath);
   const source = rel.startsWith("..") ? topologyPath : rel;
-  const { files } = renderCompose(loadTopology(topologyPath), { source });
+  const topology = loadTopology(topologyPath);
+  const { files: composeFiles } = renderCompose(topology, { source });
+  // The README's permission table comes from the same topology and permission table as the configs.
+  const readme = withPermissionTable(readFileSync(join(REPO_ROOT, README), "utf8"), topology);
+  const files: Record<string, string> = { ...composeFiles, [README]: readme };
   const drift = composeDrift(REPO_ROOT, files);
 
   if (values.check) {

@@ -14,6 +14,7 @@ import { STAGES } from "../../shared/stages.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { hubUrls } from "../../shared/topology/deployment.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { formatBytes, parseSize } from "../../shared/units.ts";
 import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 import { peakMemoryPerStage } from "../../supervisor/proc.ts";
@@ -73,7 +74,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
 }
 
 async function runDemo(p: Pipeline, paths: string[], outDir: string): Promise<boolean> {
-  const nc = await connectNats(hubUrls(p.deployment), "ferry-demo");
+  const nc = await connectNats(hubUrls(p.deployment), "ferry-demo", cliOf(p.deployment));
   const stores = openStores(p.deployment);
   try {
     const hubJs = jetstream(nc, { domain: p.deployment.topology.hubDomain });

@@ -6,7 +6,7 @@ import { applyHubNodesOption, applyStoresOption, loadTopology, type Topology } f
 import { layoutDeployment, type PortPlan, separateHostsPorts } from "../../shared/topology/layout.ts";
 import { LOCAL_RENDER, type RenderOptions } from "../../shared/topology/nats-config.ts";
 import type { Role } from "../../shared/topology/processes.ts";
-import { writeBundle } from "../../supervisor/bundle.ts";
+import { copyLeafSeed, writeBundle } from "../../supervisor/bundle.ts";
 import { loopbackPorts } from "../../supervisor/plan.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome, resolveTopologyPath } from "../home.ts";
@@ -76,6 +76,8 @@ export async function planCommand(argv: string[]): Promise<number> {
           ...t.clouds.map((c) => ({ role: { role: "cloud" as const, cloud: c.name }, dir: join(out, c.name) })),
         ];
   for (const host of hosts) {
+    // Every host's bundle at once: each cloud gets its leaf link's seed from the hub's bundle.
+    if (role === undefined && host.role.role === "cloud") copyLeafSeed(join(out, "hub"), host.dir, host.role.cloud);
     const files = await writeHost(t, ports, { ...host, ca }, values.loopback === true);
     process.stdout.write(`${describeRole(host.role)}: ${host.dir} (${files.length} files)\n`);
   }

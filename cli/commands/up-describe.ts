@@ -1,8 +1,10 @@
 /** What `ferry up` prints once everything answers: where each server, page and log is. */
 import { join } from "node:path";
 import type { Dashboard } from "../../dashboard/server.ts";
+import { seedFile } from "../../shared/nats/credentials.ts";
 import { storeKindOf } from "../../shared/stores/registry.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { CLI_IDENTITY } from "../../shared/topology/nats-identities.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import type { Pipeline } from "../../supervisor/pipeline.ts";
 import { describeRole } from "../role-option.ts";
@@ -31,7 +33,7 @@ export function describe(p: Pipeline, dashboard: Dashboard | undefined, role?: R
             : `  traces     off: ${tracesOffReason()}`,
         ]),
     `  workers    ${p.workers.size} processes (${[...p.workers.keys()].join(", ")}), logs in ${join(d.dataDir, "logs")}`,
-    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} pub files.ingest.${d.topology.clouds[0]?.name ?? "<cloud>"} '{"path":"/abs/file"}'`,
+    `  ingest     ./ferry ingest <file> --wait    or    nats --server ${d.hub.url} --nkey ${seedFile(d.dataDir, CLI_IDENTITY)} pub files.ingest.${d.topology.clouds[0]?.name ?? "<cloud>"} '{"path":"/abs/file"}'`,
     `  watch      ./ferry status`,
     `  stop       ./ferry down`,
   ];

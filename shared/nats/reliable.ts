@@ -11,6 +11,8 @@ import { AuthorizationError, connect, type NatsConnection, TimeoutError } from "
 import { describeError, FerryError } from "../errors.ts";
 import type { ManifestReader } from "../manifest.ts";
 import { pause } from "../retry.ts";
+import { seedFile } from "./credentials.ts";
+import { identityFromEnv, type NatsIdentity, natsAuthOptions } from "./identity.ts";
 import { natsTlsOptions, untrustedCertificate } from "./tls-options.ts";
 
 /** A server stayed silent or unreachable for longer than the caller would wait; the message names it. */
@@ -33,6 +35,8 @@ export interface ReliableOptions {
   timeoutMs?: number;
   /** What to do about it, appended to the message: `see .ferry/logs/hub.log`. */
   hint?: string;
+  /** Who connects (else FERRY_NATS_IDENTITY and FERRY_NATS_HOME, else no credentials). */
+  identity?: NatsIdentity;
 }
 
 /** A connection with a silence watcher; `run` for every request whose answer the caller needs. */
@@ -59,6 +63,7 @@ export async function connectReliably(servers: string[], options: ReliableOption
   for (;;) {
     try {
       const nc = await connect({
+        ...natsAuthOptions(options.identity),
         servers,
         name: options.name,
         timeout: Math.max(500, deadline - Date.now()),
@@ -69,7 +74,7 @@ export async function connectReliably(servers: string[], options: ReliableOption
       });
       return watch(nc, where, tail, timeoutMs);
     } catch (err) {
-      if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} refused ferry's credentials`);
+      if (err instanceof AuthorizationError) throw new ServerUnreachableError(`${where} ${refusal(options.identity)}`);
       const untrusted = untrustedCertificate(err);
       if (untrusted) throw new ServerUnreachableError(`${where}: ${untrusted}`, { cause: err });
       if (Date.now() >= deadline - 250) {
@@ -182,6 +187,14 @@ export function reliableManifest(
       })();
     },
   };
+}
+
+/** What to say when the server refuses the connection's credentials, with how to give the right ones. */
+function refusal(identity: NatsIdentity | undefined): string {
+  const who = identity ?? identityFromEnv();
+  return who
+    ? `refused the NATS identity "${who.name}" (seed ${seedFile(who.home, who.name)}): is it this deployment's?`
+    : "refused a connection without NATS credentials: set FERRY_NATS_HOME to a folder holding credentials/nats/cli.nk from the hub's bundle";
 }
 
 /** What a failed connect says about the server. */

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, relative } from "node:path";
 import { ensureServerCerts } from "../tls/deployment-tls.ts";
 import type { Deployment, HubNode, ServerEndpoint } from "./deployment.ts";
+import { type NatsAuth, natsAuthFor } from "./nats-auth-setup.ts";
 import { clientTls, clusterTls, leafListenerTls, remoteTls } from "./nats-tls.ts";
 import { type Role, runsHubNode } from "./processes.ts";
 
@@ -38,6 +39,8 @@ export interface RenderOptions {
    * dashboard reads it from another container. @default `host`
    */
   monitorHost?: "127.0.0.1" | "0.0.0.0";
+  /** The nkey users every server accepts and the leaves' seed includes; none: servers accept anyone (compose). */
+  auth?: NatsAuth;
 }
 
 /** The local deployment of `ferry up`: everything on loopback, configs rewritten on every start. */
@@ -68,7 +71,8 @@ export function renderHubConfig(d: Deployment, index = 0, options: RenderOptions
       leafListenerTls(d, h),
       ...noAdvertise(options),
     ]) +
-    (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "")
+    (d.hubNodes.length > 1 ? clusterBlock(d, index, options) : "") +
+    (options.auth ? options.auth.authorization(d.topology, q) : "")
   );
 }
 
@@ -111,8 +115,9 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
     block("leafnodes", [
       kv("reconnect", q(LEAF_RECONNECT)),
       // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d, leaf)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""} }\n  ]`,
-    ])
+      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d, leaf)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""}${options.auth ? `\n      include ${q(relative(dirname(leaf.configFile), options.auth.leafSeed(cloud)))}` : ""} }\n  ]`,
+    ]) +
+    (options.auth ? options.auth.authorization(d.topology, q) : "")
   );
 }
 
@@ -122,10 +127,11 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
  */
 export function writeServerConfigs(d: Deployment, role?: Role): void {
   const files: [ServerEndpoint, string][] = [];
-  for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i)]);
+  const render = { ...LOCAL_RENDER, auth: natsAuthFor(d.dataDir, d.topology, role, q) };
+  for (const [i, n] of d.hubNodes.entries()) if (runsHubNode(role, i)) files.push([n, renderHubConfig(d, i, render)]);
   for (const cloud of Object.keys(d.leaves)) {
     if (role === undefined || (role.role === "cloud" && role.cloud === cloud))
-      files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud)]);
+      files.push([d.leaves[cloud] as ServerEndpoint, renderLeafConfig(d, cloud, render)]);
   }
   ensureServerCerts(
     d,

@@ -61,7 +61,14 @@ describe("ferry plan", () => {
       { env },
     );
     expect(r.code, r.stderr).toBe(0);
-    const files = filesUnder(out).sort();
+    const all = filesUnder(out).sort();
+    // The NATS seeds of the cloud's identities (and its leaf link's include), owner-only.
+    const seeds = all.filter((f) => f.startsWith("credentials/nats/"));
+    expect(seeds).toContain("credentials/nats/verify-aws.nk");
+    expect(seeds).toContain("credentials/nats/leaf-aws.nk");
+    expect(seeds).not.toContain("credentials/nats/orchestrator.nk");
+    for (const f of seeds) expect(statSync(join(out, f)).mode & 0o777, f).toBe(0o600);
+    const files = all.filter((f) => !seeds.includes(f));
     expect(files).toEqual(
       [
         "credentials.env",

@@ -16,6 +16,7 @@ import { openManifest } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import { hubUrls, readDeployment } from "../../shared/topology/deployment.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { runCli } from "../helpers/cli.ts";
 import { sha256File, writeRandomFile } from "../helpers/files.ts";
 
@@ -73,7 +74,7 @@ it("runs the hub and each cloud as separate up --role invocations, and a file co
 
   // A client that knows only the hub's addresses, from the hub host's bundle.
   const hubHost = readDeployment(join(bundles, "hub"));
-  nc = await connectNats(hubUrls(hubHost), "test-roles");
+  nc = await connectNats(hubUrls(hubHost), "test-roles", cliOf(hubHost));
   const hubJs = jetstream(nc, { domain: "hub" });
   const kv = await openManifest(hubJs);
   const path = join(dir, "roles.bin");

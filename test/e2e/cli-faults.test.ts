@@ -8,6 +8,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listFileRecords, openManifest } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { eventually, sha256File, writeRandomFile } from "../helpers/files.ts";
@@ -31,7 +32,7 @@ async function timed(args: string[]): Promise<CliResult & { seconds: number }> {
 
 /** Resolves once the file named `name` is in the manifest and not complete yet: its ingest is under way. */
 async function inFlight(name: string): Promise<void> {
-  const nc = await connectNats(d.deployment.hub.url, "test-watch");
+  const nc = await connectNats(d.deployment.hub.url, "test-watch", cliOf(d.deployment));
   try {
     const kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
     const state = await eventually(

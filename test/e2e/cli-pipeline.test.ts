@@ -14,6 +14,7 @@ import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
+import { adminOf, cliOf } from "../../shared/topology/nats-identities.ts";
 import { isRunning } from "../../supervisor/proc.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
@@ -333,7 +334,7 @@ describe("traces", () => {
 describe("bad input through the CLI", () => {
   it("refuses a missing file, a directory and an unreadable file, naming the problem, and publishes nothing", async () => {
     // Counted on the hub's FILES stream, where a publish lands before any worker or the orchestrator sees it.
-    const before = await ingestRequestsOnHub(deployment.hub.url, deployment.topology.hubDomain);
+    const before = await ingestRequestsOnHub(deployment.hub.url, deployment.topology.hubDomain, adminOf(deployment));
     expect(before.count).toBeGreaterThan(0); // the files ingested above: the stream is the one the CLI publishes to
     const good = join(work, "good.bin");
     writeRandomFile(good, 10);
@@ -351,11 +352,13 @@ describe("bad input through the CLI", () => {
     const unreadable = await runCli(["ingest", locked], { env, ...asNobody });
     expect(unreadable.code, unreadable.stderr).toBe(2);
     expect(unreadable.stderr).toMatch(/locked\.bin is not readable: permission denied/);
-    expect(await ingestRequestsOnHub(deployment.hub.url, deployment.topology.hubDomain)).toEqual(before);
+    expect(await ingestRequestsOnHub(deployment.hub.url, deployment.topology.hubDomain, adminOf(deployment))).toEqual(
+      before,
+    );
   });
 
   it("lists a malformed request published by another client among the dead letters, with its reason", async () => {
-    const nc = await connectNats(deployment.hub.url, "test-raw-client");
+    const nc = await connectNats(deployment.hub.url, "test-raw-client", cliOf(deployment));
     nc.publish("files.ingest", "{ not json");
     await nc.flush();
     await nc.close();

@@ -4,7 +4,17 @@
  * or missing; and status, get, cat, report and dead-letters from a machine without the deployment's
  * folder (`--hub`). Real nats-servers, workers and the three clouds' protocol servers, started by `ferry up`.
  */
-import { chownSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -15,6 +25,7 @@ import { type ChunkRecord, openManifest, readChunkRecords, readFileRecord } from
 import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256, writeRandomFile } from "../helpers/files.ts";
@@ -60,7 +71,7 @@ async function cat(...args: string[]): Promise<CliResult & { bytes: Buffer }> {
 }
 
 async function chunkRecords(): Promise<ChunkRecord[]> {
-  const nc = await connectNats(d.deployment.hub.url, "test-read");
+  const nc = await connectNats(d.deployment.hub.url, "test-read", cliOf(d.deployment));
   try {
     const kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
     return await readChunkRecords(kv, (await readFileRecord(kv, fileId))!);
@@ -151,7 +162,7 @@ describe("ferry cat", () => {
 
 describe("openFileStream from Node code", () => {
   it("gives the same verified bytes as a Readable, whole or a range", async () => {
-    const nc = await connectNats(d.deployment.hub.url, "test-reader");
+    const nc = await connectNats(d.deployment.hub.url, "test-reader", cliOf(d.deployment));
     try {
       const kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
       const preference = ["gcp", "azure", "aws"];
@@ -177,7 +188,19 @@ describe("commands from another machine: --hub and nothing else", () => {
   beforeAll(() => {
     clientHome = mkdtempSync(join(tmpdir(), "ferry-client-"));
     if (other.uid !== undefined) chownSync(clientHome, other.uid, other.gid);
-    env = { HOME: clientHome, FERRY_HOME: join(clientHome, ".ferry"), FERRY_TOPOLOGY: join(clientHome, "none.json") };
+    // The CLI identity's seed, copied from the hub's folder as an operator hands it out.
+    const seeds = join(clientHome, "credentials", "nats");
+    mkdirSync(seeds, { recursive: true, mode: 0o700 });
+    copyFileSync(join(d.home, "credentials", "nats", "cli.nk"), join(seeds, "cli.nk"));
+    if (other.uid !== undefined)
+      for (const p of [join(clientHome, "credentials"), seeds, join(seeds, "cli.nk")])
+        chownSync(p, other.uid, other.gid);
+    env = {
+      HOME: clientHome,
+      FERRY_HOME: join(clientHome, ".ferry"),
+      FERRY_TOPOLOGY: join(clientHome, "none.json"),
+      FERRY_NATS_HOME: clientHome,
+    };
     expect(statSync(d.work).mode & 0o777).toBe(0o700);
   });
 
@@ -185,6 +208,12 @@ describe("commands from another machine: --hub and nothing else", () => {
 
   const remote = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
     runCli(args, { env: { ...env, ...extraEnv }, ...other });
+
+  it("is refused without the CLI's NATS seed, saying where to put it", async () => {
+    const r = await remote(["status", "--hub", hub(), "--timeout", "3s"], { FERRY_NATS_HOME: "" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refused a connection without NATS credentials: set FERRY_NATS_HOME");
+  });
 
   it("status shows the hub, every leaf linked and the files", async () => {
     const r = await remote(["status", "--json", "--hub", hub()]);

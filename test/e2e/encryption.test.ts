@@ -21,6 +21,7 @@ import { type ChunkRecord, chunkKey, openManifest, readChunkRecords, readFileRec
 import { connectNats } from "../../shared/nats/connect.ts";
 import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256 } from "../helpers/files.ts";
@@ -49,7 +50,8 @@ function markedText(size: number): Buffer {
 beforeAll(async () => {
   d = await upWithCli({ chunkSize: CHUNK });
   stores = openStores(d.deployment);
-  nc = await connectNats(d.deployment.hub.url, "test-encryption");
+  // admin: the tampering tests rewrite the manifest, as only an attacker with the operator's rights could.
+  nc = await connectNats(d.deployment.hub.url, "test-encryption", adminOf(d.deployment));
   kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
   keyFile = join(d.work, "deployment.key");
   const made = await runCli(["keygen", "-o", keyFile]);

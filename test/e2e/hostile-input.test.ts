@@ -18,6 +18,7 @@ import { type FileRecord, openManifest, readFileRecord } from "../../shared/mani
 import { connectNats } from "../../shared/nats/connect.ts";
 import { EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { fsRoot, hubUrls } from "../../shared/topology/deployment.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { launchChromium } from "../helpers/browser.ts";
 import { runCli } from "../helpers/cli.ts";
@@ -64,7 +65,7 @@ const sizes = CORPUS.map((_, i) => 1000 + i * 9000);
 
 beforeAll(async () => {
   d = await upWithCli({ chunkSize: "64KiB", stores: "fs" });
-  nc = await connectNats(hubUrls(d.deployment), "hostile-names-test");
+  nc = await connectNats(hubUrls(d.deployment), "hostile-names-test", cliOf(d.deployment));
   kv = await openManifest(jetstream(nc, { domain: d.deployment.topology.hubDomain }));
 });
 afterAll(async () => {

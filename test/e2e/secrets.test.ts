@@ -18,12 +18,14 @@
  * A fourth cloud on an fs store has the canary HMAC secret: a file uploaded into its staging through
  * its gateway's URLs is fetched from there by the three clouds its replicas go to (3 replicas).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsCredentialsDir } from "../../shared/nats/credentials.ts";
 import { DEPLOYMENT_BUCKET } from "../../shared/stream-names.ts";
 import { type Deployment, readDeployment } from "../../shared/topology/deployment.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { type Canaries, canaryEnv, leakedIn, leaksIn, makeCanaries } from "../helpers/canaries.ts";
 import { type CanaryStores, startCanaryStores } from "../helpers/canary-stores.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
@@ -103,6 +105,15 @@ afterAll(async () => {
   if (!process.env.FERRY_TEST_KEEP) rmSync(work, { recursive: true, force: true });
 });
 
+/** The deployment's NATS seeds, canaries of their own: outside their 0600 files they must appear nowhere. */
+function natsSeeds(): Canaries {
+  const dir = natsCredentialsDir(home);
+  const seeds = readdirSync(dir).filter((f) => f.endsWith(".nk"));
+  expect(seeds.length).toBeGreaterThan(10);
+  const values = Object.fromEntries(seeds.map((f) => [`NATS seed ${f}`, readFileSync(join(dir, f), "utf8").trim()]));
+  return { ...canaries, values };
+}
+
 describe("canary credentials through a whole deployment", () => {
   let fileId: string;
 
@@ -155,14 +166,18 @@ describe("canary credentials through a whole deployment", () => {
   }, 600_000);
 
   it("leaves no canary in any file under the deployment's home (logs, deployment.json, JetStream's files) or the user's", () => {
-    // The credential files themselves: the gateways' secrets and the TLS keys (the CA's, each server's).
-    const files = filesUnder(home, (rel) => /^gateway-[^/]+\.key$|^(tls|plan-ca)\/[^/]+-key\.pem$/.test(rel));
+    // The credential files themselves: the gateways' secrets, the TLS keys (the CA's, each server's), the NATS seeds.
+    const files = filesUnder(
+      home,
+      (rel) => /^gateway-[^/]+\.key$|^(tls|plan-ca)\/[^/]+-key\.pem$/.test(rel) || rel.startsWith("credentials/nats/"),
+    );
     files.push(...filesUnder(userHome, () => false));
     const logs = files.filter(([path]) => path.endsWith(".log"));
     // The search saw the real thing: workers' logs and the stores' data the pipeline wrote.
     expect(logs.some(([, text]) => text.includes(fileId))).toBe(true);
     expect(files.map(([path]) => path)).toContain(join(home, "deployment.json"));
     expect(leaksIn(canaries, files)).toEqual([]);
+    expect(leaksIn(natsSeeds(), files)).toEqual([]);
   });
 
   it("puts no signed URL's query string (its signature) in a log line", () => {
@@ -178,12 +193,14 @@ describe("canary credentials through a whole deployment", () => {
   });
 
   it("leaves no canary in any message of any stream or KV bucket, on the hub and on every leaf", async () => {
-    const messages = await streamMessages(deployment.hub.url, "hub");
-    for (const cloud of CLOUDS) messages.push(...(await streamMessages(deployment.leaves[cloud]!.url, cloud)));
+    const messages = await streamMessages(deployment.hub.url, "hub", adminOf(deployment));
+    for (const cloud of CLOUDS)
+      messages.push(...(await streamMessages(deployment.leaves[cloud]!.url, cloud, adminOf(deployment))));
     // The client view is among them, and the chunk events of the file.
     expect(messages.some(([where]) => where.startsWith(`hub stream KV_${DEPLOYMENT_BUCKET} `))).toBe(true);
     expect(messages.filter(([, text]) => text.includes(fileId)).length).toBeGreaterThan(20);
     expect(leaksIn(canaries, messages)).toEqual([]);
+    expect(leaksIn(natsSeeds(), messages)).toEqual([]);
   });
 
   it("leaves no canary in a trace attribute or span log in Jaeger", async () => {
@@ -191,11 +208,13 @@ describe("canary credentials through a whole deployment", () => {
     const traces = await jaegerTraces(deployment.jaeger!.queryUrl);
     expect(traces.some(([, text]) => text.includes(fileId))).toBe(true);
     expect(leaksIn(canaries, traces)).toEqual([]);
+    expect(leaksIn(natsSeeds(), traces)).toEqual([]);
   });
 
   it("prints no canary in status, status --json, dead-letters, get, or a failing ingest", () => {
     expect([...printed.keys()].length).toBeGreaterThanOrEqual(10);
     expect(leaksIn(canaries, printed)).toEqual([]);
+    expect(leaksIn(natsSeeds(), printed)).toEqual([]);
   });
 
   it("writes credential names, never values, into every host's ferry plan bundle", async () => {

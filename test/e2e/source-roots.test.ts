@@ -11,6 +11,7 @@ import { submitIngest } from "../../client/ingest.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { encodeEvent } from "../../shared/events.ts";
 import { ingestSubject } from "../../shared/subjects.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { runCli } from "../helpers/cli.ts";
 import { writeRandomFile } from "../helpers/files.ts";
 import { ingestRequestsOnHub } from "../helpers/hub.ts";
@@ -83,11 +84,13 @@ describe("a local path in an ingest request", () => {
   });
 
   it("is refused by ferry ingest before anything is published, naming the roots", async () => {
-    const before = await ingestRequestsOnHub(t.pipeline.deployment.hub.url, "hub");
+    const before = await ingestRequestsOnHub(t.pipeline.deployment.hub.url, "hub", adminOf(t.pipeline.deployment));
     const r = await runCli(["ingest", shadow, "--cloud", "gcp", "--home", t.pipeline.deployment.dataDir]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("nothing was ingested");
     expect(r.stderr).toContain(`outside cloud gcp's source roots (${inbox})`);
-    expect(await ingestRequestsOnHub(t.pipeline.deployment.hub.url, "hub")).toEqual(before);
+    expect(await ingestRequestsOnHub(t.pipeline.deployment.hub.url, "hub", adminOf(t.pipeline.deployment))).toEqual(
+      before,
+    );
   });
 });

@@ -145,7 +145,10 @@ async function shortLivedUrl(cloud: string, key: string): Promise<SignedUrl & { 
 
 describe("a process in another cloud", () => {
   it("asks the owning cloud's gateway through its own leaf and the hub", async () => {
-    const leaf = await connectNats(g.deployment.leaves.gcp!.url, "test-gcp-worker");
+    const leaf = await connectNats(g.deployment.leaves.gcp!.url, "test-gcp-worker", {
+      name: "place-gcp",
+      home: g.deployment.dataDir,
+    });
     try {
       const key = stagingKey(`f${randomBytes(6).toString("hex")}`, 0);
       const data = randomBytes(1000);

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { connectNats } from "../../shared/nats/connect.ts";
+import type { NatsIdentity } from "../../shared/nats/identity.ts";
 
 /**
  * What a deployment wrote, as (where, text) pairs for a search: its files, every message of every
@@ -26,8 +27,8 @@ export function filesUnder(root: string, skip: (rel: string) => boolean): [strin
 }
 
 /** Every message (subject, headers, payload) of every stream in `domain` on the server at `url`. */
-export async function streamMessages(url: string, domain: string): Promise<[string, string][]> {
-  const nc = await connectNats(url, "test-stream-search");
+export async function streamMessages(url: string, domain: string, identity: NatsIdentity): Promise<[string, string][]> {
+  const nc = await connectNats(url, "test-stream-search", identity);
   const out: [string, string][] = [];
   try {
     const jsm = await jetstream(nc, { domain }).jetstreamManager();

@@ -9,6 +9,7 @@ import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import { type Deployment, hubUrls, writeDeployment } from "../../shared/topology/deployment.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { gatewayName } from "../../shared/topology/processes.ts";
 import { startLocalStores } from "../../supervisor/local-stores.ts";
 import { startNatsTopology } from "../../supervisor/nats-topology.ts";
@@ -55,7 +56,7 @@ export async function startGateways(clouds: Array<Record<string, unknown>>): Pro
       w.start();
       stops.push(() => w.stop());
     }
-    const nc = await connectNats(hubUrls(d), "test-gateway-client");
+    const nc = await connectNats(hubUrls(d), "test-gateway-client", cliOf(d));
     stops.push(() => nc.close());
     const stores = openStores(d);
     stops.push(() => Promise.all([...stores.values()].map((s) => s.close())));

@@ -1,5 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import { connectNats } from "../../shared/nats/connect.ts";
+import type { NatsIdentity } from "../../shared/nats/identity.ts";
 import { FILES_STREAM } from "../../shared/stream-names.ts";
 import { ALL_INGEST_REQUESTS } from "../../shared/subjects.ts";
 
@@ -14,8 +15,12 @@ export interface IngestRequestsSeen {
  * the publish is acknowledged, before any worker or the orchestrator has seen it. (The stream's
  * files.completed messages are left out: the orchestrator publishes those for earlier files.)
  */
-export async function ingestRequestsOnHub(hubUrl: string, domain: string): Promise<IngestRequestsSeen> {
-  const nc = await connectNats(hubUrl, "test-files-stream");
+export async function ingestRequestsOnHub(
+  hubUrl: string,
+  domain: string,
+  identity: NatsIdentity,
+): Promise<IngestRequestsSeen> {
+  const nc = await connectNats(hubUrl, "test-files-stream", identity);
   try {
     const jsm = await jetstream(nc, { domain }).jetstreamManager();
     let count = 0;

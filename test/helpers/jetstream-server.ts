@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { NatsServer } from "../../supervisor/nats-server.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
 
@@ -32,7 +33,7 @@ export async function startJetStreamServer(): Promise<JetStreamServer> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    nc = await connectNats(d.hub.url, "test-jetstream");
+    nc = await connectNats(d.hub.url, "test-jetstream", adminOf(d));
     const js = jetstream(nc, { domain: d.hub.domain });
     const kvm = new Kvm(js);
     let buckets = 0;

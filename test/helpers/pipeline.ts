@@ -10,6 +10,7 @@ import { openStores } from "../../shared/stores/open-store.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import { hubUrls } from "../../shared/topology/deployment.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { type Pipeline, startPipeline } from "../../supervisor/pipeline.ts";
 
 /** A running pipeline in a temporary folder, and a client connected to its hub. */
@@ -45,7 +46,7 @@ export async function startTestPipeline(
   });
   const conns: NatsConnection[] = [];
   try {
-    const nc = await connectNats(hubUrls(pipeline.deployment), "test-client");
+    const nc = await connectNats(hubUrls(pipeline.deployment), "test-client", adminOf(pipeline.deployment));
     conns.push(nc);
     const hubJs = jetstream(nc, { domain: "hub" });
     const kv = await openManifest(hubJs);
@@ -58,7 +59,11 @@ export async function startTestPipeline(
       kv,
       stores,
       async leaf(cloud) {
-        const c = await connectNats(pipeline.deployment.leaves[cloud]!.url, `test-${cloud}`);
+        const c = await connectNats(
+          pipeline.deployment.leaves[cloud]!.url,
+          `test-${cloud}`,
+          adminOf(pipeline.deployment),
+        );
         conns.push(c);
         return c;
       },

@@ -13,6 +13,7 @@ import {
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
+import { natsAuthOptions } from "../../shared/nats/identity.ts";
 import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { natsTlsOptions } from "../../shared/nats/tls-options.ts";
 import { pollUntil } from "../../shared/retry.ts";
@@ -20,6 +21,7 @@ import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readDeployment, writeDeployment } from "../../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { NatsServer, ServerStartError } from "../../supervisor/nats-server.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
@@ -109,7 +111,13 @@ describe("a 3-cloud NATS topology (real servers)", () => {
   const nc: Record<string, NatsConnection> = {};
   const jsm: Record<string, JetStreamManager> = {};
   const open = async (url: string): Promise<NatsConnection> => {
-    const c = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...natsTlsOptions() });
+    const c = await connect({
+      servers: url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...natsAuthOptions(adminOf(d)),
+      ...natsTlsOptions(),
+    });
     conns.push(c);
     return c;
   };

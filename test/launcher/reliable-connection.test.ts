@@ -14,11 +14,13 @@ import { pause } from "../../shared/retry.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { ServerEndpoint } from "../../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { NatsServer } from "../../supervisor/nats-server.ts";
 import { planDeployment } from "../../supervisor/plan.ts";
 
 let dir: string;
 let hub: ServerEndpoint;
+let home: string;
 let server: NatsServer;
 
 beforeAll(async () => {
@@ -26,6 +28,7 @@ beforeAll(async () => {
   const d = await planDeployment(compileTopology({ clouds: [{ name: "aws" }] }), dir);
   writeServerConfigs(d);
   hub = d.hub;
+  home = d.dataDir;
   server = await NatsServer.start(hub, { logFile: join(dir, "hub.log") });
 });
 
@@ -35,7 +38,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const open = (timeoutMs: number) => connectReliably([hub.url], { name: "test-reliable", role: "the hub", timeoutMs });
+const open = (timeoutMs: number) =>
+  connectReliably([hub.url], {
+    name: "test-reliable",
+    role: "the hub",
+    timeoutMs,
+    identity: adminOf({ dataDir: home }),
+  });
 
 describe("connectReliably", () => {
   it("reads through a server SIGKILL and restart, and the watcher stays quiet", async () => {

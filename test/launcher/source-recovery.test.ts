@@ -14,6 +14,7 @@ import { connect, type NatsConnection, nanos } from "@nats-io/transport-node";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSourceWatchdog } from "../../orchestrator/source-watchdog.ts";
+import { natsAuthOptions } from "../../shared/nats/identity.ts";
 import { waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { natsTlsOptions } from "../../shared/nats/tls-options.ts";
 import { becomesTrue, pollUntil } from "../../shared/retry.ts";
@@ -21,6 +22,7 @@ import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { chunkSubject } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
+import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { applyAllStreams } from "../../streams/apply.ts";
 import { nudgeStalledSources, SourceMemory } from "../../streams/source-health.ts";
 import { parseSourceHeader, sourceHeaderId, sourceKey } from "../../streams/source-identity.ts";
@@ -56,6 +58,7 @@ async function world(clouds: string[], topologyExtra: Record<string, unknown> = 
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...natsTlsOptions(),
+      ...natsAuthOptions(adminOf(d)),
     });
     // Short API timeout: a request issued while the client reconnects is dropped, so fail fast and retry.
     jsm[name] = await jetstreamManager(nc[name], { timeout: 2000, ...(name === "hub" ? {} : { domain: name }) });
@@ -136,6 +139,7 @@ describe("the source watchdog on the real EVENTS stream", () => {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       ...natsTlsOptions(),
+      ...natsAuthOptions({ name: "orchestrator", home: w.d.dataDir }),
     });
     watchdog = startSourceWatchdog({
       nc: watchdogNc,

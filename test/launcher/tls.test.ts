@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNats } from "../../shared/nats/connect.ts";
+import { natsAuthOptions } from "../../shared/nats/identity.ts";
 import { leafLinks } from "../../shared/nats/monitoring.ts";
 import { issueServerCert } from "../../shared/tls/certificates.ts";
 import { ensureCaIn, serverCertFiles } from "../../shared/tls/deployment-tls.ts";
@@ -18,6 +19,7 @@ import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { layoutDeployment } from "../../shared/topology/layout.ts";
 import { writeServerConfigs } from "../../shared/topology/nats-config.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { NatsServer } from "../../supervisor/nats-server.ts";
 import { type NatsTopology, startNatsTopology } from "../../supervisor/nats-topology.ts";
 import { loopbackPorts, planDeployment } from "../../supervisor/plan.ts";
@@ -50,7 +52,14 @@ afterAll(async () => {
 /** Connects once with exactly these TLS options; resolves to "connected" or the error's message. */
 async function tryConnect(url: string, tls: { ca: string } | undefined): Promise<string> {
   try {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 3000, ...(tls ? { tls } : {}) });
+    // Authenticated as the CLI, so a refusal here is about TLS alone.
+    const nc = await connect({
+      servers: url,
+      reconnect: false,
+      timeout: 3000,
+      ...natsAuthOptions(cliOf(d)),
+      ...(tls ? { tls } : {}),
+    });
     await nc.close();
     return "connected";
   } catch (err) {
@@ -89,7 +98,7 @@ describe("TLS on the deployment's NATS links", () => {
     const ca = readFileSync(d.tls.caFile, "utf8");
     expect(await tryConnect(d.hub.url, { ca })).toBe("connected");
     expect(await tryConnect(d.leaves.aws!.url, { ca })).toBe("connected");
-    const nc = await connectNats(d.hub.url, "test-tls");
+    const nc = await connectNats(d.hub.url, "test-tls", cliOf(d));
     expect(nc.info?.tls_required).toBe(true);
     await nc.close();
   });
@@ -116,8 +125,8 @@ describe("TLS on the deployment's NATS links", () => {
     expect(without.stderr).toContain("TLS certificate is not trusted here");
     expect(without.stderr).toContain("FERRY_TLS_CA");
     expect(Date.now() - started).toBeLessThan(15_000);
-    // With the CA it gets through TLS: this bare hub then has no deployment published.
-    const trusting = await runCli(hub, { env: { FERRY_TLS_CA: d.tls.caFile } });
+    // With the CA (and its NATS seed) it gets through TLS: this bare hub then has no deployment published.
+    const trusting = await runCli(hub, { env: { FERRY_TLS_CA: d.tls.caFile, FERRY_NATS_HOME: d.dataDir } });
     expect(trusting.stderr).toContain("no deployment published");
   }, 60_000);
 
