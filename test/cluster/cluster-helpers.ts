@@ -5,6 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { type LeaseValue, ORCHESTRATOR_LEASE } from "../../orchestrator/lease.ts";
 import { type FileRecord, readFileRecord } from "../../shared/manifest.ts";
+import { healthz } from "../../shared/nats/monitoring.ts";
 import { pollUntil } from "../../shared/retry.ts";
 import { LEADER_BUCKET } from "../../shared/stream-names.ts";
 import type { WorkerProcess } from "../../supervisor/worker-process.ts";
@@ -100,4 +101,25 @@ export function workerLog(t: TestPipeline, name: string): Array<Record<string, u
       return [];
     }
   });
+}
+
+/**
+ * Waits until every hub node's /healthz says ok (JetStream enabled, its streams current) and every
+ * hub stream has a leader: a node restarted a moment ago answers clients before its JetStream is back,
+ * and a publish that reaches it then gets "jetstream is not enabled".
+ */
+export async function hubHealthy(t: TestPipeline, timeoutMs = 60_000): Promise<void> {
+  const jsm = await jetstreamManager(t.nc, { domain: "hub" });
+  await pollUntil(
+    "every hub node healthy and every hub stream led",
+    async () => {
+      for (const node of t.pipeline.deployment.hubNodes) {
+        const ok = await healthz(node.monitorPort, AbortSignal.timeout(2000)).catch((e: Error) => e.message);
+        if (ok !== true) return `${node.name}: ${ok}`;
+      }
+      for await (const s of jsm.streams.list()) if (!s.cluster?.leader) return `${s.config.name} has no leader`;
+      return true;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
 }

@@ -16,6 +16,7 @@ import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import {
   activeOrchestrator,
   expectReadBack,
+  hubHealthy,
   leaseHolder,
   sendFiles,
   streamLeader,
@@ -107,6 +108,7 @@ describe("a 3-node hub", () => {
     await expectReadBack(t, files);
     // The node comes back (as `ferry up` would restart it) and rejoins, so the next tests have three.
     await victim?.restart();
+    await hubHealthy(t);
   });
 
   it("hands over to a standby orchestrator when the active one is SIGKILLed", { timeout: 180_000 }, async () => {

@@ -192,14 +192,17 @@ describe("commands from another machine: --hub and nothing else", () => {
     const seeds = join(clientHome, "credentials", "nats");
     mkdirSync(seeds, { recursive: true, mode: 0o700 });
     copyFileSync(join(d.home, "credentials", "nats", "cli.nk"), join(seeds, "cli.nk"));
+    // And the deployment's CA certificate, which it trusts through FERRY_TLS_CA.
+    copyFileSync(d.deployment.tls.caFile, join(clientHome, "ca.pem"));
     if (other.uid !== undefined)
-      for (const p of [join(clientHome, "credentials"), seeds, join(seeds, "cli.nk")])
+      for (const p of [join(clientHome, "credentials"), seeds, join(seeds, "cli.nk"), join(clientHome, "ca.pem")])
         chownSync(p, other.uid, other.gid);
     env = {
       HOME: clientHome,
       FERRY_HOME: join(clientHome, ".ferry"),
       FERRY_TOPOLOGY: join(clientHome, "none.json"),
       FERRY_NATS_HOME: clientHome,
+      FERRY_TLS_CA: join(clientHome, "ca.pem"),
     };
     expect(statSync(d.work).mode & 0o777).toBe(0o700);
   });
