@@ -8,8 +8,16 @@ import { askToCollect, type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
 import { NotYetProjectedError } from "./projection.ts";
 
-/** Deliveries an event about a chunk the manifest does not know yet waits (about 8 s in all) before it is skipped. */
+/** Deliveries an event about a chunk the manifest does not know yet waits, at the least, before it is skipped. */
 const NOT_YET_DELIVERIES = 5;
+
+/**
+ * How long this orchestrator keeps an event that is ahead of the one it follows before it takes it for
+ * forged: longer than the event it follows can be held back, which is the longest delay between tries
+ * of a failing event (30 s, e.g. while the hub elects a leader) plus an ack wait (a dead orchestrator's
+ * lease on it), plus a margin.
+ */
+export const notYetWaitMs = (ackWaitMs: number): number => 30_000 + ackWaitMs + 5_000;
 
 type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
 
@@ -30,8 +38,13 @@ export const EVENT_PROJECTIONS: Readonly<Record<string, Apply>> = {
   ...Object.fromEntries(STAGES.map((s) => [deadLetterType(s), project.onDeadLetter])),
 };
 
-/** Handles one event from the hub's EVENTS stream: project it, and finish its file when that was the last piece. */
-export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
+/**
+ * Handles one event from the hub's EVENTS stream: project it, and finish its file when that was the
+ * last piece. An event ahead of the one it follows is tried again until `waitMs` after this process
+ * first met it (and at least NOT_YET_DELIVERIES deliveries), then skipped as forged.
+ */
+export function createOrchestratorHandler(p: project.Projection, f: Finalizer, waitMs: number) {
+  const waitingSince = new Map<number, number>(); // stream sequence -> first met, for events ahead
   return async (msg: JsMsg): Promise<void> => {
     const apply = EVENT_PROJECTIONS[eventType(msg.subject)];
     if (!apply) return; // an event kind this version does not project
@@ -43,13 +56,19 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer) {
     }
     checkProjectedEvent(eventType(msg.subject), msg.subject.split(".").at(-1) ?? "", e);
     let outcome: project.NextStep;
+    const seq = msg.info.streamSequence;
     try {
       outcome = await apply(p, e as never);
+      waitingSince.delete(seq);
     } catch (err) {
-      // An event ahead of the one it follows waits a few deliveries for it; one that never comes was forged.
-      if (err instanceof NotYetProjectedError && msg.info.deliveryCount >= NOT_YET_DELIVERIES)
-        throw new UntrustedEventError(`${err.message} after ${msg.info.deliveryCount} deliveries`);
-      throw err;
+      if (!(err instanceof NotYetProjectedError)) throw err;
+      // An event ahead of the one it follows waits for it; one that never comes was forged.
+      const since = waitingSince.get(seq) ?? Date.now();
+      waitingSince.set(seq, since);
+      const waited = Date.now() - since;
+      if (waited < waitMs || msg.info.deliveryCount < NOT_YET_DELIVERIES) throw err;
+      waitingSince.delete(seq);
+      throw new UntrustedEventError(`${err.message} after ${msg.info.deliveryCount} deliveries in ${waited} ms`);
     }
     if (outcome?.ready) await finalizeFile(f, outcome.fileId);
     const stale = outcome?.staleStaging;

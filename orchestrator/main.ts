@@ -13,7 +13,7 @@ import { describeError, PoisonMessageError } from "../shared/errors.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { EVENTS_STREAM, LEADER_BUCKET, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import { hubUrls } from "../shared/topology/deployment.ts";
-import { createOrchestratorHandler } from "./dispatch.ts";
+import { createOrchestratorHandler, notYetWaitMs } from "./dispatch.ts";
 import { fencedKv } from "./fenced-kv.ts";
 import { acquireLease, type Lease } from "./lease.ts";
 import { startSourceWatchdog } from "./source-watchdog.ts";
@@ -67,6 +67,7 @@ async function runActive(rt: WorkerRuntime, lease: Lease): Promise<void> {
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
     { kv, hubJs, log: rt.log, assertActive },
+    notYetWaitMs(t.ackWaitMs),
   );
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
   void startSourceWatchdog({
