@@ -39,14 +39,7 @@ export function ensureCa(files: CertFiles, name: string): CertFiles {
     );
   writeWhole(files, (tmp) =>
     openssl(`making the deployment's CA ${files.certFile}`, [
-      "req",
-      "-x509",
-      "-new",
-      ...EC_KEY,
-      "-keyout",
-      tmp.keyFile,
-      "-out",
-      tmp.certFile,
+      ...newKeyAndCertificate(tmp),
       "-days",
       CA_DAYS,
       "-subj",
@@ -69,14 +62,7 @@ export function issueServerCert(ca: CertFiles, out: CertFiles, name: string, hos
   const sans = [...new Set(hosts)].map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(",");
   writeWhole(out, (tmp) =>
     openssl(`issuing the TLS certificate of ${name}`, [
-      "req",
-      "-x509",
-      "-new",
-      ...EC_KEY,
-      "-keyout",
-      tmp.keyFile,
-      "-out",
-      tmp.certFile,
+      ...newKeyAndCertificate(tmp),
       "-CA",
       ca.certFile,
       "-CAkey",
@@ -95,6 +81,11 @@ export function issueServerCert(ca: CertFiles, out: CertFiles, name: string, hos
       "extendedKeyUsage=serverAuth,clientAuth",
     ]),
   );
+}
+
+/** The openssl arguments that make a new EC key and a certificate for it into `tmp`. */
+function newKeyAndCertificate(tmp: CertFiles): string[] {
+  return ["req", "-x509", "-new", ...EC_KEY, "-keyout", tmp.keyFile, "-out", tmp.certFile];
 }
 
 /** Lets `make` write temporary files, makes the key 0600, then renames both into place. */

@@ -3,19 +3,8 @@
  * replays the same messages in the same order. Each message is a subject, a payload and maybe
  * headers; what it aims at is in `what`, for the failure message.
  */
+import { mulberry32 } from "../../chaos/random.ts";
 import { replicaKey, stagingKey } from "../../shared/chunk-keys.ts";
-
-/** mulberry32: small, fast, and the same sequence for a seed on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A chunk that exists (its replicas are real objects): what forged events name. */
 export interface RealChunk {
@@ -87,7 +76,7 @@ export class EventFuzzer {
   readonly #t: FuzzTargets;
 
   constructor(seed: number, targets: FuzzTargets) {
-    this.#rand = seededRandom(seed);
+    this.#rand = mulberry32(seed);
     this.#t = targets;
   }
 
