@@ -21,6 +21,25 @@ export function isRunning(pid: number): boolean {
   }
 }
 
+/** The kernel's per-process flags (field 9 of /proc/<pid>/stat) for "exiting" and "kernel thread". */
+const PF_EXITING = 0x4;
+const PF_KTHREAD = 0x200000;
+
+/**
+ * Whether `pid` is a process in the middle of exiting: it has let go of its memory (so its command
+ * line reads empty) but is not a zombie yet, and may still hold files and ports for a moment.
+ */
+export function isExiting(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const flags = Number(fields[6]);
+    return fields[0] !== "Z" && (flags & PF_EXITING) !== 0 && (flags & PF_KTHREAD) === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The largest peak memory of any live worker of each stage, e.g. `ingest 150.1 MiB, place 143.2 MiB`. */
 export function peakMemoryPerStage(workers: Map<string, { pid: number | undefined }>): string {
   const peak = new Map<string, number>();

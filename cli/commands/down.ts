@@ -1,6 +1,7 @@
 import { ConfigError } from "../../shared/errors.ts";
 import { becomesTrue } from "../../shared/retry.ts";
 import type { Role } from "../../shared/topology/processes.ts";
+import { isExiting } from "../../supervisor/proc.ts";
 import { isOurProcess, readRunState, removeRunState, SUPERVISOR_MARKER } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { resolveHome } from "../home.ts";
@@ -63,6 +64,10 @@ function checkRole(role: string | undefined, cloud: string | undefined, running:
   if (asked !== runs) throw new ConfigError(`--role: ${home} runs ${runs}, not ${asked}; nothing stopped`);
 }
 
+/** Waits until none of `pids` is ours or still exiting (an exiting process's command line reads empty). */
 function waitGone(pids: number[], marker: string, timeoutMs: number): Promise<boolean> {
-  return becomesTrue(async () => pids.every((p) => !isOurProcess(p, marker)), { timeoutMs, intervalMs: 100 });
+  return becomesTrue(async () => pids.every((p) => !isOurProcess(p, marker) && !isExiting(p)), {
+    timeoutMs,
+    intervalMs: 100,
+  });
 }

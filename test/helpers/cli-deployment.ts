@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -46,15 +46,19 @@ export async function upWithCli(options: { chunkSize: string | number; stores?: 
   });
   if (up.code !== 0) rmSync(work, { recursive: true, force: true }); // up stopped whatever it had started
   expect(up.code, up.stderr).toBe(0);
-  const seen = new Set<number>();
+  // Each pid with its start time: pids wrap at 32768 here, and a long suite reuses them, so a process
+  // counts as still alive after `down` only when the same pid has the same start time.
+  const seen = new Map<number, string | undefined>();
+  const see = (p: number) => seen.set(p, seen.get(p) ?? startTime(p));
   const pid = (name: string) => {
     const p = readRunState(home)?.pids[name];
     if (p === undefined) throw new Error(`no process ${name} in ${home}/run.json`);
-    seen.add(p);
+    see(p);
     return p;
   };
   const run = readRunState(home);
-  for (const p of [run?.supervisorPid ?? 0, ...Object.values(run?.pids ?? {})]) seen.add(p);
+  for (const p of [run?.supervisorPid ?? 0, ...Object.values(run?.pids ?? {})]) see(p);
+  const stillOurs = (p: number) => isRunning(p) && startTime(p) === seen.get(p);
   return {
     work,
     home,
@@ -62,12 +66,22 @@ export async function upWithCli(options: { chunkSize: string | number; stores?: 
     deployment: readDeployment(home),
     pid,
     down: async () => {
-      for (const p of seen) if (isRunning(p)) process.kill(p, "SIGCONT");
+      for (const p of seen.keys()) if (stillOurs(p)) process.kill(p, "SIGCONT");
       const down = await runCli(["down"], { env });
       expect(down.code, down.stderr).toBe(0);
-      const alive = [...seen].filter(isRunning);
+      const alive = [...seen.keys()].filter(stillOurs);
       rmSync(work, { recursive: true, force: true });
       expect(alive).toEqual([]);
     },
   };
+}
+
+/** A process's start time (field 22 of /proc/<pid>/stat, in clock ticks since boot), or undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }
