@@ -11,12 +11,13 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reassemble } from "../../client/reassemble.ts";
 import { replicaPrefix, stagingKey } from "../../shared/chunk-keys.ts";
-import { type ChunkRecord, chunkKey, type FileRecord, readFileRecord, readJson } from "../../shared/manifest.ts";
+import { type ChunkRecord, chunkKey, readJson } from "../../shared/manifest.ts";
 import type { Stage } from "../../shared/stages.ts";
 import { EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import { eventually, listFiles, sha256, sha256File } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+import { finished } from "../helpers/pipeline-files.ts";
 
 const CLOUDS = ["aws", "gcp", "azure"];
 const CHUNK = 64 * 1024;
@@ -29,16 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-const finished = (fileId: string): Promise<FileRecord> =>
-  eventually(
-    async () => {
-      const f = await readFileRecord(t.kv, fileId);
-      return f?.state === "complete" || f?.state === "failed" ? f : undefined;
-    },
-    90_000,
-    `${fileId} to finish`,
-  );
 
 /** How many events on `subject` the hub's EVENTS stream holds for the file. */
 async function eventsOf(fileId: string, subject: string): Promise<number> {
@@ -104,7 +95,7 @@ async function ingestAndChange(fileId: string, stage: Stage, waitFor: string): P
 
 /** The file failed on chunk 1 with `reason`; no store holds and no record says verified a replica of chunk 1. */
 async function expectCaught(fileId: string, data: Buffer, reason: RegExp): Promise<void> {
-  const f = await finished(fileId);
+  const f = await finished(t, fileId);
   expect(f.state).toBe("failed");
   expect(f.reason).toMatch(reason);
   const letters = await deadLettersOf(fileId);
@@ -122,7 +113,7 @@ async function expectCaught(fileId: string, data: Buffer, reason: RegExp): Promi
 
 /** A good file published alongside completes and reads back byte for byte. */
 async function expectGoodFileCompletes(fileId: string, sha: string): Promise<void> {
-  expect((await finished(fileId)).state).toBe("complete");
+  expect((await finished(t, fileId)).state).toBe("complete");
   const out = join(t.dir, `${fileId}.back`);
   await reassemble(t.kv, t.stores, fileId, out, { preference: CLOUDS });
   expect(sha256File(out)).toBe(sha);

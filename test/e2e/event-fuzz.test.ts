@@ -21,8 +21,9 @@ import { type ChunkRecord, chunkKey, type FileRecord, readFileRecord, readJson }
 import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
 import { waitForDrain } from "../helpers/drain.ts";
 import { EventFuzzer, type RealChunk } from "../helpers/event-fuzz.ts";
-import { eventually, sha256File, writeRandomFile } from "../helpers/files.ts";
+import { sha256File, writeRandomFile } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
+import { finished } from "../helpers/pipeline-files.ts";
 
 const CLOUDS = ["aws", "gcp", "azure"];
 const SEED = Number(process.env.FERRY_FUZZ_SEED ?? randomInt(2 ** 31));
@@ -39,16 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-const finished = (fileId: string): Promise<FileRecord> =>
-  eventually(
-    async () => {
-      const f = await readFileRecord(t.kv, fileId);
-      return f?.state === "complete" || f?.state === "failed" ? f : undefined;
-    },
-    90_000,
-    `${fileId} to finish`,
-  );
 
 function ingest(fileId: string, size: number): string {
   const path = join(t.dir, `${fileId}.bin`);
@@ -162,7 +153,7 @@ async function expectManifestHonest(objects: Map<string, string>): Promise<void>
 describe("event fuzzing", () => {
   it("shrugs off hostile events on every consumed subject while good files complete", async () => {
     const residentPaths = RESIDENT.map((id, i) => ingest(id, 150_000 + i * 70_000));
-    for (const id of RESIDENT) expect((await finished(id)).state).toBe("complete");
+    for (const id of RESIDENT) expect((await finished(t, id)).state).toBe("complete");
     await waitForDrain(t, 60_000);
     const resident = (await Promise.all(RESIDENT.map(chunksOf)))
       .flat()
@@ -174,7 +165,7 @@ describe("event fuzzing", () => {
     const goodPaths = GOOD.map((id, i) => ingest(id, 100_000 + i * 60_000));
     await publishFuzz(resident);
     for (const [i, id] of GOOD.entries()) {
-      const f = await finished(id);
+      const f = await finished(t, id);
       expect({ id, state: f.state, reason: f.reason }, `seed ${SEED}`).toEqual({
         id,
         state: "complete",
