@@ -35,6 +35,16 @@ export const WORKER_METRICS = "ferry.workers.metrics";
  */
 export const objectUrlSubject = (cloud: string): string => `ferry.objects.${cloud}.url`;
 
+/**
+ * Where sourced messages are delivered, one prefix per cloud and direction, so that a cloud's leaf
+ * link may carry its own and no other (nats-permissions.ts): the hub's EVENTS receives `cloud`'s
+ * stream under `sourcedEventsPrefix(cloud)`, and `cloud`'s WORK stream receives the hub's EVENTS
+ * under `sourcedWorkPrefix(cloud)`. Without them every source delivers under `$JS.S`, and a leaf that
+ * learned another cloud's delivery subject could publish into it.
+ */
+export const sourcedEventsPrefix = (cloud: string): string => `ferry.sourced.events.${cloud}`;
+export const sourcedWorkPrefix = (cloud: string): string => `ferry.sourced.work.${cloud}`;
+
 /** A chunk event's type, as `eventType` returns it: `chunks.<kind>`. */
 export const chunkEventType = (kind: ChunkEventKind): string => `chunks.${kind}`;
 export const chunkSubject = (kind: ChunkEventKind, cloud: string): string => `${chunkEventType(kind)}.${cloud}`;

@@ -35,6 +35,8 @@ import {
   FILES_COMPLETED,
   INGEST_REQUESTS,
   ingestSubject,
+  sourcedEventsPrefix,
+  sourcedWorkPrefix,
 } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
@@ -64,7 +66,10 @@ export function filesStream(t: Topology): Partial<StreamConfig> & { name: string
 export function eventsStream(t: Topology): Partial<StreamConfig> & { name: string } {
   return {
     ...limitsStream(EVENTS_STREAM, t, hubReplicas(t)),
-    sources: t.clouds.map((c) => ({ name: cloudStream(c.name), domain: c.name })),
+    sources: t.clouds.map((c) => ({
+      name: cloudStream(c.name),
+      external: { api: `$JS.${c.name}.API`, deliver: sourcedEventsPrefix(c.name) },
+    })),
   };
 }
 
@@ -90,7 +95,7 @@ export function workEventsStream(t: Topology, cloud: string): Partial<StreamConf
         ? [
             {
               name: EVENTS_STREAM,
-              domain: t.hubDomain,
+              external: { api: `$JS.${t.hubDomain}.API`, deliver: sourcedWorkPrefix(cloud) },
               subject_transforms: fromHub.map((s) => ({ src: s, dest: s })),
             },
           ]

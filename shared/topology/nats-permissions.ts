@@ -24,10 +24,13 @@ import {
   ALL_COLLECT,
   ALL_INGEST_REQUESTS,
   chunkSubject,
+  cloudStreamSubjects,
   deadLetterSubject,
   FILES_COMPLETED,
   fileSubject,
   objectUrlSubject,
+  sourcedEventsPrefix,
+  sourcedWorkPrefix,
   WORKER_METRICS,
   WORKER_PING,
 } from "../subjects.ts";
@@ -147,28 +150,50 @@ function cloudRules(t: Topology, cloud: string): IdentityPermissions[] {
 }
 
 /**
- * The leaf link of `cloud`, as the hub checks it. Measured with nats-server 2.14: a subject denied
- * under either `publish` or `subscribe` of a leaf connection stops that subject on the link in both
- * directions (the hub no longer tells the leaf of its interest), so both lists carry the same
- * denials. The leaf server itself sources the hub's EVENTS and is sourced by it through internal
- * subjects that cannot be told apart by cloud, and gateway requests and their replies cross every
- * link by design, so the rule allows all but: any other cloud's events, ingest requests, staging
- * collections and completions (these only ever travel inside JetStream), manifest writes and
- * stream or consumer management on the hub.
+ * The leaf link of `cloud`, as the hub checks it: an allow list, the same both ways (measured with
+ * nats-server 2.14: a subject left out of either `publish` or `subscribe` of a leaf connection stops
+ * it on the link in both directions). It carries:
+ * - the link's own sourcing: the hub's EVENTS sourcing this cloud's stream and this cloud's WORK
+ *   sourcing the hub's EVENTS, delivered under prefixes that name this cloud (shared/subjects.ts),
+ *   with the servers' consumer-create replies (`$JSC.R`) and flow control (`$JS.FC`);
+ * - the hub's JetStream API calls of this cloud's workers (their FILES consumers, the manifest) and
+ *   everything the hub side asks of this cloud's own domain (`$JS.<cloud>.API`);
+ * - this cloud's own event subjects (the orchestrator's dead letters for it travel hub to leaf);
+ * - worker pings and metrics, object-URL requests to and from gateways, and the replies to all of
+ *   these, on the inboxes of this cloud's identities and of the hub identities that ask it things.
+ * So a leaf cannot publish or read another cloud's events, pull or acknowledge another cloud's
+ * FILES consumers or the orchestrator's, write the manifest, or manage streams on the hub.
  */
 function leafRules(t: Topology, cloud: string): IdentityPermissions {
-  const others = t.clouds.map((c) => c.name).filter((c) => c !== cloud);
-  const otherEvents = others.flatMap((o) => [`chunks.*.${o}`, `files.*.${o}`, `deadletter.*.${o}`]);
-  const hubAdmin = ["STREAM.DELETE.>", "STREAM.PURGE.>", "STREAM.UPDATE.>", "STREAM.CREATE.>", "CONSUMER.DELETE.>"];
+  const hubApi = jsApi(t.hubDomain, "");
+  const ownIdentities = [...STAGE_CHAIN.map((r) => id.stageIdentity(r.stage, cloud)), id.gatewayIdentity(cloud)];
+  // Both spellings of the hub's API: the hub may map its own domain's onto the local one before checking.
+  const workersOnHub = STAGE_CHAIN.flatMap((r) => stageRules(t, r.stage, cloud).publish.allow).flatMap((s) =>
+    s.startsWith(hubApi)
+      ? [s, jsApi(undefined, s.slice(hubApi.length))]
+      : s.startsWith(`$JS.ACK.${FILES_STREAM}.`)
+        ? [s]
+        : [],
+  );
+  const urlAskers = [id.CLI_IDENTITY, ...t.clouds.map((c) => id.stageIdentity("place", c.name))];
+  const hubAskers = [id.ORCHESTRATOR_IDENTITY, id.DASHBOARD_IDENTITY, id.CLI_IDENTITY, id.ADMIN_IDENTITY];
+  const inboxes = [...new Set([...ownIdentities, ...urlAskers, ...hubAskers, id.SUPERVISOR_IDENTITY])];
   const link: SubjectRules = {
-    allow: [">"],
-    deny: [
-      ...otherEvents,
-      ...ALL_INGEST_REQUESTS,
-      ALL_COLLECT,
-      FILES_COMPLETED,
-      "$KV.>",
-      ...hubAdmin.flatMap((op) => onHub(t, (d) => [jsApi(d, op)])),
+    allow: [
+      `${sourcedEventsPrefix(cloud)}.>`,
+      `${sourcedWorkPrefix(cloud)}.>`,
+      ...onHub(t, (d) => [
+        jsApi(d, `CONSUMER.CREATE.${EVENTS_STREAM}`),
+        ...everyCloudKinds().map((k) => jsApi(d, `CONSUMER.CREATE.${EVENTS_STREAM}.*.${chunkSubject(k, "*")}`)),
+      ]),
+      "$JSC.R.*",
+      "$JS.FC.>",
+      ...new Set(workersOnHub),
+      jsApi(cloud, ">"),
+      ...cloudStreamSubjects(cloud),
+      ...WORKER_REQUESTS,
+      objectUrlSubject("*"),
+      ...inboxes.map((i) => `${identityInbox(i)}.>`),
     ],
   };
   return {
@@ -179,6 +204,9 @@ function leafRules(t: Topology, cloud: string): IdentityPermissions {
     allowResponses: false,
   };
 }
+
+/** The chunk event kinds a stage takes from every cloud (place: `chunks.processed`), which WORK streams source from the hub. */
+const everyCloudKinds = () => STAGE_CHAIN.flatMap((r) => (r.from === "every" ? [r.consumes] : []));
 
 /** The orchestrator: its EVENTS consumer, the manifest and the lease, collections, completions, the source watchdog. */
 function orchestratorRules(t: Topology): IdentityPermissions {

@@ -247,6 +247,26 @@ describe("each identity, trying what its job does not need, is refused", () => {
     await expectPublishRefused("verify-aws", "aws", `$JS.gcp.API.CONSUMER.MSG.NEXT.${cloudStream("gcp")}.verify`);
   });
 
+  it("a cloud's leaf link cannot take another cloud's work, read its events or forge its deliveries", async () => {
+    // The hub checks a leaf link against the same users as clients: as a client, leaf-aws has the link's rights.
+    for (const subject of [
+      `$JS.hub.API.CONSUMER.MSG.NEXT.${EVENTS_STREAM}.orchestrator`,
+      `$JS.hub.API.CONSUMER.MSG.NEXT.${FILES_STREAM}.ingest-gcp`,
+      `$JS.ACK.${FILES_STREAM}.collect-gcp.1.7.7.7.1.1`,
+      `$JS.hub.API.CONSUMER.CREATE.${EVENTS_STREAM}.spy.chunks.verified.gcp`,
+      `$JS.hub.API.CONSUMER.DURABLE.CREATE.${EVENTS_STREAM}.spy`,
+      `$JS.hub.API.STREAM.DELETE.${EVENTS_STREAM}`,
+      "ferry.sourced.events.gcp.S.forged",
+      "chunks.verified.gcp",
+      "files.ingest.gcp",
+      `$KV.${MANIFEST_BUCKET}.forged`,
+    ])
+      await expectPublishRefused("leaf-aws", "hub", subject);
+    await expectSubscribeRefused("leaf-aws", "hub", "chunks.verified.gcp");
+    await expectSubscribeRefused("leaf-aws", "hub", "ferry.sourced.work.gcp.>");
+    await expectSubscribeRefused("leaf-aws", "hub", "_INBOX_verify-gcp.>");
+  });
+
   it("no identity reads another's replies", async () => {
     await expectSubscribeRefused("cli", "hub", "_INBOX_orchestrator.>");
     await expectSubscribeRefused("dashboard", "hub", "_INBOX.>");
