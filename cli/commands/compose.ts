@@ -2,8 +2,10 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "../../shared/repo-root.ts";
 import { composeDrift, renderCompose, writeComposeCerts } from "../../shared/topology/compose.ts";
-import { COMPOSE_FILE, TLS_DIR } from "../../shared/topology/compose-layout.ts";
+import { writeComposeCredentials } from "../../shared/topology/compose-auth.ts";
+import { COMPOSE_FILE, CREDENTIALS_DIR, TLS_DIR } from "../../shared/topology/compose-layout.ts";
 import { loadTopology } from "../../shared/topology/config.ts";
+import { q } from "../../shared/topology/nats-config.ts";
 import { withPermissionTable } from "../../shared/topology/permission-table.ts";
 import { parseCommand } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -17,6 +19,9 @@ Generates the container deployment from the topology config, into the repository
   deploy/compose/deployment.json   what the workers read to find their servers and stores
   deploy/compose/tls/              the CA (made once, reused) and each server's certificate and
                                    key, mounted file by file; git-ignored (keys), not with --check
+  deploy/compose/credentials/      an nkey seed per NATS identity (made once, reused), the servers'
+                                   authorization file (public keys) and each leaf link's seed
+                                   include; each container mounts only its own; git-ignored
   README.md                        its table of NATS identities and permissions
 Run it again after editing the topology and commit the result; then: docker compose up --build
 (The Dockerfile and .dockerignore the services build from are kept by hand, not generated.)
@@ -66,9 +71,10 @@ export async function composeCommand(argv: string[]): Promise<number> {
       process.stdout.write(`wrote ${d.path}\n`);
     }
   }
-  const certs = writeComposeCerts(loadTopology(topologyPath), REPO_ROOT);
+  const certs = writeComposeCerts(topology, REPO_ROOT);
+  writeComposeCredentials(topology, REPO_ROOT, q);
   process.stdout.write(
-    `${Object.keys(files).length} files generated from ${source}, ${drift.length} changed; ${certs.length} TLS files in ${TLS_DIR} (git-ignored). Run: docker compose up --build\n`,
+    `${Object.keys(files).length} files generated from ${source}, ${drift.length} changed; ${certs.length} TLS files in ${TLS_DIR} and NATS credentials in ${CREDENTIALS_DIR} (both git-ignored: they hold keys). Run: docker compose up --build\n`,
   );
   return 0;
 }

@@ -25,3 +25,15 @@ export const TLS_MOUNT = "/etc/ferry-tls";
 /** Where ./ferry compose writes them on this machine (git-ignored: it holds keys). */
 export const TLS_DIR = `${COMPOSE_DIR}/tls`;
 export const STORES_VOLUME = "stores";
+/**
+ * The compose deployment's home for NATS credentials on this machine: seeds in
+ * `<COMPOSE_DIR>/credentials/nats/<identity>.nk` (0600), the servers' authorization file beside them.
+ * Git-ignored: ./ferry compose makes them once and reuses them.
+ */
+export const CREDENTIALS_DIR = `${COMPOSE_DIR}/credentials`;
+/** The authorization file every server includes (public keys and permissions, no secret). */
+export const AUTHORIZATION_FILE = `${CREDENTIALS_DIR}/authorization.conf`;
+/** Where the servers see the authorization file and a leaf its link's seed include, mounted file by file. */
+export const AUTH_MOUNT = "/etc/ferry-auth";
+/** Where a Node process sees its one seed: the deployment's home is DATA_DIR inside the containers. */
+export const SEED_MOUNT = `${DATA_DIR}/credentials/nats`;

@@ -3,18 +3,22 @@
  * setup, the orchestrator and every cloud's stage workers, each with the comment written above it.
  */
 
+import { AUTHORIZATION_MOUNT, leafSeedFile, leafSeedMount, seedFileOf } from "./compose-auth.ts";
 import {
+  AUTHORIZATION_FILE,
   CLIENT_PORT,
   DATA_DIR,
   DEPLOYMENT_JSON,
   MONITOR_PORT,
   NATS_CONF_DIR,
+  SEED_MOUNT,
   STORES_DIR,
   STORES_VOLUME,
   TLS_DIR,
   TLS_MOUNT,
 } from "./compose-layout.ts";
 import type { Deployment, ServerEndpoint } from "./deployment.ts";
+import { ADMIN_IDENTITY, identityOfProcess } from "./nats-identities.ts";
 import { deploymentProcesses, hubServerName } from "./processes.ts";
 
 const NATS_IMAGE = "nats:2.14-alpine";
@@ -68,7 +72,11 @@ const tlsMount = (file: string): string => `./${TLS_DIR}/${file}:${TLS_MOUNT}/${
 /** The volume that keeps a nats-server's JetStream store. */
 const natsVolume = (ep: ServerEndpoint): string => `nats-${ep.name}`;
 
-function natsServer(ep: ServerEndpoint, ports?: string[]): ComposeService {
+/** One identity's seed, the only one its container sees, where the process looks for it. */
+const seedMount = (identity: string): string => `./${seedFileOf(identity)}:${SEED_MOUNT}/${identity}.nk:ro`;
+
+/** `cloud` for a leaf: its link's seed include is mounted too. */
+function natsServer(ep: ServerEndpoint, ports?: string[], cloud?: string): ComposeService {
   return {
     image: NATS_IMAGE,
     command: ["-c", ep.configFile],
@@ -78,6 +86,9 @@ function natsServer(ep: ServerEndpoint, ports?: string[]): ComposeService {
       `${natsVolume(ep)}:${ep.storeDir}`,
       // Its own certificate and key only, and the CA's certificate (never another server's key).
       ...[`${ep.name}.pem`, `${ep.name}-key.pem`, "ca.pem"].map(tlsMount),
+      // Who may connect, and what each may do (public keys only); a leaf also gets its link's seed.
+      `./${AUTHORIZATION_FILE}:${AUTHORIZATION_MOUNT}:ro`,
+      ...(cloud ? [`./${leafSeedFile(cloud)}:${leafSeedMount(cloud)}:ro`] : []),
     ],
     // /healthz answers 200 once JetStream has recovered its streams; busybox wget is in the alpine image.
     healthcheck: {
@@ -117,7 +128,7 @@ function natsServices(d: Deployment): NamedService[] {
       name: cloud,
       comment: `Cloud "${cloud}": its leaf, JetStream domain "${cloud}", fsync on every write, linked to the hub.`,
       // Started, not healthy: a leaf keeps working on its own while the hub is down.
-      service: { ...natsServer(leaf), depends_on: hubStarted },
+      service: { ...natsServer(leaf, undefined, cloud), depends_on: hubStarted },
     }),
   );
   return [...hubs, ...leaves];
@@ -167,8 +178,11 @@ function pipelineServices(d: Deployment): NamedService[] {
   );
   const afterSetup = { setup: { condition: "service_completed_successfully" as const } };
   const workerMounts = [deploymentMount, caMount, `${STORES_VOLUME}:${STORES_DIR}`];
-  const worker = (command: string[], server: string): ComposeService => ({
-    ...ferryService(command, { [server]: { condition: "service_healthy" }, ...afterSetup }, workerMounts),
+  const worker = (command: string[], server: string, identity: string): ComposeService => ({
+    ...ferryService(command, { [server]: { condition: "service_healthy" }, ...afterSetup }, [
+      ...workerMounts,
+      seedMount(identity),
+    ]),
     restart: "unless-stopped",
   });
   // One service per process of the deployment's process list: an orchestrator per hub node, `workers` per stage.
@@ -183,7 +197,7 @@ function pipelineServices(d: Deployment): NamedService[] {
     return [
       {
         name: p.name,
-        service: worker([p.script.file, ...p.script.args, DATA_DIR], server),
+        service: worker([p.script.file, ...p.script.args, DATA_DIR], server, identityOfProcess(p) as string),
         ...(first ? { comment: p.kind === "orchestrator" ? ORCHESTRATOR_COMMENT : cloudComment(server) } : {}),
       },
     ];
@@ -192,7 +206,11 @@ function pipelineServices(d: Deployment): NamedService[] {
     {
       name: "setup",
       comment: "One-shot: declares every stream and consumer, then exits 0. The workers start only after it.",
-      service: ferryService(["streams/main.ts", DATA_DIR], allServers, [deploymentMount, caMount]),
+      service: ferryService(["streams/main.ts", DATA_DIR], allServers, [
+        deploymentMount,
+        caMount,
+        seedMount(ADMIN_IDENTITY),
+      ]),
     },
     ...processes,
   ];

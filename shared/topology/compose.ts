@@ -9,6 +9,7 @@ import { ConfigError } from "../errors.ts";
 import { fsKind } from "../stores/fs/kind.ts";
 import { type StoreOpenSpec, storeKindOf } from "../stores/registry.ts";
 import { ensureServerCerts } from "../tls/deployment-tls.ts";
+import { composeAuth } from "./compose-auth.ts";
 import {
   CLIENT_PORT,
   CLUSTER_PORT,
@@ -105,7 +106,12 @@ export function renderCompose(topology: Topology, opts: ComposeOptions = {}): Re
   const source = opts.source ?? "topology.json";
   const note = `Generated from ${source} by ./ferry compose. Do not edit: change ${source} and rerun ./ferry compose.`;
   const d = composeDeployment(topology);
-  const render: RenderOptions = { host: "0.0.0.0", hubHost: (node) => node.name, header: `# ${note}\n` };
+  const render: RenderOptions = {
+    host: "0.0.0.0",
+    hubHost: (node) => node.name,
+    header: `# ${note}\n`,
+    auth: composeAuth,
+  };
 
   const files: Record<string, string> = {};
   for (const [i, node] of d.hubNodes.entries())

@@ -39,7 +39,7 @@ export interface RenderOptions {
    * dashboard reads it from another container. @default `host`
    */
   monitorHost?: "127.0.0.1" | "0.0.0.0";
-  /** The nkey users every server accepts and the leaves' seed includes; none: servers accept anyone (compose). */
+  /** The nkey users every server accepts and the leaves' seed includes; none: servers accept anyone (bare test servers). */
   auth?: NatsAuth;
 }
 

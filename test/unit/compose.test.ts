@@ -5,11 +5,12 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { STAGES } from "../../shared/stages.ts";
 import { composeDeployment, composeDrift, renderCompose, writeComposeCerts } from "../../shared/topology/compose.ts";
+import { writeComposeCredentials } from "../../shared/topology/compose-auth.ts";
 import { COMPOSE_DIR, COMPOSE_FILE, TLS_DIR } from "../../shared/topology/compose-layout.ts";
 import { yamlBlock } from "../../shared/topology/compose-yaml.ts";
 import { compileTopology, loadTopology } from "../../shared/topology/config.ts";
 import { readDeployment } from "../../shared/topology/deployment.ts";
-import { renderLeafConfig } from "../../shared/topology/nats-config.ts";
+import { q, renderLeafConfig } from "../../shared/topology/nats-config.ts";
 
 // No Docker here: these tests check that the generated files agree with the topology and with each other.
 
@@ -41,14 +42,16 @@ describe("the committed compose files", () => {
     }
   });
 
-  it("reference only services, volumes and files that exist (TLS files: those ./ferry compose issues)", () => {
+  it("reference only services, volumes and files that exist (TLS files and credentials: those ./ferry compose makes)", () => {
     const { services, volumes } = base.model;
     const tmp = mkdtempSync(join(tmpdir(), "ferry-compose-tls-"));
-    const certs = writeComposeCerts(loadTopology(join(ROOT, "topology.json")), tmp).map((f) => relative(tmp, f));
+    const topology = loadTopology(join(ROOT, "topology.json"));
+    const certs = writeComposeCerts(topology, tmp).map((f) => relative(tmp, f));
+    const creds = writeComposeCredentials(topology, tmp, q).map((f) => relative(tmp, f));
     rmSync(tmp, { recursive: true, force: true });
     expect(certs).toContain(`${TLS_DIR}/ca.pem`);
     expect(certs).not.toContain(`${TLS_DIR}/ca-key.pem`);
-    const exists = { ...base.files, ...Object.fromEntries(certs.map((f) => [f, ""])) };
+    const exists = { ...base.files, ...Object.fromEntries([...certs, ...creds].map((f) => [f, ""])) };
     for (const [name, s] of Object.entries(services)) {
       for (const dep of Object.keys(s.depends_on ?? {}))
         expect(services, `${name} depends on ${dep}`).toHaveProperty([dep]);
