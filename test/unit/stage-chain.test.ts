@@ -127,7 +127,8 @@ describe("the consumers and subjects derived from the chain", () => {
       { name: "CLOUD_GCP", filter_subject: "chunks.processed.gcp" },
       {
         name: "EVENTS",
-        domain: "hub",
+        // Delivered under a prefix naming gcp: only gcp's leaf link may carry it (nats-permissions.ts).
+        external: { api: "$JS.hub.API", deliver: "ferry.sourced.work.gcp" },
         subject_transforms: [{ src: "chunks.processed.aws", dest: "chunks.processed.aws" }],
       },
     ]);
