@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
-import { cloudStream, EVENTS_STREAM } from "../shared/stream-names.ts";
+import { EVENTS_STREAM } from "../shared/stream-names.ts";
+import { cloudStreamSource } from "../streams/definitions.ts";
 import { nudgeStalledSources, SourceMemory } from "../streams/source-health.ts";
 import type { SourceReport, SourceVerdict } from "../streams/source-verdict.ts";
 
@@ -44,7 +45,7 @@ export async function startSourceWatchdog(options: SourceWatchdogOptions): Promi
   const log = options.log.child({ component: "source-watchdog" });
   const stream = options.stream ?? EVENTS_STREAM;
   const intervalMs = options.intervalMs ?? 1000;
-  const expected = options.clouds.map((c) => ({ name: cloudStream(c), domain: c }));
+  const expected = options.clouds.map(cloudStreamSource);
   const memory = new SourceMemory();
   const lastVerdict = new Map<string, SourceVerdict>();
   let lastError = "";

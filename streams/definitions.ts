@@ -12,6 +12,7 @@ import {
   RetentionPolicy,
   StorageType,
   type StreamConfig,
+  type StreamSource,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { STAGE_CHAIN, type Stage } from "../shared/stages.ts";
@@ -66,11 +67,13 @@ export function filesStream(t: Topology): Partial<StreamConfig> & { name: string
 export function eventsStream(t: Topology): Partial<StreamConfig> & { name: string } {
   return {
     ...limitsStream(EVENTS_STREAM, t, hubReplicas(t)),
-    sources: t.clouds.map((c) => ({
-      name: cloudStream(c.name),
-      external: { api: `$JS.${c.name}.API`, deliver: sourcedEventsPrefix(c.name) },
-    })),
+    sources: t.clouds.map((c) => cloudStreamSource(c.name)),
   };
+}
+
+/** `cloud`'s own stream as a source on the hub, delivered under the prefix only that cloud's leaf link may carry. */
+export function cloudStreamSource(cloud: string): StreamSource {
+  return { name: cloudStream(cloud), external: { api: `$JS.${cloud}.API`, deliver: sourcedEventsPrefix(cloud) } };
 }
 
 export function cloudEventsStream(t: Topology, cloud: string): Partial<StreamConfig> & { name: string } {

@@ -17,6 +17,7 @@ import { natsAuthOptions } from "../../shared/nats/identity.ts";
 import { leafLinks, waitForLeafLinks } from "../../shared/nats/monitoring.ts";
 import { natsTlsOptions } from "../../shared/nats/tls-options.ts";
 import { pollUntil } from "../../shared/retry.ts";
+import { sourcedEventsPrefix } from "../../shared/subjects.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { readDeployment, writeDeployment } from "../../shared/topology/deployment.ts";
@@ -181,7 +182,11 @@ describe("a 3-cloud NATS topology (real servers)", () => {
       name: "EV",
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      sources: CLOUDS.map((cloud) => ({ name: streamOf(cloud), domain: cloud })),
+      // Delivered under the prefix each cloud's leaf link may carry (nats-permissions.ts), as EVENTS is.
+      sources: CLOUDS.map((cloud) => ({
+        name: streamOf(cloud),
+        external: { api: `$JS.${cloud}.API`, deliver: sourcedEventsPrefix(cloud) },
+      })),
     });
 
     for (const cloud of ["aws", "gcp"]) {

@@ -24,6 +24,7 @@ import { compileTopology } from "../../shared/topology/config.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
 import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { applyAllStreams } from "../../streams/apply.ts";
+import { cloudStreamSource } from "../../streams/definitions.ts";
 import { nudgeStalledSources, SourceMemory } from "../../streams/source-health.ts";
 import { parseSourceHeader, sourceHeaderId, sourceKey } from "../../streams/source-identity.ts";
 import type { SourceReport } from "../../streams/source-verdict.ts";
@@ -274,7 +275,7 @@ describe("a source whose events all expired from the sourcing stream", () => {
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: nanos(4000),
-      sources: ["aws", "gcp"].map((c) => ({ name: cloudStream(c), domain: c })),
+      sources: ["aws", "gcp"].map(cloudStreamSource),
     });
     const messages = await (await jetstream(w.nc.hub!).consumers.get(STREAM)).consume();
     void (async () => {
