@@ -7,7 +7,10 @@
  * 2. The identity's processes are restarted one by one (SIGTERM: each stops in order, its
  *    unacknowledged messages come back to the next worker; the supervisor starts it again) and
  *    connect with the new seed; a leaf link picks its new seed up on the reload.
- * 3. The old seed is deleted and the servers reloaded with the new key only.
+ * 3. The old seed is deleted and the servers reloaded with the new key only. A server closes the
+ *    connections still made with the old key; they reconnect signing with the seed the file holds
+ *    now (shared/nats/identity.ts). That is how the dashboard, which runs inside `ferry up`'s own
+ *    process and is not restarted, moves to its new seed.
  */
 import { renameSync, rmSync } from "node:fs";
 import { pingWorkers } from "../runtime/ping.ts";
@@ -17,12 +20,7 @@ import { ensureSeeds, retiringSeedFile, seedFile } from "../shared/nats/credenti
 import { pollUntil } from "../shared/retry.ts";
 import { type Deployment, hubUrls, readDeployment, type ServerEndpoint } from "../shared/topology/deployment.ts";
 import { writeServerConfigs } from "../shared/topology/nats-config.ts";
-import {
-  allIdentities,
-  DASHBOARD_IDENTITY,
-  identityOfProcess,
-  SUPERVISOR_IDENTITY,
-} from "../shared/topology/nats-identities.ts";
+import { allIdentities, identityOfProcess, SUPERVISOR_IDENTITY } from "../shared/topology/nats-identities.ts";
 import { deploymentProcesses } from "../shared/topology/processes.ts";
 import { isOurProcess, readRunState, SUPERVISOR_MARKER } from "./run-state.ts";
 
@@ -39,8 +37,6 @@ export async function rotateIdentity(home: string, identity: string, say: (s: st
   const known = allIdentities(d.topology);
   if (!known.includes(identity))
     throw new InputError(`no NATS identity "${identity}" (identities: ${known.join(", ")})`);
-  if (identity === DASHBOARD_IDENTITY)
-    throw new InputError("the dashboard runs inside ferry up's own process: rotate it with ./ferry down && ./ferry up");
   renameSync(seedFile(home, identity), retiringSeedFile(home, identity));
   ensureSeeds(home, [identity]);
   say(`${identity}: new seed made; servers accept the old and the new key`);
@@ -74,8 +70,9 @@ async function configLoadTime(ep: ServerEndpoint): Promise<string> {
 
 /** SIGTERMs each process of `identity` in turn and waits until the supervisor's new one answers a ping. */
 async function restartProcessesOf(d: Deployment, identity: string, say: (s: string) => void): Promise<void> {
+  // The dashboard runs inside ferry up's process: it reconnects when its old key is dropped (step 3).
   const names = deploymentProcesses(d.topology)
-    .filter((p) => identityOfProcess(p) === identity)
+    .filter((p) => identityOfProcess(p) === identity && p.kind !== "dashboard")
     .map((p) => p.name);
   for (const name of names) {
     const old = readRunState(d.dataDir)?.pids[name];

@@ -32,6 +32,23 @@ export const identityInbox = (identity: string): string => `_INBOX_${identity}`;
 export function natsAuthOptions(identity?: NatsIdentity): Partial<ConnectionOptions> {
   const who = identity ?? identityFromEnv();
   if (!who) return {};
-  const seed = readSeed(who.home, who.name);
-  return { authenticator: nkeyAuthenticator(seed), inboxPrefix: identityInbox(who.name) };
+  return { authenticator: nkeyAuthenticator(currentSeed(who)), inboxPrefix: identityInbox(who.name) };
+}
+
+/**
+ * The identity's seed as the file holds it at each (re)connect, so a connection outlives a rotation
+ * (`ferry creds rotate`): once the servers drop the old key they close the connections made with it,
+ * and the reconnect signs with the new seed. Read once now, so a missing seed fails at once; while the
+ * file is being replaced, the last seed read is used.
+ */
+function currentSeed(who: NatsIdentity): () => Uint8Array {
+  let last = readSeed(who.home, who.name);
+  return () => {
+    try {
+      last = readSeed(who.home, who.name);
+    } catch {
+      // keep the last one: the next reconnect reads the file again
+    }
+    return last;
+  };
 }

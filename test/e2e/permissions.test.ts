@@ -18,9 +18,11 @@ import {
   PermissionViolationError,
 } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DashboardState } from "../../dashboard/state.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { natsCredentialsDir } from "../../shared/nats/credentials.ts";
 import { leafLinks } from "../../shared/nats/monitoring.ts";
+import { pollUntil } from "../../shared/retry.ts";
 import { cloudStream, EVENTS_STREAM, FILES_STREAM, MANIFEST_BUCKET } from "../../shared/stream-names.ts";
 import { issueServerCert } from "../../shared/tls/certificates.ts";
 import type { Deployment } from "../../shared/topology/deployment.ts";
@@ -28,6 +30,7 @@ import { hubUrls } from "../../shared/topology/deployment.ts";
 import { adminOf } from "../../shared/topology/nats-identities.ts";
 import { resolveNatsServerBinary } from "../../supervisor/nats-server.ts";
 import { freePorts } from "../../supervisor/ports.ts";
+import { readRunState } from "../../supervisor/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { sha256, writeRandomFile } from "../helpers/files.ts";
@@ -321,6 +324,28 @@ describe("ferry creds rotate", () => {
       );
     expect(await withSeed(oldSeed)).toBeInstanceOf(AuthorizationError);
     expect(await withSeed(newSeed)).toBe("accepted");
+  });
+
+  it("replaces the dashboard's seed while ferry up runs it: it reconnects with the new one and keeps showing new files", async () => {
+    const oldSeed = readFileSync(join(natsCredentialsDir(d.home), "dashboard.nk"), "utf8").trim();
+    const rotate = await runCli(["creds", "rotate", "dashboard"], { env: d.env });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stdout).toContain("old key dropped");
+    expect(readFileSync(join(natsCredentialsDir(d.home), "dashboard.nk"), "utf8").trim()).not.toBe(oldSeed);
+    const path = join(d.work, "after-dashboard-rotation.bin");
+    writeRandomFile(path, 3 * 64 * 1024);
+    const ingest = await runCli(["ingest", path, "--wait", "--json"], { env: d.env });
+    expect(ingest.code, ingest.stderr).toBe(0);
+    const fileId = jsonLines<{ fileId: string }>(ingest.stdout)[0]?.fileId;
+    const url = readRunState(d.home)?.dashboardUrl as string;
+    await pollUntil(
+      "the dashboard showing the file ingested after the rotation as complete",
+      async () => {
+        const state = (await (await fetch(new URL("/api/state", url))).json()) as DashboardState;
+        return state.files.rows.some((f) => f.fileId === fileId && f.state === "complete") || "not yet";
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
   });
 
   it("refuses an identity that does not exist, naming the ones that do", async () => {
