@@ -24,6 +24,7 @@ type Apply = (p: project.Projection, e: never) => Promise<project.NextStep>;
 /** The chunk events that record more than their stage's time; every other stage's event only times it. */
 const CHUNK_PROJECTIONS: Partial<Record<ChunkEventKind, Apply>> = {
   ingested: project.onChunkIngested,
+  processed: project.onChunkProcessed,
   placed: project.onChunkPlaced,
   verified: project.onChunkVerified,
 };
@@ -43,7 +44,13 @@ export const EVENT_PROJECTIONS: Readonly<Record<string, Apply>> = {
  * last piece. An event ahead of the one it follows is tried again until `waitMs` after this process
  * first met it (and at least NOT_YET_DELIVERIES deliveries), then skipped as forged.
  */
-export function createOrchestratorHandler(p: project.Projection, f: Finalizer, waitMs: number) {
+export function createOrchestratorHandler(
+  p: project.Projection,
+  f: Finalizer,
+  waitMs: number,
+  /** Told the file of every event projected (the placement watch follows those files). */
+  onFile?: (fileId: string) => void,
+) {
   const waitingSince = new Map<number, number>(); // stream sequence -> first met, for events ahead
   return async (msg: JsMsg): Promise<void> => {
     const apply = EVENT_PROJECTIONS[eventType(msg.subject)];
@@ -60,6 +67,7 @@ export function createOrchestratorHandler(p: project.Projection, f: Finalizer, w
     try {
       outcome = await apply(p, e as never);
       waitingSince.delete(seq);
+      if (typeof e.fileId === "string") onFile?.(e.fileId);
     } catch (err) {
       if (!(err instanceof NotYetProjectedError)) throw err;
       // An event ahead of the one it follows waits for it; one that never comes was forged.

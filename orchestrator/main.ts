@@ -16,6 +16,7 @@ import { hubUrls } from "../shared/topology/deployment.ts";
 import { createOrchestratorHandler, notYetWaitMs } from "./dispatch.ts";
 import { fencedKv } from "./fenced-kv.ts";
 import { acquireLease, type Lease } from "./lease.ts";
+import { PlacementWatch } from "./placement-watch.ts";
 import { startSourceWatchdog } from "./source-watchdog.ts";
 
 /** Exit status of an orchestrator that lost its lease (its supervisor starts it again as a standby). */
@@ -49,7 +50,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   rt.log.info("orchestrator active: holds the lease");
-  await runActive(rt, lease);
+  await runActive(rt, lease, workerId);
   const lost = lease.lost.aborted && !rt.stopping.aborted;
   await lease.release();
   rt.log.info(lost ? "orchestrator stopped: lease lost" : "orchestrator stopped");
@@ -58,16 +59,28 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** Projects events until the process stops or the lease is lost; every write is fenced by the lease. */
-async function runActive(rt: WorkerRuntime, lease: Lease): Promise<void> {
+async function runActive(rt: WorkerRuntime, lease: Lease, workerId: string): Promise<void> {
   const t = rt.deployment.topology;
   const hubJs = jetstream(rt.nc, { domain: t.hubDomain });
   const refused = (what: string) => rt.log.warn({ what }, "write refused: this orchestrator no longer holds the lease");
   const kv = fencedKv(await openManifest(hubJs), lease, refused);
   const assertActive = (what: string): void => lease.assertHeld(what);
+  const placement = new PlacementWatch({
+    kv,
+    hubJs,
+    nc: rt.nc,
+    topology: t,
+    workerId,
+    log: rt.log,
+    signal: lease.lost,
+    assertActive,
+  });
+  void placement.run();
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
     { kv, hubJs, log: rt.log, assertActive },
     notYetWaitMs(t.ackWaitMs),
+    (fileId) => placement.track(fileId),
   );
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
   void startSourceWatchdog({

@@ -100,7 +100,14 @@ export function recordStageTime(stage: Stage) {
   };
 }
 
-export const onChunkProcessed = recordStageTime("process");
+/** The process stage's time, and when the chunk was first processed (placement deadlines count from it). */
+export async function onChunkProcessed(p: Projection, e: ChunkRef & EventMeta): Promise<NextStep> {
+  await updateChunk(p, e, {}, (c) => {
+    c.stageMs.process = Math.max(c.stageMs.process ?? 0, e.durationMs);
+    if (!c.processedAt || e.at < c.processedAt) c.processedAt = e.at;
+  });
+  return undefined;
+}
 
 export async function onChunkPlaced(p: Projection, e: ChunkPlaced): Promise<NextStep> {
   await updateChunk(p, e, {}, (c) => {

@@ -72,7 +72,7 @@ export interface ChunkProcessed extends ChunkRef, EventMeta {
   repairs: number;
   /**
    * The clouds whose place workers must copy this chunk into their store. Unset: the `replicas`
-   * clouds chosen from the staging cloud (stages/place/targets.ts). A repair names the one cloud
+   * clouds chosen from the staging cloud (shared/placement.ts). A repair names the one cloud
    * whose replica was bad.
    */
   targets?: string[];

@@ -69,6 +69,10 @@ export interface ChunkRecord {
   staging: ObjectLocation[];
   replicas: ReplicaRecord[];
   stageMs: StageTimes;
+  /** When the chunk was first processed: its first-choice clouds were asked then (shared/placement.ts). */
+  processedAt?: string;
+  /** Clouds asked to hold a replica after a first choice missed the placement deadline, and when. */
+  failovers?: Array<{ cloud: string; at: string }>;
 }
 
 export const fileKey = (fileId: string): string => `file.${fileId}`;

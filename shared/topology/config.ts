@@ -44,6 +44,11 @@ export interface Topology {
   ackWaitMs: number;
   /** Deliveries of one message before it goes to the dead-letter stream. @default 10 */
   maxAttempts: number;
+  /**
+   * How long a cloud chosen for a replica has to verify it before the replica is placed on another
+   * cloud that holds none (shared/placement.ts). @default 60s
+   */
+  placementDeadlineMs: number;
   /** How long cloud event streams keep events (longer than the worst partition survived). @default 7d */
   eventMaxAgeMs: number;
   /** Messages a worker handles at once, per stage. */
@@ -93,6 +98,7 @@ export function compileTopology(raw: unknown): Topology {
     chunkSizeBytes,
     ackWaitMs: parseDuration("ackWait", r.ackWait ?? "30s"),
     maxAttempts: r.maxAttempts === undefined ? 10 : asPositiveInt("maxAttempts", r.maxAttempts),
+    placementDeadlineMs: parseDuration("placementDeadline", r.placementDeadline ?? "60s"),
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
     concurrency,
     orphanAgeMs: parseDuration("orphanAge", r.orphanAge ?? "10m"),

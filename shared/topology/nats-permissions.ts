@@ -9,7 +9,7 @@
  * prefix `_INBOX_<identity>` (shared/nats/identity.ts), so no identity reads another's replies.
  */
 import { identityInbox } from "../nats/identity.ts";
-import { STAGE_CHAIN, type Stage, takesIngestRequests } from "../stages.ts";
+import { STAGE_CHAIN, type Stage, takesIngestRequests, takesOf } from "../stages.ts";
 import {
   collectConsumerName,
   DEPLOYMENT_BUCKET,
@@ -212,7 +212,7 @@ const everyCloudKinds = () => STAGE_CHAIN.flatMap((r) => (r.from === "every" ? [
 function orchestratorRules(t: Topology): IdentityPermissions {
   return {
     identity: id.ORCHESTRATOR_IDENTITY,
-    purpose: "projects events into the manifest, completes files",
+    purpose: "projects events into the manifest, completes files, hands overdue replicas to other clouds",
     publish: {
       allow: [
         ...onHub(t, (d) => [
@@ -227,6 +227,8 @@ function orchestratorRules(t: Topology): IdentityPermissions {
         ALL_COLLECT,
         FILES_COMPLETED,
         ...t.clouds.map((c) => deadLetterSubject("orchestrator", c.name)),
+        // Placement failover hands a chunk to another cloud's place workers (orchestrator/placement-watch.ts).
+        ...t.clouds.map((c) => chunkSubject(takesOf("place"), c.name)),
       ],
     },
     subscribe: { allow: [`${identityInbox(id.ORCHESTRATOR_IDENTITY)}.>`, ...WORKER_REQUESTS] },

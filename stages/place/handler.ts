@@ -15,11 +15,13 @@ import {
 import { checkChunkOptions, checkStaging } from "../../shared/event-checks.ts";
 import { type ChunkPlaced, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
+import { type ChunkRecord, chunkKey, readJson } from "../../shared/manifest.ts";
 import { GatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
+import { chooseTargets } from "../../shared/placement.ts";
 import type { BlobStore } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { assertKnownChunk, isLateDelivery } from "../finished-file.ts";
-import { chooseTargets } from "./targets.ts";
+import { hubManifest } from "../hub-manifest.ts";
 
 /**
  * Handles `chunks.processed.<cloud>` of every cloud (this cloud's WORK stream): when this cloud is
@@ -35,6 +37,7 @@ export function createPlaceHandler(ctx: WorkerContext) {
     checkStaging(ev, what, cloudNames(ctx));
     checkChunkOptions(ev as never, what, cloudNames(ctx));
     if (!targetsOf(ctx, ev).includes(ctx.cloud)) return SKIPPED;
+    if (await replacedElsewhere(ctx, ev)) return SKIPPED;
     try {
       await placeReplica(ctx, ev, signal);
     } catch (err) {
@@ -53,6 +56,23 @@ function targetsOf(ctx: WorkerContext, ev: ChunkProcessed): string[] {
   if (ev.targets) return ev.targets;
   const clouds = ctx.topology.clouds.map((c) => c.name);
   return chooseTargets(clouds, ev.staging.cloud, ev.replicas ?? ctx.topology.replicas);
+}
+
+/**
+ * Whether this cloud, a first choice that kept the chunk past the placement deadline (it was gone,
+ * its store silent), finds the chunk's replicas already verified on other clouds: the orchestrator
+ * handed them over (orchestrator/placement-watch.ts), and one more copy is not wanted. Only an event
+ * that old pays for the manifest read.
+ */
+async function replacedElsewhere(ctx: WorkerContext, ev: ChunkProcessed): Promise<boolean> {
+  if (ev.targets || Date.now() - Date.parse(ev.at) < ctx.topology.placementDeadlineMs) return false;
+  const chunk = (await readJson<ChunkRecord>(await hubManifest(ctx), chunkKey(ev.fileId, ev.index)))?.value;
+  const elsewhere = chunk?.replicas.filter((r) => r.verified && r.cloud !== ctx.cloud).length ?? 0;
+  if (elsewhere < ev.replicas) return false;
+  ctx.log
+    .child({ fileId: ev.fileId, index: ev.index })
+    .info({ elsewhere }, "chunk already has its replicas on other clouds (placement failover); not copied here");
+  return true;
 }
 
 /** One span per replica, naming the target cloud's store and key. */

@@ -1,6 +1,6 @@
-/** stages/place/targets.ts: which clouds hold a chunk's replicas. */
+/** shared/placement.ts: which clouds hold a chunk's replicas. */
 import { describe, expect, it } from "vitest";
-import { chooseTargets } from "../../stages/place/targets.ts";
+import { chooseTargets, failoverTargets } from "../../shared/placement.ts";
 
 describe("chooseTargets", () => {
   it("puts the chunk's own cloud first and never picks a cloud twice", () => {
@@ -12,5 +12,43 @@ describe("chooseTargets", () => {
   it("keeps topology order when the home cloud is not in the list, and picks nothing for 0 replicas", () => {
     expect(chooseTargets(["aws", "gcp", "azure"], "onprem", 2)).toEqual(["aws", "gcp"]);
     expect(chooseTargets(["aws", "gcp", "azure"], "gcp", 0)).toEqual([]);
+  });
+});
+
+describe("failoverTargets", () => {
+  const clouds = ["aws", "gcp", "azure", "oci"];
+  const view = (over: Partial<Parameters<typeof failoverTargets>[0]>) => ({
+    clouds,
+    replicas: 3,
+    assigned: ["aws", "gcp", "azure"].map((cloud) => ({ cloud, at: 0 })),
+    verified: ["aws", "azure"],
+    reachable: new Set(clouds),
+    now: 60_000,
+    deadlineMs: 60_000,
+    ...over,
+  });
+
+  it("asks nothing while a cloud asked is within its deadline", () => {
+    expect(failoverTargets(view({ now: 59_999 }))).toEqual([]);
+    expect(failoverTargets(view({ verified: ["aws", "gcp", "azure"] }))).toEqual([]);
+  });
+
+  it("passes a cloud past its deadline over for one that holds nothing, was never asked and answers", () => {
+    expect(failoverTargets(view({}))).toEqual(["oci"]);
+    expect(failoverTargets(view({ reachable: new Set(["aws", "gcp", "azure"]) }))).toEqual([]);
+  });
+
+  it("waits on a failover cloud within its own deadline, and never asks a cloud twice", () => {
+    const assigned = [...view({}).assigned, { cloud: "oci", at: 60_000 }];
+    expect(failoverTargets(view({ assigned, now: 90_000 }))).toEqual([]);
+    expect(failoverTargets(view({ assigned, now: 120_000 }))).toEqual([]);
+  });
+
+  it("asks as many clouds as replicas are missing, in topology order", () => {
+    const five = [...clouds, "ibm"];
+    expect(failoverTargets(view({ clouds: five, verified: ["aws"], reachable: new Set(five) }))).toEqual([
+      "oci",
+      "ibm",
+    ]);
   });
 });

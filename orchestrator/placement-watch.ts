@@ -1,0 +1,184 @@
+/**
+ * Placement failover, run by the active orchestrator. A chunk's first-choice clouds are asked when
+ * it is processed; one that has not verified its replica within the placement deadline (a cloud
+ * gone, its store silent, its link cut) is passed over: the chunk is handed to the next cloud that
+ * holds no replica of it and answers, as a `chunks.processed` event naming that one target, which
+ * its place workers copy from the staging cloud like any other. The choice is in
+ * shared/placement.ts; this file reads the manifest, asks which clouds answer, and acts.
+ *
+ * It watches the files it saw an event of (and, at start, every file not finished yet), and lets go
+ * of a file once it is complete or failed. A cloud that returns later finds the chunk's replicas
+ * already verified elsewhere and skips it (stages/place/handler.ts).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "../observability/log.ts";
+import { publishTraced } from "../observability/message-spans.ts";
+import { type ChunkProcessed, encodeEvent } from "../shared/events.ts";
+import {
+  type ChunkRecord,
+  chunkKey,
+  type FileRecord,
+  listFileRecords,
+  readChunkRecords,
+  readFileRecord,
+} from "../shared/manifest.ts";
+import { type Assignment, chooseTargets, failoverTargets } from "../shared/placement.ts";
+import { takesOf } from "../shared/stages.ts";
+import { cloudStream } from "../shared/stream-names.ts";
+import { chunkSubject, msgId } from "../shared/subjects.ts";
+import type { Topology } from "../shared/topology/config.ts";
+import { updateJson } from "./kv-update.ts";
+
+export interface PlacementWatchOptions {
+  kv: KV;
+  hubJs: JetStreamClient;
+  nc: NatsConnection;
+  topology: Topology;
+  workerId: string;
+  log: Logger;
+  signal: AbortSignal;
+  /** Throws unless this orchestrator still holds the lease; called before every side effect. */
+  assertActive: (what: string) => void;
+  /** Time between passes. @default a quarter of the deadline, between 1 and 5 s */
+  intervalMs?: number;
+}
+
+const UNFINISHED: ReadonlySet<FileRecord["state"]> = new Set(["ingesting", "processing"]);
+
+export class PlacementWatch {
+  readonly #o: PlacementWatchOptions;
+  readonly #files = new Set<string>();
+
+  constructor(options: PlacementWatchOptions) {
+    this.#o = options;
+  }
+
+  /** Watches `fileId` until it is finished. */
+  track(fileId: string): void {
+    this.#files.add(fileId);
+  }
+
+  /** Runs until the signal aborts; never rejects (a failed pass is logged and tried again). */
+  async run(): Promise<void> {
+    const { log, signal, topology } = this.#o;
+    const intervalMs = this.#o.intervalMs ?? Math.min(5000, Math.max(1000, topology.placementDeadlineMs / 4));
+    let seeded = false;
+    while (!signal.aborted) {
+      try {
+        if (!seeded) {
+          for (const f of await listFileRecords(this.#o.kv)) if (UNFINISHED.has(f.state)) this.track(f.fileId);
+          seeded = true;
+        }
+        await this.pass();
+      } catch (err) {
+        if (!signal.aborted) log.warn({ err: (err as Error).message }, "placement check failed; retrying");
+      }
+      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** One look at every watched file: hands each overdue replica to another cloud. */
+  async pass(): Promise<void> {
+    const reachable = new Reachability(this.#o.nc, this.#o.topology);
+    for (const fileId of [...this.#files]) {
+      const file = await readFileRecord(this.#o.kv, fileId);
+      if (!file || !UNFINISHED.has(file.state)) {
+        this.#files.delete(fileId);
+        continue;
+      }
+      for (const chunk of await readChunkRecords(this.#o.kv, file)) await this.#checkChunk(file, chunk, reachable);
+    }
+  }
+
+  async #checkChunk(file: FileRecord, chunk: ChunkRecord, reachable: Reachability): Promise<void> {
+    const staging = chunk.staging[0];
+    if (!chunk.processedAt || !staging) return;
+    const clouds = this.#o.topology.clouds.map((c) => c.name);
+    const first = Date.parse(chunk.processedAt);
+    const assigned: Assignment[] = [
+      ...chooseTargets(clouds, staging.cloud, file.replicas).map((cloud) => ({ cloud, at: first })),
+      ...(chunk.failovers ?? []).map((f) => ({ cloud: f.cloud, at: Date.parse(f.at) })),
+    ];
+    const view = {
+      clouds,
+      replicas: file.replicas,
+      assigned,
+      verified: chunk.replicas.filter((r) => r.verified).map((r) => r.cloud),
+      now: Date.now(),
+      deadlineMs: this.#o.topology.placementDeadlineMs,
+    };
+    // Asking which clouds answer costs a request each: only for a chunk that is overdue at all.
+    if (failoverTargets({ ...view, reachable: new Set(clouds) }).length === 0) return;
+    const targets = failoverTargets({ ...view, reachable: await reachable.clouds() });
+    for (const target of targets) await this.#handOver(file, chunk, target, assigned);
+  }
+
+  /** Records `target` as asked, then hands it the chunk as place takes it. */
+  async #handOver(file: FileRecord, chunk: ChunkRecord, target: string, assigned: Assignment[]): Promise<void> {
+    const { kv, hubJs, log, assertActive, workerId } = this.#o;
+    const at = new Date().toISOString();
+    assertActive(`handing chunk ${chunk.index} of file ${file.fileId} to ${target}`);
+    await updateJson<ChunkRecord>(kv, chunkKey(file.fileId, chunk.index), (cur) => {
+      if (!cur || cur.failovers?.some((f) => f.cloud === target)) return undefined;
+      return { ...cur, failovers: [...(cur.failovers ?? []), { cloud: target, at }] };
+    });
+    const event: ChunkProcessed = {
+      cloud: target,
+      worker: workerId,
+      at,
+      durationMs: 0,
+      fileId: chunk.fileId,
+      index: chunk.index,
+      offset: chunk.offset,
+      size: chunk.size,
+      sha256: chunk.sha256,
+      staging: chunk.staging[0] as ChunkProcessed["staging"],
+      replicas: file.replicas,
+      repairs: 0,
+      targets: [target],
+    };
+    await publishTraced(hubJs, chunkSubject(takesOf("place"), target), encodeEvent(event), {
+      msgID: msgId(chunk.fileId, chunk.index, "failover", target),
+    });
+    const late = assigned.filter((a) => !chunk.replicas.some((r) => r.cloud === a.cloud && r.verified));
+    log.warn(
+      { fileId: file.fileId, index: chunk.index, to: target, overdue: late.map((a) => a.cloud) },
+      "replica handed to another cloud: a cloud asked did not verify it within the placement deadline",
+    );
+  }
+}
+
+/** Which clouds' leaves answer through the hub now, asked once per pass and only when needed. */
+class Reachability {
+  #answer: Promise<ReadonlySet<string>> | undefined;
+  readonly nc: NatsConnection;
+  readonly topology: Topology;
+
+  constructor(nc: NatsConnection, topology: Topology) {
+    this.nc = nc;
+    this.topology = topology;
+  }
+
+  clouds(): Promise<ReadonlySet<string>> {
+    this.#answer ??= this.#ask();
+    return this.#answer;
+  }
+
+  async #ask(): Promise<ReadonlySet<string>> {
+    const answers = await Promise.all(
+      this.topology.clouds.map(async ({ name }) => {
+        try {
+          const jsm = await jetstreamManager(this.nc, { domain: name, timeout: 1500, checkAPI: false });
+          await jsm.streams.info(cloudStream(name));
+          return name;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    return new Set(answers.filter((c): c is string => c !== undefined));
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Where a chunk's replicas go. First choice: the chunk's own cloud (its copy is the cheapest), then
+ * the others in topology order, each at most once; with fewer clouds than replicas wanted, every
+ * cloud gets one. Then failover: a chosen cloud that has not verified its replica within the
+ * placement deadline is passed over for a cloud that holds none yet and answers (`reachable`), so
+ * a lost cloud does not hold a chunk below its replicas. The orchestrator decides failovers
+ * (orchestrator/placement-watch.ts) from the manifest; this file decides on plain values.
+ */
+
+export function chooseTargets(clouds: readonly string[], home: string, wanted: number): string[] {
+  const ordered = clouds.includes(home) ? [home, ...clouds.filter((c) => c !== home)] : [...clouds];
+  return ordered.slice(0, Math.max(0, wanted));
+}
+
+/** A cloud asked to hold a replica of the chunk, and since when (ms since the epoch). */
+export interface Assignment {
+  cloud: string;
+  at: number;
+}
+
+export interface PlacementView {
+  /** The topology's clouds, in order. */
+  clouds: readonly string[];
+  replicas: number;
+  /** Every cloud asked so far: the first choice (at the time the chunk was processed), then failovers. */
+  assigned: readonly Assignment[];
+  /** Clouds holding a verified replica. */
+  verified: readonly string[];
+  /** Clouds that answer now. */
+  reachable: ReadonlySet<string>;
+  now: number;
+  deadlineMs: number;
+}
+
+/**
+ * The clouds to ask now for the replicas the chunk still lacks: none while the clouds asked are
+ * within their deadline; for each one past it, the next cloud that holds no replica, was never asked
+ * and answers. Fewer than missing (maybe none) when there are not enough such clouds.
+ */
+export function failoverTargets(v: PlacementView): string[] {
+  const verified = new Set(v.verified);
+  const waiting = v.assigned.filter((a) => !verified.has(a.cloud) && v.now - a.at < v.deadlineMs);
+  const missing = v.replicas - verified.size - new Set(waiting.map((a) => a.cloud)).size;
+  if (missing <= 0) return [];
+  const asked = new Set(v.assigned.map((a) => a.cloud));
+  return v.clouds.filter((c) => !verified.has(c) && !asked.has(c) && v.reachable.has(c)).slice(0, missing);
+}
