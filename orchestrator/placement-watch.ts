@@ -89,6 +89,8 @@ export class PlacementWatch {
         this.#files.delete(fileId);
         continue;
       }
+      // No chunk is processed before its file is accepted: none can be overdue yet, so read none.
+      if (Date.now() - Date.parse(file.createdAt) < this.#o.topology.placementDeadlineMs) continue;
       for (const chunk of await readChunkRecords(this.#o.kv, file)) await this.#checkChunk(file, chunk, reachable);
     }
   }
@@ -113,11 +115,17 @@ export class PlacementWatch {
     // Asking which clouds answer costs a request each: only for a chunk that is overdue at all.
     if (failoverTargets({ ...view, reachable: new Set(clouds) }).length === 0) return;
     const targets = failoverTargets({ ...view, reachable: await reachable.clouds() });
-    for (const target of targets) await this.#handOver(file, chunk, target, assigned);
+    for (const target of targets) await this.#handOver(file, chunk, staging, target, assigned);
   }
 
   /** Records `target` as asked, then hands it the chunk as place takes it. */
-  async #handOver(file: FileRecord, chunk: ChunkRecord, target: string, assigned: Assignment[]): Promise<void> {
+  async #handOver(
+    file: FileRecord,
+    chunk: ChunkRecord,
+    staging: ChunkProcessed["staging"],
+    target: string,
+    assigned: Assignment[],
+  ): Promise<void> {
     const { kv, hubJs, log, assertActive, workerId } = this.#o;
     const at = new Date().toISOString();
     assertActive(`handing chunk ${chunk.index} of file ${file.fileId} to ${target}`);
@@ -135,7 +143,7 @@ export class PlacementWatch {
       offset: chunk.offset,
       size: chunk.size,
       sha256: chunk.sha256,
-      staging: chunk.staging[0] as ChunkProcessed["staging"],
+      staging,
       replicas: file.replicas,
       repairs: 0,
       targets: [target],

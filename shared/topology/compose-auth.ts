@@ -7,9 +7,9 @@
 import { writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { ensureSeeds, knownPublicKeys, seedFile } from "../nats/credentials.ts";
-import { AUTH_MOUNT, AUTHORIZATION_FILE, COMPOSE_DIR, CONF_MOUNT, CREDENTIALS_DIR } from "./compose-layout.ts";
+import { AUTH_MOUNT, AUTHORIZATION_FILE, COMPOSE_DIR, CONF_MOUNT } from "./compose-layout.ts";
 import type { Topology } from "./config.ts";
-import { renderAuthorization, writeLeafSeedInclude } from "./nats-auth-config.ts";
+import { leafSeedInclude, renderAuthorization, writeLeafSeedInclude } from "./nats-auth-config.ts";
 import type { NatsAuth } from "./nats-auth-setup.ts";
 import { allIdentities, leafIdentity } from "./nats-identities.ts";
 
@@ -20,11 +20,11 @@ export const AUTHORIZATION_MOUNT = `${AUTH_MOUNT}/${AUTHORIZATION_NAME}`;
 /** The leaf link's seed include, as the leaf's container sees it. */
 export const leafSeedMount = (cloud: string): string => `${AUTH_MOUNT}/${leafIdentity(cloud)}.conf`;
 
-/** A leaf link's seed include on this machine, relative to the repository (written by writeComposeCredentials). */
-export const leafSeedFile = (cloud: string): string => `${CREDENTIALS_DIR}/nats/${leafIdentity(cloud)}.conf`;
+/** A leaf link's seed include on this machine, relative to the repository (COMPOSE_DIR is the compose home). */
+export const leafSeedFile = (cloud: string): string => leafSeedInclude(COMPOSE_DIR, cloud);
 
 /** An identity's seed on this machine, relative to the repository. */
-export const seedFileOf = (identity: string): string => `${CREDENTIALS_DIR}/nats/${identity}.nk`;
+export const seedFileOf = (identity: string): string => seedFile(COMPOSE_DIR, identity);
 
 /** What the compose configs render: includes of files mounted at AUTH_MOUNT (paths relative to CONF_MOUNT). */
 export const composeAuth: NatsAuth = {
