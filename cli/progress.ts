@@ -14,10 +14,18 @@ export function progressLine(name: string, f: FileRecord | undefined): string {
   const detail =
     f.state === "failed"
       ? `failed: ${printable(f.reason ?? "unknown reason")}`
-      : f.chunkCount === undefined
-        ? `ingesting: ${f.chunksIngested} chunks read, ${f.chunksComplete} replicated, ${formatBytes(f.size)}`
-        : `${f.state} ${f.chunksComplete}/${f.chunkCount} chunks, ${formatBytes(f.size)}`;
+      : f.state === "durable"
+        ? durableNote(f)
+        : f.chunkCount === undefined
+          ? `ingesting: ${f.chunksIngested} chunks read, ${f.chunksComplete} replicated, ${formatBytes(f.size)}`
+          : `${f.state} ${f.chunksComplete}/${f.chunkCount} chunks, ${formatBytes(f.size)}`;
   return `${pad(name)} [${"#".repeat(filled)}${" ".repeat(WIDTH - filled)}] ${pct}%  ${detail}`;
+}
+
+/** Where a durable file is held, and that it heals by itself. */
+export function durableNote(f: FileRecord): string {
+  const held = f.heldBy?.length ? f.heldBy.join(", ") : "the clouds that answer";
+  return `durable on ${held}, short of ${f.replicas} replicas: completes when the other clouds return`;
 }
 
 function pad(name: string): string {

@@ -65,8 +65,11 @@ export async function submitIngest(
 /** Whether a file has reached a state it will not leave by itself. */
 export const isFinished = (f: FileRecord | undefined): boolean => f?.state === "complete" || f?.state === "failed";
 
+/** Whether waiting on a file is over: finished, or durable (it completes by itself when the missing clouds return). */
+export const isSettled = (f: FileRecord | undefined): boolean => isFinished(f) || f?.state === "durable";
+
 /**
- * Polls the manifest until every file is complete or failed, calling `onUpdate` with the latest
+ * Polls the manifest until every file is complete, failed or durable (or what `settled` says), calling `onUpdate` with the latest
  * records. Throws when `timeoutMs` passes first.
  */
 export async function waitForFiles(
@@ -74,14 +77,15 @@ export async function waitForFiles(
   fileIds: string[],
   onUpdate: (files: Map<string, FileRecord | undefined>) => void,
   timeoutMs = Infinity,
+  settled: (f: FileRecord | undefined) => boolean = isSettled,
 ): Promise<Map<string, FileRecord>> {
   const latest = new Map<string, FileRecord | undefined>();
   await pollUntil(
-    `${fileIds.length} file(s) complete or failed`,
+    `${fileIds.length} file(s) complete, failed or durable`,
     async () => {
-      for (const id of fileIds) if (!isFinished(latest.get(id))) latest.set(id, await readFileRecord(kv, id));
+      for (const id of fileIds) if (!settled(latest.get(id))) latest.set(id, await readFileRecord(kv, id));
       onUpdate(latest);
-      const pending = fileIds.filter((id) => !isFinished(latest.get(id)));
+      const pending = fileIds.filter((id) => !settled(latest.get(id)));
       return pending.length === 0 || `${pending.length} still pending: ${pending.join(", ")}`;
     },
     // A manifest that cannot be read is reported at once, not waited out (`kv` may retry its reads itself).

@@ -72,6 +72,8 @@ export interface FileView {
   /** Chunks with every replica verified. */
   chunksComplete: number;
   reason?: string;
+  /** While durable: the clouds holding every chunk (fewer than the replicas wanted). */
+  heldBy?: string[];
   createdAt: string;
   completedAt?: string;
   /** The file's trace id, when it has one and the deployment a Jaeger: the dashboard draws it at /trace/<traceId>. */
@@ -88,7 +90,7 @@ export interface DashboardState {
   bottleneck: Bottleneck | null;
   bottleneckWindowMs: number;
   rateWindowMs: number;
-  files: { total: number; complete: number; failed: number; inFlight: number; rows: FileView[] };
+  files: { total: number; complete: number; failed: number; durable: number; inFlight: number; rows: FileView[] };
   deadLetters: { stored: number | null; latest: DeadLetterRow[] };
   /** False while the event history is still being read (replica counts are partial). */
   historyLoaded: boolean;
@@ -198,6 +200,7 @@ function filesView(files: FileRecord[], d: Deployment): DashboardState["files"] 
     total: files.length,
     complete: byState("complete"),
     failed: byState("failed"),
+    durable: byState("durable"),
     inFlight: byState("ingesting") + byState("processing"),
     rows: fileRows(files, d),
   };
@@ -206,7 +209,7 @@ function filesView(files: FileRecord[], d: Deployment): DashboardState["files"] 
 /** Files in flight, oldest first, then the most recently finished ones. */
 function fileRows(files: FileRecord[], d: Deployment): FileView[] {
   const inFlight = files
-    .filter((f) => f.state === "ingesting" || f.state === "processing")
+    .filter((f) => f.state === "ingesting" || f.state === "processing" || f.state === "durable")
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const finished = files
     .filter((f) => f.state === "complete" || f.state === "failed")
@@ -226,6 +229,7 @@ function fileRows(files: FileRecord[], d: Deployment): FileView[] {
       ...(estimate ? { chunkCountEstimate: estimate } : {}),
       createdAt: f.createdAt,
       ...(f.reason ? { reason: f.reason } : {}),
+      ...(f.heldBy ? { heldBy: f.heldBy } : {}),
       ...(f.completedAt ? { completedAt: f.completedAt } : {}),
       ...(traceUrl && f.traceId ? { traceId: f.traceId, traceUrl } : {}),
     };

@@ -30,7 +30,8 @@ export async function finalizeFile(finalizer: Finalizer, fileId: string): Promis
   for (const cloud of file.stagingClouds) await askToCollect(finalizer, cloud, { fileId, at });
   const stored = await updateJson<FileRecord>(finalizer.kv, fileKey(fileId), (cur) => {
     if (!cur || !isReady(cur)) return undefined;
-    return { ...cur, state: "complete", completedAt: at, updatedAt: at };
+    const { heldBy: _shortOfClouds, ...rest } = cur;
+    return { ...rest, state: "complete", completedAt: at, updatedAt: at };
   });
   const done: FileCompleted = { fileId, at };
   finalizer.assertActive?.(`announcing file ${fileId} complete`);

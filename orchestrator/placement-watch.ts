@@ -8,7 +8,9 @@
  *
  * It watches the files it saw an event of (and, at start, every file not finished yet), and lets go
  * of a file once it is complete or failed. A cloud that returns later finds the chunk's replicas
- * already verified elsewhere and skips it (stages/place/handler.ts).
+ * already verified elsewhere and skips it (stages/place/handler.ts). With no cloud left to ask, a
+ * file whose chunks are all as replicated as the answering clouds allow is marked durable; the
+ * missing clouds' own streams still hold their work, so the file completes when they return.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
@@ -21,11 +23,12 @@ import {
   type ChunkRecord,
   chunkKey,
   type FileRecord,
+  fileKey,
   listFileRecords,
   readChunkRecords,
   readFileRecord,
 } from "../shared/manifest.ts";
-import { type Assignment, chooseTargets, failoverTargets } from "../shared/placement.ts";
+import { type Assignment, chooseTargets, failoverTargets, hasOverdue, isShortOfClouds } from "../shared/placement.ts";
 import { takesOf } from "../shared/stages.ts";
 import { cloudStream } from "../shared/stream-names.ts";
 import { chunkSubject, msgId } from "../shared/subjects.ts";
@@ -46,7 +49,10 @@ export interface PlacementWatchOptions {
   intervalMs?: number;
 }
 
-const UNFINISHED: ReadonlySet<FileRecord["state"]> = new Set(["ingesting", "processing"]);
+const UNFINISHED: ReadonlySet<FileRecord["state"]> = new Set(["ingesting", "processing", "durable"]);
+
+/** A chunk's placement: all replicas verified; short of clouds (shared/placement.ts); or neither yet. */
+type Standing = "replicated" | "short" | "waiting";
 
 export class PlacementWatch {
   readonly #o: PlacementWatchOptions;
@@ -80,7 +86,7 @@ export class PlacementWatch {
     }
   }
 
-  /** One look at every watched file: hands each overdue replica to another cloud. */
+  /** One look at every watched file: hands each overdue replica to another cloud; marks files durable. */
   async pass(): Promise<void> {
     const reachable = new Reachability(this.#o.nc, this.#o.topology);
     for (const fileId of [...this.#files]) {
@@ -91,31 +97,63 @@ export class PlacementWatch {
       }
       // No chunk is processed before its file is accepted: none can be overdue yet, so read none.
       if (Date.now() - Date.parse(file.createdAt) < this.#o.topology.placementDeadlineMs) continue;
-      for (const chunk of await readChunkRecords(this.#o.kv, file)) await this.#checkChunk(file, chunk, reachable);
+      const chunks = await readChunkRecords(this.#o.kv, file);
+      const standings: Standing[] = [];
+      for (const chunk of chunks) standings.push(await this.#checkChunk(file, chunk, reachable));
+      if (file.state === "processing") await this.#markDurable(file, chunks, standings);
     }
   }
 
-  async #checkChunk(file: FileRecord, chunk: ChunkRecord, reachable: Reachability): Promise<void> {
+  async #checkChunk(file: FileRecord, chunk: ChunkRecord, reachable: Reachability): Promise<Standing> {
+    const verified = [...new Set(chunk.replicas.filter((r) => r.verified).map((r) => r.cloud))];
+    if (verified.length >= file.replicas) return "replicated";
     const staging = chunk.staging[0];
-    if (!chunk.processedAt || !staging) return;
+    if (!chunk.processedAt || !staging) return "waiting";
     const clouds = this.#o.topology.clouds.map((c) => c.name);
     const first = Date.parse(chunk.processedAt);
     const assigned: Assignment[] = [
       ...chooseTargets(clouds, staging.cloud, file.replicas).map((cloud) => ({ cloud, at: first })),
       ...(chunk.failovers ?? []).map((f) => ({ cloud: f.cloud, at: Date.parse(f.at) })),
     ];
+    const now = Date.now();
     const view = {
       clouds,
       replicas: file.replicas,
       assigned,
-      verified: chunk.replicas.filter((r) => r.verified).map((r) => r.cloud),
-      now: Date.now(),
+      verified,
+      now,
       deadlineMs: this.#o.topology.placementDeadlineMs,
     };
     // Asking which clouds answer costs a request each: only for a chunk that is overdue at all.
-    if (failoverTargets({ ...view, reachable: new Set(clouds) }).length === 0) return;
-    const targets = failoverTargets({ ...view, reachable: await reachable.clouds() });
+    if (!hasOverdue(view)) return "waiting";
+    const answering = { ...view, reachable: await reachable.clouds() };
+    const targets = failoverTargets(answering);
     for (const target of targets) await this.#handOver(file, chunk, staging, target, assigned);
+    return targets.length === 0 && isShortOfClouds(answering) ? "short" : "waiting";
+  }
+
+  /**
+   * Marks the file durable when every chunk is replicated or short of clouds and one is short:
+   * `ingest --wait` returns, status shows where it is held, and it completes when the clouds return.
+   */
+  async #markDurable(file: FileRecord, chunks: ChunkRecord[], standings: Standing[]): Promise<void> {
+    const { kv, log, assertActive, topology } = this.#o;
+    if (file.chunkCount === undefined || chunks.length < file.chunkCount) return;
+    if (standings.includes("waiting") || !standings.includes("short")) return;
+    const heldBy = topology.clouds
+      .map((c) => c.name)
+      .filter((cloud) => chunks.every((ch) => ch.replicas.some((r) => r.cloud === cloud && r.verified)));
+    assertActive(`marking file ${file.fileId} durable`);
+    const at = new Date().toISOString();
+    const stored = await updateJson<FileRecord>(kv, fileKey(file.fileId), (cur) => {
+      if (cur?.state !== "processing" || cur.chunksComplete >= (cur.chunkCount ?? Infinity)) return undefined;
+      return { ...cur, state: "durable", heldBy, updatedAt: at };
+    });
+    if (stored?.updatedAt !== at) return;
+    log.warn(
+      { fileId: file.fileId, heldBy, replicas: file.replicas },
+      "file durable on fewer clouds than wanted: the others do not answer; it is repaired when they return",
+    );
   }
 
   /** Records `target` as asked, then hands it the chunk as place takes it. */

@@ -154,9 +154,13 @@ export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<NextSt
   return undefined;
 }
 
-/** Every chunk has its replicas and the file is not finished yet. */
+/** Every chunk has its replicas and the file is not finished yet (durable counts as unfinished). */
 export function isReady(f: FileRecord): boolean {
-  return f.state === "processing" && f.chunkCount !== undefined && f.chunksComplete >= f.chunkCount;
+  return (
+    (f.state === "processing" || f.state === "durable") &&
+    f.chunkCount !== undefined &&
+    f.chunksComplete >= f.chunkCount
+  );
 }
 
 function addOnce(list: string[], v: string): void {

@@ -11,7 +11,12 @@ import { perStage, type Stage } from "./stages.ts";
 import type { ObjectLocation } from "./stores/types.ts";
 import { MANIFEST_BUCKET } from "./stream-names.ts";
 
-export type FileState = "ingesting" | "processing" | "complete" | "failed";
+/**
+ * `durable`: every chunk has verified replicas on every cloud that answers, but fewer than wanted
+ * (clouds are gone): the file is safe where `heldBy` says, and becomes complete by itself when the
+ * missing clouds return and verify their replicas.
+ */
+export type FileState = "ingesting" | "processing" | "durable" | "complete" | "failed";
 /** Milliseconds per stage, keys in pipeline order. */
 export type StageTimes = Record<Stage, number>;
 
@@ -23,6 +28,8 @@ export interface FileRecord {
   state: FileState;
   /** Why the file failed (stage, cloud and cause). */
   reason?: string;
+  /** While `durable`: the clouds holding a verified replica of every chunk. */
+  heldBy?: string[];
   /** Clouds whose staging area holds chunks of this file. */
   stagingClouds: string[];
   replicas: number;

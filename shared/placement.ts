@@ -3,7 +3,8 @@
  * the others in topology order, each at most once; with fewer clouds than replicas wanted, every
  * cloud gets one. Then failover: a chosen cloud that has not verified its replica within the
  * placement deadline is passed over for a cloud that holds none yet and answers (`reachable`), so
- * a lost cloud does not hold a chunk below its replicas. The orchestrator decides failovers
+ * a lost cloud does not hold a chunk below its replicas. With no such cloud left, the chunk is short
+ * of clouds, and a file whose chunks are all replicated or short is durable. The orchestrator decides failovers
  * (orchestrator/placement-watch.ts) from the manifest; this file decides on plain values.
  */
 
@@ -44,4 +45,23 @@ export function failoverTargets(v: PlacementView): string[] {
   if (missing <= 0) return [];
   const asked = new Set(v.assigned.map((a) => a.cloud));
   return v.clouds.filter((c) => !verified.has(c) && !asked.has(c) && v.reachable.has(c)).slice(0, missing);
+}
+
+/**
+ * Whether the chunk is as safe as the clouds that answer allow, and no safer: at least one verified
+ * replica but fewer than wanted, every cloud asked and unverified past its deadline and silent (one
+ * that still answers is slow, and is waited on), and no cloud left to fail over to.
+ */
+export function isShortOfClouds(v: PlacementView): boolean {
+  const verified = new Set(v.verified);
+  if (verified.size === 0 || verified.size >= v.replicas) return false;
+  const pending = v.assigned.filter((a) => !verified.has(a.cloud));
+  if (pending.some((a) => v.now - a.at < v.deadlineMs || v.reachable.has(a.cloud))) return false;
+  return failoverTargets(v).length === 0;
+}
+
+/** Whether any cloud asked has not verified its replica within the deadline. */
+export function hasOverdue(v: Omit<PlacementView, "reachable">): boolean {
+  const verified = new Set(v.verified);
+  return v.assigned.some((a) => !verified.has(a.cloud) && v.now - a.at >= v.deadlineMs);
 }

@@ -20,7 +20,7 @@ import {
   SERVER_OPTIONS_HELP,
   sessionOptions,
 } from "../home.ts";
-import { LiveBlock, progressLine } from "../progress.ts";
+import { durableNote, LiveBlock, progressLine } from "../progress.ts";
 import { printable } from "../terminal-text.ts";
 
 export const INGEST_HELP = `Usage: ferry ingest <file or URL...> [options]
@@ -44,7 +44,8 @@ Options:
                       in 64 KiB segments under a new key per file, wrapped by the deployment key; the workers,
                       staging and every replica hold only ciphertext. Not resumable; no --validate
   --key-file <path>   the deployment key for --encrypt (ferry keygen writes one; default: $${KEY_FILE_ENV})
-  --wait              wait until every file is complete (or failed); progress bars on a terminal
+  --wait              wait until every file is complete, failed, or durable (held by fewer clouds
+                      than wanted because the others do not answer); progress bars on a terminal
   --json              print one JSON object per file: fileId, name, size, sha256, chunkCount, state, traceId
                       (sha256 is the file's SHA-256, or for a resumed upload or read its chunk-list digest: see the README)
   --chunk-size <n>    chunk size, 1KiB to 1GiB, e.g. 4MiB (default: chunkSize in topology.json)
@@ -54,7 +55,9 @@ Options:
 ${OBJECTS_OPTION_HELP}
 ${SERVER_OPTIONS_HELP}
 
-Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input.`;
+Exit status: 0 all complete (or submitted), 1 a file failed or timed out, 2 bad input,
+3 none failed but a file is durable only: safe on the clouds that answer, and completed by itself
+when the others return.`;
 
 /** `ferry ingest`: check, submit, optionally wait and report. */
 export async function ingestCommand(argv: string[]): Promise<number> {
@@ -119,7 +122,7 @@ export async function ingestCommand(argv: string[]): Promise<number> {
 
 type Submitted = { file: SubmittedFile; src: IngestTarget };
 
-/** Waits for every file to finish, with live progress on a terminal; 1 when one failed or timed out. */
+/** Waits for every file to settle, with live progress on a terminal; 1 when one failed or timed out, 3 when one is durable only. */
 async function waitAndReport(kv: ManifestReader, submitted: Submitted[], json: boolean | undefined, maxWaitMs: number) {
   const live = process.stderr.isTTY && !json ? new LiveBlock(process.stderr) : undefined;
   const files = await waitForFiles(
@@ -129,12 +132,14 @@ async function waitAndReport(kv: ManifestReader, submitted: Submitted[], json: b
     maxWaitMs,
   );
   let failed = 0;
+  let durable = 0;
   for (const { file, src } of submitted) {
     const f = files.get(file.fileId);
-    if (f?.state !== "complete") failed++;
+    if (f?.state === "durable") durable++;
+    else if (f?.state !== "complete") failed++;
     report(json, file, src, f);
   }
-  return failed > 0 ? 1 : 0;
+  return failed > 0 ? 1 : durable > 0 ? 3 : 0;
 }
 
 /** Runs `check` on every item; if any fails, throws one InputError listing every problem. */
@@ -168,11 +173,14 @@ function report(
       chunkCount: f?.chunkCount ?? null,
       state: f?.state ?? "submitted",
       ...(f?.reason ? { reason: f.reason } : {}),
+      ...(f?.heldBy ? { heldBy: f.heldBy } : {}),
       traceId: traceId ?? f?.traceId ?? null,
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   } else if (f?.state === "failed") {
     process.stdout.write(`${fileId}  ${printable(name)}  failed: ${printable(f.reason ?? "unknown reason")}\n`);
+  } else if (f?.state === "durable") {
+    process.stdout.write(`${fileId}  ${printable(name)}  ${durableNote(f)}\n`);
   } else {
     process.stdout.write(`${fileId}  ${printable(name)}  ${f?.state ?? "submitted"}\n`);
   }

@@ -11,7 +11,7 @@ import { formatBytes } from "../../shared/units.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import { parseCommand } from "../args.ts";
 import { openSession, SERVER_OPTIONS, SERVER_OPTIONS_HELP, type Session, sessionOptions } from "../home.ts";
-import { progressLine } from "../progress.ts";
+import { durableNote, progressLine } from "../progress.ts";
 import { printable } from "../terminal-text.ts";
 
 export const STATUS_HELP = `Usage: ferry status [fileId] [--json]
@@ -72,7 +72,7 @@ async function fileStatus(s: Session, fileId: string, json: boolean): Promise<nu
   }
   const lines = [
     `${file.fileId}  ${printable(file.name)}`,
-    `  state    ${file.state}${file.reason ? `: ${printable(file.reason)}` : ""}`,
+    `  state    ${file.state === "durable" ? durableNote(file) : file.state}${file.reason ? `: ${printable(file.reason)}` : ""}`,
     `  size     ${formatBytes(file.size)} in ${file.chunkCount ?? "?"} chunks, ${file.replicas} replicas each`,
     `  sha256   ${file.sha256 ?? "(not yet known)"}`,
     ...(file.encryption ? [encryptionLine(file.encryption)] : []),
@@ -103,6 +103,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
   const count = (state: FileRecord["state"]) => files.filter((f) => f.state === state).length;
   const inFlight = files.filter((f) => f.state === "ingesting" || f.state === "processing");
   const failed = files.filter((f) => f.state === "failed");
+  const durable = files.filter((f) => f.state === "durable");
   if (json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -113,6 +114,7 @@ async function overview(s: Session, json: boolean): Promise<number> {
         files: {
           total: files.length,
           complete: count("complete"),
+          durable: durable.map((f) => ({ ...brief(f), heldBy: f.heldBy ?? [] })),
           failed: failed.map(brief),
           inFlight: inFlight.map(brief),
         },
@@ -139,8 +141,9 @@ async function overview(s: Session, json: boolean): Promise<number> {
       (w) =>
         `  ${w.cloud.padEnd(8)}${w.stage.padEnd(13)}pid ${String(w.pid).padEnd(8)}handled ${w.stats.handled}, retried ${w.stats.retried}, dead-lettered ${w.stats.deadLettered}`,
     ),
-    `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${failed.length} failed`,
+    `files   ${files.length} total: ${count("complete")} complete, ${inFlight.length} in flight, ${durable.length} durable, ${failed.length} failed`,
     ...inFlight.map((f) => `  ${f.fileId}  ${progressLine(f.name, f)}`),
+    ...durable.map((f) => `  ${f.fileId}  ${printable(f.name)}  ${durableNote(f)}`),
     ...failed.map((f) => `  ${f.fileId}  ${printable(f.name)}  failed: ${printable(f.reason ?? "unknown reason")}`),
     ...(deadLetters.length === 0 ? [] : [`latest dead letters (all: ./ferry dead-letters)`]),
     ...deadLetters.map((l) => `  ${l.at}  ${l.stage}@${l.cloud}: ${printable(l.reason)}`),

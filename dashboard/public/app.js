@@ -52,7 +52,7 @@ function traceLinks(f) {
 }
 
 const SEVERITY_CLASS = { minor: "warn", moderate: "warn", severe: "bad" };
-const STATE_CLASS = { complete: "ok", failed: "bad", ingesting: "busy", processing: "busy" };
+const STATE_CLASS = { complete: "ok", failed: "bad", ingesting: "busy", processing: "busy", durable: "warn" };
 
 function card(label, value, cls, hint) {
   return el(
@@ -70,6 +70,7 @@ function renderSummary(s) {
   $("summary").replaceChildren(
     card("files in flight", int(s.files.inFlight), s.files.inFlight > 0 ? "busy" : ""),
     card("complete", int(s.files.complete), "ok"),
+    card("durable only", int(s.files.durable), s.files.durable > 0 ? "warn" : "", "held by fewer clouds than wanted"),
     card("failed", int(s.files.failed), s.files.failed > 0 ? "bad" : ""),
     card("dead letters", int(dead), dead > 0 ? "bad" : dead === 0 ? "ok" : ""),
     b
@@ -187,6 +188,7 @@ function renderFiles(s) {
         {},
         el("span", { class: `pill ${STATE_CLASS[f.state] || "neutral"}` }, f.state),
         f.reason ? el("div", { class: "reason" }, f.reason) : null,
+        f.heldBy ? el("div", { class: "reason" }, `held by ${f.heldBy.join(", ") || "no one cloud"}`) : null,
       ),
       el(
         "td",
@@ -208,7 +210,7 @@ function renderFiles(s) {
   $("files-note").textContent =
     shown === 0
       ? "No files yet: ./ferry ingest <file>"
-      : `${int(s.files.inFlight)} in flight and the ${shown - s.files.inFlight} most recently finished of ${int(s.files.total)} files.`;
+      : `${int(s.files.inFlight + s.files.durable)} unfinished and the ${shown - s.files.inFlight - s.files.durable} most recently finished of ${int(s.files.total)} files.`;
 }
 
 function renderDeadLetters(s) {

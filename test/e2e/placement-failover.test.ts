@@ -4,9 +4,12 @@
  * work). After the placement deadline the orchestrator hands each of its replicas to the fourth
  * cloud, and the file completes with three verified replicas on three other clouds, read back
  * byte-identical through the stores. When gcp returns, its place workers find the chunks' replicas
- * already verified elsewhere and copy nothing.
+ * already verified elsewhere and copy nothing. With two clouds gone (gcp and oci) there is no cloud
+ * left to fail over to: the file becomes durable on aws and azure, and completes by itself when
+ * they return.
  */
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -14,6 +17,8 @@ import { listDeadLetters } from "../../client/dead-letters.ts";
 import { readChunkRecords } from "../../shared/manifest.ts";
 import { workStream } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
+import { cliOf } from "../../shared/topology/nats-identities.ts";
+import { runCli } from "../helpers/cli.ts";
 import { eventually, sha256 } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 import { finished, fsObjects, readBack, sendRandomFile } from "../helpers/pipeline-files.ts";
@@ -90,3 +95,31 @@ it("copies nothing into the cloud that returns: the chunks have their replicas, 
   );
   expect(fsObjects(t, "gcp", `chunks/${failedOver}/`)).toEqual([]);
 }, 90_000);
+
+it("makes a file durable on the clouds that answer when too few do, and completes it when they return", async () => {
+  const gone = ["gcp", "oci"].map((c) => t.pipeline.nats.leaves[c]?.pid as number);
+  for (const pid of gone) process.kill(pid, "SIGSTOP");
+  try {
+    const path = join(t.dir, "durable.bin");
+    const bytes = randomBytes(3 * CHUNK + 7);
+    writeFileSync(path, bytes);
+    const d = t.pipeline.deployment;
+    const env = { FERRY_HUB: d.hub.url, FERRY_NATS_HOME: cliOf(d).home, FERRY_TLS_CA: d.tls.caFile };
+    // The user's view: `ingest --wait` returns once the file is as safe as the answering clouds allow.
+    const r = await runCli(["ingest", path, "--wait", "--json"], { env, timeoutMs: 3 * DEADLINE_MS + 60_000 });
+    expect(r.code, r.stderr).toBe(3);
+    const line = JSON.parse(r.stdout.trim());
+    expect(line).toMatchObject({ state: "durable", heldBy: ["aws", "azure"] });
+    const status = await runCli(["status", line.fileId], { env });
+    expect(status.stdout).toContain("durable on aws, azure, short of 3 replicas");
+    for (const cloud of ["aws", "azure"]) expect(await readBack(t, line.fileId, cloud)).toBe(sha256(bytes));
+    for (const pid of gone.splice(0)) process.kill(pid, "SIGCONT");
+    const done = await finished(t, line.fileId, 90_000);
+    expect(done.state, done.reason).toBe("complete");
+    expect(done.heldBy).toBeUndefined();
+    for (const c of await readChunkRecords(t.kv, done))
+      expect(c.replicas.filter((x) => x.verified).length, `chunk ${c.index}`).toBeGreaterThanOrEqual(3);
+  } finally {
+    for (const pid of gone) process.kill(pid, "SIGCONT");
+  }
+}, 180_000);

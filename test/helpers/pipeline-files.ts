@@ -1,7 +1,7 @@
 /** Files pushed through a test pipeline, and what they left in its stores, its streams and its manifest. */
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { submitIngest, waitForFiles } from "../../client/ingest.ts";
+import { isFinished, submitIngest, waitForFiles } from "../../client/ingest.ts";
 import { checkIngestFile } from "../../client/preflight.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
@@ -28,7 +28,7 @@ export async function sendRandomFile(t: TestPipeline, name: string, size: number
 
 /** Waits until the file is complete or failed and returns its record. */
 export async function finished(t: TestPipeline, fileId: string, timeoutMs = 90_000): Promise<FileRecord> {
-  const files = await waitForFiles(t.kv, [fileId], () => undefined, timeoutMs);
+  const files = await waitForFiles(t.kv, [fileId], () => undefined, timeoutMs, isFinished);
   return files.get(fileId) as FileRecord;
 }
 

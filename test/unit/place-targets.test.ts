@@ -1,6 +1,6 @@
 /** shared/placement.ts: which clouds hold a chunk's replicas. */
 import { describe, expect, it } from "vitest";
-import { chooseTargets, failoverTargets } from "../../shared/placement.ts";
+import { chooseTargets, failoverTargets, hasOverdue, isShortOfClouds } from "../../shared/placement.ts";
 
 describe("chooseTargets", () => {
   it("puts the chunk's own cloud first and never picks a cloud twice", () => {
@@ -50,5 +50,38 @@ describe("failoverTargets", () => {
       "oci",
       "ibm",
     ]);
+  });
+});
+
+describe("isShortOfClouds", () => {
+  const clouds = ["aws", "gcp", "azure", "oci"];
+  // gcp and oci both silent: oci was asked in gcp's place and is past its own deadline too.
+  const view = (over: Partial<Parameters<typeof isShortOfClouds>[0]>) => ({
+    clouds,
+    replicas: 3,
+    assigned: [...["aws", "gcp", "azure"].map((cloud) => ({ cloud, at: 0 })), { cloud: "oci", at: 60_000 }],
+    verified: ["aws", "azure"],
+    reachable: new Set(["aws", "azure"]),
+    now: 120_000,
+    deadlineMs: 60_000,
+    ...over,
+  });
+
+  it("is short when every cloud asked and unverified is past its deadline and silent, with none left to ask", () => {
+    expect(isShortOfClouds(view({}))).toBe(true);
+    expect(hasOverdue(view({}))).toBe(true);
+  });
+
+  it("waits on a cloud within its deadline, and on one past it that still answers (slow, not gone)", () => {
+    expect(isShortOfClouds(view({ now: 119_999 }))).toBe(false);
+    expect(isShortOfClouds(view({ reachable: new Set(["aws", "azure", "oci"]) }))).toBe(false);
+  });
+
+  it("is not short with a cloud left to fail over to, with every replica verified, or with none verified", () => {
+    const assigned = ["aws", "gcp", "azure"].map((cloud) => ({ cloud, at: 0 }));
+    expect(isShortOfClouds(view({ assigned, reachable: new Set(["aws", "azure", "oci"]) }))).toBe(false);
+    expect(isShortOfClouds(view({ verified: ["aws", "azure", "oci"] }))).toBe(false);
+    expect(isShortOfClouds(view({ verified: [] }))).toBe(false);
+    expect(hasOverdue(view({ verified: ["aws", "gcp", "azure", "oci"] }))).toBe(false);
   });
 });
