@@ -40,7 +40,7 @@ export interface Topology {
   replicas: number;
   /** @default 8 MiB */
   chunkSizeBytes: number;
-  /** How long a consumer waits for an ack before redelivering. @default 30s */
+  /** How long a consumer waits for an ack before redelivering (work in progress renews it). @default 10s */
   ackWaitMs: number;
   /** Deliveries of one message before it goes to the dead-letter stream. @default 10 */
   maxAttempts: number;
@@ -96,7 +96,7 @@ export function compileTopology(raw: unknown): Topology {
     clouds,
     replicas,
     chunkSizeBytes,
-    ackWaitMs: parseDuration("ackWait", r.ackWait ?? "30s"),
+    ackWaitMs: parseDuration("ackWait", r.ackWait ?? "10s"),
     maxAttempts: r.maxAttempts === undefined ? 10 : asPositiveInt("maxAttempts", r.maxAttempts),
     placementDeadlineMs: parseDuration("placementDeadline", r.placementDeadline ?? "60s"),
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),

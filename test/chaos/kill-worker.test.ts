@@ -6,11 +6,14 @@
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitForFiles } from "../../client/ingest.ts";
 import { reassemble } from "../../client/reassemble.ts";
 import { chunkListDigest } from "../../shared/chunk-digest.ts";
 import { type FileRecord, readChunkRecords, readFileRecord } from "../../shared/manifest.ts";
+import { workStream } from "../../shared/stream-names.ts";
 import { fsRoot } from "../../shared/topology/deployment.ts";
 import type { WorkerProcess } from "../../supervisor/worker-process.ts";
 import { chunkSummary, expectedChunks, replicaNames } from "../helpers/chunks.ts";
@@ -18,6 +21,7 @@ import { eventually, listFiles, sha256, sha256File } from "../helpers/files.ts";
 import { startTestPipeline, type TestPipeline } from "../helpers/pipeline.ts";
 
 const MiB = 1024 * 1024;
+const ACK_WAIT_MS = 5000; // the test pipeline's
 const CLOUDS = ["aws", "gcp", "azure"];
 let t: TestPipeline;
 
@@ -127,7 +131,18 @@ it("completes a file identical after its place worker is SIGKILLed mid-chunk", a
   // Each cloud's place worker writes its own store; the one of a cloud other than home fetches across.
   const other = CLOUDS.find((c) => c !== home)!;
   const victim = t.pipeline.worker("place", other);
+  const jsm = await jetstreamManager(await t.leaf(other));
+  const redeliveredBefore = (await jsm.consumers.info(workStream(other), "place")).num_redelivered;
   const cut = await killMidWrite(victim, other);
+  const killedAt = Date.now();
+  // The killed worker's chunk is handed out again once its lease runs out: within ackWait + 1 s.
+  while ((await jsm.consumers.info(workStream(other), "place")).num_redelivered <= redeliveredBefore) {
+    if (Date.now() - killedAt > ACK_WAIT_MS + 10_000) throw new Error("the killed worker's chunk was not redelivered");
+    await sleep(50);
+  }
+  const redeliveredMs = Date.now() - killedAt;
+  console.log(`place worker killed: its chunk redelivered after ${redeliveredMs} ms (ackWait ${ACK_WAIT_MS} ms)`);
+  expect(redeliveredMs).toBeLessThanOrEqual(ACK_WAIT_MS + 1000);
 
   const f = (await waitForFiles(t.kv, ["kill-place-1"], () => undefined, 90_000)).get("kill-place-1")!;
   expect(victim.starts).toBe(2);
