@@ -22,6 +22,7 @@ import { keygenCommand } from "./commands/keygen.ts";
 import { lintCommand } from "./commands/lint.ts";
 import { planCommand } from "./commands/plan.ts";
 import { reportCommand } from "./commands/report.ts";
+import { scrubCommand } from "./commands/scrub.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runTestCommand } from "./commands/test.ts";
 import { upCommand } from "./commands/up.ts";
@@ -48,6 +49,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   keygen: { run: keygenCommand, summary: "write a new deployment key for ingest --encrypt, get and cat (-o <path>)" },
   creds: { run: credsCommand, summary: "rotate <identity>: replace one NATS identity's seed on a running deployment" },
   "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
+  scrub: {
+    run: scrubCommand,
+    summary: "read every replica back, check its SHA-256, and rewrite a missing or corrupt one from a good copy",
+  },
   compose: {
     run: composeCommand,
     summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)",

@@ -16,6 +16,7 @@ import { pingWorkers } from "../runtime/ping.ts";
 import type { WorkerInfo } from "../runtime/worker-runtime.ts";
 import { type FileRecord, type FileState, openManifest } from "../shared/manifest.ts";
 import { leafLinks } from "../shared/nats/monitoring.ts";
+import type { ScrubRecord } from "../shared/scrub.ts";
 import { STAGES, type Stage } from "../shared/stages.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import { type DeadLetterRow, EventTail } from "./event-tail.ts";
@@ -92,6 +93,8 @@ export interface DashboardState {
   rateWindowMs: number;
   files: { total: number; complete: number; failed: number; durable: number; inFlight: number; rows: FileView[] };
   deadLetters: { stored: number | null; latest: DeadLetterRow[] };
+  /** The latest scrub pass (shared/scrub.ts), or null before the first. */
+  scrub: ScrubView | null;
   /** False while the event history is still being read (replica counts are partial). */
   historyLoaded: boolean;
 }
@@ -145,8 +148,17 @@ async function snapshot(p: PipelineConnections, tail: EventTail, watch: FileWatc
     rateWindowMs: RATE_WINDOW_MS,
     files: filesView(watch.files(), d),
     deadLetters: { stored: stored ? sum(stored.map((x) => x.count)) : null, latest: tail.latestDeadLetters() },
+    scrub: scrubView(watch.latestScrub()),
     historyLoaded: tail.caughtUp,
   };
+}
+
+export type ScrubView = Omit<ScrubRecord, "repaired">;
+
+function scrubView(r: ScrubRecord | undefined): ScrubView | null {
+  if (!r) return null;
+  const { repaired: _listed, ...view } = r;
+  return view;
 }
 
 /** Workers of `stage` in `cloud` that answered the ping. */

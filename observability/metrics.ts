@@ -28,7 +28,12 @@ export interface WorkerMetrics {
   onOutcome(outcome: HandlingOutcome, msg: JsMsg, durationMs: number): void;
   /** Counts chunk bytes read from cloud `from` by a worker of cloud `to`: data crossing that link. */
   countLinkBytes(from: string, to: string, bytes: number): void;
+  /** Counts one replica a scrub checked in this worker's cloud, by what it found. */
+  countScrub(finding: ScrubFinding): void;
 }
+
+/** What a scrub found a replica to be: good, gone (written again), or corrupt (replaced). */
+export type ScrubFinding = "ok" | "missing" | "corrupt";
 
 /** Creates the registry of a worker of `stage` in `cloud`; every outcome starts at 0 so the series exist before the first message. */
 export function createWorkerMetrics(options: { stage: string; cloud: string }): WorkerMetrics {
@@ -65,6 +70,12 @@ export function createWorkerMetrics(options: { stage: string; cloud: string }): 
     labelNames: ["from", "to"],
     registers: [registry],
   });
+  const scrubbed = new Counter({
+    name: "ferry_scrub_replicas_total",
+    help: "Replicas a scrub checked in this cloud, by finding: ok, missing (written again from another cloud) or corrupt (deleted and written again).",
+    labelNames: ["cloud", "finding"],
+    registers: [registry],
+  });
   for (const outcome of OUTCOMES) messages.inc({ ...labels, outcome }, 0);
   const countsBytes = options.stage !== "orchestrator";
   if (countsBytes) bytes.inc(labels, 0);
@@ -72,6 +83,7 @@ export function createWorkerMetrics(options: { stage: string; cloud: string }): 
   return {
     registry,
     countLinkBytes: (from, to, n) => linkBytes.inc({ from, to }, n),
+    countScrub: (finding) => scrubbed.inc({ cloud: options.cloud, finding }),
     onOutcome(outcome, msg, durationMs) {
       messages.inc({ ...labels, outcome });
       handling.observe({ ...labels, outcome }, durationMs / 1000);

@@ -8,7 +8,15 @@
 import { FILE_DIGEST_KINDS } from "../shared/chunk-digest.ts";
 import { parseFileEncryption } from "../shared/crypto/file-encryption.ts";
 import { UntrustedEventError } from "../shared/errors.ts";
-import { checkChunkRef, checkReplica, checkStaging, MAX_CHUNKS, wholeNumber } from "../shared/event-checks.ts";
+import {
+  checkChunkRef,
+  checkReplica,
+  checkStaging,
+  MAX_CHUNKS,
+  MAX_REPAIRS,
+  SCRUB_PASS,
+  wholeNumber,
+} from "../shared/event-checks.ts";
 import { isFileId } from "../shared/ids.ts";
 
 /** Longest name an event may give a file (a request's name or a source path's base name is shorter). */
@@ -37,6 +45,7 @@ export function checkProjectedEvent(type: string, cloud: string, e: Record<strin
   const chunk = checkChunkRef(e, what);
   if (type === "chunks.ingested") checkStaging(chunk, what, [cloud]);
   if (type === "chunks.placed" || type === "chunks.verified") checkReplica(chunk, what, cloud);
+  if (type === "chunks.verified" && e.scrub !== undefined) checkVerifiedScrub(what, e.scrub);
   if (e.durationMs !== undefined) wholeNumber(e, what, "durationMs", 0, 2 ** 40);
 }
 
@@ -56,6 +65,14 @@ function checkFileEvent(type: string, what: string, e: Record<string, unknown>):
   wholeNumber(e, what, "chunkCount", 0, MAX_CHUNKS);
   if (e.digest !== undefined && !(FILE_DIGEST_KINDS as readonly unknown[]).includes(e.digest))
     refuse(what, "digest", FILE_DIGEST_KINDS.join(" or "), e.digest);
+}
+
+/** A verified event's scrub mark: the pass, and how many times the replica was written again. */
+function checkVerifiedScrub(what: string, mark: unknown): void {
+  const m = mark as Record<string, unknown>;
+  if (typeof m !== "object" || m === null || typeof m.pass !== "string" || !SCRUB_PASS.test(m.pass))
+    refuse(what, "scrub", "a scrub mark {pass, repairs}", mark);
+  wholeNumber({ "scrub.repairs": m.repairs }, what, "scrub.repairs", 0, MAX_REPAIRS);
 }
 
 function checkDeadLetter(what: string, e: Record<string, unknown>): void {

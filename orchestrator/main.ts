@@ -4,8 +4,8 @@
  * manifest and finishes complete files. When it loses the lease it stops writing and exits; its
  * supervisor starts it again, as a standby.
  */
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
 import { runConsumeLoop } from "../runtime/consume-loop.ts";
 import { makeWorkerId } from "../runtime/context.ts";
 import { startWorkerRuntime, type WorkerRuntime } from "../runtime/worker-runtime.ts";
@@ -17,6 +17,7 @@ import { createOrchestratorHandler, notYetWaitMs } from "./dispatch.ts";
 import { fencedKv } from "./fenced-kv.ts";
 import { acquireLease, type Lease } from "./lease.ts";
 import { PlacementWatch } from "./placement-watch.ts";
+import { Scrubber } from "./scrubber.ts";
 import { startSourceWatchdog } from "./source-watchdog.ts";
 
 /** Exit status of an orchestrator that lost its lease (its supervisor starts it again as a standby). */
@@ -65,31 +66,13 @@ async function runActive(rt: WorkerRuntime, lease: Lease, workerId: string): Pro
   const refused = (what: string) => rt.log.warn({ what }, "write refused: this orchestrator no longer holds the lease");
   const kv = fencedKv(await openManifest(hubJs), lease, refused);
   const assertActive = (what: string): void => lease.assertHeld(what);
-  const placement = new PlacementWatch({
-    kv,
-    hubJs,
-    nc: rt.nc,
-    topology: t,
-    workerId,
-    log: rt.log,
-    signal: lease.lost,
-    assertActive,
-  });
-  void placement.run();
+  const placement = startWatches(rt, { kv, hubJs, workerId, signal: lease.lost, assertActive });
   const handle = createOrchestratorHandler(
-    { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length) },
+    { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length), log: rt.log },
     { kv, hubJs, log: rt.log, assertActive },
     notYetWaitMs(t.ackWaitMs),
     (fileId) => placement.track(fileId),
   );
-  // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
-  void startSourceWatchdog({
-    nc: rt.nc,
-    hubDomain: t.hubDomain,
-    clouds: t.clouds.map((c) => c.name),
-    log: rt.log,
-    signal: lease.lost,
-  });
   await runConsumeLoop({
     getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
     // One event at a time keeps the projection simple; it is a few KV writes per event.
@@ -110,6 +93,29 @@ async function runActive(rt: WorkerRuntime, lease: Lease, workerId: string): Pro
     stats: rt.stats,
     onOutcome: rt.metrics.onOutcome,
   });
+}
+
+/** What the active orchestrator runs beside the projection: placement failover, scrubs, the source watchdog. */
+function startWatches(
+  rt: WorkerRuntime,
+  o: { kv: KV; hubJs: JetStreamClient; workerId: string; signal: AbortSignal; assertActive: (what: string) => void },
+): PlacementWatch {
+  const t = rt.deployment.topology;
+  const common = { ...o, nc: rt.nc, topology: t, log: rt.log };
+  const placement = new PlacementWatch(common);
+  void placement.run();
+  const scrubber = new Scrubber(common);
+  scrubber.serve();
+  void scrubber.run();
+  // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
+  void startSourceWatchdog({
+    nc: rt.nc,
+    hubDomain: t.hubDomain,
+    clouds: t.clouds.map((c) => c.name),
+    log: rt.log,
+    signal: o.signal,
+  });
+  return placement;
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -3,6 +3,7 @@
  * event finds the fact already recorded and changes nothing, so the manifest can be rebuilt by replay.
  */
 import type { KV } from "@nats-io/kv";
+import type { Logger } from "../observability/log.ts";
 import { FerryError, UntrustedEventError } from "../shared/errors.ts";
 import type {
   ChunkIngested,
@@ -19,6 +20,7 @@ import { STAGES, type Stage } from "../shared/stages.ts";
 import type { ObjectLocation } from "../shared/stores/types.ts";
 import { hasBit, setBit } from "./bitmap.ts";
 import { updateJson } from "./kv-update.ts";
+import { tallyScrub } from "./scrub-tally.ts";
 
 /**
  * An event about a chunk the manifest does not know yet (no `chunks.ingested` projected), or a
@@ -32,6 +34,8 @@ const MAX_REASON_CHARS = 2000;
 
 export interface Projection {
   kv: KV;
+  /** Where scrub repairs are reported. */
+  log?: Logger;
   /** Replicas wanted when an event does not say. */
   defaultReplicas: number;
 }
@@ -137,6 +141,7 @@ export async function onChunkVerified(p: Projection, e: ChunkVerified): Promise<
     f.chunksComplete++;
     for (const s of STAGES) f.stageMs[s] = (f.stageMs[s] ?? 0) + (chunk.stageMs[s] ?? 0);
   });
+  if (e.scrub) await tallyScrub(p.kv, e, p.log);
   return { fileId: e.fileId, ready: isReady(file) };
 }
 

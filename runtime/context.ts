@@ -3,6 +3,7 @@ import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
 import { publishTraced } from "../observability/message-spans.ts";
+import type { ScrubFinding } from "../observability/metrics.ts";
 import { describeError, UntrustedEventError } from "../shared/errors.ts";
 import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared/events.ts";
 import { isFileId } from "../shared/ids.ts";
@@ -29,6 +30,8 @@ export interface WorkerContext {
   log: Logger;
   /** Counts chunk bytes this worker pulled from cloud `from` into cloud `to` (ferry_link_bytes_total). */
   countLinkBytes(from: string, to: string, bytes: number): void;
+  /** Counts a replica a scrub checked here (ferry_scrub_replicas_total). */
+  countScrub(finding: ScrubFinding): void;
 }
 
 export const makeWorkerId = (stage: string, cloud: string): string => `${stage}-${cloud}-${hostname()}-${process.pid}`;

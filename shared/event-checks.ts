@@ -78,6 +78,35 @@ export function checkReplica(ev: ChunkRef, what: string, cloud: string): void {
   checkLocation(ev as never, what, "replica", replicaKey(ev.fileId, ev.index, ev.sha256), [cloud]);
 }
 
+/** A scrub pass id as orchestrator/scrub-pass.ts makes them. */
+export const SCRUB_PASS = /^[a-z0-9-]{1,48}$/;
+
+/**
+ * A scrub mark, when the event has one: a pass id, and sources that are this chunk's replicas
+ * (content-derived key) in clouds of the topology other than `cloud`, each at most once.
+ */
+export function checkScrubMark(
+  o: Record<string, unknown>,
+  what: string,
+  clouds: readonly string[],
+  cloud: string,
+): void {
+  const mark = o.scrub as Record<string, unknown> | undefined;
+  if (mark === undefined) return;
+  if (typeof mark !== "object" || mark === null) untrusted(what, "scrub", "a scrub mark {pass, sources}", mark);
+  if (typeof mark.pass !== "string" || !SCRUB_PASS.test(mark.pass))
+    untrusted(what, "scrub.pass", "a scrub pass id (a-z, 0-9, -)", mark.pass);
+  const sources = mark.sources;
+  if (!Array.isArray(sources) || sources.length > MAX_REPLICAS)
+    untrusted(what, "scrub.sources", `a list of at most ${MAX_REPLICAS} replica locations`, sources);
+  const others = clouds.filter((c) => c !== cloud);
+  const ref = o as unknown as ChunkRef;
+  const key = replicaKey(ref.fileId, ref.index, ref.sha256);
+  for (const source of sources) checkLocation({ "scrub.sources[]": source }, what, "scrub.sources[]", key, others);
+  if (new Set(sources.map((s: { cloud: string }) => s.cloud)).size !== sources.length)
+    untrusted(what, "scrub.sources", "replicas in distinct clouds", sources);
+}
+
 /** The optional counts and lists a chunk event carries on to the next stage. */
 export function checkChunkOptions(o: Record<string, unknown>, what: string, clouds: readonly string[]): void {
   if (o.replicas !== undefined) wholeNumber(o, what, "replicas", 1, MAX_REPLICAS);

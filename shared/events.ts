@@ -76,7 +76,22 @@ export interface ChunkProcessed extends ChunkRef, EventMeta {
    * whose replica was bad.
    */
   targets?: string[];
+  /** Set by a scrub (orchestrator/scrub-pass.ts): checks a replica that was verified once. */
+  scrub?: ScrubMark;
 }
+
+/**
+ * What a scrub adds to the events of one replica's check: the pass it belongs to (in message ids,
+ * so a replica checked again is not taken for a duplicate), and the verified replicas in other
+ * clouds to copy from when this one is missing or corrupt (the staging copy is gone by then).
+ */
+export interface ScrubMark {
+  pass: string;
+  sources: ObjectLocation[];
+}
+
+/** The scrub pass in a message id, so a replica checked again is not taken for a duplicate. */
+export const scrubPassOf = (ev: { scrub?: { pass: string } }): string[] => (ev.scrub ? [ev.scrub.pass] : []);
 
 export interface ChunkPlaced extends ChunkRef, EventMeta {
   replica: ObjectLocation;
@@ -84,10 +99,13 @@ export interface ChunkPlaced extends ChunkRef, EventMeta {
   staging: ObjectLocation;
   replicas: number;
   repairs: number;
+  scrub?: ScrubMark;
 }
 
 export interface ChunkVerified extends ChunkRef, EventMeta {
   replica: ObjectLocation;
+  /** When a scrub checked the replica: its pass, and how many times the replica had to be written again. */
+  scrub?: { pass: string; repairs: number };
 }
 
 export interface DeadLetter extends EventMeta {

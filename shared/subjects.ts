@@ -26,6 +26,8 @@ export const collectSubject = (cloud: string): string => `files.collect.${cloud}
 export const ALL_COLLECT = "files.collect.*";
 /** Core-NATS request that every worker answers with who it is (for `ferry status`). */
 export const WORKER_PING = "ferry.workers.ping";
+/** Core-NATS requests to the active orchestrator to scrub replicas (shared/scrub.ts). */
+export const SCRUB_REQUESTS = "ferry.scrub.requests";
 /** Core-NATS request that every worker answers with who it is and its metrics registry as JSON (for /metrics). */
 export const WORKER_METRICS = "ferry.workers.metrics";
 

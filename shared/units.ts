@@ -21,6 +21,14 @@ export function parseDuration(key: string, value: unknown): number {
   return parseWithUnits(key, value, DURATION_UNITS, "a duration such as 30s, 500ms or 7d");
 }
 
+/** Parses a rate in bytes per second: `20MB/s`, `4MiB/s` (or a size, read as per second). */
+export function parseRate(key: string, value: unknown): number {
+  const perSecond = typeof value === "string" ? value.replace(/\/s\s*$/i, "") : value;
+  const bytes = parseWithUnits(key, perSecond, SIZE_UNITS, "a rate such as 20MB/s or 4MiB/s");
+  if (bytes < 1) throw new ConfigError(`${key}: ${JSON.stringify(value)} must be at least 1 byte per second`);
+  return bytes;
+}
+
 function parseWithUnits(key: string, value: unknown, units: Record<string, number>, expected: string): number {
   if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Math.floor(value);
   if (typeof value === "string") {

@@ -38,6 +38,7 @@ async function main(argv: string[]): Promise<void> {
     stores: traceStores(rt.stores),
     log: rt.log,
     countLinkBytes: rt.metrics.countLinkBytes,
+    countScrub: rt.metrics.countScrub,
   };
   const worker = STAGE_WORKERS[stage];
   const source = stageSource(stage, cloud);

@@ -4,6 +4,7 @@ import { openPlainStream } from "../../client/encryption/decrypted-read.ts";
 import { KEY_FILE_ENV, keyFileChoice } from "../../client/encryption/key-file.ts";
 import { InputError } from "../../shared/errors.ts";
 import { parseCommand } from "../args.ts";
+import { BadReplicas } from "../bad-replicas.ts";
 import {
   OBJECTS_OPTION,
   OBJECTS_OPTION_HELP,
@@ -53,6 +54,7 @@ export async function catCommand(argv: string[]): Promise<number> {
   const range = values.range === undefined ? undefined : parseByteRange(values.range);
   const objects = objectsChoice(values.objects);
   const session = await openSession(sessionOptions(values));
+  const bad = new BadReplicas();
   try {
     const keyFile = keyFileChoice(values["key-file"]);
     const { stream } = await openPlainStream(session.kv, objectAccess(session, objects), fileId, {
@@ -60,8 +62,7 @@ export async function catCommand(argv: string[]): Promise<number> {
       preference: session.deployment.topology.clouds.map((c) => c.name),
       ...(values.from ? { from: values.from } : {}),
       ...(range ? { range } : {}),
-      onSkip: (c, r, why) =>
-        process.stderr.write(`ferry: chunk ${c.index}: the ${r.cloud} replica is unusable (${why}); trying the next\n`),
+      onSkip: bad.onSkip,
     });
     await pipeline(stream, process.stdout).catch((err: NodeJS.ErrnoException) => {
       // The reader went away (`ferry cat ... | head`): it has what it wanted.
@@ -69,6 +70,7 @@ export async function catCommand(argv: string[]): Promise<number> {
     });
     return 0;
   } finally {
+    await bad.askForRepairs(session);
     await session.close();
   }
 }

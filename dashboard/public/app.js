@@ -64,6 +64,19 @@ function card(label, value, cls, hint) {
   );
 }
 
+/** The latest scrub pass: replicas checked, and how many had to be written again. */
+function scrubCard(r) {
+  if (!r) return card("scrub", "none yet", "", "./ferry scrub, or the background pass (scrubEvery)");
+  const of = r.asked === null ? "?" : int(r.asked);
+  const state = r.finishedAt ? `finished ${clock(r.finishedAt)}` : `running since ${clock(r.startedAt)}`;
+  return card(
+    "scrub",
+    `${int(r.repairedCount)} repaired`,
+    r.repairedCount > 0 ? "warn" : "ok",
+    `${int(r.checked)} / ${of} replicas checked, ${state}`,
+  );
+}
+
 function renderSummary(s) {
   const b = s.bottleneck;
   const dead = s.deadLetters.stored;
@@ -73,6 +86,7 @@ function renderSummary(s) {
     card("durable only", int(s.files.durable), s.files.durable > 0 ? "warn" : "", "held by fewer clouds than wanted"),
     card("failed", int(s.files.failed), s.files.failed > 0 ? "bad" : ""),
     card("dead letters", int(dead), dead > 0 ? "bad" : dead === 0 ? "ok" : ""),
+    scrubCard(s.scrub),
     b
       ? card(
           "bottleneck",

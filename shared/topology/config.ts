@@ -8,6 +8,7 @@ import type { ProvidedCa } from "../tls/deployment-tls.ts";
 import { parseDuration, parseSize } from "../units.ts";
 import { compileGateway, type GatewaySpec } from "./gateway-config.ts";
 import { compileHub, type HubSpec } from "./hub-config.ts";
+import { compileScrub } from "./scrub-config.ts";
 import { compileStore, type StoreSpec } from "./store-config.ts";
 import { compileTlsConfig } from "./tls-config.ts";
 
@@ -55,6 +56,9 @@ export interface Topology {
   concurrency: Record<Stage, number>;
   /** How long a dead writer's temp object stays untouched before the sweeper removes it. @default 10m */
   orphanAgeMs: number;
+  /** The background scrub (shared/topology/scrub-config.ts). */
+  scrubEveryMs: number;
+  scrubRateBytesPerSec: number;
   /** The operator's CA (`tls: { ca, key }`); without it each deployment makes its own. */
   tls?: ProvidedCa;
 }
@@ -102,6 +106,7 @@ export function compileTopology(raw: unknown): Topology {
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
     concurrency,
     orphanAgeMs: parseDuration("orphanAge", r.orphanAge ?? "10m"),
+    ...compileScrub(r),
     ...(r.tls === undefined ? {} : { tls: compileTlsConfig(r.tls) }),
   };
 }

@@ -29,6 +29,7 @@ import {
   FILES_COMPLETED,
   fileSubject,
   objectUrlSubject,
+  SCRUB_REQUESTS,
   sourcedEventsPrefix,
   sourcedWorkPrefix,
   WORKER_METRICS,
@@ -212,7 +213,7 @@ const everyCloudKinds = () => STAGE_CHAIN.flatMap((r) => (r.from === "every" ? [
 function orchestratorRules(t: Topology): IdentityPermissions {
   return {
     identity: id.ORCHESTRATOR_IDENTITY,
-    purpose: "projects events into the manifest, completes files, hands overdue replicas to other clouds",
+    purpose: "projects events into the manifest, completes files, hands overdue replicas to other clouds, runs scrubs",
     publish: {
       allow: [
         ...onHub(t, (d) => [
@@ -231,7 +232,7 @@ function orchestratorRules(t: Topology): IdentityPermissions {
         ...t.clouds.map((c) => chunkSubject(takesOf("place"), c.name)),
       ],
     },
-    subscribe: { allow: [`${identityInbox(id.ORCHESTRATOR_IDENTITY)}.>`, ...WORKER_REQUESTS] },
+    subscribe: { allow: [`${identityInbox(id.ORCHESTRATOR_IDENTITY)}.>`, ...WORKER_REQUESTS, SCRUB_REQUESTS] },
     allowResponses: true,
   };
 }
@@ -240,7 +241,7 @@ function orchestratorRules(t: Topology): IdentityPermissions {
 function cliRules(t: Topology): IdentityPermissions {
   return {
     identity: id.CLI_IDENTITY,
-    purpose: "ferry ingest, status, get, cat, report, dead-letters",
+    purpose: "ferry ingest, status, get, cat, report, dead-letters, scrub",
     publish: {
       allow: [
         ...ALL_INGEST_REQUESTS,
@@ -256,6 +257,8 @@ function cliRules(t: Topology): IdentityPermissions {
         ...t.clouds.map((c) => jsApi(c.name, "INFO")),
         ...WORKER_REQUESTS,
         objectUrlSubject("*"),
+        // `ferry scrub`, and `get` asking for a bad replica it met to be written again.
+        SCRUB_REQUESTS,
       ],
     },
     subscribe: { allow: [`${identityInbox(id.CLI_IDENTITY)}.>`] },

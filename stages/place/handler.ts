@@ -7,18 +7,27 @@ import { SKIPPED } from "../../runtime/consume-loop.ts";
 import { cloudNames, meta, publishEvent, storeOf, type WorkerContext } from "../../runtime/context.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import {
+  ChecksumMismatchError,
+  describeError,
   ObjectExistsError,
   ObjectNotFoundError,
+  PoisonMessageError,
   StoreUnavailableError,
   UntrustedEventError,
 } from "../../shared/errors.ts";
-import { checkChunkOptions, checkStaging } from "../../shared/event-checks.ts";
-import { type ChunkPlaced, type ChunkProcessed, chunkRefOf, parseChunkEvent } from "../../shared/events.ts";
+import { checkChunkOptions, checkScrubMark, checkStaging } from "../../shared/event-checks.ts";
+import {
+  type ChunkPlaced,
+  type ChunkProcessed,
+  chunkRefOf,
+  parseChunkEvent,
+  scrubPassOf,
+} from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { type ChunkRecord, chunkKey, readJson } from "../../shared/manifest.ts";
 import { GatewayObjects } from "../../shared/object-urls/gateway-objects.ts";
 import { chooseTargets } from "../../shared/placement.ts";
-import type { BlobStore } from "../../shared/stores/types.ts";
+import type { BlobStore, ObjectLocation } from "../../shared/stores/types.ts";
 import { chunkSubject, msgId } from "../../shared/subjects.ts";
 import { assertKnownChunk, isLateDelivery } from "../finished-file.ts";
 import { hubManifest } from "../hub-manifest.ts";
@@ -36,6 +45,7 @@ export function createPlaceHandler(ctx: WorkerContext) {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, what, ["staging"]);
     checkStaging(ev, what, cloudNames(ctx));
     checkChunkOptions(ev as never, what, cloudNames(ctx));
+    checkScrubMark(ev as never, what, cloudNames(ctx), ctx.cloud);
     if (!targetsOf(ctx, ev).includes(ctx.cloud)) return SKIPPED;
     if (await replacedElsewhere(ctx, ev)) return SKIPPED;
     try {
@@ -44,6 +54,7 @@ export function createPlaceHandler(ctx: WorkerContext) {
       // Only the staged chunk's read reports not-found; after the file completed that is a late
       // delivery, and for a chunk no ingest announced, a forged event.
       if (!(err instanceof ObjectNotFoundError)) throw err;
+      if (ev.scrub) throw new PoisonMessageError(`no good copy left to repair it from: ${describeError(err)}`);
       if (await isLateDelivery(ctx, ev)) return;
       await assertKnownChunk(ctx, ev, what);
       throw err;
@@ -84,7 +95,17 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, signal: Abor
   const attributes = { ...objectAttributes(store, key), [ATTR_FILE_ID]: ev.fileId, [ATTR_CHUNK_INDEX]: ev.index };
   await withSpan(SPAN_PLACE_REPLICA, attributes, async () => {
     const log = ctx.log.child({ fileId: ev.fileId, index: ev.index, target });
-    if (await ensureCopied(ev, store, key, () => readStaged(ctx, ev, signal), signal))
+    const copied = await ensureCopied(ev, store, key, readsOf(ctx, ev, signal), signal);
+    const wrote = copied !== "present";
+    // A scrub's first look (no repair yet) that had to write found the replica missing or damaged.
+    const foundBad = wrote && ev.scrub !== undefined && !ev.repairs;
+    if (foundBad) ctx.countScrub(copied === "written" ? "missing" : "corrupt");
+    if (foundBad)
+      log.warn(
+        { to: `${target}:${key}`, scrub: ev.scrub?.pass, found: copied },
+        "scrub: replica was bad; written again",
+      );
+    else if (wrote)
       log.info({ bytes: ev.size, durationMs: Date.now() - started, to: `${target}:${key}` }, "replica written");
     else log.debug({ to: `${target}:${key}` }, "replica already there");
     const placed: ChunkPlaced = {
@@ -93,60 +114,71 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, signal: Abor
       replica: { cloud: target, store: store.kind, bucket: store.bucket, key },
       staging: ev.staging,
       replicas: ev.replicas,
-      repairs: ev.repairs ?? 0,
+      repairs: (ev.repairs ?? 0) + (foundBad ? 1 : 0),
+      ...(ev.scrub ? { scrub: ev.scrub } : {}),
     };
-    await publishEvent(
-      ctx,
-      chunkSubject("placed", ctx.cloud),
-      placed,
-      msgId(ev.fileId, ev.index, "placed", target, ctx.cloud, placed.repairs),
-    );
+    const id = msgId(ev.fileId, ev.index, "placed", target, ctx.cloud, placed.repairs, ...scrubPassOf(ev));
+    await publishEvent(ctx, chunkSubject("placed", ctx.cloud), placed, id);
   });
 }
 
 /**
- * Writes the replica unless an object of the right size is already there (verify checks its bytes).
- * True when this call wrote it.
+ * Writes the replica unless an object of the right size is already there (verify checks its bytes),
+ * from the first of `reads` that has the chunk's bytes: `present`, or `written` (there was none), or
+ * `replaced` (a wrong-sized one was there).
  */
 async function ensureCopied(
   ev: ChunkProcessed,
   store: BlobStore,
   key: string,
-  staged: () => Promise<Readable>,
+  reads: Array<() => Promise<Readable>>,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<"present" | "written" | "replaced"> {
   const existing = await store.head(key, { signal });
-  if (existing && existing.size === ev.size) return false;
+  if (existing && existing.size === ev.size) return "present";
   if (existing) {
     // The key names the bytes' hash: bytes that have it are the chunk, and the event's size lies.
     if ((await hashStream(await store.get(key, { signal }))).sha256 === ev.sha256)
       throw new UntrustedEventError(
         `chunks.processed event says chunk ${ev.index} of file ${ev.fileId} has ${ev.size} bytes; its replica ${store.cloud}:${key} has ${existing.size}, and their hash`,
       );
-    // A wrong-sized object under a content-derived key can only be damage: remove it and copy again.
+    // A wrong-sized object under a content-derived key can only be damage: remove it and copy again
+    // (a scrub, which found it, at once; a new chunk on its next delivery, as a failed attempt).
     await store.delete(key, { signal });
-    throw new StoreUnavailableError(
-      `replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`,
-    );
+    if (!ev.scrub)
+      throw new StoreUnavailableError(
+        `replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`,
+      );
   }
-  try {
-    await store.put(key, await staged(), { expectedSha256: ev.sha256, signal });
-    return true;
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err; // a racing writer got there first: same content-derived key
-    return false;
+  for (const [i, read] of reads.entries()) {
+    try {
+      await store.put(key, await read(), { expectedSha256: ev.sha256, signal });
+      return existing ? "replaced" : "written";
+    } catch (err) {
+      if (err instanceof ObjectExistsError) return "present"; // a racing writer got there first: same content-derived key
+      // A scrub's source may be missing or rotten too: the next one may be good.
+      const tryNext = err instanceof ObjectNotFoundError || err instanceof ChecksumMismatchError;
+      if (!tryNext || i === reads.length - 1) throw err;
+    }
   }
+  return "present";
+}
+
+/** Where the bytes come from: the staged chunk, or for a scrub the verified replicas in other clouds. */
+function readsOf(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Array<() => Promise<Readable>> {
+  const from = ev.scrub ? ev.scrub.sources : [ev.staging];
+  return from.map((loc) => () => readFrom(ctx, loc, signal));
 }
 
 /**
- * The staged chunk's bytes: from this cloud's own store, or from another cloud's through a URL its
- * gateway issues for that one object (this worker holds no other cloud's credentials); those bytes
- * are counted as crossing the link.
+ * An object's bytes (the staged chunk, or a scrub's source replica): from this cloud's own store, or
+ * from another cloud's through a URL its gateway issues for that one object (this worker holds no
+ * other cloud's credentials); those bytes are counted as crossing the link.
  */
-async function readStaged(ctx: WorkerContext, ev: ChunkProcessed, signal: AbortSignal): Promise<Readable> {
-  const from = ev.staging.cloud;
-  if (from === ctx.cloud) return storeOf(ctx, from).get(ev.staging.key, { signal });
-  const body = await new GatewayObjects(ctx.nc, from).get(ev.staging.key, { signal });
+async function readFrom(ctx: WorkerContext, loc: ObjectLocation, signal: AbortSignal): Promise<Readable> {
+  const from = loc.cloud;
+  if (from === ctx.cloud) return storeOf(ctx, from).get(loc.key, { signal });
+  const body = await new GatewayObjects(ctx.nc, from).get(loc.key, { signal });
   return Readable.from(
     (async function* () {
       for await (const part of body as AsyncIterable<Uint8Array>) {

@@ -4,6 +4,7 @@ import { ObjectNotFoundError, PoisonMessageError, UntrustedEventError } from "..
 import {
   checkChunkOptions,
   checkReplica as checkReplicaLocation,
+  checkScrubMark,
   checkStaging,
   MAX_REPAIRS,
 } from "../../shared/event-checks.ts";
@@ -13,6 +14,7 @@ import {
   type ChunkVerified,
   chunkRefOf,
   parseChunkEvent,
+  scrubPassOf,
 } from "../../shared/events.ts";
 import { hashStream } from "../../shared/hashing.ts";
 import { takesOf } from "../../shared/stages.ts";
@@ -35,20 +37,28 @@ export function createVerifyHandler(ctx: WorkerContext) {
     checkReplicaLocation(ev, what, ctx.cloud);
     checkStaging(ev, what, cloudNames(ctx));
     checkChunkOptions(ev as never, what, cloudNames(ctx));
+    checkScrubMark(ev as never, what, cloudNames(ctx), ctx.cloud);
     const store = storeOf(ctx, ev.replica.cloud);
     const problem = await checkReplica(store, ev, signal);
+    // A scrub's first look (no repair yet) is its finding; what place wrote again is checked as usual.
+    if (ev.scrub && !ev.repairs) ctx.countScrub(problem ? "corrupt" : "ok");
     if (!problem) {
       const ok: ChunkVerified = {
         ...meta(ctx, started),
         ...chunkRefOf(ev),
         replica: ev.replica,
+        ...(ev.scrub ? { scrub: { pass: ev.scrub.pass, repairs: ev.repairs ?? 0 } } : {}),
       };
-      await publishEvent(
-        ctx,
-        chunkSubject("verified", ctx.cloud),
-        ok,
-        msgId(ev.fileId, ev.index, "verified", ev.replica.cloud, ctx.cloud, ev.repairs ?? 0),
+      const id = msgId(
+        ev.fileId,
+        ev.index,
+        "verified",
+        ev.replica.cloud,
+        ctx.cloud,
+        ev.repairs ?? 0,
+        ...scrubPassOf(ev),
       );
+      await publishEvent(ctx, chunkSubject("verified", ctx.cloud), ok, id);
       ctx.log
         .child({ fileId: ev.fileId, index: ev.index })
         .debug({ replica: ev.replica.cloud, bytes: ev.size, durationMs: ok.durationMs }, "replica verified");
@@ -65,14 +75,11 @@ export function createVerifyHandler(ctx: WorkerContext) {
       replicas: ev.replicas,
       repairs,
       targets: [ev.replica.cloud],
+      ...(ev.scrub ? { scrub: ev.scrub } : {}),
     };
     const kind = takesOf("place");
-    await publishEvent(
-      ctx,
-      chunkSubject(kind, ctx.cloud),
-      again,
-      msgId(ev.fileId, ev.index, kind, ctx.cloud, "repair", repairs),
-    );
+    const id = msgId(ev.fileId, ev.index, kind, ctx.cloud, "repair", repairs, ...scrubPassOf(ev));
+    await publishEvent(ctx, chunkSubject(kind, ctx.cloud), again, id);
   };
 }
 

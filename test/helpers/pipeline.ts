@@ -70,7 +70,8 @@ export async function startTestPipeline(
       async stop() {
         await Promise.all(conns.map((c) => c.close()));
         await pipeline.stop();
-        rmSync(dir, { recursive: true, force: true });
+        // FERRY_KEEP_TEST_DIR=1 keeps the folder (logs, stores) to look into a failure.
+        if (!process.env.FERRY_KEEP_TEST_DIR) rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
