@@ -53,7 +53,7 @@ export async function deadLettersCommand(argv: string[]): Promise<number> {
       return 0;
     }
     if (shown.length === 0) {
-      process.stdout.write(values.history ? "no dead letters\n" : "no dead letters (not replayed)\n");
+      process.stdout.write("no dead letters\n");
       return 0;
     }
     for (const l of shown) process.stdout.write(describe(withOutcome(l, letters, files)));
@@ -76,6 +76,9 @@ function describe(l: Shown): string {
   const where = l.fileId ? ` file ${l.fileId}${l.index === undefined ? "" : ` chunk ${l.index}`}` : "";
   const deliveries = `${l.deliveryCount} ${l.deliveryCount === 1 ? "delivery" : "deliveries"}`;
   const replay = l.replayOf === undefined ? "" : `, a replay of #${l.replayOf}`;
-  const replayed = l.replayed ? `\n    replayed ${l.replayed.at} as ${l.replayed.msgId}: ${l.outcome}` : "";
-  return `#${l.seq}  ${l.at}  ${l.stage}@${l.cloud}${where}  (${l.subject}, ${deliveries}${replay})\n    ${printable(l.reason)}${replayed}\n`;
+  // A replay event, like a letter, comes from a cloud's stream: every field of it is shown escaped.
+  const replayed = l.replayed
+    ? `\n    replayed ${printable(String(l.replayed.at))} as ${printable(String(l.replayed.msgId))}: ${l.outcome}`
+    : "";
+  return `#${l.seq}  ${l.at}  ${l.stage}@${l.cloud}${where}  (${printable(l.subject)}, ${deliveries}${replay})\n    ${printable(l.reason)}${replayed}\n`;
 }

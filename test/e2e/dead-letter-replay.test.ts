@@ -4,19 +4,21 @@
  * file fails; the file is created, the letter replayed with --wait, and the file completes and
  * reads back identical. The replayed letter leaves `dead-letters` and stays in `--history`; a second
  * replay, an unknown number and a replay that fails again are each told apart. The cli identity may
- * not publish the replay event.
+ * not publish the replay event. The dashboard's latest dead letters drop a replayed one.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StoredDeadLetter } from "../../client/dead-letters.ts";
+import { listDeadLetters, type StoredDeadLetter } from "../../client/dead-letters.ts";
+import type { DashboardState } from "../../dashboard/state.ts";
 import { type FileRecord, openManifest, readFileRecord } from "../../shared/manifest.ts";
 import { connectNats } from "../../shared/nats/connect.ts";
 import { ingestSubject, replayedSubject } from "../../shared/subjects.ts";
 import { hubUrls } from "../../shared/topology/deployment.ts";
 import { adminOf, cliOf } from "../../shared/topology/nats-identities.ts";
+import { readRunState } from "../../supervisor/run-state.ts";
 import { jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
 import { eventually, sha256, writeRandomFile } from "../helpers/files.ts";
@@ -48,12 +50,20 @@ async function letters(...flags: string[]): Promise<Shown[]> {
   return jsonLines<Shown>(r.stdout);
 }
 
-const letterOf = (fileId: string, ...flags: string[]) =>
+/** The letter of `fileId`, read straight from the hub (quicker than a CLI run per poll). */
+const letterOf = (fileId: string) =>
   eventually(
-    async () => (await letters(...flags)).find((l) => l.fileId === fileId),
+    async () => (await listDeadLetters(jetstream(admin, { domain: "hub" }), Infinity)).find((l) => l.fileId === fileId),
     30_000,
     `a dead letter of ${fileId}`,
   );
+
+/** Whether the dashboard's latest dead letters name `fileId`. */
+async function dashboardShows(fileId: string): Promise<boolean> {
+  const url = readRunState(d.home)?.dashboardUrl as string;
+  const state = (await (await fetch(new URL("/api/state", url))).json()) as DashboardState;
+  return state.deadLetters.latest.some((l) => l.fileId === fileId);
+}
 
 async function fileRecord(fileId: string): Promise<FileRecord | undefined> {
   return readFileRecord(await openManifest(jetstream(admin, { domain: d.deployment.topology.hubDomain })), fileId);
@@ -69,6 +79,8 @@ describe("ferry dead-letters replay", () => {
     expect(await eventually(async () => ((await fileRecord(fileId))?.state === "failed" ? true : undefined))).toBe(
       true,
     );
+
+    await eventually(async () => ((await dashboardShows(fileId)) ? true : undefined), 10_000, "the dashboard's letter");
 
     writeRandomFile(path, 3 * CHUNK + 17);
     const r = await runCli(["dead-letters", "replay", String(letter.seq), "--wait"], { env: d.env });
@@ -86,6 +98,11 @@ describe("ferry dead-letters replay", () => {
     const history = (await letters("--history")).find((l) => l.seq === letter.seq);
     expect(history?.replayed).toMatchObject({ letterSeq: letter.seq, msgId: `replay-${letter.seq}-1` });
     expect(history?.outcome).toBe("file complete");
+    await eventually(
+      async () => ((await dashboardShows(fileId)) ? undefined : true),
+      10_000,
+      "the dashboard dropping it",
+    );
     const text = await runCli(["dead-letters", "--history"], { env: d.env });
     expect(text.stdout).toMatch(
       new RegExp(`#${letter.seq} [\\s\\S]*replayed .* as replay-${letter.seq}-1: file complete`),
@@ -109,7 +126,9 @@ describe("ferry dead-letters replay", () => {
     expect(jsonLines(r.stdout)).toEqual([
       expect.objectContaining({ seq: letter.seq, fileId, state: "failed", replays: 1, outcome: "failed again" }),
     ]);
-    const fresh = (await letters()).find((l) => l.replayOf === letter.seq);
+    const fresh = (await listDeadLetters(jetstream(admin, { domain: "hub" }), Infinity)).find(
+      (l) => l.replayOf === letter.seq,
+    );
     expect(fresh).toMatchObject({ fileId, stage: "ingest" });
     const history = (await letters("--history")).find((l) => l.seq === letter.seq);
     expect(history?.outcome).toBe(`failed again (dead letter #${fresh?.seq})`);
