@@ -47,35 +47,34 @@ function isStageSubject(subject: string, clouds: string[]): boolean {
 
 /**
  * The letters to replay: `seqs` (EVENTS sequences, as `ferry dead-letters` shows them), or every
- * letter not replayed yet when "all" (those whose file is complete are left out: `skipped`). One
- * InputError naming every problem when any asked letter is unknown, replayed already, of a complete
- * file, or cannot be published again; nothing has been published then.
+ * letter not replayed yet when "all". Asked by number, a letter that is unknown, replayed already,
+ * of a complete file, or cannot be published again makes one InputError naming every such problem,
+ * and nothing is published. With "all", such letters are left out, each with why (`skipped`).
  */
 export async function planReplays(
   c: ReplayClient,
   letters: StoredDeadLetter[],
   seqs: number[] | "all",
-): Promise<{ plans: ReplayPlan[]; skipped: StoredDeadLetter[] }> {
+): Promise<{ plans: ReplayPlan[]; skipped: string[] }> {
   const bySeq = new Map(letters.map((l) => [l.seq, l]));
   const asked = seqs === "all" ? letters.filter((l) => !l.replayed).map((l) => l.seq) : [...new Set(seqs)];
   const problems: string[] = [];
   const plans: ReplayPlan[] = [];
-  const skipped: StoredDeadLetter[] = [];
   for (const seq of asked) {
     const letter = bySeq.get(seq);
     try {
       if (!letter)
         throw new InputError(`#${seq}: no dead letter has this number (./ferry dead-letters lists them, with their #)`);
       const plan = await planOne(c, letter, bySeq);
-      if (plan) plans.push(plan);
-      else if (seqs === "all") skipped.push(letter);
-      else throw new InputError(`#${seq}: its file ${letter.fileId} is complete: there is nothing to replay`);
+      if (!plan) throw new InputError(`#${seq}: its file ${letter.fileId} is complete: there is nothing to replay`);
+      plans.push(plan);
     } catch (err) {
       problems.push((err as Error).message);
     }
   }
+  if (seqs === "all") return { plans, skipped: problems };
   if (problems.length > 0) throw new InputError(`nothing was replayed:\n  ${problems.join("\n  ")}`);
-  return { plans, skipped };
+  return { plans, skipped: [] };
 }
 
 /** One letter's plan; undefined when its file is complete. */

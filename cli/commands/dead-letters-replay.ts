@@ -25,8 +25,8 @@ that fails again writes a new dead letter (marked "a replay of #<#>"), which can
 Replay every letter of a file (or use --all): a file with a letter left unreplayed cannot complete.
 
 Refused, with nothing published: a number no dead letter has, a letter replayed already, a letter
-whose file is complete (--all leaves those out and says so), and a letter whose message is longer
-than the letter holds and is gone from its stream.
+whose file is complete, a letter whose message is longer than the letter holds and is gone from its
+stream, and one whose subject is not one a stage takes. --all leaves such letters out, saying why.
 
 Runs as the deployment's admin NATS identity (only it may publish the replay event
 files.replayed.<cloud>); with --hub, FERRY_NATS_HOME must hold credentials/nats/admin.nk.
@@ -109,7 +109,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       listDeadLetters(session.hubJs, Infinity, { history: true }),
     );
     const { plans, skipped } = await planReplays(client, letters, args.seqs);
-    for (const l of skipped) process.stderr.write(`#${l.seq}: left out, its file ${l.fileId} is complete\n`);
+    for (const why of skipped) process.stderr.write(`left out ${why}\n`);
     if (plans.length === 0) {
       process.stderr.write("no dead letters to replay\n");
       return 0;
