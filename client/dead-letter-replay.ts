@@ -8,7 +8,7 @@
  */
 import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
-import { InputError } from "../shared/errors.ts";
+import { FerryError, InputError } from "../shared/errors.ts";
 import { encodeEvent, type LetterReplayed } from "../shared/events.ts";
 import { fileIdFromSequence, isFileId } from "../shared/ids.ts";
 import { type ManifestReader, readFileRecord } from "../shared/manifest.ts";
@@ -151,9 +151,13 @@ export async function replay(c: ReplayClient, plan: ReplayPlan): Promise<LetterR
     at: new Date().toISOString(),
   };
   // One replay event per letter: a second replay, even a concurrent one, is dropped as a duplicate.
-  const ack = await c.hubJs.publish(replayedSubject(letter.cloud), encodeEvent(event), {
-    msgID: msgId("replayed", letter.seq),
-  });
+  const ack = await c.hubJs
+    .publish(replayedSubject(letter.cloud), encodeEvent(event), { msgID: msgId("replayed", letter.seq) })
+    .catch((err: unknown) => {
+      throw new FerryError(
+        `#${letter.seq}: cloud ${letter.cloud}'s stream did not take the replay event (is its leaf up and linked?): ${(err as Error).message}; nothing of this letter was published`,
+      );
+    });
   if (ack.duplicate)
     throw new InputError(`#${letter.seq}: already being replayed by another ferry dead-letters replay`);
   const h = headers();
@@ -161,7 +165,7 @@ export async function replay(c: ReplayClient, plan: ReplayPlan): Promise<LetterR
   try {
     await c.hubJs.publish(letter.subject, plan.payload, { msgID: event.msgId, headers: h });
   } catch (err) {
-    throw new Error(
+    throw new FerryError(
       `#${letter.seq} is marked replayed, but its message could not be published again to ${letter.subject}: ${(err as Error).message}`,
     );
   }

@@ -2,6 +2,7 @@ import { planReplays, type ReplayPlan, replay } from "../../client/dead-letter-r
 import { listDeadLetters } from "../../client/dead-letters.ts";
 import { isSettled, waitForFiles } from "../../client/ingest.ts";
 import { replayOutcome } from "../../client/replay-outcome.ts";
+import { FerryError } from "../../shared/errors.ts";
 import type { LetterReplayed } from "../../shared/events.ts";
 import type { FileRecord } from "../../shared/manifest.ts";
 import { ADMIN_IDENTITY } from "../../shared/topology/nats-identities.ts";
@@ -115,16 +116,24 @@ export async function replayCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const done: Array<{ plan: ReplayPlan; event: LetterReplayed }> = [];
+    let unpublished = 0;
     for (const plan of plans) {
-      const event = await replay(client, plan);
-      done.push({ plan, event });
-      if (!args.json && !args.wait) process.stdout.write(`${replayedLine(event)}\n`);
+      try {
+        const event = await replay(client, plan);
+        done.push({ plan, event });
+        if (!args.json && !args.wait) process.stdout.write(`${replayedLine(event)}\n`);
+      } catch (err) {
+        // The others go on: each letter's replay stands on its own.
+        if (!(err instanceof FerryError)) throw err;
+        process.stderr.write(`ferry: ${err.message}\n`);
+        unpublished++;
+      }
     }
     if (!args.wait) {
       if (args.json) for (const d of done) process.stdout.write(`${JSON.stringify(jsonLine(d.event))}\n`);
-      return 0;
+      return unpublished > 0 ? 1 : 0;
     }
-    return await waitForReplays(session.kv, done, args);
+    return Math.max(await waitForReplays(session.kv, done, args), unpublished > 0 ? 1 : 0);
   } finally {
     await session.close();
   }
