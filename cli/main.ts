@@ -47,7 +47,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   },
   keygen: { run: keygenCommand, summary: "write a new deployment key for ingest --encrypt, get and cat (-o <path>)" },
   creds: { run: credsCommand, summary: "rotate <identity>: replace one NATS identity's seed on a running deployment" },
-  "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
+  "dead-letters": {
+    run: deadLettersCommand,
+    summary: "list the messages that could never be processed, and why; replay <#...> sends them again once fixed",
+  },
   compose: {
     run: composeCommand,
     summary: "generate docker-compose.yml and its nats configs from the topology (--check for CI)",
