@@ -17,7 +17,7 @@ import type { BlobStore } from "../shared/stores/types.ts";
 import { DEPLOYMENT_BUCKET } from "../shared/stream-names.ts";
 import { type ClientView, readClientView } from "../shared/topology/client-view.ts";
 import { hubUrls, readDeployment } from "../shared/topology/deployment.ts";
-import { CLI_IDENTITY, cliOf } from "../shared/topology/nats-identities.ts";
+import { CLI_IDENTITY } from "../shared/topology/nats-identities.ts";
 
 /** `{ identity }` when there is one (exactOptionalPropertyTypes). */
 const withIdentity = (identity: NatsIdentity | undefined): { identity?: NatsIdentity } =>
@@ -85,6 +85,8 @@ export interface SessionOptions {
   /** The hub's URLs (`--hub`, FERRY_HUB): the deployment is read from the hub. */
   hubUrls?: string[];
   timeoutMs: number;
+  /** The NATS identity to connect as (default `cli`; `ferry dead-letters replay` is `admin`). */
+  identity?: string;
 }
 
 /** SERVER_OPTIONS as parsed by parseCommand, checked and with defaults filled in. */
@@ -135,8 +137,8 @@ export interface Session {
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
   const { rc, deployment, home } = options.hubUrls
-    ? await throughHub(options.hubUrls, options.timeoutMs)
-    : await fromHome(options.home, options.timeoutMs);
+    ? await throughHub(options.hubUrls, options.timeoutMs, options.identity ?? CLI_IDENTITY)
+    : await fromHome(options.home, options.timeoutMs, options.identity ?? CLI_IDENTITY);
   const stores = openStores(deployment);
   const close = async () => {
     await rc.close();
@@ -155,7 +157,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
 
 type Reached = { rc: ReliableConnection; deployment: ClientView; home?: string };
 
-async function fromHome(home: string, timeoutMs: number): Promise<Reached> {
+async function fromHome(home: string, timeoutMs: number, identity: string): Promise<Reached> {
   const run = readRunState(home);
   if (!run || !isOurProcess(run.supervisorPid, SUPERVISOR_MARKER)) {
     throw new ConfigError(
@@ -166,19 +168,19 @@ async function fromHome(home: string, timeoutMs: number): Promise<Reached> {
   const rc = await connectReliably(hubUrls(deployment), {
     name: "ferry-cli",
     role: "the hub",
-    identity: cliOf(deployment),
+    identity: { name: identity, home: deployment.dataDir },
     timeoutMs,
     hint: `see ${home}/logs/hub.log, or restart with ./ferry down && ./ferry up --detach`,
   });
   return { rc, deployment, home };
 }
 
-async function throughHub(hubUrls: string[], timeoutMs: number): Promise<Reached> {
+async function throughHub(hubUrls: string[], timeoutMs: number, identity: string): Promise<Reached> {
   const rc = await connectReliably(hubUrls, {
     name: "ferry-cli",
     role: "the hub",
     timeoutMs,
-    ...withIdentity(identityFromEnv(process.env, CLI_IDENTITY)),
+    ...withIdentity(identityFromEnv(process.env, identity)),
     hint: "check --hub (or FERRY_HUB) and that this machine can reach it",
   });
   try {

@@ -48,7 +48,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summa
   },
   keygen: { run: keygenCommand, summary: "write a new deployment key for ingest --encrypt, get and cat (-o <path>)" },
   creds: { run: credsCommand, summary: "rotate <identity>: replace one NATS identity's seed on a running deployment" },
-  "dead-letters": { run: deadLettersCommand, summary: "list the messages that could never be processed, and why" },
+  "dead-letters": {
+    run: deadLettersCommand,
+    summary: "list the messages that could never be processed, and why; replay <#...> sends them again once fixed",
+  },
   scrub: {
     run: scrubCommand,
     summary: "read every replica back, check its SHA-256, and rewrite a missing or corrupt one from a good copy",

@@ -1,12 +1,14 @@
 /**
  * Follows the hub's EVENTS stream for the dashboard, from its first retained event, with an ordered
  * consumer (nothing is acknowledged or removed). It keeps the recent stage events (for rates and the
- * bottleneck), the verified replicas per cloud, and the latest dead letters.
+ * bottleneck), the verified replicas per cloud, and the latest dead letters not replayed.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { HISTORY_SUBJECTS, type HistoryEvent } from "../observability/monitor.ts";
+import type { LetterReplayed } from "../shared/events.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
+import { REPLAYED_TYPE } from "../shared/subjects.ts";
 
 /** A dead letter as the dashboard shows it. */
 export interface DeadLetterRow {
@@ -25,8 +27,9 @@ type EventBody = HistoryEvent["body"] & {
   reason?: string;
 };
 
-/** How many dead letters the dashboard keeps to show. */
+/** How many dead letters the dashboard shows, and keeps (so that replayed ones can leave the shown ones). */
 const LATEST_DEAD_LETTERS = 5;
+const KEPT_DEAD_LETTERS = 100;
 
 export class EventTail {
   readonly #js: JetStreamClient;
@@ -34,7 +37,8 @@ export class EventTail {
   #recent: HistoryEvent[] = [];
   /** Per cloud, the replicas verified there (`fileId:index`, so a redelivered event counts once) and their bytes. */
   readonly #replicas = new Map<string, { chunks: Set<string>; bytes: number }>();
-  #deadLetters: DeadLetterRow[] = [];
+  /** The newest dead letters not replayed (`ferry dead-letters replay`), by EVENTS sequence. */
+  #deadLetters: Array<{ seq: number; row: DeadLetterRow }> = [];
   #lastSeq = 0;
   #caughtUp = false;
   #messages: ConsumerMessages | undefined;
@@ -66,7 +70,10 @@ export class EventTail {
 
   /** The newest dead letters, newest first. */
   latestDeadLetters(): DeadLetterRow[] {
-    return [...this.#deadLetters].reverse();
+    return this.#deadLetters
+      .slice(-LATEST_DEAD_LETTERS)
+      .map((l) => l.row)
+      .reverse();
   }
 
   async stop(): Promise<void> {
@@ -79,7 +86,7 @@ export class EventTail {
     while (!this.#stop.signal.aborted) {
       try {
         const consumer = await this.#js.consumers.get(EVENTS_STREAM, {
-          filter_subjects: HISTORY_SUBJECTS,
+          filter_subjects: [...HISTORY_SUBJECTS, `${REPLAYED_TYPE}.>`],
           ...(this.#lastSeq > 0
             ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 }
             : {}),
@@ -106,16 +113,22 @@ export class EventTail {
     } catch {
       return; // not JSON: not one of our events
     }
+    if (m.subject.startsWith(`${REPLAYED_TYPE}.`)) {
+      const { letterSeq } = body as Partial<LetterReplayed>;
+      this.#deadLetters = this.#deadLetters.filter((l) => l.seq !== letterSeq);
+      return;
+    }
     if (m.subject.startsWith("deadletter.")) {
-      this.#deadLetters.push({
+      const row: DeadLetterRow = {
         at: String(body.at ?? ""),
         stage: String(body.stage ?? ""),
         cloud: String(body.cloud ?? ""),
         reason: String(body.reason ?? ""),
         ...(typeof body.fileId === "string" ? { fileId: body.fileId } : {}),
         ...(typeof body.index === "number" ? { index: body.index } : {}),
-      });
-      if (this.#deadLetters.length > LATEST_DEAD_LETTERS) this.#deadLetters.shift();
+      };
+      this.#deadLetters.push({ seq: m.seq, row });
+      if (this.#deadLetters.length > KEPT_DEAD_LETTERS) this.#deadLetters.shift();
     }
     if (m.subject.startsWith("chunks.verified.") && body.replica?.cloud) {
       const r = this.#replicas.get(body.replica.cloud) ?? { chunks: new Set<string>(), bytes: 0 };

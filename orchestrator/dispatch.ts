@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { UntrustedEventError } from "../shared/errors.ts";
 import { parseJsonObject } from "../shared/events.ts";
 import { type ChunkEventKind, STAGE_CHAIN, STAGES } from "../shared/stages.ts";
-import { chunkEventType, deadLetterType, eventType } from "../shared/subjects.ts";
+import { chunkEventType, deadLetterType, eventType, REPLAYED_TYPE } from "../shared/subjects.ts";
 import { checkProjectedEvent } from "./event-shapes.ts";
 import { askToCollect, type Finalizer, finalizeFile } from "./finalize.ts";
 import * as project from "./projection.ts";
@@ -33,6 +33,7 @@ const CHUNK_PROJECTIONS: Partial<Record<ChunkEventKind, Apply>> = {
 export const EVENT_PROJECTIONS: Readonly<Record<string, Apply>> = {
   "files.accepted": project.onFileAccepted,
   "files.ingested": project.onFileIngested,
+  [REPLAYED_TYPE]: project.onFileReplayed,
   ...Object.fromEntries(
     STAGE_CHAIN.map((r) => [chunkEventType(r.emits), CHUNK_PROJECTIONS[r.emits] ?? project.recordStageTime(r.stage)]),
   ),

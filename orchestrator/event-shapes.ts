@@ -18,6 +18,7 @@ import {
   wholeNumber,
 } from "../shared/event-checks.ts";
 import { isFileId } from "../shared/ids.ts";
+import { REPLAYED_TYPE } from "../shared/subjects.ts";
 
 /** Longest name an event may give a file (a request's name or a source path's base name is shorter). */
 const MAX_TEXT_BYTES = 8192;
@@ -35,6 +36,10 @@ export function checkProjectedEvent(type: string, cloud: string, e: Record<strin
   const what = `${type} event from ${cloud}`;
   if (type.startsWith("deadletter.")) {
     checkDeadLetter(what, e);
+    return;
+  }
+  if (type === REPLAYED_TYPE) {
+    checkReplayed(what, e);
     return;
   }
   if (!isFileId(e.fileId)) refuse(what, "fileId", "6-64 lower-case letters, digits or dashes", e.fileId);
@@ -80,4 +85,11 @@ function checkDeadLetter(what: string, e: Record<string, unknown>): void {
   if (e.index !== undefined) wholeNumber(e, what, "index", 0, MAX_CHUNKS - 1);
   // Any length: the projection keeps the start of a long reason.
   for (const f of ["stage", "reason"]) if (typeof e[f] !== "string") refuse(what, f, "text", e[f]);
+}
+
+/** A replay names the letter it replayed, and its file when the letter had one. */
+function checkReplayed(what: string, e: Record<string, unknown>): void {
+  if (e.fileId !== undefined && !isFileId(e.fileId)) refuse(what, "fileId", "a file id", e.fileId);
+  wholeNumber(e, what, "letterSeq", 1, Number.MAX_SAFE_INTEGER);
+  if (typeof e.at !== "string") refuse(what, "at", "text", e.at);
 }

@@ -14,6 +14,7 @@ import type {
   EventMeta,
   FileAccepted,
   FileIngested,
+  LetterReplayed,
 } from "../shared/events.ts";
 import { type ChunkRecord, chunkKey, emptyStageTimes, type FileRecord, fileKey } from "../shared/manifest.ts";
 import { STAGES, type Stage } from "../shared/stages.ts";
@@ -157,6 +158,26 @@ export async function onDeadLetter(p: Projection, e: DeadLetter): Promise<NextSt
     );
   });
   return undefined;
+}
+
+/**
+ * A replayed dead letter takes its failed file back in flight (ingesting until its chunk count is
+ * known, else processing), so the replayed message can complete it; each letter counts once in
+ * `replays`. A complete file stays complete. The file may be ready at once: the replayed work can
+ * have finished before this event was projected.
+ */
+export async function onFileReplayed(p: Projection, e: LetterReplayed): Promise<NextStep> {
+  if (!e.fileId) return undefined;
+  const file = await updateFile(p, e.fileId, e.at, (f) => {
+    const seen = f.replayedLetters ?? [];
+    if (f.state === "complete" || seen.includes(e.letterSeq)) return;
+    f.replayedLetters = [...seen, e.letterSeq];
+    f.replays = f.replayedLetters.length;
+    if (f.state !== "failed") return;
+    f.state = f.chunkCount === undefined ? "ingesting" : "processing";
+    delete f.reason;
+  });
+  return { fileId: e.fileId, ready: isReady(file) };
 }
 
 /** Every chunk has its replicas and the file is not finished yet (durable counts as unfinished). */

@@ -9,7 +9,7 @@ import { type DeadLetter, type EventMeta, encodeEvent, peekIds } from "../shared
 import { isFileId } from "../shared/ids.ts";
 import type { Stage } from "../shared/stages.ts";
 import type { BlobStore } from "../shared/stores/types.ts";
-import { deadLetterSubject, msgId } from "../shared/subjects.ts";
+import { deadLetterSubject, msgId, REPLAY_OF_HEADER } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 
@@ -70,6 +70,7 @@ export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unk
   // must not fail the real file it names.
   const { fileId, index } = err instanceof UntrustedEventError ? {} : peekIds(msg.data);
   const ids = { ...(isFileId(fileId) ? { fileId } : {}), ...(index === undefined ? {} : { index }) };
+  const replayOf = Number(msg.headers?.get(REPLAY_OF_HEADER) || Number.NaN);
   const dl: DeadLetter = {
     cloud: ctx.cloud,
     worker: ctx.workerId,
@@ -84,6 +85,8 @@ export async function publishDeadLetter(ctx: WorkerContext, msg: JsMsg, err: unk
     deliveryCount: msg.info.deliveryCount,
     ...ids,
     payload,
+    payloadBytes: msg.data.length,
+    ...(Number.isSafeInteger(replayOf) && replayOf > 0 ? { replayOf } : {}),
   };
   await publishEvent(
     ctx,

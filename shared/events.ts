@@ -120,6 +120,27 @@ export interface DeadLetter extends EventMeta {
   index?: number;
   /** The original payload (truncated), so it can be inspected and replayed. */
   payload: string;
+  /** The original payload's length in bytes: more than `payload` holds when it was truncated. */
+  payloadBytes?: number;
+  /** When the message was a replay (`ferry dead-letters replay`): the EVENTS sequence of the letter it replayed. */
+  replayOf?: number;
+}
+
+/**
+ * A dead letter replayed (`files.replayed.<cloud>`, published by the admin identity): its message
+ * was published again as `msgId`. The orchestrator takes the letter's file back in flight.
+ */
+export interface LetterReplayed {
+  /** The letter's sequence in the hub's EVENTS stream. */
+  letterSeq: number;
+  stage: string;
+  cloud: string;
+  fileId?: string;
+  index?: number;
+  /** The subject the message was published to again, and its new message id. */
+  subject: string;
+  msgId: string;
+  at: string;
 }
 
 export interface FileCompleted {

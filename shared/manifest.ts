@@ -60,6 +60,9 @@ export interface FileRecord {
    * `sha256` and every chunk are of the ciphertext, and this says how to decrypt it with the key.
    */
   encryption?: FileEncryption;
+  /** How many of its dead letters were replayed (`ferry dead-letters replay`), and which (EVENTS sequences). */
+  replays?: number;
+  replayedLetters?: number[];
 }
 
 export interface ReplicaRecord extends ObjectLocation {

@@ -56,6 +56,18 @@ export const deadLetterType = (stage: Stage | "orchestrator"): string => `deadle
 export const deadLetterSubject = (stage: Stage | "orchestrator", cloud: string): string =>
   `${deadLetterType(stage)}.${cloud}`;
 
+/**
+ * A dead letter replayed (`ferry dead-letters replay`), as `eventType` returns it. Published by the
+ * admin identity only (shared/topology/nats-permissions.ts) into the letter's cloud's stream, so it
+ * reaches the hub's EVENTS beside the letter; the orchestrator takes the letter's file back in flight.
+ */
+export const REPLAYED_TYPE = "files.replayed";
+export const replayedSubject = (cloud: string): string => `${REPLAYED_TYPE}.${cloud}`;
+/** Header of a republished message: the EVENTS sequence of the dead letter it replays. */
+export const REPLAY_OF_HEADER = "Ferry-Replay-Of";
+/** A republished message's id: new for each replay, so the duplicate window does not drop it. */
+export const replayMsgId = (letterSeq: number, attempt: number): string => `replay-${letterSeq}-${attempt}`;
+
 /** Every subject a cloud's own event stream captures. */
 export const cloudStreamSubjects = (cloud: string): string[] => [
   `chunks.*.${cloud}`,

@@ -29,6 +29,7 @@ import {
   FILES_COMPLETED,
   fileSubject,
   objectUrlSubject,
+  replayedSubject,
   SCRUB_REQUESTS,
   sourcedEventsPrefix,
   sourcedWorkPrefix,
@@ -213,7 +214,8 @@ const everyCloudKinds = () => STAGE_CHAIN.flatMap((r) => (r.from === "every" ? [
 function orchestratorRules(t: Topology): IdentityPermissions {
   return {
     identity: id.ORCHESTRATOR_IDENTITY,
-    purpose: "projects events into the manifest, completes files, hands overdue replicas to other clouds, runs scrubs",
+    purpose:
+      "projects events into the manifest (replays too), completes files, hands overdue replicas to other clouds, runs scrubs",
     publish: {
       allow: [
         ...onHub(t, (d) => [
@@ -260,6 +262,8 @@ function cliRules(t: Topology): IdentityPermissions {
         // `ferry scrub`, and `get` asking for a bad replica it met to be written again.
         SCRUB_REQUESTS,
       ],
+      // Named, though no allow covers it: replaying dead letters is the admin identity's alone.
+      deny: [replayedSubject("*")],
     },
     subscribe: { allow: [`${identityInbox(id.CLI_IDENTITY)}.>`] },
     allowResponses: false,
@@ -291,7 +295,10 @@ function hubRules(t: Topology): IdentityPermissions[] {
     cliRules(t),
     {
       identity: id.ADMIN_IDENTITY,
-      purpose: "the operator's: declares streams, consumers and buckets (ferry up), drills and tests",
+      // The only hub identity that may publish a replay event (files.replayed.<cloud>): `ferry dead-letters
+      // replay` runs as admin. It reaches the orchestrator through its cloud's stream and EVENTS.
+      purpose:
+        "the operator's: declares streams, consumers and buckets (ferry up), replays dead letters (`files.replayed.<cloud>`), drills and tests",
       publish: { allow: [">"] },
       subscribe: { allow: [">"] },
       allowResponses: false,

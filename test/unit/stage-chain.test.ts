@@ -172,6 +172,8 @@ describe("the orchestrator's projections derived from the chain", () => {
       [
         "files.accepted",
         "files.ingested",
+        // An operator's replay of a dead letter (ferry dead-letters replay) puts a failed file back in flight.
+        "files.replayed",
         ...["ingested", "processed", "placed", "verified"].map((k) => `chunks.${k}`),
         ...STAGES.map((s) => `deadletter.${s}`),
       ].sort(),
