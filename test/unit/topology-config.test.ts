@@ -11,7 +11,7 @@ describe("compileTopology", () => {
       hubDomain: "hub",
       replicas: 3,
       chunkSizeBytes: 8 * 1024 * 1024,
-      ackWaitMs: 30_000,
+      ackWaitMs: 10_000,
       maxAttempts: 10,
       eventMaxAgeMs: 7 * 86_400_000,
     });
