@@ -42,8 +42,6 @@ import {
 import type { Topology } from "../shared/topology/config.ts";
 import { hubReplicas } from "../shared/topology/hub-config.ts";
 
-const DUPLICATE_WINDOW_MS = 2 * 60_000;
-
 /** `replicas`: 1 on a leaf (a single server); on the hub, `hubReplicas` (R3 on a 3-node hub). */
 function limitsStream(name: string, topology: Topology, replicas = 1): Partial<StreamConfig> & { name: string } {
   return {
@@ -51,7 +49,7 @@ function limitsStream(name: string, topology: Topology, replicas = 1): Partial<S
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: nanos(topology.eventMaxAgeMs),
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    duplicate_window: nanos(Math.min(topology.duplicateWindowMs, topology.eventMaxAgeMs)),
     num_replicas: replicas,
   };
 }

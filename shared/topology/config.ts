@@ -52,6 +52,12 @@ export interface Topology {
   placementDeadlineMs: number;
   /** How long cloud event streams keep events (longer than the worst partition survived). @default 7d */
   eventMaxAgeMs: number;
+  /**
+   * How long JetStream remembers message ids to drop a republished duplicate. Idempotence never
+   * rests on it alone (every write is create-only under a content-derived key); a shorter window
+   * lets a test outlast it. @default 2m
+   */
+  duplicateWindowMs: number;
   /** Messages a worker handles at once, per stage. */
   concurrency: Record<Stage, number>;
   /** How long a dead writer's temp object stays untouched before the sweeper removes it. @default 10m */
@@ -104,6 +110,7 @@ export function compileTopology(raw: unknown): Topology {
     maxAttempts: r.maxAttempts === undefined ? 10 : asPositiveInt("maxAttempts", r.maxAttempts),
     placementDeadlineMs: parseDuration("placementDeadline", r.placementDeadline ?? "60s"),
     eventMaxAgeMs: parseDuration("eventRetention", r.eventRetention ?? "7d"),
+    duplicateWindowMs: parseDuration("duplicateWindow", r.duplicateWindow ?? "2m"),
     concurrency,
     orphanAgeMs: parseDuration("orphanAge", r.orphanAge ?? "10m"),
     ...compileScrub(r),

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../shared/errors.ts";
 import { compileTopology } from "../../shared/topology/config.ts";
+import { cloudEventsStream, eventsStream, filesStream, workEventsStream } from "../../streams/definitions.ts";
 
 describe("compileTopology", () => {
   it("fills documented defaults and turns units into bytes and milliseconds", () => {
@@ -59,5 +60,16 @@ describe("compileTopology", () => {
   ])("rejects %j naming the key and the bad value", (raw, message) => {
     expect(() => compileTopology(raw)).toThrow(ConfigError);
     expect(() => compileTopology(raw)).toThrow(message);
+  });
+});
+
+describe("duplicateWindow", () => {
+  it("defaults to 2 minutes, and every stream's JetStream duplicate window follows it", () => {
+    const clouds = [{ name: "aws" }, { name: "gcp" }];
+    expect(compileTopology({ clouds }).duplicateWindowMs).toBe(120_000);
+    const t = compileTopology({ clouds, duplicateWindow: "3s" });
+    for (const s of [filesStream(t), eventsStream(t), cloudEventsStream(t, "aws"), workEventsStream(t, "gcp")])
+      expect(s.duplicate_window, s.name).toBe(3_000_000_000);
+    expect(() => compileTopology({ clouds, duplicateWindow: "soon" })).toThrow(/duplicateWindow: "soon"/);
   });
 });
