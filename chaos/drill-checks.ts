@@ -38,7 +38,7 @@ export async function settleAndCheck(
   p: Pipeline,
   c: DrillClient,
   files: DrillFile[],
-  options: CompiledOptions,
+  options: Pick<CompiledOptions, "drainTimeoutMs">,
   log: (l: string) => void,
 ): Promise<{ records: FileRecords; invariants: InvariantResult[] }> {
   const down = serversDown(p);

@@ -16,6 +16,8 @@ import { adminOf } from "../shared/topology/nats-identities.ts";
 import type { DrillFile, FileRecords } from "./invariants.ts";
 
 export interface DrillClient {
+  /** The connection to the hub (core requests, such as a scrub). */
+  hub: NatsConnection;
   hubDomain: string;
   hubJs: JetStreamClient;
   hubJsm: JetStreamManager;
@@ -40,6 +42,7 @@ export async function openDrillClient(d: Deployment): Promise<DrillClient> {
     }
     const stores = openStores(d);
     return {
+      hub,
       hubDomain: d.topology.hubDomain,
       hubJs,
       hubJsm: await hubJs.jetstreamManager(),

@@ -64,7 +64,7 @@ export async function runKillWorkersDrill(options: KillWorkersOptions): Promise<
  * Checks each file, then asks for its ingest; one at a time, in the order given, dealt to the clouds in
  * turn so that every cloud's ingest workers have files to lose.
  */
-async function submitFiles(
+export async function submitFiles(
   client: DrillClient,
   paths: string[],
   clouds: string[],

@@ -89,10 +89,11 @@ export function checkScrubMark(
   o: Record<string, unknown>,
   what: string,
   clouds: readonly string[],
-  cloud: string,
+  cloud: string | undefined,
 ): void {
   const mark = o.scrub as Record<string, unknown> | undefined;
   if (mark === undefined) return;
+  if (cloud === undefined) untrusted(what, "targets", "the one cloud a scrub checks", o.targets);
   if (typeof mark !== "object" || mark === null) untrusted(what, "scrub", "a scrub mark {pass, sources}", mark);
   if (typeof mark.pass !== "string" || !SCRUB_PASS.test(mark.pass))
     untrusted(what, "scrub.pass", "a scrub pass id (a-z, 0-9, -)", mark.pass);

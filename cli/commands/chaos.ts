@@ -8,10 +8,12 @@ import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../share
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
+import { CHAOS_FAULTS_HELP, chaosFaultCommand, FAULT_SCENARIOS } from "./chaos-faults.ts";
 import { chaosHostsCommand } from "./chaos-hosts.ts";
 
 export const CHAOS_HELP = `Usage: ferry chaos kill-workers [options]
        ferry chaos hosts [options]     hosts that share nothing but TCP (see ferry chaos hosts --help)
+       ferry chaos lose-cloud | bit-rot [options]   scenario drills (see below)
 
 Breaks the pipeline on purpose and shows that nothing was lost. Starts a private deployment
 (free ports, a temporary folder), generates random files and ingests them; while they are in
@@ -35,7 +37,9 @@ Options:
   --topology <file>   the clouds to deploy (default: FERRY_TOPOLOGY or topology.json)
   ${STORES_OPTION_HELP}
 
-Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
+Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.
+
+${CHAOS_FAULTS_HELP}`;
 
 const DRILL_CHUNK = 1024 * 1024;
 const DRILL_THROTTLE_BPS = 2 * 1024 * 1024;
@@ -44,6 +48,7 @@ const DRILL_ACK_WAIT_MS = 5000;
 /** `ferry chaos <drill>`: the failure drills, kill-workers and hosts. */
 export async function chaosCommand(argv: string[]): Promise<number> {
   if (argv[0] === "hosts") return chaosHostsCommand(argv.slice(1));
+  if (FAULT_SCENARIOS.includes(argv[0] ?? "")) return chaosFaultCommand(argv);
   const { values, positionals } = parseCommand(argv, {
     files: { type: "string" },
     size: { type: "string" },
@@ -60,7 +65,9 @@ export async function chaosCommand(argv: string[]): Promise<number> {
   }
   const [drill, ...extra] = positionals;
   if (drill !== "kill-workers" || extra.length > 0)
-    throw new UsageError(`ferry chaos: name one drill: kill-workers or hosts (see ferry chaos --help)`);
+    throw new UsageError(
+      `ferry chaos: name one drill: kill-workers, hosts, ${FAULT_SCENARIOS.join(", ")} (see ferry chaos --help)`,
+    );
   const count = wholeNumber("--files", values.files ?? "4");
   const size = parseSize("--size", values.size ?? "8MiB");
   const durationMs = parseDuration("--duration", values.duration ?? "2m");

@@ -45,7 +45,8 @@ export function createPlaceHandler(ctx: WorkerContext) {
     const ev = parseChunkEvent<ChunkProcessed>(msg.data, what, ["staging"]);
     checkStaging(ev, what, cloudNames(ctx));
     checkChunkOptions(ev as never, what, cloudNames(ctx));
-    checkScrubMark(ev as never, what, cloudNames(ctx), ctx.cloud);
+    // A scrub event names the one cloud whose replica it checks; every cloud's place workers see it.
+    checkScrubMark(ev as never, what, cloudNames(ctx), ev.targets?.length === 1 ? ev.targets[0] : undefined);
     if (!targetsOf(ctx, ev).includes(ctx.cloud)) return SKIPPED;
     if (await replacedElsewhere(ctx, ev)) return SKIPPED;
     try {

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { listDeadLetters } from "../../client/dead-letters.ts";
 import { connectPipeline, scrapeMetrics } from "../../observability/metrics-endpoint.ts";
 import { type ChunkRecord, readChunkRecords } from "../../shared/manifest.ts";
 import { latestScrubRecord } from "../../shared/scrub.ts";
@@ -78,6 +79,8 @@ it("ferry scrub finds a flipped byte, a truncated and a deleted replica, and wri
   const repaired = report.repaired.map((x: { index: number; cloud: string }) => `${x.index}:${x.cloud}`).sort();
   expect(repaired).toEqual(["0:aws", "1:gcp", "2:azure"]);
   expectAllGood(chunks);
+  // Every cloud's place workers saw every scrub event; none took one for a bad message.
+  expect(await listDeadLetters(t.hubJs)).toEqual([]);
   // The findings are in every cloud's metrics too.
   const p = await connectPipeline(t.pipeline.deployment, "test-scrub");
   try {

@@ -1,0 +1,99 @@
+/**
+ * The scenario drills beyond kill-workers (`ferry chaos lose-cloud`, `bit-rot`): a private deployment,
+ * seeded files, one fault injected and healed on the scenario's own schedule, then the same drain and
+ * invariants as kill-workers (drill-checks.ts), read from the stores themselves. A scenario is a
+ * `Fault`: it decides when to submit the files, breaks something, heals it, and reports its figures.
+ */
+import { join } from "node:path";
+import type { Topology } from "../shared/topology/config.ts";
+import type { Pipeline } from "../supervisor/pipeline.ts";
+import { type InvariantResult, settleAndCheck } from "./drill-checks.ts";
+import { type DrillClient, openDrillClient } from "./drill-client.ts";
+import { startDrillPipeline } from "./drill-pipeline.ts";
+import type { DrillFile } from "./invariants.ts";
+import { submitFiles } from "./kill-workers.ts";
+import { mulberry32, randomSeed } from "./random.ts";
+
+export interface FaultContext {
+  pipeline: Pipeline;
+  client: DrillClient;
+  /** The seeded PRNG: the same seed makes the same choices. */
+  rand: () => number;
+  log: (line: string) => void;
+  /** Submits the drill's files to `clouds` in turn (default every cloud); returns them. */
+  submit(clouds?: string[]): Promise<DrillFile[]>;
+}
+
+/** Figures a scenario measured (milliseconds, counts, names), printed and in --json. */
+export type Figures = Record<string, number | string>;
+
+/** What a scenario measured, and the targets of its own it missed (each a violation). */
+export interface FaultOutcome {
+  figures: Figures;
+  violations: string[];
+}
+
+export interface Fault {
+  name: string;
+  /** Runs the scenario: submit, break, heal. The drill then drains and checks every invariant. */
+  run(ctx: FaultContext): Promise<FaultOutcome>;
+}
+
+export interface FaultDrillOptions {
+  dataDir: string;
+  topology: Topology;
+  files: string[];
+  seed?: number;
+  /** Time allowed, after the fault healed, for files to finish and every consumer to drain. @default 120 s */
+  drainTimeoutMs?: number;
+  log: (line: string) => void;
+}
+
+export interface FaultReport {
+  scenario: string;
+  seed: number;
+  passed: boolean;
+  files: number;
+  figures: Figures;
+  invariants: InvariantResult[];
+  wallMs: number;
+  logDir: string;
+}
+
+export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): Promise<FaultReport> {
+  const seed = options.seed ?? randomSeed();
+  const started = Date.now();
+  const { log } = options;
+  log(`${fault.name}: starting a private deployment in ${options.dataDir} (seed ${seed})`);
+  const { pipeline } = await startDrillPipeline({ ...options, seed, killStores: false });
+  let client: DrillClient | undefined;
+  try {
+    client = await openDrillClient(pipeline.deployment);
+    const c = client;
+    let files: DrillFile[] = [];
+    const all = pipeline.deployment.topology.clouds.map((x) => x.name);
+    const submit = async (clouds = all) => {
+      files = await submitFiles(c, options.files, clouds);
+      log(`submitted ${files.length} file(s) to ${clouds.join(", ")}`);
+      return files;
+    };
+    const { figures, violations } = await fault.run({ pipeline, client, rand: mulberry32(seed), log, submit });
+    log(`${fault.name}: healed; waiting for the pipeline to drain, then checking every invariant`);
+    const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
+    const { invariants } = await settleAndCheck(pipeline, client, files, { drainTimeoutMs }, log);
+    invariants.unshift({ name: `${fault.name} met its targets`, violations });
+    return {
+      scenario: fault.name,
+      seed,
+      passed: invariants.every((i) => i.violations.length === 0),
+      files: files.length,
+      figures,
+      invariants,
+      wallMs: Date.now() - started,
+      logDir: join(pipeline.deployment.dataDir, "logs"),
+    };
+  } finally {
+    await client?.close();
+    await pipeline.stop();
+  }
+}
