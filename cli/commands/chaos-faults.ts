@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bitRot } from "../../chaos/bit-rot.ts";
+import { generateFiles } from "../../chaos/drill-files.ts";
 import { type Fault, type FaultReport, runFaultDrill } from "../../chaos/fault-drill.ts";
 import { loseCloud } from "../../chaos/lose-cloud.ts";
-import { writeRandomFile } from "../../shared/sample-data.ts";
-import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
+import { applyStoresOption, loadTopology, STORES_OPTION_HELP, type Topology } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -64,34 +64,19 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
   const count = whole("--files", values.files ?? "4");
   const size = parseSize("--size", values.size ?? "4MiB");
   const seed = values.seed === undefined ? undefined : whole("--seed", values.seed, 0);
-  const topology = {
-    ...applyStoresOption(loadTopology(resolveTopologyPath(values.topology)), values.stores),
-    chunkSizeBytes: 1024 * 1024,
-    ackWaitMs: 5000,
-    placementDeadlineMs: parseDuration("--placement-deadline", values["placement-deadline"] ?? "5s"),
-  };
-  const clouds = topology.clouds.map((c) => c.name);
-  if (values.cloud !== undefined && !clouds.includes(values.cloud))
-    throw new UsageError(`--cloud: "${values.cloud}" is not a cloud of the topology (${clouds.join(", ")})`);
-  const fault: Fault =
-    scenario === "bit-rot"
-      ? bitRot()
-      : loseCloud({
-          ...(values.outage === undefined ? {} : { outageMs: parseDuration("--outage", values.outage) }),
-          ...(values.cloud === undefined ? {} : { cloud: values.cloud }),
-        });
+  const topology = drillTopology(values);
+  const fault = faultOf(
+    scenario,
+    values,
+    topology.clouds.map((c) => c.name),
+  );
   const root = await mkdtemp(join(tmpdir(), `ferry-chaos-${scenario}-`));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: FaultReport | undefined;
   try {
     await mkdir(join(root, "data"));
     say(`generating ${count} file(s) of ${formatBytes(size)}…`);
-    const files: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const path = join(root, "data", `shard-${String(i).padStart(5, "0")}.bin`);
-      await writeRandomFile(path, size);
-      files.push(path);
-    }
+    const files = await generateFiles(join(root, "data"), count, size);
     report = await runFaultDrill(fault, {
       dataDir: join(root, "deploy"),
       topology,
@@ -105,6 +90,32 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
     if (report?.passed && !values.keep) await rm(root, { recursive: true, force: true });
     else say(`drill files kept in ${root}`);
   }
+}
+
+type Values = { [k: string]: string | boolean | undefined };
+
+/** The user's clouds with drill settings: 1 MiB chunks, a short ack wait and placement deadline. */
+function drillTopology(values: Values): Topology {
+  return {
+    ...applyStoresOption(
+      loadTopology(resolveTopologyPath(values.topology as string | undefined)),
+      values.stores as string | undefined,
+    ),
+    chunkSizeBytes: 1024 * 1024,
+    ackWaitMs: 5000,
+    placementDeadlineMs: parseDuration("--placement-deadline", values["placement-deadline"] ?? "5s"),
+  };
+}
+
+function faultOf(scenario: string, values: Values, clouds: string[]): Fault {
+  if (scenario === "bit-rot") return bitRot();
+  const cloud = values.cloud as string | undefined;
+  if (cloud !== undefined && !clouds.includes(cloud))
+    throw new UsageError(`--cloud: "${cloud}" is not a cloud of the topology (${clouds.join(", ")})`);
+  return loseCloud({
+    ...(values.outage === undefined ? {} : { outageMs: parseDuration("--outage", values.outage) }),
+    ...(cloud === undefined ? {} : { cloud }),
+  });
 }
 
 function whole(flag: string, v: string, min = 1): number {

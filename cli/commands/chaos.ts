@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateFiles } from "../../chaos/drill-files.ts";
 import type { KillWorkersReport } from "../../chaos/drill-report.ts";
 import { runKillWorkersDrill } from "../../chaos/kill-workers.ts";
-import { writeRandomFile } from "../../shared/sample-data.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
@@ -41,6 +41,7 @@ Exit status: 0 every invariant held; 1 a violation (the folder is kept for its l
 
 ${CHAOS_FAULTS_HELP}`;
 
+const DRILLS = ["kill-workers", "hosts", ...FAULT_SCENARIOS].join(", ");
 const DRILL_CHUNK = 1024 * 1024;
 const DRILL_THROTTLE_BPS = 2 * 1024 * 1024;
 const DRILL_ACK_WAIT_MS = 5000;
@@ -65,9 +66,7 @@ export async function chaosCommand(argv: string[]): Promise<number> {
   }
   const [drill, ...extra] = positionals;
   if (drill !== "kill-workers" || extra.length > 0)
-    throw new UsageError(
-      `ferry chaos: name one drill: kill-workers, hosts, ${FAULT_SCENARIOS.join(", ")} (see ferry chaos --help)`,
-    );
+    throw new UsageError(`ferry chaos: name one drill: ${DRILLS} (see ferry chaos --help)`);
   const count = wholeNumber("--files", values.files ?? "4");
   const size = parseSize("--size", values.size ?? "8MiB");
   const durationMs = parseDuration("--duration", values.duration ?? "2m");
@@ -114,17 +113,6 @@ function wholeNumber(flag: string, v: string, min = 1): number {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
     throw new UsageError(`${flag}: "${v}" is not a whole number of at least ${min}`);
   return n;
-}
-
-/** `count` files of random bytes. */
-async function generateFiles(dir: string, count: number, size: number): Promise<string[]> {
-  const paths: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const path = join(dir, `shard-${String(i).padStart(5, "0")}.bin`);
-    await writeRandomFile(path, size);
-    paths.push(path);
-  }
-  return paths;
 }
 
 function formatReport(r: KillWorkersReport, replay: string): string {
