@@ -38,6 +38,7 @@ const LEVEL: Partial<Record<SourceVerdict, "info" | "warn">> = {
   failed: "warn",
   "no-mark": "warn",
   "remote-behind": "warn",
+  lagging: "warn",
 };
 
 /** Runs until `signal` aborts; resolves then. Never rejects: a failed check is logged and retried. */
@@ -65,7 +66,8 @@ export async function startSourceWatchdog(options: SourceWatchdogOptions): Promi
         lastVerdict.set(key, r.verdict);
         const level = LEVEL[r.verdict];
         // Actions every time; standing conditions once, when they start.
-        if (level && (r.verdict === "nudged" || r.verdict === "restored" || r.verdict !== before)) {
+        const acted = r.verdict === "nudged" || r.verdict === "lagging" || r.verdict === "restored";
+        if (level && (acted || r.verdict !== before)) {
           log[level]({ stream, ...r }, `source ${r.source}: ${r.verdict}`);
         } else if (r.verdict !== before) {
           log.debug({ stream, ...r }, `source ${r.source}: ${r.verdict}`);

@@ -156,7 +156,8 @@ export async function nudgeStalledSources(
   return all.map(({ report }) => (failure && isReAdded(report) ? updateFailed(report, failure.error) : report));
 }
 
-const isReAdded = (report: SourceReport): boolean => report.verdict === "nudged" || report.verdict === "restored";
+const isReAdded = (report: SourceReport): boolean =>
+  report.verdict === "nudged" || report.verdict === "lagging" || report.verdict === "restored";
 
 /** Reads what judging a configured source needs, keeps it in the source's record, and judges the source. */
 async function observeSource(
@@ -176,8 +177,9 @@ async function observeSource(
   // arriving in between cannot put our mark past its end.
   if (needsHeldRead(record, silent, ctx.streamLastSeq)) await readHeld(ctx, source, record, ownSubjects);
   if (needsRemoteRead(record, silent, ctx.now)) remote = await readRemote(ctx, source, record, ownSubjects);
-  const { report, mark } = judgeSource({ source, idleMs: idle.idleMs, held: record.held, remote }, record, ctx);
+  const { report, mark, behind } = judgeSource({ source, idleMs: idle.idleMs, held: record.held, remote }, record, ctx);
   record.mark = mark;
+  record.behind = behind;
   return { source, report };
 }
 
@@ -219,7 +221,7 @@ async function readHeld(
  * Returns what made an update fail; the sources stay as they are then, and the next call tries again.
  */
 async function reAdd(ctx: CheckContext, checked: Judged[], missing: Judged[]): Promise<{ error: unknown } | undefined> {
-  const stalled = checked.filter((c) => c.report.verdict === "nudged");
+  const stalled = checked.filter((c) => c.report.verdict === "nudged" || c.report.verdict === "lagging");
   const readd = [...stalled, ...missing];
   if (readd.length === 0) return undefined;
   const keys = new Set(readd.map((r) => sourceKey(r.source)));

@@ -28,7 +28,12 @@ export type SourceVerdict =
   /** Missing from the stream config (a nudge cut short between its two updates): added back. */
   | "restored"
   /** Stalled or missing, but re-establishing it failed; `detail` says why. */
-  | "failed";
+  | "failed"
+  /**
+   * Reports heartbeats, yet for `behindMs` has not delivered messages its stream held (nats-server
+   * #6206, #8346: a source stopped with a lag of 0): re-established where it left off.
+   */
+  | "lagging";
 
 export interface SourceReport {
   /** The source stream's name. */
@@ -67,7 +72,17 @@ export interface SourceRecord {
   nudgedAt?: number;
   /** Set while a nudge has removed the source and its re-add is unconfirmed: added back on the next call. */
   removed?: StreamSource;
+  /** Since when the source's stream has held messages past the mark, and its last sequence then. */
+  behind?: Behind;
 }
+
+export interface Behind {
+  since: number;
+  remoteLastSeq: number;
+}
+
+/** How long a source that claims activity may leave messages of its stream undelivered. */
+export const BEHIND_MS = 60_000;
 
 /** How often the own stream of a source we hold nothing from is read while the source is healthy. */
 export const REMOTE_REFRESH_MS = 10_000;
@@ -97,11 +112,28 @@ export function needsHeldRead(record: SourceRecord, silent: boolean, streamLastS
 }
 
 /**
- * Whether to read the source's own stream: when silent, and now and then while the sourcing stream
- * holds nothing from it (to learn that it is empty, which is a mark too).
+ * Whether to read the source's own stream: when silent, and every REMOTE_REFRESH_MS otherwise: to
+ * learn that an empty stream is empty (a mark too), and to see that a source claiming activity
+ * delivers what its stream holds (the end-to-end check).
  */
 export function needsRemoteRead(record: SourceRecord, silent: boolean, now: number): boolean {
-  return silent || (record.held === undefined && now - (record.remoteReadAt ?? 0) >= REMOTE_REFRESH_MS);
+  return silent || now - (record.remoteReadAt ?? 0) >= REMOTE_REFRESH_MS;
+}
+
+/**
+ * Whether messages of the source's stream are missing from the sourcing stream, and since when:
+ * cleared once the mark reaches what the stream held when the gap was first seen.
+ */
+export function trackBehind(
+  prev: Behind | undefined,
+  mark: number | undefined,
+  remote: RemoteStream | undefined,
+  now: number,
+): Behind | undefined {
+  if (!remote || "error" in remote) return prev;
+  if (mark === undefined || remote.lastSeq <= mark) return undefined;
+  if (prev && mark < prev.remoteLastSeq) return prev;
+  return { since: now, remoteLastSeq: remote.lastSeq };
 }
 
 /** The source's own stream as one check read it, or why it could not be read. */
@@ -121,6 +153,8 @@ export interface SourceObservation {
 export interface JudgeOptions {
   now: number;
   minIdleMs: number;
+  /** @default BEHIND_MS */
+  behindMs?: number;
   /** Report a stalled source as `stalled` instead of planning its nudge. */
   dryRun: boolean;
 }
@@ -149,7 +183,7 @@ export function judgeSource(
   seen: SourceObservation,
   record: Readonly<SourceRecord>,
   options: JudgeOptions,
-): { report: SourceReport; mark: number | undefined } {
+): { report: SourceReport; mark: number | undefined; behind?: Behind } {
   const mark = learnMark(seen.held, record.mark, seen.remote);
   const report: SourceReport = { ...sourceIdent(seen.source), verdict: "healthy", idleMs: seen.idleMs };
   if (mark !== undefined) report.mark = mark;
@@ -158,7 +192,16 @@ export function judgeSource(
     if (detail) report.detail = detail;
     return { report, mark };
   };
-  if (!isSilent(seen.idleMs, options.minIdleMs)) return judged("healthy");
+  if (!isSilent(seen.idleMs, options.minIdleMs)) {
+    // It says it is active: believe it only as long as what its stream holds keeps arriving.
+    const behind = trackBehind(record.behind, mark, seen.remote, options.now);
+    if (!behind || mark === undefined || options.now - behind.since < (options.behindMs ?? BEHIND_MS))
+      return behind ? { ...judged("healthy"), behind } : judged("healthy");
+    report.remoteLastSeq = behind.remoteLastSeq;
+    report.startSeq = mark + 1;
+    const detail = `active, yet messages up to ${behind.remoteLastSeq} of its stream have not arrived in ${options.now - behind.since} ms`;
+    return judged(options.dryRun ? "stalled" : "lagging", detail);
+  }
   if (record.nudgedAt !== undefined && options.now - record.nudgedAt < options.minIdleMs) return judged("resuming");
   const remote = seen.remote;
   if (!remote || "error" in remote) return judged("unreachable", remote?.error);

@@ -123,6 +123,34 @@ describe("judgeSource", () => {
   });
 });
 
+describe("the end-to-end check of a source that claims activity", () => {
+  const active = { idleMs: 500 };
+  it("notes when its stream holds messages past the mark, and clears it once they arrive", () => {
+    const first = judge(active);
+    expect(first.report.verdict).toBe("healthy");
+    expect(first.behind).toEqual({ since: NOW, remoteLastSeq: 10 });
+    // Still missing 8..10 a little later: the gap keeps its start.
+    expect(judge(active, { behind: first.behind }, { now: NOW + 30_000 }).behind).toEqual(first.behind);
+    // Message 10 arrived (more were written meanwhile): a new, later gap, if any.
+    const later = judge(
+      { ...active, held: 10, remote: { lastSeq: 12, messages: 12 } },
+      { behind: first.behind },
+      { now: NOW + 30_000 },
+    );
+    expect(later.behind).toEqual({ since: NOW + 30_000, remoteLastSeq: 12 });
+    expect(judge({ ...active, held: 10 }, { behind: first.behind }).behind).toBeUndefined();
+  });
+
+  it("re-establishes it where it left off when the gap is a minute old, heartbeats or not", () => {
+    const { report } = judge(active, { behind: { since: NOW - 60_000, remoteLastSeq: 9 } });
+    expect(report).toMatchObject({ verdict: "lagging", startSeq: 8, remoteLastSeq: 9 });
+    expect(report.detail).toMatch(/active, yet messages up to 9 of its stream have not arrived in 60000 ms/);
+    expect(judge(active, { behind: { since: NOW - 60_000, remoteLastSeq: 9 } }, { dryRun: true }).report.verdict).toBe(
+      "stalled",
+    );
+  });
+});
+
 describe("learnMark", () => {
   it("ignores an unreadable stream and an empty one that adds nothing", () => {
     expect(learnMark(undefined, 3, { error: "timeout" })).toBe(3);
@@ -193,9 +221,10 @@ describe("what a check reads", () => {
     expect(needsHeldRead({ heldReadAt: 40 }, true, 40)).toBe(true);
   });
 
-  it("reads the source's own stream when silent, or every REMOTE_REFRESH_MS while nothing from it is held", () => {
+  it("reads the source's own stream when silent, or every REMOTE_REFRESH_MS (held or not: the end-to-end check)", () => {
     expect(needsRemoteRead({ held: 3 }, true, NOW)).toBe(true);
-    expect(needsRemoteRead({ held: 3, remoteReadAt: 0 }, false, NOW)).toBe(false);
+    expect(needsRemoteRead({ held: 3, remoteReadAt: NOW - 1 }, false, NOW)).toBe(false);
+    expect(needsRemoteRead({ held: 3, remoteReadAt: 0 }, false, NOW)).toBe(true);
     expect(needsRemoteRead({ remoteReadAt: NOW - REMOTE_REFRESH_MS + 1 }, false, NOW)).toBe(false);
     expect(needsRemoteRead({ remoteReadAt: NOW - REMOTE_REFRESH_MS }, false, NOW)).toBe(true);
     expect(needsRemoteRead({}, false, NOW)).toBe(true);
