@@ -126,7 +126,9 @@ async function placeReplica(ctx: WorkerContext, ev: ChunkProcessed, signal: Abor
 /**
  * Writes the replica unless an object of the right size is already there (verify checks its bytes),
  * from the first of `reads` that has the chunk's bytes: `present`, or `written` (there was none), or
- * `replaced` (a wrong-sized one was there).
+ * `replaced` (a wrong-sized one was there, or verify found a scrubbed one corrupt). A scrub replaces
+ * a bad replica in one atomic, hash-checked overwrite and never deletes it first: when no good copy
+ * is left anywhere, the bad one stays, and the failure is dead-lettered with its reason.
  */
 async function ensureCopied(
   ev: ChunkProcessed,
@@ -136,24 +138,26 @@ async function ensureCopied(
   signal: AbortSignal,
 ): Promise<"present" | "written" | "replaced"> {
   const existing = await store.head(key, { signal });
-  if (existing && existing.size === ev.size) return "present";
-  if (existing) {
+  const foundCorrupt = ev.scrub !== undefined && (ev.repairs ?? 0) > 0;
+  if (existing && existing.size === ev.size && !foundCorrupt) return "present";
+  if (existing && existing.size !== ev.size) {
     // The key names the bytes' hash: bytes that have it are the chunk, and the event's size lies.
     if ((await hashStream(await store.get(key, { signal }))).sha256 === ev.sha256)
       throw new UntrustedEventError(
         `chunks.processed event says chunk ${ev.index} of file ${ev.fileId} has ${ev.size} bytes; its replica ${store.cloud}:${key} has ${existing.size}, and their hash`,
       );
-    // A wrong-sized object under a content-derived key can only be damage: remove it and copy again
-    // (a scrub, which found it, at once; a new chunk on its next delivery, as a failed attempt).
-    await store.delete(key, { signal });
-    if (!ev.scrub)
+    // A wrong-sized object under a content-derived key can only be damage: a new chunk removes it and
+    // copies again on its next delivery (a failed attempt); a scrub overwrites it below.
+    if (!ev.scrub) {
+      await store.delete(key, { signal });
       throw new StoreUnavailableError(
         `replica ${store.cloud}:${key} had ${existing.size} bytes instead of ${ev.size}; removed, will copy again`,
       );
+    }
   }
   for (const [i, read] of reads.entries()) {
     try {
-      await store.put(key, await read(), { expectedSha256: ev.sha256, signal });
+      await store.put(key, await read(), { expectedSha256: ev.sha256, signal, overwrite: existing !== undefined });
       return existing ? "replaced" : "written";
     } catch (err) {
       if (err instanceof ObjectExistsError) return "present"; // a racing writer got there first: same content-derived key

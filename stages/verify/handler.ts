@@ -22,8 +22,8 @@ import { chunkSubject, msgId } from "../../shared/subjects.ts";
 
 /**
  * Handles `chunks.placed.<cloud>`: reads the replica back from its store and checks its SHA-256.
- * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted and
- * the chunk goes back to placement (a fresh event of the kind place takes, `chunks.processed`, with
+ * A good replica is announced on `chunks.verified.<cloud>`. A missing or corrupt one is deleted (a
+ * scrubbed one is left for place to overwrite) and the chunk goes back to placement (a fresh event of the kind place takes, `chunks.processed`, with
  * `repairs + 1`, naming this replica's cloud as its one target). Place and verify of a replica both
  * run in the replica's own cloud, so the read-back never crosses a cloud boundary.
  */
@@ -67,7 +67,9 @@ export function createVerifyHandler(ctx: WorkerContext) {
     const repairs = (ev.repairs ?? 0) + 1;
     if (repairs > MAX_REPAIRS) throw new PoisonMessageError(`${problem}; gave up after ${MAX_REPAIRS} repairs`);
     ctx.log.warn({ fileId: ev.fileId, index: ev.index, replica: ev.replica.cloud, repairs }, problem);
-    await store.delete(ev.replica.key, { signal });
+    // A scrub's replica is replaced by an overwrite from a good copy (stages/place): deleting it
+    // first would lose the last copy, however damaged, if no good one is left anywhere.
+    if (!ev.scrub) await store.delete(ev.replica.key, { signal });
     const again: ChunkProcessed = {
       ...meta(ctx, started),
       ...chunkRefOf(ev),

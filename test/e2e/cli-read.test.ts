@@ -28,7 +28,7 @@ import type { BlobStore } from "../../shared/stores/types.ts";
 import { cliOf } from "../../shared/topology/nats-identities.ts";
 import { type CliResult, jsonLines, runCli } from "../helpers/cli.ts";
 import { type CliDeployment, upWithCli } from "../helpers/cli-deployment.ts";
-import { sha256, writeRandomFile } from "../helpers/files.ts";
+import { eventually, sha256, writeRandomFile } from "../helpers/files.ts";
 import { readAll } from "../helpers/stores.ts";
 
 const CHUNK = 64 * 1024;
@@ -125,26 +125,41 @@ describe("ferry cat", () => {
     expect(r.stderr).toContain("no file with id no-such-file");
   });
 
-  it("falls back to another replica when the nearest is corrupt, and never writes a wrong byte", async () => {
+  /** Waits until the orchestrator's scrub, which cat asked for, has written the replica again. */
+  const repaired = (key: string, good: Buffer) =>
+    eventually(
+      async () => {
+        try {
+          return (await readAll(await stores.get("aws")!.get(key))).equals(good) ? true : undefined;
+        } catch {
+          return undefined; // not written again yet
+        }
+      },
+      30_000,
+      `the aws replica ${key} to be written again by a scrub`,
+    );
+
+  it("falls back to another replica when the nearest is corrupt, never writes a wrong byte, and has it repaired", async () => {
     const aws = stores.get("aws")!;
     const rep = (await chunkRecords())[1]!.replicas.find((x) => x.cloud === "aws")!;
     const good = await readAll(await aws.get(rep.key));
     await aws.put(rep.key, Readable.from([Buffer.from([good[0]! ^ 0xff]), good.subarray(1)]), { overwrite: true });
     try {
-      const r = await cat(fileId);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.bytes.equals(source)).toBe(true);
-      expect(r.stderr).toMatch(/chunk 1: the aws replica is unusable \(sha256 [0-9a-f]{64} instead of/);
       const only = await cat(fileId, "--from", "aws");
       expect(only.code).toBe(1);
       expect(only.stderr).toMatch(/chunk 1 of file .* could not be read from any replica \(aws: sha256/);
       expect(only.bytes.equals(source.subarray(0, CHUNK))).toBe(true); // chunk 0, verified; nothing of chunk 1
+      expect(only.stderr).toContain("asked for the aws replica of chunk 1 to be checked and written again");
+      await repaired(rep.key, good);
+      const r = await cat(fileId);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.bytes.equals(source)).toBe(true);
     } finally {
       await aws.put(rep.key, Readable.from([good]), { overwrite: true });
     }
   });
 
-  it("falls back to another replica when the nearest is missing", async () => {
+  it("falls back to another replica when the nearest is missing, and has it written again", async () => {
     const aws = stores.get("aws")!;
     const rep = (await chunkRecords())[2]!.replicas.find((x) => x.cloud === "aws")!;
     const good = await readAll(await aws.get(rep.key));
@@ -154,8 +169,9 @@ describe("ferry cat", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.bytes.equals(source.subarray(2 * CHUNK, 3 * CHUNK))).toBe(true);
       expect(r.stderr).toContain("chunk 2: the aws replica is unusable");
+      await repaired(rep.key, good);
     } finally {
-      await aws.put(rep.key, Readable.from([good]));
+      await aws.put(rep.key, Readable.from([good]), { overwrite: true });
     }
   });
 });

@@ -130,3 +130,20 @@ it("get reads past a corrupt replica and has it written again", async () => {
   );
   expectAllGood(chunks);
 }, 120_000);
+
+it("keeps a chunk's bad replicas when no good copy is left anywhere, and says so in a dead letter", async () => {
+  const chunks = await completeFile("all-bad.bin", 1);
+  const c = chunks[0]!;
+  for (const cloud of CLOUDS) flipByte(replicaPath(c, cloud));
+  const damaged = CLOUDS.map((cloud) => sha256Of(replicaPath(c, cloud)));
+  const r = await runCli(["scrub", "--file", c.fileId, "--json", "--max-wait", "20s"], { env, timeoutMs: 60_000 });
+  expect(r.code, r.stdout).toBe(1);
+  expect(JSON.parse(r.stdout.trim())).toMatchObject({ replicas: 3, finishedAt: null });
+  await eventually(
+    async () => ((await listDeadLetters(t.hubJs)).some((l) => l.fileId === c.fileId) ? true : undefined),
+    60_000,
+    "a dead letter for the chunk with no good copy",
+  );
+  // Nothing was deleted: the damaged bytes are all that is left, and they are still there.
+  expect(CLOUDS.map((cloud) => sha256Of(replicaPath(c, cloud)))).toEqual(damaged);
+}, 120_000);
