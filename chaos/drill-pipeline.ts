@@ -2,20 +2,24 @@
  * The drill's private deployment: started with every process it runs recorded (so the report can prove
  * none outlives the drill), and which of its nats-servers have stopped.
  */
-import { type Pipeline, startPipeline } from "../supervisor/pipeline.ts";
+import { type Pipeline, type PipelineOptions, startPipeline } from "../supervisor/pipeline.ts";
 import type { KillWorkersOptions } from "./drill-options.ts";
 
 /**
  * Starts the deployment; `pids` gets every server and worker process, restarts included, for as long
  * as the pipeline runs.
  */
-export async function startDrillPipeline(options: KillWorkersOptions): Promise<{ pipeline: Pipeline; pids: number[] }> {
+export async function startDrillPipeline(
+  options: KillWorkersOptions,
+  adjust?: PipelineOptions["adjust"],
+): Promise<{ pipeline: Pipeline; pids: number[] }> {
   const { log } = options;
   const pids: number[] = [];
   const seenNames = new Set<string>();
   const pipeline = await startPipeline({
     topology: options.topology,
     dataDir: options.dataDir,
+    ...(adjust ? { adjust } : {}),
     workerEnv: options.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(options.throttleBytesPerSec) } : {},
     // Brings killed store servers back (and nats-servers, which this drill never kills).
     restartServers: options.killStores ?? false,

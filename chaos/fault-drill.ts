@@ -6,9 +6,11 @@
  */
 import { join } from "node:path";
 import type { Topology } from "../shared/topology/config.ts";
+import type { Deployment } from "../shared/topology/deployment.ts";
 import type { Pipeline } from "../supervisor/pipeline.ts";
 import { type InvariantResult, settleAndCheck } from "./drill-checks.ts";
 import { type DrillClient, openDrillClient } from "./drill-client.ts";
+import { type DrillLinkOptions, type DrillLinks, proxyDrillLinks } from "./drill-links.ts";
 import { startDrillPipeline } from "./drill-pipeline.ts";
 import type { DrillFile } from "./invariants.ts";
 import { submitFiles } from "./kill-workers.ts";
@@ -20,8 +22,13 @@ export interface FaultContext {
   /** The seeded PRNG: the same seed makes the same choices. */
   rand: () => number;
   log: (line: string) => void;
-  /** Submits the drill's files to `clouds` in turn (default every cloud); returns them. */
+  /**
+   * Submits the drill's files (again, as new files, when called again) to `clouds` in turn (default
+   * every cloud); returns this batch. The invariants are checked on every batch.
+   */
   submit(clouds?: string[]): Promise<DrillFile[]>;
+  /** The proxies between the servers, when the scenario asked for them. */
+  links: DrillLinks | undefined;
 }
 
 /** Figures a scenario measured (milliseconds, counts, names), printed and in --json. */
@@ -35,6 +42,8 @@ export interface FaultOutcome {
 
 export interface Fault {
   name: string;
+  /** Links to put behind proxies the scenario can cut and slow (partition, slow-store). */
+  links?: DrillLinkOptions;
   /** Runs the scenario: submit, break, heal. The drill then drains and checks every invariant. */
   run(ctx: FaultContext): Promise<FaultOutcome>;
 }
@@ -65,7 +74,7 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
   const started = Date.now();
   const { log } = options;
   log(`${fault.name}: starting a private deployment in ${options.dataDir} (seed ${seed})`);
-  const { pipeline } = await startDrillPipeline({ ...options, seed, killStores: false });
+  const { pipeline, links } = await startFaultPipeline(fault, { ...options, seed });
   let client: DrillClient | undefined;
   try {
     client = await openDrillClient(pipeline.deployment);
@@ -73,11 +82,12 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
     let files: DrillFile[] = [];
     const all = pipeline.deployment.topology.clouds.map((x) => x.name);
     const submit = async (clouds = all) => {
-      files = await submitFiles(c, options.files, clouds);
-      log(`submitted ${files.length} file(s) to ${clouds.join(", ")}`);
-      return files;
+      const batch = await submitFiles(c, options.files, clouds);
+      files = [...files, ...batch];
+      log(`submitted ${batch.length} file(s) to ${clouds.join(", ")}`);
+      return batch;
     };
-    const { figures, violations } = await fault.run({ pipeline, client, rand: mulberry32(seed), log, submit });
+    const { figures, violations } = await fault.run({ pipeline, client, rand: mulberry32(seed), log, submit, links });
     log(`${fault.name}: healed; waiting for the pipeline to drain, then checking every invariant`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
     const { invariants } = await settleAndCheck(pipeline, client, files, { drainTimeoutMs }, log);
@@ -95,5 +105,25 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
   } finally {
     await client?.close();
     await pipeline.stop();
+    await links?.stop();
+  }
+}
+
+/** The drill's private deployment, with the proxies the scenario asked for between its servers. */
+async function startFaultPipeline(
+  fault: Fault,
+  options: FaultDrillOptions & { seed: number },
+): Promise<{ pipeline: Pipeline; links: DrillLinks | undefined }> {
+  let links: DrillLinks | undefined;
+  const wanted = fault.links;
+  const adjust = async (d: Deployment) => {
+    if (wanted) links = await proxyDrillLinks(d, wanted);
+  };
+  try {
+    const { pipeline } = await startDrillPipeline({ ...options, killStores: false }, adjust);
+    return { pipeline, links };
+  } catch (err) {
+    await links?.stop();
+    throw err;
   }
 }

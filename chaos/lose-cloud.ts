@@ -28,7 +28,7 @@ export function loseCloud(options: LoseCloudOptions = {}): Fault {
 const SETTLE_TARGET_MS = 30_000;
 const RETURN_TARGET_MS = 60_000;
 
-async function everyFile(ctx: FaultContext, files: DrillFile[], states: string[]): Promise<boolean> {
+export async function everyFileIs(ctx: FaultContext, files: DrillFile[], states: string[]): Promise<boolean> {
   return [...(await readRecords(ctx.client.kv, files)).values()].every(
     (r) => r !== undefined && states.includes(r.state),
   );
@@ -47,7 +47,7 @@ async function runLoseCloud(ctx: FaultContext, options: LoseCloudOptions): Promi
   try {
     const files = await ctx.submit(clouds.filter((c) => c !== victim));
     const settledBy = t.placementDeadlineMs + SETTLE_TARGET_MS;
-    const settledInTime = await becomesTrue(async () => everyFile(ctx, files, ["complete", "durable"]), {
+    const settledInTime = await becomesTrue(async () => everyFileIs(ctx, files, ["complete", "durable"]), {
       timeoutMs: settledBy - (Date.now() - lostAt),
       intervalMs: 250,
     });
@@ -61,7 +61,7 @@ async function runLoseCloud(ctx: FaultContext, options: LoseCloudOptions): Promi
     for (const pid of pids.splice(0)) process.kill(pid, "SIGCONT");
     const returnedAt = Date.now();
     log(`${victim} is back`);
-    const backInTime = await becomesTrue(async () => everyFile(ctx, files, ["complete"]), {
+    const backInTime = await becomesTrue(async () => everyFileIs(ctx, files, ["complete"]), {
       timeoutMs: RETURN_TARGET_MS,
       intervalMs: 250,
     });

@@ -44,6 +44,11 @@ export interface PipelineOptions {
   tracing?: boolean;
   /** Called with a server's name (`hub`, the cloud, or `store-<cloud>`) and new pid after it was started again. */
   onServerRestart?: (name: string, pid: number) => void;
+  /**
+   * Changes the planned deployment before anything is written or started (a chaos drill puts proxies
+   * between its servers here). Not called for a `deployment` given ready-made.
+   */
+  adjust?: (d: Deployment) => Promise<void>;
 }
 
 /** A whole local deployment: the nats servers, the streams, the orchestrator and every stage worker. */
@@ -69,6 +74,7 @@ export const workerName = (stage: Stage, cloud: string): string => stageWorkerNa
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const d = options.deployment ?? (await planDeployment(options.topology, options.dataDir, options.ports ?? {}));
+  if (!options.deployment) await options.adjust?.(d);
   const role = options.role;
   const logDir = join(d.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });

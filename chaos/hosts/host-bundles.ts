@@ -5,10 +5,12 @@
  * address of its proxy, and the bundle is written again with plan's own writer. On separate machines
  * the same addresses come from the topology (hub.addresses, hub.ports, store endpoints) instead.
  */
+
 import { type Deployment, hubNodeName, readDeployment } from "../../shared/topology/deployment.ts";
 import { LOCAL_RENDER } from "../../shared/topology/nats-config.ts";
 import type { Role } from "../../shared/topology/processes.ts";
 import { writeBundle } from "../../supervisor/bundle.ts";
+import { storeSpecAtPort } from "../drill-links.ts";
 import type { LinkSpec, Region, Wan } from "./wan-links.ts";
 
 /** Where the hub's host (and the client) sit. */
@@ -78,11 +80,7 @@ export async function pointBundleAtWan(dir: string, role: Role, wan: Wan): Promi
   }
   for (const [cloud, spec] of Object.entries(d.stores)) {
     if (cloud === self || !("endpoint" in spec) || typeof spec.endpoint !== "string") continue;
-    const url = new URL(spec.endpoint);
-    url.port = String(wan.port(storeLink(self, cloud)));
-    // URL adds a trailing slash to a bare origin; keep the endpoint as it was written.
-    const text = url.toString();
-    d.stores[cloud] = { ...spec, endpoint: spec.endpoint.endsWith("/") ? text : text.replace(/\/$/, "") };
+    d.stores[cloud] = storeSpecAtPort(spec, wan.port(storeLink(self, cloud)));
   }
   await writeBundle(d, role, { ...LOCAL_RENDER, advertise: false });
   return d;

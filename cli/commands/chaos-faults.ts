@@ -5,12 +5,17 @@ import { bitRot } from "../../chaos/bit-rot.ts";
 import { generateFiles } from "../../chaos/drill-files.ts";
 import { type Fault, type FaultReport, runFaultDrill } from "../../chaos/fault-drill.ts";
 import { loseCloud } from "../../chaos/lose-cloud.ts";
+import { partition } from "../../chaos/partition.ts";
+import { slowStore } from "../../chaos/slow-store.ts";
+import { localServerFor } from "../../shared/stores/registry.ts";
 import { applyStoresOption, loadTopology, STORES_OPTION_HELP, type Topology } from "../../shared/topology/config.ts";
 import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
 
 export const CHAOS_FAULTS_HELP = `Usage: ferry chaos lose-cloud [options] [--outage <d>] [--cloud <name>]
+       ferry chaos partition [options] [--cut <d>] [--flap <d>] [--cloud <name>]
+       ferry chaos slow-store [options] [--phase <d>] [--cloud <name>]
        ferry chaos bit-rot [options]
 
 Scenario drills on a private deployment (free ports, a temporary folder), each with seeded files:
@@ -18,6 +23,13 @@ Scenario drills on a private deployment (free ports, a temporary folder), each w
               ingested in the others, for --outage, then back. Every file must be complete or durable
               within the placement deadline + 30 s of the loss, and complete (full replicas) within
               60 s of the return.
+  partition   one cloud's leaf link to the hub (through a proxy) silently cut for --cut, longer than
+              the JetStream duplicate window, then flapping for --flap, then healed, while files are
+              ingested in every cloud. Every file must be complete within 30 s of the heal.
+  slow-store  one cloud's store server (through a proxy) with added latency, then a bandwidth cap,
+              then stalled connections, then reset ones (in a seeded order, --phase each) while files
+              are ingested; then healed. Every file must be complete within 60 s of the heal. Needs
+              store servers (not --stores fs).
   bit-rot     once every file is complete, one replica in ten is flipped, truncated or deleted in its
               store; a scrub must find and repair every one.
 Then, as kill-workers: the pipeline must drain, every file read back byte-identical, one intact
@@ -30,7 +42,11 @@ Options:
   --seed <n>                replay the choices of an earlier run (every run prints its seed)
   --placement-deadline <d>  lose-cloud: the deployment's placement deadline (default 5s)
   --outage <d>              lose-cloud: how long the cloud is gone (default twice the deadline + 10 s)
-  --cloud <name>            lose-cloud: the cloud to lose (default: chosen by the seed)
+  --cloud <name>            lose-cloud, partition, slow-store: the cloud to break (default: chosen by the seed)
+  --cut <d>                 partition: how long the silent cut lasts (default the duplicate window + 15 s)
+  --flap <d>                partition: how long the link then flaps (default 12s)
+  --phase <d>               slow-store: how long each kind of trouble lasts (default 6s)
+  --duplicate-window <d>    the deployment's JetStream duplicate window (default 10s)
   --json                    the report as one JSON object on stdout
   --keep                    keep the temporary folder afterwards
   --topology <file>         the clouds to deploy (default: FERRY_TOPOLOGY or topology.json)
@@ -38,7 +54,7 @@ Options:
 
 Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
 
-export const FAULT_SCENARIOS = ["lose-cloud", "bit-rot"];
+export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "bit-rot"];
 
 /** `ferry chaos lose-cloud | bit-rot`. */
 export async function chaosFaultCommand(argv: string[]): Promise<number> {
@@ -49,6 +65,10 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
     "placement-deadline": { type: "string" },
     outage: { type: "string" },
     cloud: { type: "string" },
+    cut: { type: "string" },
+    flap: { type: "string" },
+    phase: { type: "string" },
+    "duplicate-window": { type: "string" },
     json: { type: "boolean" },
     keep: { type: "boolean" },
     topology: { type: "string" },
@@ -62,14 +82,10 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
   if (!scenario || !FAULT_SCENARIOS.includes(scenario) || extra.length > 0)
     throw new UsageError(`ferry chaos: name one scenario: ${FAULT_SCENARIOS.join(", ")} (see ferry chaos --help)`);
   const count = whole("--files", values.files ?? "4");
-  const size = parseSize("--size", values.size ?? "4MiB");
+  const size = asUsage(() => parseSize("--size", values.size ?? "4MiB"));
   const seed = values.seed === undefined ? undefined : whole("--seed", values.seed, 0);
   const topology = drillTopology(values);
-  const fault = faultOf(
-    scenario,
-    values,
-    topology.clouds.map((c) => c.name),
-  );
+  const fault = faultOf(scenario, values, topology);
   const root = await mkdtemp(join(tmpdir(), `ferry-chaos-${scenario}-`));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: FaultReport | undefined;
@@ -103,19 +119,51 @@ function drillTopology(values: Values): Topology {
     ),
     chunkSizeBytes: 1024 * 1024,
     ackWaitMs: 5000,
-    placementDeadlineMs: parseDuration("--placement-deadline", values["placement-deadline"] ?? "5s"),
+    placementDeadlineMs: flagDuration("placement-deadline", values["placement-deadline"] ?? "5s"),
+    duplicateWindowMs: flagDuration("duplicate-window", values["duplicate-window"] ?? "10s"),
   };
 }
 
-function faultOf(scenario: string, values: Values, clouds: string[]): Fault {
+function faultOf(scenario: string, values: Values, topology: Topology): Fault {
   if (scenario === "bit-rot") return bitRot();
+  const clouds = topology.clouds.map((c) => c.name);
   const cloud = values.cloud as string | undefined;
   if (cloud !== undefined && !clouds.includes(cloud))
     throw new UsageError(`--cloud: "${cloud}" is not a cloud of the topology (${clouds.join(", ")})`);
-  return loseCloud({
-    ...(values.outage === undefined ? {} : { outageMs: parseDuration("--outage", values.outage) }),
-    ...(cloud === undefined ? {} : { cloud }),
-  });
+  const duration = (flag: string) => (values[flag] === undefined ? undefined : flagDuration(flag, values[flag]));
+  const only = <T>(key: string, v: T | undefined) => (v === undefined ? {} : { [key]: v });
+  if (scenario === "slow-store") {
+    checkStoreServer(topology, cloud);
+    return slowStore({ ...only("phaseMs", duration("phase")), ...only("cloud", cloud) });
+  }
+  if (scenario === "partition")
+    return partition({
+      ...only("cutMs", duration("cut")),
+      ...only("flapMs", duration("flap")),
+      ...only("cloud", cloud),
+    });
+  return loseCloud({ ...only("outageMs", duration("outage")), ...only("cloud", cloud) });
+}
+
+/** slow-store slows a store server ferry runs: `cloud` (or some cloud) must have one. */
+function checkStoreServer(topology: Topology, cloud: string | undefined): void {
+  const served = topology.clouds.filter((c) => localServerFor(c.store)).map((c) => c.name);
+  if (served.includes(cloud ?? served[0] ?? "")) return;
+  throw new UsageError(
+    `slow-store: ${cloud ?? "no cloud"} has a store server ferry runs (S3, GCS or Azure Blob) to slow; fs stores have none (leave out --stores fs)`,
+  );
+}
+
+/** A duration flag's value; a bad one is a usage error (exit 2), like every other bad flag. */
+const flagDuration = (flag: string, value: string | boolean | undefined): number =>
+  asUsage(() => parseDuration(`--${flag}`, value));
+
+function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 function whole(flag: string, v: string, min = 1): number {

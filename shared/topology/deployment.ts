@@ -23,6 +23,11 @@ export interface ServerEndpoint {
   storeDir: string;
   /** Where its generated config file is written. */
   configFile: string;
+  /**
+   * A leaf only: the ports it dials for each hub node instead of the node's `leafPort`, when a proxy
+   * stands between them (the partition drill cuts the link there).
+   */
+  hubLinkPorts?: number[];
 }
 
 /** One nats-server of the hub: a single hub, or one node of its cluster. */

@@ -112,13 +112,26 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
       kv("sync_interval", q("always")),
     ]) +
     // `reconnect` is a leafnodes-level option (not per remote) in nats-server 2.14.
-    block("leafnodes", [
-      kv("reconnect", q(LEAF_RECONNECT)),
-      // Every hub node: losing one moves the link to another.
-      `remotes: [\n    { urls: [${d.hubNodes.map((n, i) => q(`nats-leaf://${options.hubHost(n, i)}:${n.leafPort}`)).join(", ")}]${remoteTls(d, leaf)}${options.advertise === false ? ", ignore_discovered_servers: true" : ""}${options.auth ? `\n      include ${q(relative(dirname(leaf.configFile), options.auth.leafSeed(cloud)))}` : ""} }\n  ]`,
-    ]) +
+    block("leafnodes", [kv("reconnect", q(LEAF_RECONNECT)), `remotes: [\n    ${leafRemote(d, cloud, options)}\n  ]`]) +
     (options.auth ? options.auth.authorization(d.topology, q) : "")
   );
+}
+
+/**
+ * The leaf's one remote: every hub node (losing one moves the link to another), through the proxy ports
+ * the leaf was given instead when it has them. A leaf that must dial only the addresses it was given
+ * ignores the ones the hub gossips.
+ */
+function leafRemote(d: Deployment, cloud: string, options: RenderOptions): string {
+  const leaf = d.leaves[cloud] as ServerEndpoint;
+  const urls = d.hubNodes.map((n, i) =>
+    q(`nats-leaf://${options.hubHost(n, i)}:${leaf.hubLinkPorts?.[i] ?? n.leafPort}`),
+  );
+  const onlyGiven = options.advertise === false || leaf.hubLinkPorts !== undefined;
+  const seed = options.auth
+    ? `\n      include ${q(relative(dirname(leaf.configFile), options.auth.leafSeed(cloud)))}`
+    : "";
+  return `{ urls: [${urls.join(", ")}]${remoteTls(d, leaf)}${onlyGiven ? ", ignore_discovered_servers: true" : ""}${seed} }`;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The scenario drills as a user runs them (`ferry chaos <scenario> --json`), in short forms: each on
- * its own private deployment with fs stores, 1 MiB chunks and two or three small seeded files. The
+ * its own private deployment with fs stores (slow-store: the S3, GCS and Azure servers, behind a
+ * proxy), 1 MiB chunks and two or three small seeded files. The
  * drill itself checks every invariant by reading every replica back from the stores; this test checks
  * that it ran the fault it names and that every invariant, its own targets included, held.
  */
@@ -22,10 +23,10 @@ interface Report {
   invariants: Array<{ name: string; violations: string[] }>;
 }
 
-async function drill(args: string[], topology: unknown): Promise<Report> {
+async function drill(args: string[], topology: unknown, stores = "fs"): Promise<Report> {
   const path = join(dir, `${args[0]}.json`);
   writeFileSync(path, JSON.stringify(topology));
-  const r = await runCli(["chaos", ...args, "--topology", path, "--stores", "fs", "--size", "2MiB", "--json"], {
+  const r = await runCli(["chaos", ...args, "--topology", path, "--stores", stores, "--size", "2MiB", "--json"], {
     timeoutMs: 240_000,
   });
   const report = JSON.parse(r.stdout.trim() || "{}") as Report;
@@ -35,6 +36,21 @@ async function drill(args: string[], topology: unknown): Promise<Report> {
   expect(report.invariants.map((i) => i.name)).toContain("every file reads back byte-identical");
   return report;
 }
+
+it("bad drill options are refused before anything starts, naming the fix", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["slow-store", "--stores", "fs"], /fs stores have none \(leave out --stores fs\)/],
+    [["partition", "--cut", "soon"], /--cut: "soon" is not a duration/],
+    [["partition", "--cloud", "mars"], /"mars" is not a cloud of the topology/],
+    [["lose-cloud", "--size", "1Q"], /--size: "1Q" is not a size/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(["chaos", ...args], { timeoutMs: 30_000 });
+    expect(r.code, args.join(" ")).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/starting a private deployment/);
+  }
+});
 
 it("lose-cloud: a fourth cloud takes the lost one's replicas, and nothing is lost when it returns", async () => {
   const clouds = ["aws", "gcp", "azure", "oci"].map((name) => ({ name }));
@@ -61,4 +77,30 @@ it("bit-rot: every flipped, truncated or deleted replica is found and repaired b
   expect(report.figures.rotted).toBeGreaterThan(0);
   expect(report.figures.repaired).toBe(report.figures.rotted);
   console.log(`bit-rot: ${JSON.stringify(report.figures)}`);
+}, 300_000);
+
+it("partition: a leaf cut off longer than the duplicate window, then flapping, drains within 30 s of the heal", async () => {
+  const clouds = ["aws", "gcp", "azure"].map((name) => ({ name }));
+  const args = ["--files", "2", "--duplicate-window", "5s", "--cut", "22s", "--flap", "8s", "--seed", "3"];
+  const report = await drill(["partition", ...args], { clouds });
+  expect(report.figures.cutMs).toBeGreaterThan(5000);
+  // The hub noticed the silent cut (by missed pings) while it lasted, and the link flapped.
+  expect(report.figures.detectMs).toBeGreaterThan(0);
+  expect(report.figures.detectMs).toBeLessThan(22_000);
+  expect(report.figures.flaps).toBeGreaterThanOrEqual(2);
+  expect(report.figures.drainAfterHealMs).toBeLessThan(30_000);
+  console.log(`partition: ${JSON.stringify(report.figures)}`);
+}, 300_000);
+
+it("slow-store: latency, a bandwidth cap, stalls and resets on one store lose nothing, and it catches up once healed", async () => {
+  const clouds = [
+    { name: "aws", store: { kind: "s3", bucket: "ferry-aws", local: true } },
+    { name: "gcp", store: { kind: "gcs", bucket: "ferry-gcp", local: true } },
+    { name: "azure", store: { kind: "azblob", container: "ferry-azure", local: true } },
+  ];
+  const report = await drill(["slow-store", "--files", "2", "--phase", "4s", "--seed", "2"], { clouds }, "config");
+  expect(String(report.figures.troubles).split(",").sort()).toEqual(["bandwidth", "latency", "resets", "timeouts"]);
+  expect(report.files).toBe(8);
+  expect(report.figures.completeAfterHealMs).toBeLessThan(60_000);
+  console.log(`slow-store: ${JSON.stringify(report.figures)}`);
 }, 300_000);
