@@ -18,7 +18,7 @@ import { fencedKv } from "./fenced-kv.ts";
 import { acquireLease, type Lease } from "./lease.ts";
 import { PlacementWatch } from "./placement-watch.ts";
 import { Scrubber } from "./scrubber.ts";
-import { startSourceWatchdog } from "./source-watchdog.ts";
+import { sourcingStreams, startSourceWatchdog } from "./source-watchdog.ts";
 
 /** Exit status of an orchestrator that lost its lease (its supervisor starts it again as a standby). */
 const EXIT_LEASE_LOST = 3;
@@ -107,14 +107,10 @@ function startWatches(
   const scrubber = new Scrubber(common);
   scrubber.serve();
   void scrubber.run();
-  // nats-server waits ~40 s before it retries a leaf source after the hub restarts: nudge it.
-  void startSourceWatchdog({
-    nc: rt.nc,
-    hubDomain: t.hubDomain,
-    clouds: t.clouds.map((c) => c.name),
-    log: rt.log,
-    signal: o.signal,
-  });
+  // nats-server waits ~40 s before it retries a leaf source after the hub restarts, and 20-30 s
+  // before a leaf's WORK resumes after its link heals: nudge them.
+  for (const sourcing of sourcingStreams(t))
+    void startSourceWatchdog({ ...sourcing, nc: rt.nc, log: rt.log, signal: o.signal });
   return placement;
 }
 

@@ -1,28 +1,33 @@
 /**
- * Keeps the hub's EVENTS stream pulling from every cloud's stream. nats-server leaves a source idle for
- * ~40 s when the hub (re)starts before the leaves link, and ~10-20 s after a leaf restart (see
- * streams/source-health.ts); this checks the sources every `intervalMs` and re-establishes the stalled
- * ones, exactly where they left off. It also puts back a declared source found missing from the config.
+ * Keeps a sourcing stream pulling from its sources: the hub's EVENTS from every cloud's stream, and
+ * each cloud's WORK from the hub's EVENTS (reached through the leaf link, in the cloud's domain).
+ * nats-server leaves a source idle for ~40 s when the hub (re)starts before the leaves link, ~10-20 s
+ * after a leaf restart, and ~20-30 s after a link partition heals (see streams/source-health.ts); this
+ * checks the sources every `intervalMs` and re-establishes the stalled ones, exactly where they left
+ * off. It also puts back a declared source found missing from the config.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { StreamSource } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../observability/log.ts";
 import { EVENTS_STREAM } from "../shared/stream-names.ts";
-import { cloudStreamSource } from "../streams/definitions.ts";
+import type { Topology } from "../shared/topology/config.ts";
+import { eventsStream, workEventsStream } from "../streams/definitions.ts";
 import { nudgeStalledSources, SourceMemory } from "../streams/source-health.ts";
 import type { SourceReport, SourceVerdict } from "../streams/source-verdict.ts";
 
 export interface SourceWatchdogOptions {
   /** A connection to the hub. */
   nc: NatsConnection;
-  hubDomain: string;
-  /** Cloud names; each one's stream `CLOUD_<NAME>` in its own domain is a source of `stream`. */
-  clouds: string[];
+  /** The JetStream domain of the sourcing stream: the hub's, or a cloud's (its leaf). */
+  domain: string;
+  /** The sourcing stream. */
+  stream: string;
+  /** The sources its declared config has. */
+  expected: StreamSource[];
   log: Logger;
   /** Stops the watchdog. */
   signal: AbortSignal;
-  /** @default EVENTS */
-  stream?: string;
   /** Time between checks. A check of healthy sources is one stream info on the hub. @default 1000 */
   intervalMs?: number;
   /** Silence (sources get a heartbeat every 1 s) after which a source with work waiting is re-established. @default 3000 */
@@ -44,16 +49,15 @@ const LEVEL: Partial<Record<SourceVerdict, "info" | "warn">> = {
 /** Runs until `signal` aborts; resolves then. Never rejects: a failed check is logged and retried. */
 export async function startSourceWatchdog(options: SourceWatchdogOptions): Promise<void> {
   const log = options.log.child({ component: "source-watchdog" });
-  const stream = options.stream ?? EVENTS_STREAM;
+  const { stream, domain, expected } = options;
   const intervalMs = options.intervalMs ?? 1000;
-  const expected = options.clouds.map(cloudStreamSource);
   const memory = new SourceMemory();
   const lastVerdict = new Map<string, SourceVerdict>();
   let lastError = "";
   while (!options.signal.aborted) {
     try {
       const reports = await nudgeStalledSources(options.nc, stream, {
-        domain: options.hubDomain,
+        domain,
         expected,
         memory,
         ...(options.minIdleMs === undefined ? {} : { minIdleMs: options.minIdleMs }),
@@ -82,4 +86,14 @@ export async function startSourceWatchdog(options: SourceWatchdogOptions): Promi
     }
     await sleep(intervalMs, undefined, { signal: options.signal }).catch(() => undefined);
   }
+}
+
+/** Every sourcing stream of a deployment, in its domain, with its declared sources: what the watchdogs keep pulling. */
+export function sourcingStreams(t: Topology): Array<Pick<SourceWatchdogOptions, "domain" | "stream" | "expected">> {
+  const events = { domain: t.hubDomain, stream: EVENTS_STREAM, expected: eventsStream(t).sources ?? [] };
+  const work = t.clouds.map((c) => {
+    const def = workEventsStream(t, c.name);
+    return { domain: c.name, stream: def.name, expected: def.sources ?? [] };
+  });
+  return [events, ...work.filter((w) => w.expected.length > 0)];
 }

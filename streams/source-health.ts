@@ -177,7 +177,8 @@ async function observeSource(
   // arriving in between cannot put our mark past its end.
   if (needsHeldRead(record, silent, ctx.streamLastSeq)) await readHeld(ctx, source, record, ownSubjects);
   if (needsRemoteRead(record, silent, ctx.now)) remote = await readRemote(ctx, source, record, ownSubjects);
-  const { report, mark, behind } = judgeSource({ source, idleMs: idle.idleMs, held: record.held, remote }, record, ctx);
+  const seen = { source, idleMs: idle.idleMs, held: record.held, remote, filtered: !ownSubjects };
+  const { report, mark, behind } = judgeSource(seen, record, ctx);
   record.mark = mark;
   record.behind = behind;
   return { source, report };

@@ -148,6 +148,11 @@ export interface SourceObservation {
   held: number | undefined;
   /** Its own stream, when this check read it. */
   remote: RemoteStream | undefined;
+  /**
+   * It takes only some subjects of its stream (a filter or subject transforms): its stream's last
+   * sequence may be past the mark for good, so that is no sign of messages left undelivered.
+   */
+  filtered?: boolean;
 }
 
 export interface JudgeOptions {
@@ -194,7 +199,7 @@ export function judgeSource(
   };
   if (!isSilent(seen.idleMs, options.minIdleMs)) {
     // It says it is active: believe it only as long as what its stream holds keeps arriving.
-    const behind = trackBehind(record.behind, mark, seen.remote, options.now);
+    const behind = seen.filtered ? undefined : trackBehind(record.behind, mark, seen.remote, options.now);
     if (!behind || mark === undefined || options.now - behind.since < (options.behindMs ?? BEHIND_MS))
       return behind ? { ...judged("healthy"), behind } : judged("healthy");
     report.remoteLastSeq = behind.remoteLastSeq;

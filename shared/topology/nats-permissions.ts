@@ -19,6 +19,7 @@ import {
   MANIFEST_BUCKET,
   ORCHESTRATOR_CONSUMER,
   stageSource,
+  workStream,
 } from "../stream-names.ts";
 import {
   ALL_COLLECT,
@@ -227,6 +228,11 @@ function orchestratorRules(t: Topology): IdentityPermissions {
           jsApi(d, `STREAM.MSG.GET.${EVENTS_STREAM}`),
         ]),
         ...t.clouds.map((c) => jsApi(c.name, "STREAM.INFO.>")),
+        // The source watchdog of each cloud's WORK stream, reached through its leaf link.
+        ...t.clouds.flatMap((c) => [
+          jsApi(c.name, `STREAM.UPDATE.${workStream(c.name)}`),
+          jsApi(c.name, `STREAM.MSG.GET.${workStream(c.name)}`),
+        ]),
         ALL_COLLECT,
         FILES_COMPLETED,
         ...t.clouds.map((c) => deadLetterSubject("orchestrator", c.name)),

@@ -144,8 +144,9 @@ describe("the source watchdog on the real EVENTS stream", () => {
     });
     watchdog = startSourceWatchdog({
       nc: watchdogNc,
-      hubDomain: w.d.topology.hubDomain,
-      clouds: CLOUDS,
+      domain: w.d.topology.hubDomain,
+      stream: EVENTS_STREAM,
+      expected: CLOUDS.map(cloudStreamSource),
       log: silent,
       signal: stop.signal,
       onReport: (r) => reports.push(r),

@@ -149,6 +149,14 @@ describe("the end-to-end check of a source that claims activity", () => {
       "stalled",
     );
   });
+
+  it("leaves alone a source taking only some of its stream's subjects: the rest is not owed", () => {
+    const filtered = { source: AWS, idleMs: 500, held: 7, remote: { lastSeq: 10, messages: 10 }, filtered: true };
+    const old = { behind: { since: NOW - 60_000, remoteLastSeq: 9 } };
+    const { report, behind } = judgeSource(filtered, old, OPTIONS);
+    expect(report.verdict).toBe("healthy");
+    expect(behind).toBeUndefined();
+  });
 });
 
 describe("learnMark", () => {
