@@ -21,11 +21,11 @@ export async function startDrillPipeline(
     dataDir: options.dataDir,
     ...(adjust ? { adjust } : {}),
     workerEnv: options.throttleBytesPerSec ? { FERRY_FS_THROTTLE_BPS: String(options.throttleBytesPerSec) } : {},
-    // Brings killed store servers back (and nats-servers, which this drill never kills).
+    // Brings killed store servers back, and nats-servers that die or lose their JetStream.
     restartServers: options.killStores ?? false,
-    onServerRestart: (name, pid) => {
+    onServerRestart: (name, pid, reason) => {
       pids.push(pid);
-      log(`  ${name} restarted as pid ${pid}`);
+      log(`  ${name} restarted as pid ${pid}: ${reason}`);
     },
     onWorkerStart: (name, pid) => {
       pids.push(pid);

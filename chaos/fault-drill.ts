@@ -44,6 +44,8 @@ export interface Fault {
   name: string;
   /** Links to put behind proxies the scenario can cut and slow (partition, slow-store). */
   links?: DrillLinkOptions;
+  /** Changes the planned deployment before anything starts (disk-full mounts its small disk here). */
+  prepare?(d: Deployment, rand: () => number): Promise<void>;
   /** Runs the scenario: submit, break, heal. The drill then drains and checks every invariant. */
   run(ctx: FaultContext): Promise<FaultOutcome>;
 }
@@ -74,7 +76,8 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
   const started = Date.now();
   const { log } = options;
   log(`${fault.name}: starting a private deployment in ${options.dataDir} (seed ${seed})`);
-  const { pipeline, links } = await startFaultPipeline(fault, { ...options, seed });
+  const rand = mulberry32(seed);
+  const { pipeline, links } = await startFaultPipeline(fault, { ...options, seed }, rand);
   let client: DrillClient | undefined;
   try {
     client = await openDrillClient(pipeline.deployment);
@@ -87,7 +90,7 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
       log(`submitted ${batch.length} file(s) to ${clouds.join(", ")}`);
       return batch;
     };
-    const { figures, violations } = await fault.run({ pipeline, client, rand: mulberry32(seed), log, submit, links });
+    const { figures, violations } = await fault.run({ pipeline, client, rand, log, submit, links });
     log(`${fault.name}: healed; waiting for the pipeline to drain, then checking every invariant`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
     const { invariants } = await settleAndCheck(pipeline, client, files, { drainTimeoutMs }, log);
@@ -113,14 +116,17 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
 async function startFaultPipeline(
   fault: Fault,
   options: FaultDrillOptions & { seed: number },
+  rand: () => number,
 ): Promise<{ pipeline: Pipeline; links: DrillLinks | undefined }> {
   let links: DrillLinks | undefined;
   const wanted = fault.links;
   const adjust = async (d: Deployment) => {
+    await fault.prepare?.(d, rand);
     if (wanted) links = await proxyDrillLinks(d, wanted);
   };
   try {
-    const { pipeline } = await startDrillPipeline({ ...options, killStores: false }, adjust);
+    // As `ferry up` does: a server that stops (a full disk can stop one) is started again.
+    const { pipeline } = await startDrillPipeline({ ...options, killStores: true }, adjust);
     return { pipeline, links };
   } catch (err) {
     await links?.stop();

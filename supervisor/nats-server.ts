@@ -1,4 +1,4 @@
-import { healthz } from "../shared/nats/monitoring.ts";
+import { healthz, jetStreamDisabled } from "../shared/nats/monitoring.ts";
 import { ServerStartError } from "../shared/process/server-spec.ts";
 import type { ServerEndpoint } from "../shared/topology/deployment.ts";
 import { ServerProcess } from "./server-process.ts";
@@ -60,6 +60,11 @@ export class NatsServer {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. Safe to call twice. */
   stop(graceMs = 5000): Promise<void> {
     return this.#process.stop(graceMs);
+  }
+
+  /** Why this running server is of no use though alive (its JetStream disabled), or undefined. */
+  trouble(): Promise<string | undefined> {
+    return jetStreamDisabled(this.endpoint.monitorPort);
   }
 
   /** SIGKILL (a crash, for chaos tests); resolves once the process has exited. */

@@ -42,8 +42,8 @@ export interface PipelineOptions {
    * (what `ferry up` does). @default false
    */
   tracing?: boolean;
-  /** Called with a server's name (`hub`, the cloud, or `store-<cloud>`) and new pid after it was started again. */
-  onServerRestart?: (name: string, pid: number) => void;
+  /** Called with a server's name (`hub`, the cloud, or `store-<cloud>`), new pid and why, after it was started again. */
+  onServerRestart?: (name: string, pid: number, reason: string) => void;
   /**
    * Changes the planned deployment before anything is written or started (a chaos drill puts proxies
    * between its servers here). Not called for a `deployment` given ready-made.
@@ -177,11 +177,15 @@ function startWorkers(
 }
 
 const SERVER_CHECK_MS = 1000;
+/** A running server found in trouble (its JetStream disabled) this many checks in a row is restarted. */
+const TROUBLED_CHECKS = 3;
 
 interface GuardedServer {
   readonly isRunning: boolean;
   readonly pid: number | undefined;
   restart(): Promise<void>;
+  /** Why the running server is of no use, or undefined; servers without it are judged by their process alone. */
+  trouble?(): Promise<string | undefined>;
 }
 
 /** The servers a deployment runs, by the name `ferry up` reports: `hub`, each cloud's leaf, `store-<cloud>`, `jaeger`. */
@@ -197,21 +201,38 @@ function serversOf(
   return servers;
 }
 
-/** Every second, starts again any server that has died (same config, ports and data). */
+/**
+ * Every second, starts again any server that has died (same config, ports and data), and restarts a
+ * running one whose JetStream has been disabled for TROUBLED_CHECKS checks (a full disk: it stays
+ * off until the server restarts, nats-server #7654).
+ */
 function guardServers(
   servers: Map<string, GuardedServer>,
-  onRestart?: (name: string, pid: number) => void,
+  onRestart?: (name: string, pid: number, reason: string) => void,
 ): NodeJS.Timeout {
   const restarting = new Set<string>();
+  const troubled = new Map<string, number>();
+  const restart = (name: string, server: GuardedServer, reason: string) => {
+    restarting.add(name);
+    troubled.delete(name);
+    server
+      .restart()
+      .then(() => server.pid !== undefined && onRestart?.(name, server.pid, reason))
+      .catch(() => undefined) // tried again on the next tick
+      .finally(() => restarting.delete(name));
+  };
+  const judge = async (name: string, server: GuardedServer) => {
+    const trouble = await server.trouble?.();
+    const count = trouble === undefined ? 0 : (troubled.get(name) ?? 0) + 1;
+    troubled.set(name, count);
+    if (trouble && count >= TROUBLED_CHECKS && server.isRunning && !restarting.has(name))
+      restart(name, server, trouble);
+  };
   const timer = setInterval(() => {
     for (const [name, server] of servers) {
-      if (server.isRunning || restarting.has(name)) continue;
-      restarting.add(name);
-      server
-        .restart()
-        .then(() => server.pid !== undefined && onRestart?.(name, server.pid))
-        .catch(() => undefined) // tried again on the next tick
-        .finally(() => restarting.delete(name));
+      if (restarting.has(name)) continue;
+      if (!server.isRunning) restart(name, server, "it exited");
+      else if (server.trouble) void judge(name, server);
     }
   }, SERVER_CHECK_MS);
   timer.unref();

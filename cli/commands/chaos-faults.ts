@@ -1,21 +1,18 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bitRot } from "../../chaos/bit-rot.ts";
 import { generateFiles } from "../../chaos/drill-files.ts";
-import { type Fault, type FaultReport, runFaultDrill } from "../../chaos/fault-drill.ts";
-import { loseCloud } from "../../chaos/lose-cloud.ts";
-import { partition } from "../../chaos/partition.ts";
-import { slowStore } from "../../chaos/slow-store.ts";
-import { localServerFor } from "../../shared/stores/registry.ts";
-import { applyStoresOption, loadTopology, STORES_OPTION_HELP, type Topology } from "../../shared/topology/config.ts";
-import { formatBytes, parseDuration, parseSize } from "../../shared/units.ts";
+import { type FaultReport, runFaultDrill } from "../../chaos/fault-drill.ts";
+import { inMountNamespace, rerunInMountNamespace, unmountSmallDisks } from "../../chaos/small-disk.ts";
+import { STORES_OPTION_HELP } from "../../shared/topology/config.ts";
+import { formatBytes, parseSize } from "../../shared/units.ts";
 import { parseCommand, UsageError } from "../args.ts";
-import { resolveTopologyPath } from "../home.ts";
+import { asUsage, drillTopology, faultOf, whole } from "./chaos-fault-options.ts";
 
 export const CHAOS_FAULTS_HELP = `Usage: ferry chaos lose-cloud [options] [--outage <d>] [--cloud <name>]
        ferry chaos partition [options] [--cut <d>] [--flap <d>] [--cloud <name>]
        ferry chaos slow-store [options] [--phase <d>] [--cloud <name>]
+       ferry chaos disk-full [options] [--disk store|jetstream] [--full-for <d>] [--cloud <name>]
        ferry chaos bit-rot [options]
 
 Scenario drills on a private deployment (free ports, a temporary folder), each with seeded files:
@@ -30,6 +27,11 @@ Scenario drills on a private deployment (free ports, a temporary folder), each w
               then stalled connections, then reset ones (in a seeded order, --phase each) while files
               are ingested; then healed. Every file must be complete within 60 s of the heal. Needs
               store servers (not --stores fs).
+  disk-full   one cloud's store folder (--disk store: an fs store's root, or its store server's data)
+              or its leaf's JetStream folder (--disk jetstream) on a small disk (a tmpfs in a mount
+              namespace of the drill's own, no root needed) filled to the last byte while files are
+              ingested, for --full-for, then freed. No worker may crash; every file must be complete
+              within 30 s of the space returning.
   bit-rot     once every file is complete, one replica in ten is flipped, truncated or deleted in its
               store; a scrub must find and repair every one.
 Then, as kill-workers: the pipeline must drain, every file read back byte-identical, one intact
@@ -45,6 +47,9 @@ Options:
   --cloud <name>            lose-cloud, partition, slow-store: the cloud to break (default: chosen by the seed)
   --cut <d>                 partition: how long the silent cut lasts (default the duplicate window + 15 s)
   --flap <d>                partition: how long the link then flaps (default 12s)
+  --disk <which>            disk-full: "store" (default) or "jetstream"
+  --full-for <d>            disk-full: how long the disk stays full (default 15s)
+  --disk-size <size>        disk-full: the small disk's size (default 256MiB)
   --phase <d>               slow-store: how long each kind of trouble lasts (default 6s)
   --duplicate-window <d>    the deployment's JetStream duplicate window (default 10s)
   --json                    the report as one JSON object on stdout
@@ -54,7 +59,7 @@ Options:
 
 Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
 
-export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "bit-rot"];
+export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "disk-full", "bit-rot"];
 
 /** `ferry chaos lose-cloud | bit-rot`. */
 export async function chaosFaultCommand(argv: string[]): Promise<number> {
@@ -68,6 +73,9 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
     cut: { type: "string" },
     flap: { type: "string" },
     phase: { type: "string" },
+    disk: { type: "string" },
+    "full-for": { type: "string" },
+    "disk-size": { type: "string" },
     "duplicate-window": { type: "string" },
     json: { type: "boolean" },
     keep: { type: "boolean" },
@@ -86,6 +94,8 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
   const seed = values.seed === undefined ? undefined : whole("--seed", values.seed, 0);
   const topology = drillTopology(values);
   const fault = faultOf(scenario, values, topology);
+  // The small disk is a tmpfs mounted in a namespace of the drill's own: run the drill again inside one.
+  if (scenario === "disk-full" && !inMountNamespace()) return rerunInMountNamespace();
   const root = await mkdtemp(join(tmpdir(), `ferry-chaos-${scenario}-`));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: FaultReport | undefined;
@@ -103,74 +113,11 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatFaultReport(report));
     return report.passed ? 0 : 1;
   } finally {
-    if (report?.passed && !values.keep) await rm(root, { recursive: true, force: true });
-    else say(`drill files kept in ${root}`);
+    if (report?.passed && !values.keep) {
+      unmountSmallDisks();
+      await rm(root, { recursive: true, force: true });
+    } else say(`drill files kept in ${root}`);
   }
-}
-
-type Values = { [k: string]: string | boolean | undefined };
-
-/** The user's clouds with drill settings: 1 MiB chunks, a short ack wait and placement deadline. */
-function drillTopology(values: Values): Topology {
-  return {
-    ...applyStoresOption(
-      loadTopology(resolveTopologyPath(values.topology as string | undefined)),
-      values.stores as string | undefined,
-    ),
-    chunkSizeBytes: 1024 * 1024,
-    ackWaitMs: 5000,
-    placementDeadlineMs: flagDuration("placement-deadline", values["placement-deadline"] ?? "5s"),
-    duplicateWindowMs: flagDuration("duplicate-window", values["duplicate-window"] ?? "10s"),
-  };
-}
-
-function faultOf(scenario: string, values: Values, topology: Topology): Fault {
-  if (scenario === "bit-rot") return bitRot();
-  const clouds = topology.clouds.map((c) => c.name);
-  const cloud = values.cloud as string | undefined;
-  if (cloud !== undefined && !clouds.includes(cloud))
-    throw new UsageError(`--cloud: "${cloud}" is not a cloud of the topology (${clouds.join(", ")})`);
-  const duration = (flag: string) => (values[flag] === undefined ? undefined : flagDuration(flag, values[flag]));
-  const only = <T>(key: string, v: T | undefined) => (v === undefined ? {} : { [key]: v });
-  if (scenario === "slow-store") {
-    checkStoreServer(topology, cloud);
-    return slowStore({ ...only("phaseMs", duration("phase")), ...only("cloud", cloud) });
-  }
-  if (scenario === "partition")
-    return partition({
-      ...only("cutMs", duration("cut")),
-      ...only("flapMs", duration("flap")),
-      ...only("cloud", cloud),
-    });
-  return loseCloud({ ...only("outageMs", duration("outage")), ...only("cloud", cloud) });
-}
-
-/** slow-store slows a store server ferry runs: `cloud` (or some cloud) must have one. */
-function checkStoreServer(topology: Topology, cloud: string | undefined): void {
-  const served = topology.clouds.filter((c) => localServerFor(c.store)).map((c) => c.name);
-  if (served.includes(cloud ?? served[0] ?? "")) return;
-  throw new UsageError(
-    `slow-store: ${cloud ?? "no cloud"} has a store server ferry runs (S3, GCS or Azure Blob) to slow; fs stores have none (leave out --stores fs)`,
-  );
-}
-
-/** A duration flag's value; a bad one is a usage error (exit 2), like every other bad flag. */
-const flagDuration = (flag: string, value: string | boolean | undefined): number =>
-  asUsage(() => parseDuration(`--${flag}`, value));
-
-function asUsage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-function whole(flag: string, v: string, min = 1): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`${flag}: "${v}" is not a whole number of at least ${min}`);
-  return n;
 }
 
 export function formatFaultReport(r: FaultReport): string {

@@ -194,8 +194,8 @@ async function runForeground(run: UpRun): Promise<number> {
       },
       restartServers: true,
       tracing: true,
-      onServerRestart: (name, pid) => {
-        process.stderr.write(`ferry: nats-server ${name} had died; started again (pid ${pid})\n`);
+      onServerRestart: (name, pid, reason) => {
+        process.stderr.write(`ferry: server ${name} restarted (pid ${pid}): ${reason}\n`);
         state.pids[name] = pid;
         writeRunState(home, state);
       },

@@ -13,6 +13,23 @@ export async function healthz(monitorPort: number, signal: AbortSignal): Promise
 }
 
 /**
+ * Why the server's JetStream is off while the server runs (nats-server disables it on a full disk:
+ * "JetStream out of space, will be DISABLED", nats-server #7654), or undefined when it is on or the
+ * server does not answer (a server that is down or starting is not this kind of trouble).
+ */
+export async function jetStreamDisabled(monitorPort: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    const body = (await res.text()).trim();
+    return res.status === 200 ? undefined : `JetStream is disabled (/healthz ${res.status} ${body})`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Which leaves (by server name) have a link to the hub; every name in `clouds` is present, false if not
  * linked. A leaf links to one node of a clustered hub, so every node is asked; it throws only when none answers.
  */

@@ -14,6 +14,13 @@ const MAX_PAYLOAD = 1024 * 1024;
  */
 const PING_INTERVAL = "5s";
 const PING_MAX = 3;
+/**
+ * JetStream's file storage limit, fixed. Left out, nats-server takes 75 % of the disk's free space at
+ * start: a server restarted on a full disk (it disables JetStream when the disk fills, nats-server
+ * #7654) would then refuse every write as "insufficient resources" long after space returned. The
+ * disk itself is the real limit: it fills, the supervisor restarts the server, and it resumes.
+ */
+const MAX_FILE_STORE = "1T";
 /** Leaf remotes wait this long (plus up to the same again as jitter) between attempts to reach the hub. */
 const LEAF_RECONNECT = "1s";
 
@@ -65,7 +72,12 @@ export function renderHubConfig(d: Deployment, index = 0, options: RenderOptions
     options.header +
     common(h, options) +
     clientTls(d, h) +
-    block("jetstream", [kv("store_dir", q(h.storeDir)), kv("domain", q(h.domain)), kv("sync_interval", q("always"))]) +
+    block("jetstream", [
+      kv("store_dir", q(h.storeDir)),
+      kv("domain", q(h.domain)),
+      kv("sync_interval", q("always")),
+      kv("max_file_store", MAX_FILE_STORE),
+    ]) +
     block("leafnodes", [
       kv("listen", q(`${options.host}:${h.leafPort}`)),
       leafListenerTls(d, h),
@@ -110,6 +122,7 @@ export function renderLeafConfig(d: Deployment, cloud: string, options: RenderOp
       kv("store_dir", q(leaf.storeDir)),
       kv("domain", q(leaf.domain)),
       kv("sync_interval", q("always")),
+      kv("max_file_store", MAX_FILE_STORE),
     ]) +
     // `reconnect` is a leafnodes-level option (not per remote) in nats-server 2.14.
     block("leafnodes", [kv("reconnect", q(LEAF_RECONNECT)), `remotes: [\n    ${leafRemote(d, cloud, options)}\n  ]`]) +

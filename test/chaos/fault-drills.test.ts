@@ -104,3 +104,25 @@ it("slow-store: latency, a bandwidth cap, stalls and resets on one store lose no
   expect(report.figures.completeAfterHealMs).toBeLessThan(60_000);
   console.log(`slow-store: ${JSON.stringify(report.figures)}`);
 }, 300_000);
+
+it("disk-full: an fs store's disk full to the last byte crashes nothing, and every file completes once space returns", async () => {
+  const clouds = ["aws", "gcp", "azure"].map((name) => ({ name }));
+  const args = ["--files", "2", "--disk", "store", "--disk-size", "64MiB", "--full-for", "8s", "--cloud", "aws"];
+  const report = await drill(["disk-full", ...args, "--seed", "4"], { clouds });
+  expect(report.figures).toMatchObject({ cloud: "aws", disk: "store", restarted: "none" });
+  // The filler took the disk: what little the pipeline had written there left it most of 64 MiB.
+  expect(report.figures.fillerBytes).toBeGreaterThan(48 * 1024 * 1024);
+  expect(report.figures.completeAfterSpaceMs).toBeLessThan(30_000);
+  console.log(`disk-full (store): ${JSON.stringify(report.figures)}`);
+}, 300_000);
+
+it("disk-full: a leaf whose JetStream disk fills is restarted by the supervisor and resumes once space returns", async () => {
+  const clouds = ["aws", "gcp", "azure"].map((name) => ({ name }));
+  const args = ["--files", "2", "--disk", "jetstream", "--disk-size", "64MiB", "--full-for", "8s", "--cloud", "gcp"];
+  const report = await drill(["disk-full", ...args, "--seed", "4"], { clouds });
+  // nats-server turns JetStream off on a full disk and leaves it off: only a restart brings it back.
+  expect(report.figures).toMatchObject({ cloud: "gcp", disk: "jetstream", restarted: "gcp" });
+  expect(report.figures.fillerBytes).toBeGreaterThan(48 * 1024 * 1024);
+  expect(report.figures.completeAfterSpaceMs).toBeLessThan(30_000);
+  console.log(`disk-full (jetstream): ${JSON.stringify(report.figures)}`);
+}, 300_000);
