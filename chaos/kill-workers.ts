@@ -8,8 +8,12 @@
  * (drill-pipeline.ts), the kill rounds (kill-rounds.ts) and whom they choose (victims.ts), the
  * checks once they stop (drill-checks.ts) and the report (drill-report.ts).
  */
+
 import { submitIngest } from "../client/ingest.ts";
 import { checkIngestFile } from "../client/preflight.ts";
+import { FerryError } from "../shared/errors.ts";
+import { newFileId } from "../shared/ids.ts";
+import { retry } from "../shared/retry.ts";
 import { settleAndCheck } from "./drill-checks.ts";
 import { type DrillClient, openDrillClient } from "./drill-client.ts";
 import { compileOptions, type KillWorkersOptions } from "./drill-options.ts";
@@ -73,7 +77,12 @@ export async function submitFiles(
   for (const [i, path] of paths.entries()) {
     const src = await checkIngestFile(path);
     const cloud = clouds[i % clouds.length];
-    const { fileId } = await submitIngest(client.hubJs, src, cloud ? { cloud } : {});
+    // One id for every try: a publish whose ack was lost (a hub node killed) is not ingested twice.
+    const fileId = newFileId();
+    await retry(() => submitIngest(client.hubJs, src, { fileId, ...(cloud ? { cloud } : {}) }), {
+      attempts: 10,
+      retryable: (err) => !(err instanceof FerryError),
+    });
     files.push({ fileId, path: src.path, size: src.size });
   }
   return files;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { metaLeader as metaLeaderOf } from "../../shared/nats/monitoring.ts";
 import { readRunState } from "../../supervisor/run-state.ts";
 import type { HostsLab } from "./hosts-lab.ts";
 
@@ -87,16 +88,7 @@ export async function readBackOnClient(
 
 /** The hub node leading the JetStream meta group, by its monitoring endpoint, or the first node's name. */
 export async function metaLeader(lab: HostsLab): Promise<string> {
-  for (const n of lab.hub.hubNodes) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${n.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) });
-      const body = (await res.json()) as { meta_cluster?: { leader?: string } };
-      if (body.meta_cluster?.leader) return body.meta_cluster.leader;
-    } catch {
-      // that node is not answering: ask the next
-    }
-  }
-  return lab.hub.hubNodes[0]?.name ?? "hub-1";
+  return (await metaLeaderOf(lab.hub.hubNodes)) ?? lab.hub.hubNodes[0]?.name ?? "hub-1";
 }
 
 /** SIGKILLs hub node `name` by the pid the hub host's `ferry up` recorded; returns that pid. */

@@ -2,11 +2,12 @@
 import { bitRot } from "../../chaos/bit-rot.ts";
 import { diskFull } from "../../chaos/disk-full.ts";
 import type { Fault } from "../../chaos/fault-drill.ts";
+import { hubNode } from "../../chaos/hub-node.ts";
 import { loseCloud } from "../../chaos/lose-cloud.ts";
 import { partition } from "../../chaos/partition.ts";
 import { slowStore } from "../../chaos/slow-store.ts";
 import { localServerFor } from "../../shared/stores/registry.ts";
-import { applyStoresOption, loadTopology, type Topology } from "../../shared/topology/config.ts";
+import { applyHubNodesOption, applyStoresOption, loadTopology, type Topology } from "../../shared/topology/config.ts";
 import { parseDuration, parseSize } from "../../shared/units.ts";
 import { UsageError } from "../args.ts";
 import { resolveTopologyPath } from "../home.ts";
@@ -14,12 +15,14 @@ import { resolveTopologyPath } from "../home.ts";
 export type Values = { [k: string]: string | boolean | undefined };
 
 /** The user's clouds with drill settings: 1 MiB chunks, a short ack wait and placement deadline. */
-export function drillTopology(values: Values): Topology {
+export function drillTopology(values: Values, scenario: string): Topology {
+  const t = applyStoresOption(
+    loadTopology(resolveTopologyPath(values.topology as string | undefined)),
+    values.stores as string | undefined,
+  );
   return {
-    ...applyStoresOption(
-      loadTopology(resolveTopologyPath(values.topology as string | undefined)),
-      values.stores as string | undefined,
-    ),
+    // hub-node kills one node of the 3-node hub.
+    ...(scenario === "hub-node" ? applyHubNodesOption(t, "3") : t),
     chunkSizeBytes: 1024 * 1024,
     ackWaitMs: 5000,
     placementDeadlineMs: flagDuration("placement-deadline", values["placement-deadline"] ?? "5s"),
@@ -39,6 +42,10 @@ export function faultOf(scenario: string, values: Values, topology: Topology): F
     checkStoreServer(topology, cloud);
     return slowStore({ ...only("phaseMs", duration("phase")), ...only("cloud", cloud) });
   }
+  if (scenario === "hub-node")
+    return hubNode(
+      only("rounds", values.rounds === undefined ? undefined : whole("--rounds", values.rounds as string)),
+    );
   if (scenario === "disk-full") {
     const disk = values.disk ?? "store";
     if (disk !== "store" && disk !== "jetstream")

@@ -12,6 +12,7 @@ import { asUsage, drillTopology, faultOf, whole } from "./chaos-fault-options.ts
 export const CHAOS_FAULTS_HELP = `Usage: ferry chaos lose-cloud [options] [--outage <d>] [--cloud <name>]
        ferry chaos partition [options] [--cut <d>] [--flap <d>] [--cloud <name>]
        ferry chaos slow-store [options] [--phase <d>] [--cloud <name>]
+       ferry chaos hub-node [options] [--rounds <n>]
        ferry chaos disk-full [options] [--disk store|jetstream] [--full-for <d>] [--cloud <name>]
        ferry chaos bit-rot [options]
 
@@ -27,6 +28,9 @@ Scenario drills on a private deployment (free ports, a temporary folder), each w
               then stalled connections, then reset ones (in a seeded order, --phase each) while files
               are ingested; then healed. Every file must be complete within 60 s of the heal. Needs
               store servers (not --stores fs).
+  hub-node    one node of the 3-node hub SIGKILLed (first the JetStream meta leader), --rounds times,
+              each while a batch of files is ingested; the supervisor starts it again. A file of
+              each batch must be complete within 10 s of the kill.
   disk-full   one cloud's store folder (--disk store: an fs store's root, or its store server's data)
               or its leaf's JetStream folder (--disk jetstream) on a small disk (a tmpfs in a mount
               namespace of the drill's own, no root needed) filled to the last byte while files are
@@ -47,6 +51,7 @@ Options:
   --cloud <name>            lose-cloud, partition, slow-store: the cloud to break (default: chosen by the seed)
   --cut <d>                 partition: how long the silent cut lasts (default the duplicate window + 15 s)
   --flap <d>                partition: how long the link then flaps (default 12s)
+  --rounds <n>              hub-node: how many kills (default 3)
   --disk <which>            disk-full: "store" (default) or "jetstream"
   --full-for <d>            disk-full: how long the disk stays full (default 15s)
   --disk-size <size>        disk-full: the small disk's size (default 256MiB)
@@ -59,7 +64,7 @@ Options:
 
 Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
 
-export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "disk-full", "bit-rot"];
+export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "hub-node", "disk-full", "bit-rot"];
 
 /** `ferry chaos lose-cloud | bit-rot`. */
 export async function chaosFaultCommand(argv: string[]): Promise<number> {
@@ -74,6 +79,7 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
     flap: { type: "string" },
     phase: { type: "string" },
     disk: { type: "string" },
+    rounds: { type: "string" },
     "full-for": { type: "string" },
     "disk-size": { type: "string" },
     "duplicate-window": { type: "string" },
@@ -92,7 +98,7 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
   const count = whole("--files", values.files ?? "4");
   const size = asUsage(() => parseSize("--size", values.size ?? "4MiB"));
   const seed = values.seed === undefined ? undefined : whole("--seed", values.seed, 0);
-  const topology = drillTopology(values);
+  const topology = drillTopology(values, scenario);
   const fault = faultOf(scenario, values, topology);
   // The small disk is a tmpfs mounted in a namespace of the drill's own: run the drill again inside one.
   if (scenario === "disk-full" && !inMountNamespace()) return rerunInMountNamespace();

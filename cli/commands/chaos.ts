@@ -13,7 +13,8 @@ import { chaosHostsCommand } from "./chaos-hosts.ts";
 
 export const CHAOS_HELP = `Usage: ferry chaos kill-workers [options]
        ferry chaos hosts [options]     hosts that share nothing but TCP (see ferry chaos hosts --help)
-       ferry chaos lose-cloud | partition | slow-store | bit-rot [options]   scenario drills
+       ferry chaos <scenario> [options]   lose-cloud, partition, slow-store, hub-node, disk-full, bit-rot
+                                       (see below)
 
 Breaks the pipeline on purpose and shows that nothing was lost. Starts a private deployment
 (free ports, a temporary folder), generates random files and ingests them; while they are in

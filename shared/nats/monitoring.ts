@@ -70,3 +70,17 @@ export async function waitForLeafLinks(
     { timeoutMs, intervalMs: 100 },
   );
 }
+
+/** The name of the node leading the JetStream meta group, asked of each node in turn; undefined when none says. */
+export async function metaLeader(nodes: MonitoredServer[]): Promise<string | undefined> {
+  for (const n of nodes) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${n.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { meta_cluster?: { leader?: string } };
+      if (body.meta_cluster?.leader) return body.meta_cluster.leader;
+    } catch {
+      // that node is not answering: ask the next
+    }
+  }
+  return undefined;
+}
