@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Topology } from "../shared/topology/config.ts";
 import type { Deployment } from "../shared/topology/deployment.ts";
 import type { Pipeline } from "../supervisor/pipeline.ts";
+import { type CommandsReport, runCommandsUnderFire } from "./commands-under-fire.ts";
 import { type InvariantResult, settleAndCheck } from "./drill-checks.ts";
 import { type DrillClient, openDrillClient } from "./drill-client.ts";
 import { type DrillLinkOptions, type DrillLinks, proxyDrillLinks } from "./drill-links.ts";
@@ -90,11 +91,19 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
       log(`submitted ${batch.length} file(s) to ${clouds.join(", ")}`);
       return batch;
     };
-    const { figures, violations } = await fault.run({ pipeline, client, rand, log, submit, links });
+    const ctx = { pipeline, client, rand, log, submit, links };
+    const { outcome, fire } = await runUnderFire(fault, ctx, () => files);
+    const { figures, violations } = outcome;
+    figures.commandsRun = fire.runs;
+    figures.commandsRefused = fire.refused;
+    figures.commandsSlowestMs = fire.slowestMs;
     log(`${fault.name}: healed; waiting for the pipeline to drain, then checking every invariant`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
     const { invariants } = await settleAndCheck(pipeline, client, files, { drainTimeoutMs }, log);
-    invariants.unshift({ name: `${fault.name} met its targets`, violations });
+    invariants.unshift(
+      { name: `${fault.name} met its targets`, violations },
+      { name: "status and cat rode out the fault (no crash, no hang)", violations: fire.violations },
+    );
     return {
       scenario: fault.name,
       seed,
@@ -131,5 +140,20 @@ async function startFaultPipeline(
   } catch (err) {
     await links?.stop();
     throw err;
+  }
+}
+
+/** Runs the scenario with the user's commands running beside it until it is over. */
+async function runUnderFire(
+  fault: Fault,
+  ctx: FaultContext,
+  files: () => DrillFile[],
+): Promise<{ outcome: FaultOutcome; fire: CommandsReport }> {
+  const commands = runCommandsUnderFire(ctx.pipeline.deployment, files);
+  try {
+    const outcome = await fault.run(ctx);
+    return { outcome, fire: await commands.stop() };
+  } finally {
+    await commands.stop();
   }
 }

@@ -34,6 +34,9 @@ async function drill(args: string[], topology: unknown, stores = "fs"): Promise<
   expect(failed, r.stderr.slice(-3000)).toEqual([]);
   expect(r.code).toBe(0);
   expect(report.invariants.map((i) => i.name)).toContain("every file reads back byte-identical");
+  // A user's status and cat ran while the fault was on, and none crashed or hung (an invariant above).
+  expect(report.invariants.map((i) => i.name)).toContain("status and cat rode out the fault (no crash, no hang)");
+  expect(report.figures.commandsRun).toBeGreaterThan(0);
   return report;
 }
 
