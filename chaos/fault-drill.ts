@@ -28,6 +28,8 @@ export interface FaultContext {
    * every cloud); returns this batch. The invariants are checked on every batch.
    */
   submit(clouds?: string[]): Promise<DrillFile[]>;
+  /** Every file submitted so far, every batch. */
+  submitted(): DrillFile[];
   /** The proxies between the servers, when the scenario asked for them. */
   links: DrillLinks | undefined;
 }
@@ -91,7 +93,7 @@ export async function runFaultDrill(fault: Fault, options: FaultDrillOptions): P
       log(`submitted ${batch.length} file(s) to ${clouds.join(", ")}`);
       return batch;
     };
-    const ctx = { pipeline, client, rand, log, submit, links };
+    const ctx = { pipeline, client, rand, log, submit, submitted: () => files, links };
     const { outcome, fire } = await runUnderFire(fault, ctx, () => files);
     const { figures, violations } = outcome;
     figures.commandsRun = fire.runs;

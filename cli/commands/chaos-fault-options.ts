@@ -4,6 +4,7 @@ import { diskFull } from "../../chaos/disk-full.ts";
 import type { Fault } from "../../chaos/fault-drill.ts";
 import { hubNode } from "../../chaos/hub-node.ts";
 import { loseCloud } from "../../chaos/lose-cloud.ts";
+import { mix } from "../../chaos/mix.ts";
 import { partition } from "../../chaos/partition.ts";
 import { slowStore } from "../../chaos/slow-store.ts";
 import { localServerFor } from "../../shared/stores/registry.ts";
@@ -42,6 +43,8 @@ export function faultOf(scenario: string, values: Values, topology: Topology): F
     checkStoreServer(topology, cloud);
     return slowStore({ ...only("phaseMs", duration("phase")), ...only("cloud", cloud) });
   }
+  if (scenario === "mix")
+    return mix(only("rounds", values.rounds === undefined ? undefined : whole("--rounds", values.rounds as string)));
   if (scenario === "hub-node")
     return hubNode(
       only("rounds", values.rounds === undefined ? undefined : whole("--rounds", values.rounds as string)),

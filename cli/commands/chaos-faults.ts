@@ -15,6 +15,7 @@ export const CHAOS_FAULTS_HELP = `Usage: ferry chaos lose-cloud [options] [--out
        ferry chaos hub-node [options] [--rounds <n>]
        ferry chaos disk-full [options] [--disk store|jetstream] [--full-for <d>] [--cloud <name>]
        ferry chaos bit-rot [options]
+       ferry chaos mix [options] [--rounds <n>]
 
 Scenario drills on a private deployment (free ports, a temporary folder), each with seeded files:
   lose-cloud  a whole cloud (its leaf, workers, gateway and store server) frozen while files are
@@ -38,6 +39,9 @@ Scenario drills on a private deployment (free ports, a temporary folder), each w
               within 30 s of the space returning.
   bit-rot     once every file is complete, one replica in ten is flipped, truncated or deleted in its
               store; a scrub must find and repair every one.
+  mix         --rounds rounds of one fault, or two at once on two clouds (lose-cloud, partition,
+              slow-store, disk-full), chosen by the seed, then a bit-rot round. The parts' own targets
+              are reported; every file must be complete within 90 s of the last round.
 Then, as kill-workers: the pipeline must drain, every file read back byte-identical, one intact
 replica per chunk in every store, staging empty, no dead letters. A report with the figures follows
 (--json for one object).
@@ -51,7 +55,7 @@ Options:
   --cloud <name>            lose-cloud, partition, slow-store: the cloud to break (default: chosen by the seed)
   --cut <d>                 partition: how long the silent cut lasts (default the duplicate window + 15 s)
   --flap <d>                partition: how long the link then flaps (default 12s)
-  --rounds <n>              hub-node: how many kills (default 3)
+  --rounds <n>              hub-node: how many kills; mix: how many rounds (default 3)
   --disk <which>            disk-full: "store" (default) or "jetstream"
   --full-for <d>            disk-full: how long the disk stays full (default 15s)
   --disk-size <size>        disk-full: the small disk's size (default 256MiB)
@@ -64,7 +68,7 @@ Options:
 
 Exit status: 0 every invariant held; 1 a violation (the folder is kept for its logs); 2 bad input.`;
 
-export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "hub-node", "disk-full", "bit-rot"];
+export const FAULT_SCENARIOS = ["lose-cloud", "partition", "slow-store", "hub-node", "disk-full", "bit-rot", "mix"];
 
 /** `ferry chaos lose-cloud | bit-rot`. */
 export async function chaosFaultCommand(argv: string[]): Promise<number> {
@@ -101,7 +105,7 @@ export async function chaosFaultCommand(argv: string[]): Promise<number> {
   const topology = drillTopology(values, scenario);
   const fault = faultOf(scenario, values, topology);
   // The small disk is a tmpfs mounted in a namespace of the drill's own: run the drill again inside one.
-  if (scenario === "disk-full" && !inMountNamespace()) return rerunInMountNamespace();
+  if ((scenario === "disk-full" || scenario === "mix") && !inMountNamespace()) return rerunInMountNamespace();
   const root = await mkdtemp(join(tmpdir(), `ferry-chaos-${scenario}-`));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   let report: FaultReport | undefined;
@@ -130,7 +134,7 @@ export function formatFaultReport(r: FaultReport): string {
   const lines = [
     "",
     `${r.scenario} drill, seed ${r.seed}: ${r.files} file(s), ${(r.wallMs / 1000).toFixed(1)} s in all`,
-    ...Object.entries(r.figures).map(([k, v]) => `  ${k.padEnd(24)}${v}`),
+    ...Object.entries(r.figures).map(([k, v]) => `  ${k.padEnd(28)}${v}`),
     "invariants:",
   ];
   for (const i of r.invariants) {

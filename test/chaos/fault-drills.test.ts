@@ -129,3 +129,15 @@ it("disk-full: a leaf whose JetStream disk fills is restarted by the supervisor 
   expect(report.figures.completeAfterSpaceMs).toBeLessThan(30_000);
   console.log(`disk-full (jetstream): ${JSON.stringify(report.figures)}`);
 }, 300_000);
+
+it("mix: two faults at once on two clouds, round after round, then rot; nothing is lost", async () => {
+  const clouds = ["aws", "gcp", "azure"].map((name) => ({ name }));
+  const report = await drill(["mix", "--files", "2", "--rounds", "2", "--seed", "5"], { clouds });
+  // Seed 5: a partition and a lost cloud at once, then a full disk and a lost cloud at once.
+  expect(report.figures).toMatchObject({
+    "round 1": "partition@azure+lose-cloud@gcp",
+    "round 2": "disk-full@azure+lose-cloud@gcp",
+  });
+  expect(report.figures.repaired).toBe(report.figures.rotted);
+  console.log(`mix: ${JSON.stringify(report.figures)}`);
+}, 300_000);
