@@ -32,7 +32,7 @@ async function drill(args: string[], topology: unknown, stores = "fs"): Promise<
   const report = JSON.parse(r.stdout.trim() || "{}") as Report;
   const failed = report.invariants?.filter((i) => i.violations.length > 0) ?? [];
   expect(failed, r.stderr.slice(-3000)).toEqual([]);
-  expect(r.code).toBe(0);
+  expect(r.code, r.stderr.slice(-3000)).toBe(0);
   expect(report.invariants.map((i) => i.name)).toContain("every file reads back byte-identical");
   // A user's status and cat ran while the fault was on, and none crashed or hung (an invariant above).
   expect(report.invariants.map((i) => i.name)).toContain("status and cat rode out the fault (no crash, no hang)");
