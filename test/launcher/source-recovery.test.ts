@@ -199,7 +199,8 @@ describe("the source watchdog on the real EVENTS stream", () => {
     );
     const caughtUp = Date.now() - t0;
     console.log(`hub restart: ready after ${ready} ms, EVENTS caught up ${caughtUp} ms after the restart began`);
-    expect(caughtUp).toBeLessThan(8_000);
+    // The server alone waits ~40 s; nudged, it took 4-8 s here (more with the cores busy).
+    expect(caughtUp).toBeLessThan(15_000);
     expect(nudged("CLOUD_AWS").length).toBeGreaterThan(0);
 
     const ids = await w.ids(EVENTS_STREAM);
