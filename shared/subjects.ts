@@ -68,10 +68,16 @@ export const REPLAY_OF_HEADER = "Ferry-Replay-Of";
 /** A republished message's id: new for each replay, so the duplicate window does not drop it. */
 export const replayMsgId = (letterSeq: number, attempt: number): string => `replay-${letterSeq}-${attempt}`;
 
-/** Every subject a cloud's own event stream captures. */
+/**
+ * Every subject a cloud's own event stream captures. Its file events are named one by one: ingest
+ * requests and staging collections for the cloud (`files.ingest.<cloud>`, `files.collect.<cloud>`)
+ * belong to the hub's FILES alone, and are never copied into the cloud's stream and across its link.
+ */
 export const cloudStreamSubjects = (cloud: string): string[] => [
   `chunks.*.${cloud}`,
-  `files.*.${cloud}`,
+  fileSubject("accepted", cloud),
+  fileSubject("ingested", cloud),
+  replayedSubject(cloud),
   `deadletter.*.${cloud}`,
 ];
 

@@ -74,8 +74,23 @@ export function cloudStreamSource(cloud: string): StreamSource {
   return { name: cloudStream(cloud), external: { api: `$JS.${cloud}.API`, deliver: sourcedEventsPrefix(cloud) } };
 }
 
+/**
+ * The largest message a cloud's stream takes. An event is a few KiB (a dead letter carries at most 4 KiB
+ * of what it rejects); what the stream holds also crosses the leaf link, sourced into the hub's EVENTS
+ * and from there into the other clouds' WORK streams with a header more, and read by the source
+ * watchdog through the link as base64 in JSON (4/3 the size). A message near NATS's max_payload (1 MiB)
+ * grows past it on the way, and the receiving server closes the link for it, again at every try: one
+ * oversized event cut every leaf off every 3 s (found by the event fuzz). The stream refuses such an
+ * event at publish instead, with "message size exceeds maximum allowed".
+ */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
 export function cloudEventsStream(t: Topology, cloud: string): Partial<StreamConfig> & { name: string } {
-  return { ...limitsStream(cloudStream(cloud), t), subjects: cloudStreamSubjects(cloud) };
+  return {
+    ...limitsStream(cloudStream(cloud), t),
+    subjects: cloudStreamSubjects(cloud),
+    max_msg_size: MAX_EVENT_BYTES,
+  };
 }
 
 /**

@@ -8,9 +8,12 @@
  * Afterwards: every worker is the same process, every object that existed is still there with the
  * same bytes and nothing new exists but the good files' own, no replica is recorded verified that
  * does not hold its chunk's bytes, nothing the fuzz named is complete, the bad events were
- * dead-lettered with a reason or dropped, and the good files published alongside completed.
+ * dead-lettered with a reason or dropped, and the good files published alongside completed. An
+ * event bigger than a cloud's stream takes (MAX_EVENT_BYTES) is refused at publish, and no server
+ * ever closed a link for a message too big (it did, every 3 s, before the streams had that limit).
  */
 import { createHash, randomInt } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
@@ -19,6 +22,8 @@ import { reassemble } from "../../client/reassemble.ts";
 import { replicaKey } from "../../shared/chunk-keys.ts";
 import { type ChunkRecord, chunkKey, type FileRecord, readFileRecord, readJson } from "../../shared/manifest.ts";
 import { cloudStream, EVENTS_STREAM } from "../../shared/stream-names.ts";
+import { collectSubject, INGEST_REQUESTS, ingestSubject } from "../../shared/subjects.ts";
+import { MAX_EVENT_BYTES } from "../../streams/definitions.ts";
 import { waitForDrain } from "../helpers/drain.ts";
 import { EventFuzzer, type RealChunk } from "../helpers/event-fuzz.ts";
 import { sha256File, writeRandomFile } from "../helpers/files.ts";
@@ -74,15 +79,20 @@ function workerPids(): Map<string, number | undefined> {
   return new Map([...t.pipeline.workers].map(([name, w]) => [name, w.pid]));
 }
 
-/** The subject's own place: a cloud's leaf for its events, the hub for FILES. */
+/** The hub's FILES stream's subjects: ingest requests and staging collections (any other ends at a leaf). */
+const HUB_SUBJECTS = new Set([INGEST_REQUESTS, ...CLOUDS.flatMap((c) => [ingestSubject(c), collectSubject(c)])]);
+
+/**
+ * The subject's own place: the hub for FILES, a cloud's leaf for its events (`files.ingested.aws`
+ * too: sent through the hub it would also test the aws leaf's link, which the fuzz does not mean to).
+ */
 async function publisher() {
   const leaves = new Map<string, ReturnType<typeof jetstream>>();
   for (const c of CLOUDS) leaves.set(c, jetstream(await t.leaf(c), { domain: c }));
+  const hub = jetstream(t.nc, { domain: "hub" });
   return (subject: string) => {
-    const cloud = subject.split(".").at(-1)!;
-    return subject.startsWith("files.collect") || subject.startsWith("files.ingest") || !leaves.has(cloud)
-      ? jetstream(t.nc, { domain: "hub" })
-      : leaves.get(cloud)!;
+    const leaf = leaves.get(subject.split(".").at(-1)!);
+    return HUB_SUBJECTS.has(subject) || !leaf ? hub : leaf;
   };
 }
 
@@ -98,24 +108,50 @@ async function realEvents(cloud: string): Promise<Array<{ subject: string; data:
   return out;
 }
 
-/** Publishes the fuzz, each message on its subject's own server, with a real event again every tenth. */
-async function publishFuzz(resident: RealChunk[]): Promise<void> {
+/** The size of a message as the server counts it against a limit: payload and headers. */
+function wireBytes(payload: Uint8Array, headers: Record<string, string> = {}): number {
+  return payload.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 16);
+}
+
+/**
+ * Publishes the fuzz, each message on its subject's own server, with a real event again every tenth.
+ * A cloud's stream refuses an event over MAX_EVENT_BYTES; returns how many it refused.
+ */
+async function publishFuzz(resident: RealChunk[]): Promise<number> {
+  let refused = 0;
   const duplicates = (await Promise.all(CLOUDS.map(realEvents))).flat();
   const fuzz = new EventFuzzer(SEED, { clouds: CLOUDS, resident, inFlight: GOOD }).messages(MESSAGES);
   const jsFor = await publisher();
   for (const [i, m] of fuzz.entries()) {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
-    await jsFor(m.subject)
+    const tooBig = !HUB_SUBJECTS.has(m.subject) && wireBytes(m.payload, m.headers) > MAX_EVENT_BYTES;
+    // FILES takes any size up to max_payload; a cloud's stream refuses what is over its limit.
+    const refusal = await jsFor(m.subject)
       .publish(m.subject, m.payload, { headers: h })
-      .catch((err: unknown) => {
-        throw new Error(`seed ${SEED}, message ${i} (${m.what}) on ${m.subject}: ${(err as Error).message}`);
-      });
+      .then(() => undefined)
+      .catch((err: unknown) => (err as Error).message);
+    if (refusal !== undefined && !(tooBig && /maximum/.test(refusal)))
+      throw new Error(`seed ${SEED}, message ${i} (${m.what}) on ${m.subject}: ${refusal}`);
+    if (refusal !== undefined) refused++;
     if (i % 10 === 0 && duplicates.length > 0) {
       const d = duplicates[i % duplicates.length]!;
       await jsFor(d.subject).publish(d.subject, d.data);
     }
   }
+  return refused;
+}
+
+/** What the nats-servers logged about a message too big for a link (it closes the link for it). */
+function payloadViolations(): string[] {
+  const logs = join(t.pipeline.deployment.dataDir, "logs");
+  return readdirSync(logs)
+    .filter((f) => ["hub.log", ...CLOUDS.map((c) => `${c}.log`)].includes(f))
+    .flatMap((f) =>
+      readFileSync(join(logs, f), "utf8")
+        .split("\n")
+        .filter((l) => /maximum payload exceeded/i.test(l)),
+    );
 }
 
 /** The file reads back from its verified replicas exactly as `path` holds it. */
@@ -163,7 +199,7 @@ describe("event fuzzing", () => {
 
     const started = Date.now();
     const goodPaths = GOOD.map((id, i) => ingest(id, 100_000 + i * 60_000));
-    await publishFuzz(resident);
+    const refused = await publishFuzz(resident);
     for (const [i, id] of GOOD.entries()) {
       const f = await finished(t, id);
       expect({ id, state: f.state, reason: f.reason }, `seed ${SEED}`).toEqual({
@@ -191,7 +227,10 @@ describe("event fuzzing", () => {
       expect(l.reason.length, JSON.stringify(l).slice(0, 300)).toBeGreaterThan(0);
       expect(GOOD, `seed ${SEED}: a dead letter that would fail a good file`).not.toContain(l.fileId);
     }
-    console.log(`event fuzz: ${letters.length} dead letters`);
+    console.log(`event fuzz: ${letters.length} dead letters, ${refused} oversized events refused by the streams`);
+    // An event too big for a cloud's stream is refused at publish; none ever reached a link and cut it.
+    expect(refused, `seed ${SEED}: oversized events refused`).toBeGreaterThan(0);
+    expect(payloadViolations(), `seed ${SEED}: a link closed for a message too big`).toEqual([]);
   }, 360_000);
 });
 
