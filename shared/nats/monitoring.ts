@@ -15,7 +15,9 @@ export async function healthz(monitorPort: number, signal: AbortSignal): Promise
 /**
  * Why the server's JetStream is off while the server runs (nats-server disables it on a full disk:
  * "JetStream out of space, will be DISABLED", nats-server #7654), or undefined when it is on or the
- * server does not answer (a server that is down or starting is not this kind of trouble).
+ * server does not answer. Only a 503 naming JetStream counts: a server that is down, starting or
+ * too busy to answer at once (/healthz says 500 "failed to be ready for connections after 1ms" when
+ * its check took more than a millisecond) is not this kind of trouble.
  */
 export async function jetStreamDisabled(monitorPort: number): Promise<string | undefined> {
   try {
@@ -23,7 +25,8 @@ export async function jetStreamDisabled(monitorPort: number): Promise<string | u
       signal: AbortSignal.timeout(2000),
     });
     const body = (await res.text()).trim();
-    return res.status === 200 ? undefined : `JetStream is disabled (/healthz ${res.status} ${body})`;
+    const off = res.status === 503 && /JetStream not enabled/i.test(body);
+    return off ? `JetStream is disabled (/healthz ${res.status} ${body})` : undefined;
   } catch {
     return undefined;
   }
