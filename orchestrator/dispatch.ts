@@ -49,8 +49,8 @@ export function createOrchestratorHandler(
   p: project.Projection,
   f: Finalizer,
   waitMs: number,
-  /** Told the file of every event projected (the placement watch follows those files). */
-  onFile?: (fileId: string) => void,
+  /** Told of every event projected: the placement watch follows its file and learns from its times. */
+  onProjected?: (subject: string, e: Record<string, unknown>) => void,
 ) {
   const waitingSince = new Map<number, number>(); // stream sequence -> first met, for events ahead
   return async (msg: JsMsg): Promise<void> => {
@@ -68,7 +68,7 @@ export function createOrchestratorHandler(
     try {
       outcome = await apply(p, e as never);
       waitingSince.delete(seq);
-      if (typeof e.fileId === "string") onFile?.(e.fileId);
+      onProjected?.(msg.subject, e);
     } catch (err) {
       if (!(err instanceof NotYetProjectedError)) throw err;
       // An event ahead of the one it follows waits for it; one that never comes was forged.

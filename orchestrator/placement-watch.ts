@@ -28,11 +28,18 @@ import {
   readChunkRecords,
   readFileRecord,
 } from "../shared/manifest.ts";
-import { type Assignment, chooseTargets, failoverTargets, hasOverdue, isShortOfClouds } from "../shared/placement.ts";
+import {
+  type Assignment,
+  chooseTargets,
+  failoverTargets,
+  isShortOfClouds,
+  overdueClouds,
+} from "../shared/placement.ts";
 import { takesOf } from "../shared/stages.ts";
 import { cloudStream } from "../shared/stream-names.ts";
 import { chunkSubject, msgId } from "../shared/subjects.ts";
 import type { Topology } from "../shared/topology/config.ts";
+import type { CloudHealth } from "./cloud-health.ts";
 import { updateJson } from "./kv-update.ts";
 
 export interface PlacementWatchOptions {
@@ -47,6 +54,8 @@ export interface PlacementWatchOptions {
   assertActive: (what: string) => void;
   /** Time between passes. @default a quarter of the deadline, between 1 and 5 s */
   intervalMs?: number;
+  /** Which clouds' stores do well lately: failover prefers them, and learns here of the clouds it passes over. */
+  health?: CloudHealth;
 }
 
 const UNFINISHED: ReadonlySet<FileRecord["state"]> = new Set(["ingesting", "processing", "durable"]);
@@ -123,12 +132,14 @@ export class PlacementWatch {
       verified,
       now,
       deadlineMs: this.#o.topology.placementDeadlineMs,
+      preference: this.#o.health?.rank(clouds),
     };
     // Asking which clouds answer costs a request each: only for a chunk that is overdue at all.
-    if (!hasOverdue(view)) return "waiting";
+    const overdue = overdueClouds(view);
+    if (overdue.length === 0) return "waiting";
     const answering = { ...view, reachable: await reachable.clouds() };
     const targets = failoverTargets(answering);
-    for (const target of targets) await this.#handOver(file, chunk, staging, target, assigned);
+    for (const target of targets) await this.#handOver(file, chunk, staging, target, overdue);
     return targets.length === 0 && isShortOfClouds(answering) ? "short" : "waiting";
   }
 
@@ -162,9 +173,9 @@ export class PlacementWatch {
     chunk: ChunkRecord,
     staging: ChunkProcessed["staging"],
     target: string,
-    assigned: Assignment[],
+    overdueClouds: string[],
   ): Promise<void> {
-    const { kv, hubJs, log, assertActive, workerId } = this.#o;
+    const { kv, hubJs, log, assertActive, workerId, health, topology } = this.#o;
     const at = new Date().toISOString();
     assertActive(`handing chunk ${chunk.index} of file ${file.fileId} to ${target}`);
     await updateJson<ChunkRecord>(kv, chunkKey(file.fileId, chunk.index), (cur) => {
@@ -189,9 +200,10 @@ export class PlacementWatch {
     await publishTraced(hubJs, chunkSubject(takesOf("place"), target), encodeEvent(event), {
       msgID: msgId(chunk.fileId, chunk.index, "failover", target),
     });
-    const late = assigned.filter((a) => !chunk.replicas.some((r) => r.cloud === a.cloud && r.verified));
+    for (const cloud of overdueClouds) health?.failed(cloud);
+    const stores = health?.standings(topology.clouds.map((c) => c.name));
     log.warn(
-      { fileId: file.fileId, index: chunk.index, to: target, overdue: late.map((a) => a.cloud) },
+      { fileId: file.fileId, index: chunk.index, to: target, overdue: overdueClouds, stores },
       "replica handed to another cloud: a cloud asked did not verify it within the placement deadline",
     );
   }

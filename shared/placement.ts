@@ -2,10 +2,11 @@
  * Where a chunk's replicas go. First choice: the chunk's own cloud (its copy is the cheapest), then
  * the others in topology order, each at most once; with fewer clouds than replicas wanted, every
  * cloud gets one. Then failover: a chosen cloud that has not verified its replica within the
- * placement deadline is passed over for a cloud that holds none yet and answers (`reachable`), so
- * a lost cloud does not hold a chunk below its replicas. With no such cloud left, the chunk is short
- * of clouds, and a file whose chunks are all replicated or short is durable. The orchestrator decides failovers
- * (orchestrator/placement-watch.ts) from the manifest; this file decides on plain values.
+ * placement deadline is passed over for a cloud that holds none yet and answers (`reachable`), the
+ * healthiest and fastest first (`preference`), so a lost cloud does not hold a chunk below its
+ * replicas. With no such cloud left, the chunk is short of clouds, and a file whose chunks are all
+ * replicated or short is durable. The orchestrator decides failovers (orchestrator/placement-watch.ts)
+ * from the manifest; this file decides on plain values.
  */
 
 export function chooseTargets(clouds: readonly string[], home: string, wanted: number): string[] {
@@ -31,12 +32,14 @@ export interface PlacementView {
   reachable: ReadonlySet<string>;
   now: number;
   deadlineMs: number;
+  /** The order failover picks clouds in, best first (orchestrator/cloud-health.ts). @default `clouds` */
+  preference?: readonly string[];
 }
 
 /**
  * The clouds to ask now for the replicas the chunk still lacks: none while the clouds asked are
- * within their deadline; for each one past it, the next cloud that holds no replica, was never asked
- * and answers. Fewer than missing (maybe none) when there are not enough such clouds.
+ * within their deadline; for each one past it, the next cloud (in order of preference) that holds no
+ * replica, was never asked and answers. Fewer than missing (maybe none) when there are not enough such clouds.
  */
 export function failoverTargets(v: PlacementView): string[] {
   const verified = new Set(v.verified);
@@ -44,7 +47,8 @@ export function failoverTargets(v: PlacementView): string[] {
   const missing = v.replicas - verified.size - new Set(waiting.map((a) => a.cloud)).size;
   if (missing <= 0) return [];
   const asked = new Set(v.assigned.map((a) => a.cloud));
-  return v.clouds.filter((c) => !verified.has(c) && !asked.has(c) && v.reachable.has(c)).slice(0, missing);
+  const order = v.preference ?? v.clouds;
+  return order.filter((c) => !verified.has(c) && !asked.has(c) && v.reachable.has(c)).slice(0, missing);
 }
 
 /**
@@ -60,8 +64,9 @@ export function isShortOfClouds(v: PlacementView): boolean {
   return failoverTargets(v).length === 0;
 }
 
-/** Whether any cloud asked has not verified its replica within the deadline. */
-export function hasOverdue(v: Omit<PlacementView, "reachable">): boolean {
+/** The clouds asked that have not verified their replica within the deadline, each once. */
+export function overdueClouds(v: Omit<PlacementView, "reachable">): string[] {
   const verified = new Set(v.verified);
-  return v.assigned.some((a) => !verified.has(a.cloud) && v.now - a.at >= v.deadlineMs);
+  const late = v.assigned.filter((a) => !verified.has(a.cloud) && v.now - a.at >= v.deadlineMs);
+  return [...new Set(late.map((a) => a.cloud))];
 }

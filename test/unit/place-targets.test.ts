@@ -1,6 +1,6 @@
 /** shared/placement.ts: which clouds hold a chunk's replicas. */
 import { describe, expect, it } from "vitest";
-import { chooseTargets, failoverTargets, hasOverdue, isShortOfClouds } from "../../shared/placement.ts";
+import { chooseTargets, failoverTargets, isShortOfClouds, overdueClouds } from "../../shared/placement.ts";
 
 describe("chooseTargets", () => {
   it("puts the chunk's own cloud first and never picks a cloud twice", () => {
@@ -51,6 +51,13 @@ describe("failoverTargets", () => {
       "ibm",
     ]);
   });
+
+  it("picks in order of preference (the healthiest, fastest stores first) when one is given", () => {
+    const five = [...clouds, "ibm"];
+    const v = view({ clouds: five, reachable: new Set(five), preference: ["ibm", "aws", "gcp", "azure", "oci"] });
+    expect(failoverTargets(v)).toEqual(["ibm"]);
+    expect(failoverTargets({ ...v, reachable: new Set(clouds) })).toEqual(["oci"]);
+  });
 });
 
 describe("isShortOfClouds", () => {
@@ -69,7 +76,7 @@ describe("isShortOfClouds", () => {
 
   it("is short when every cloud asked and unverified is past its deadline and silent, with none left to ask", () => {
     expect(isShortOfClouds(view({}))).toBe(true);
-    expect(hasOverdue(view({}))).toBe(true);
+    expect(overdueClouds(view({}))).toEqual(["gcp", "oci"]);
   });
 
   it("waits on a cloud within its deadline, and on one past it that still answers (slow, not gone)", () => {
@@ -82,6 +89,7 @@ describe("isShortOfClouds", () => {
     expect(isShortOfClouds(view({ assigned, reachable: new Set(["aws", "azure", "oci"]) }))).toBe(false);
     expect(isShortOfClouds(view({ verified: ["aws", "azure", "oci"] }))).toBe(false);
     expect(isShortOfClouds(view({ verified: [] }))).toBe(false);
-    expect(hasOverdue(view({ verified: ["aws", "gcp", "azure", "oci"] }))).toBe(false);
+    expect(overdueClouds(view({ verified: ["aws", "gcp", "azure", "oci"] }))).toEqual([]);
+    expect(overdueClouds(view({ now: 119_999 }))).toEqual(["gcp"]);
   });
 });
