@@ -13,6 +13,8 @@ import { describeError, PoisonMessageError } from "../shared/errors.ts";
 import { openManifest } from "../shared/manifest.ts";
 import { EVENTS_STREAM, LEADER_BUCKET, ORCHESTRATOR_CONSUMER } from "../shared/stream-names.ts";
 import { hubUrls } from "../shared/topology/deployment.ts";
+import { CloudHealth } from "./cloud-health.ts";
+import { runConsumerAudit } from "./consumer-audit.ts";
 import { createOrchestratorHandler, notYetWaitMs } from "./dispatch.ts";
 import { fencedKv } from "./fenced-kv.ts";
 import { acquireLease, type Lease } from "./lease.ts";
@@ -66,12 +68,16 @@ async function runActive(rt: WorkerRuntime, lease: Lease, workerId: string): Pro
   const refused = (what: string) => rt.log.warn({ what }, "write refused: this orchestrator no longer holds the lease");
   const kv = fencedKv(await openManifest(hubJs), lease, refused);
   const assertActive = (what: string): void => lease.assertHeld(what);
-  const placement = startWatches(rt, { kv, hubJs, workerId, signal: lease.lost, assertActive });
+  const health = new CloudHealth();
+  const placement = startWatches(rt, { kv, hubJs, workerId, signal: lease.lost, assertActive, health });
   const handle = createOrchestratorHandler(
     { kv, defaultReplicas: Math.min(t.replicas, t.clouds.length), log: rt.log },
     { kv, hubJs, log: rt.log, assertActive },
     notYetWaitMs(t.ackWaitMs),
-    (fileId) => placement.track(fileId),
+    (subject, e) => {
+      if (typeof e.fileId === "string") placement.track(e.fileId);
+      health.observe(subject, e);
+    },
   );
   await runConsumeLoop({
     getConsumer: () => hubJs.consumers.get(EVENTS_STREAM, ORCHESTRATOR_CONSUMER),
@@ -95,20 +101,29 @@ async function runActive(rt: WorkerRuntime, lease: Lease, workerId: string): Pro
   });
 }
 
-/** What the active orchestrator runs beside the projection: placement failover, scrubs, the source watchdog. */
+/** What the active orchestrator runs beside the projection: placement failover, scrubs, the consumer audit, the source watchdog. */
 function startWatches(
   rt: WorkerRuntime,
-  o: { kv: KV; hubJs: JetStreamClient; workerId: string; signal: AbortSignal; assertActive: (what: string) => void },
+  o: {
+    kv: KV;
+    hubJs: JetStreamClient;
+    workerId: string;
+    signal: AbortSignal;
+    assertActive: (what: string) => void;
+    health: CloudHealth;
+  },
 ): PlacementWatch {
   const t = rt.deployment.topology;
-  const common = { ...o, nc: rt.nc, topology: t, log: rt.log };
-  const placement = new PlacementWatch(common);
+  const { health, ...rest } = o;
+  const common = { ...rest, nc: rt.nc, topology: t, log: rt.log };
+  const placement = new PlacementWatch({ ...common, health });
   void placement.run();
   const scrubber = new Scrubber(common);
   scrubber.serve();
   void scrubber.run();
   // nats-server waits ~40 s before it retries a leaf source after the hub restarts, and 20-30 s
   // before a leaf's WORK resumes after its link heals: nudge them.
+  void runConsumerAudit({ nc: rt.nc, topology: t, log: rt.log, signal: o.signal, assertActive: o.assertActive });
   for (const sourcing of sourcingStreams(t))
     void startSourceWatchdog({ ...sourcing, nc: rt.nc, log: rt.log, signal: o.signal });
   return placement;

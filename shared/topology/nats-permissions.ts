@@ -226,6 +226,9 @@ function orchestratorRules(t: Topology): IdentityPermissions {
           jsApi(d, `STREAM.INFO.${EVENTS_STREAM}`),
           jsApi(d, `STREAM.UPDATE.${EVENTS_STREAM}`),
           jsApi(d, `STREAM.MSG.GET.${EVENTS_STREAM}`),
+          // The consumer audit resets a FILES consumer that holds requests it will never redeliver.
+          jsApi(d, `CONSUMER.INFO.${FILES_STREAM}.*`),
+          jsApi(d, `CONSUMER.RESET.${FILES_STREAM}.*`),
         ]),
         ...t.clouds.map((c) => jsApi(c.name, "STREAM.INFO.>")),
         // The source watchdog of each cloud's WORK stream, reached through its leaf link.

@@ -22,8 +22,9 @@ import { acceptUploaded } from "./uploaded.ts";
 /**
  * Handles one ingest request: reads the source once, front to back, cutting chunks; each chunk is
  * hashed while it streams into this cloud's staging area, then announced on `chunks.ingested.<cloud>`.
- * A redelivered request goes on from the first chunk the manifest does not show staged (resume.ts),
- * with the same cuts, keys and message ids a first delivery would use, so what it repeats changes nothing.
+ * A request delivered again goes on from the first chunk the manifest does not show staged (resume.ts),
+ * with the same cuts, keys and message ids a first delivery would use, so what it repeats changes nothing;
+ * one whose file was ingested whole does nothing.
  */
 export function createIngestHandler(ctx: WorkerContext) {
   return async (msg: JsMsg, signal: AbortSignal): Promise<void> => {
@@ -43,8 +44,9 @@ async function ingestFile(ctx: WorkerContext, req: IngestRequest, msg: JsMsg, si
   const { size } = source;
   try {
     refuseTooManyChunks(req, Math.ceil(size / req.chunkSize));
-    // Only a redelivery can have something to go on from: the first delivery never looks.
-    const resume = msg.info.deliveryCount > 1 ? await findResumePoint(ctx, req, source, signal) : undefined;
+    // Every delivery looks: a request delivered again after a consumer reset (orchestrator/consumer-audit.ts)
+    // counts as a first delivery, and must find its file ingested or go on from where it stopped.
+    const resume = await findResumePoint(ctx, req, source, signal);
     if (resume === "ingested") return log.info("an earlier delivery ingested the whole file; nothing to do");
     msg.working();
     await announceAccepted(ctx, req, { size, replicas, traceId, sourceVersion: source.version }, started);
