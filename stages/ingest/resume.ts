@@ -39,7 +39,9 @@ export async function findResumePoint(
 ): Promise<ResumePoint | "ingested" | undefined> {
   const kv = await hubManifest(ctx);
   const file = await readFileRecord(kv, req.fileId);
-  if (!file) return undefined;
+  // No record, or one a dead letter made before any delivery was accepted (a replayed request whose
+  // source was missing then): nothing to go on from.
+  if (!file || file.chunkSize === 0) return undefined;
   if (file.chunkCount !== undefined) return "ingested";
   if (file.size !== source.size) throw changedSince(source, `its size went from ${file.size} to ${source.size} bytes`);
   if (file.sourceVersion !== undefined && file.sourceVersion !== source.version)

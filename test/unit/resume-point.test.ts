@@ -1,5 +1,5 @@
 /**
- * Where a redelivered ingest goes on from, read from a manifest bucket on a real nats-server: the
+ * Where an ingest delivered again goes on from, read from a manifest bucket on a real nats-server: the
  * run of chunks staged in this cloud from chunk 0, checked against the source as it is now.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -107,4 +107,10 @@ it("refuses a source whose size, version or last staged chunk changed since", as
   await expect(resume()).rejects.toThrow(
     `source ${path} changed since an interrupted ingest of it began (chunk 2 (bytes 2000-2999) differs): ingest it again as a new file`,
   );
+});
+
+it("starts afresh on a record a dead letter made before any delivery was accepted (a replayed request)", async () => {
+  // The orchestrator's record of a file it only knows failed: no size, no chunk size, nothing staged.
+  await recorded(0, { name: "", size: 0, chunkSize: 0, state: "failed" });
+  expect(await resume()).toBeUndefined();
 });
